@@ -1,0 +1,145 @@
+import Foundation
+import MeridianAPI
+import MeridianCore
+
+extension AdminAPI {
+    var input: CustomerInput { CustomerInput(catalog: catalog) }
+
+    func createCustomer(_ request: Operations.CreateCustomer.Input) async throws -> Operations.CreateCustomer.Output {
+        guard case .json(let body) = request.body else { throw Problem(.unsupportedMediaType, "send application/json") }
+        let date = now()
+        let secret = WebhookSecret.generate()
+        let record = CustomerRecord(
+            id: ResourceID.make(prefix: "cus", at: date),
+            name: try input.name(body.name),
+            contactEmail: try input.email(body.contactEmail),
+            region: try input.region(body.region),
+            domains: try input.domains(body.domains).map(CustomerDomain.init(newDomain:)),
+            webhookURL: try input.webhookURL(body.webhook.url),
+            webhookMode: DeliveryMode(rawValue: body.webhook.mode.rawValue) ?? .sync,
+            webhookSecretSealed: try secrets.seal(secret),
+            metadataRedactions: input.redactions(body.metadataRedactions),
+            status: .active, createdAt: date, updatedAt: date, closedAt: nil, purgeAfter: nil)
+        try await customers.create(record, by: try caller.actor)
+        let stored = try await customer(record.id)
+        return .created(.init(body: .json(.init(customer: .init(stored), webhookSecret: secret))))
+    }
+
+    func listCustomers(_ request: Operations.ListCustomers.Input) async throws -> Operations.ListCustomers.Output {
+        let caller = try caller
+        let limit = try pageLimit(request.query.limit)
+        let status = request.query.status.map { CustomerRecord.Status(rawValue: $0.rawValue) ?? .active }
+        let only: Set<String>?
+        switch AuthorizationPolicy.access(caller.role, to: "listCustomers") {
+        case .ownAccount: only = Set([caller.token.customerID].compactMap { $0 })
+        case .withGrant: only = try await grants.customersGranting(caller.role.rawValue, at: now())
+        default: only = nil
+        }
+        let page = try await customers.list(after: request.query.cursor, limit: limit + 1, status: status, only: only)
+        let items = Array(page.prefix(limit))
+        if !items.isEmpty {
+            try await audit.record(
+                AuditEvent("customer.list", target: "", detail: ["count": "\(items.count)", "ids": items.map(\.id).joined(separator: ",")]),
+                by: caller.actor, at: now())
+        }
+        return .ok(.init(body: .json(.init(items: items.map(Components.Schemas.Customer.init), nextCursor: page.count > limit ? items.last?.id : nil))))
+    }
+
+    func getCustomer(_ request: Operations.GetCustomer.Input) async throws -> Operations.GetCustomer.Output {
+        let record = try await customer(request.path.customerId)
+        try await recordRead("customer.read", of: record.id)
+        return .ok(.init(body: .json(.init(record))))
+    }
+
+    func updateCustomer(_ request: Operations.UpdateCustomer.Input) async throws -> Operations.UpdateCustomer.Output {
+        guard case .json(let body) = request.body else { throw Problem(.unsupportedMediaType, "send application/json") }
+        let id = request.path.customerId
+        _ = try await customer(id)
+        var changes = CustomerChanges()
+        changes.name = try body.name.map { try input.name($0) }
+        changes.contactEmail = try body.contactEmail.map { try input.email($0) }
+        changes.domains = try body.domains.map { try input.domains($0) }
+        changes.webhookURL = try body.webhook.map { try input.webhookURL($0.url) }
+        changes.webhookMode = body.webhook.flatMap { DeliveryMode(rawValue: $0.mode.rawValue) }
+        changes.metadataRedactions = body.metadataRedactions.map { input.redactions($0) }
+        let updated = try await customers.update(id, changes, at: now(), by: try caller.actor)
+        return .ok(.init(body: .json(.init(updated))))
+    }
+
+    func getCustomerRegion(_ request: Operations.GetCustomerRegion.Input) async throws -> Operations.GetCustomerRegion.Output {
+        let record = try await customer(request.path.customerId)
+        try await recordRead("customer.region.read", of: record.id)
+        return .ok(.init(body: .json(try await regionPin(record))))
+    }
+
+    func setCustomerRegion(_ request: Operations.SetCustomerRegion.Input) async throws -> Operations.SetCustomerRegion.Output {
+        guard case .json(let body) = request.body else { throw Problem(.unsupportedMediaType, "send application/json") }
+        let id = request.path.customerId
+        let record = try await customer(id)
+        guard record.status == .active else {
+            throw Problem.conflict("customer \(id) is closed; reopen it before changing its region")
+        }
+        let region = try input.region(body.region)
+        let updated = try await customers.setRegion(id, to: region, reason: try input.reason(body.reason), at: now(), by: try caller.actor)
+        return .ok(.init(body: .json(try await regionPin(updated))))
+    }
+
+    func getCustomerDNS(_ request: Operations.GetCustomerDNS.Input) async throws -> Operations.GetCustomerDNS.Output {
+        let record = try await customer(request.path.customerId)
+        try await recordRead("customer.dns.read", of: record.id)
+        let plan = DNSRecordPlan(pin: record.region, catalog: catalog, domains: record.domains.map { ($0.domain, $0.verificationToken) })
+        let records = plan.records.map { entry in
+            Components.Schemas.DNSRecord(
+                domain: entry.domain, _type: entry.kind == .mx ? .mx : .txt, name: entry.name, value: entry.value,
+                priority: entry.priority, purpose: entry.purpose)
+        }
+        return .ok(.init(body: .json(.init(customerId: record.id, region: record.region?.rawValue, mxHost: plan.mxHost, records: records))))
+    }
+
+    func closeCustomer(_ request: Operations.CloseCustomer.Input) async throws -> Operations.CloseCustomer.Output {
+        var reason: String?
+        if case .json(let body) = request.body { reason = try input.reason(body.reason) }
+        let id = request.path.customerId
+        let record = try await customer(id)
+        guard record.status == .active else { throw Problem.conflict("customer \(id) is already closed") }
+        let date = now()
+        let purgeAfter = date.addingTimeInterval(catalog.closedAccountPeriod(for: record.region).timeInterval)
+        let closed = try await customers.close(id, at: date, purgeAfter: purgeAfter, reason: reason, by: try caller.actor)
+        return .ok(.init(body: .json(.init(closed))))
+    }
+
+    func reopenCustomer(_ request: Operations.ReopenCustomer.Input) async throws -> Operations.ReopenCustomer.Output {
+        let id = request.path.customerId
+        let record = try await customer(id)
+        guard record.status == .closed else { throw Problem.conflict("customer \(id) is not closed") }
+        let reopened = try await customers.reopen(id, at: now(), by: try caller.actor)
+        return .ok(.init(body: .json(.init(reopened))))
+    }
+
+    // MARK: - Helpers
+
+    func regionPin(_ record: CustomerRecord) async throws -> Components.Schemas.RegionPin {
+        let history = try await customers.regionHistory(record.id).map { change in
+            Components.Schemas.RegionPinEvent(
+                from: change.from?.rawValue, to: change.to?.rawValue, at: change.at, actorId: change.actorID,
+                actorRole: change.actorRole, reason: change.reason)
+        }
+        return .init(customerId: record.id, region: record.region?.rawValue, mxHost: catalog.mxHost(for: record.region), history: history)
+    }
+
+    func pageLimit(_ limit: Int?, maximum: Int = 200, default fallback: Int = 50) throws -> Int {
+        guard let limit else { return fallback }
+        guard (1...maximum).contains(limit) else {
+            throw Problem.invalid("limit", "limit must be from 1 to \(maximum), not \(limit)")
+        }
+        return limit
+    }
+}
+
+extension CustomerDomain {
+    /// A newly added domain with a fresh ownership-verification token.
+    init(newDomain domain: String) {
+        var generator = SystemRandomNumberGenerator()
+        self.init(domain: domain, verificationToken: Base64URL.encode((0..<18).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+    }
+}

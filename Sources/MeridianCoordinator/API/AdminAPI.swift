@@ -1,0 +1,96 @@
+import Foundation
+import MeridianAPI
+import MeridianCore
+
+/// The admin API: implements the protocol generated from docs/openapi.yaml. Authorization has happened
+/// before a handler runs (``AuthenticationMiddleware``); handlers validate input, call the repositories and
+/// record reads of customer data in the audit log.
+struct AdminAPI: APIProtocol {
+    let customers: any CustomerRepository
+    let tokens: any TokenRepository
+    let grants: any AccessGrantRepository
+    let audit: any AuditLog
+    let store: any SQLStore
+    let catalog: RegionCatalog
+    let secrets: SecretBox
+    let now: @Sendable () -> Date
+
+    /// The authenticated caller; the middleware guarantees one for every non-public operation.
+    var caller: Caller {
+        get throws {
+            guard let caller = Caller.current else { throw Problem.unauthorized("send Authorization: Bearer <token>") }
+            return caller
+        }
+    }
+
+    func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
+        do {
+            try await store.withSession { db in try await db.raw("SELECT 1 AS one").run() }
+            return .ok(.init(body: .json(.init(status: .ok, database: .ok))))
+        } catch {
+            return .serviceUnavailable(.init(body: .json(.init(status: .degraded, database: .unavailable))))
+        }
+    }
+
+    func getCaller(_ input: Operations.GetCaller.Input) async throws -> Operations.GetCaller.Output {
+        let token = try caller.token
+        return .ok(.init(body: .json(.init(tokenId: token.id, name: token.name, role: .init(token.role), customerId: token.customerID))))
+    }
+
+    /// Loads a customer or throws a 404 naming it.
+    func customer(_ id: String) async throws -> CustomerRecord {
+        guard let customer = try await customers.find(id) else { throw Problem.notFound("no customer with id \(id)") }
+        return customer
+    }
+
+    /// Records that the caller read a customer's data.
+    func recordRead(_ what: String, of customerID: String, detail: [String: String] = [:]) async throws {
+        try await audit.record(AuditEvent(what, target: customerID, detail: detail), by: try caller.actor, at: now())
+    }
+}
+
+// MARK: - Wire conversions
+
+extension Components.Schemas.Role {
+    init(_ role: Role) {
+        self = Self(rawValue: role.rawValue) ?? .customer
+    }
+}
+
+extension Components.Schemas.Customer {
+    init(_ record: CustomerRecord) {
+        self.init(
+            id: record.id, name: record.name, contactEmail: record.contactEmail, region: record.region?.rawValue,
+            domains: record.domains.map(\.domain),
+            webhook: .init(url: record.webhookURL, mode: Components.Schemas.DeliveryMode(rawValue: record.webhookMode.rawValue) ?? .sync),
+            metadataRedactions: record.metadataRedactions.compactMap { .init(rawValue: $0.rawValue) },
+            status: record.status == .active ? .active : .closed,
+            createdAt: record.createdAt, updatedAt: record.updatedAt, closedAt: record.closedAt, purgeAfter: record.purgeAfter)
+    }
+}
+
+extension Components.Schemas.Token {
+    init(_ record: TokenRecord) {
+        self.init(
+            id: record.id, name: record.name, role: .init(record.role), customerId: record.customerID,
+            createdAt: record.createdAt, createdBy: record.createdBy, expiresAt: record.expiresAt, revokedAt: record.revokedAt)
+    }
+}
+
+extension Components.Schemas.AccessGrant {
+    init(_ record: AccessGrantRecord, now: Date) {
+        self.init(
+            id: record.id, customerId: record.customerID, role: .support, reason: record.reason, createdAt: record.createdAt,
+            expiresAt: record.expiresAt, revokedAt: record.revokedAt, active: record.isActive(at: now))
+    }
+}
+
+extension Components.Schemas.AuditEntry {
+    init(_ record: AuditRecord) {
+        self.init(
+            sequence: record.sequence, at: Date(timeIntervalSince1970: Double(record.timestampMillis) / 1000),
+            timestampMs: record.timestampMillis, actorId: record.actorID, actorRole: record.actorRole, action: record.action,
+            target: record.target, sourceIp: record.sourceIP, detail: .init(additionalProperties: record.detail),
+            previousHash: record.previousHash, hash: record.hash)
+    }
+}

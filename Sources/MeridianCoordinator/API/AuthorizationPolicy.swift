@@ -1,0 +1,43 @@
+import MeridianCore
+
+/// Which role may call which operation: the authorization matrix, as data.
+///
+/// docs/authorization.md renders this table, and a test checks that the two agree and that every operation
+/// in docs/openapi.yaml appears here, so an operation cannot be added without deciding who may call it.
+public enum AuthorizationPolicy {
+    public enum Access: String, Sendable {
+        /// The role may call the operation for any account.
+        case allowed = "yes"
+        /// A customer token, for its own account only.
+        case ownAccount = "own account"
+        /// Support, only for accounts that gave it an active access grant.
+        case withGrant = "with grant"
+    }
+
+    /// Operations anyone may call without a token.
+    public static let publicOperations: Set<String> = ["getHealth"]
+
+    public static let matrix: [String: [Role: Access]] = [
+        "getCaller": [.admin: .allowed, .support: .allowed, .dpo: .allowed, .auditor: .allowed, .customer: .allowed],
+        "createCustomer": [.admin: .allowed],
+        "listCustomers": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "getCustomer": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "updateCustomer": [.admin: .allowed, .customer: .ownAccount],
+        "getCustomerRegion": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "setCustomerRegion": [.admin: .allowed, .customer: .ownAccount],
+        "getCustomerDNS": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "closeCustomer": [.admin: .allowed, .customer: .ownAccount],
+        "reopenCustomer": [.admin: .allowed, .customer: .ownAccount],
+        "createAccessGrant": [.customer: .ownAccount],
+        "listAccessGrants": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed, .support: .allowed, .customer: .ownAccount],
+        "revokeAccessGrant": [.admin: .allowed, .customer: .ownAccount],
+        "createToken": [.admin: .allowed],
+        "listTokens": [.admin: .allowed],
+        "revokeToken": [.admin: .allowed],
+        "listAuditEntries": [.admin: .allowed, .auditor: .allowed, .dpo: .allowed],
+    ]
+
+    public static func access(_ role: Role, to operationID: String) -> Access? {
+        matrix[operationID]?[role]
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import MeridianAPI
+import MeridianCore
+
+/// Checks the values the schema cannot: names, addresses, domains, URLs and regions. Each failure is a 422
+/// naming the field.
+struct CustomerInput {
+    let catalog: RegionCatalog
+
+    func name(_ text: String, field: String = "name") throws -> String {
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty else { throw Problem.invalid(field, "\(field) must not be empty") }
+        guard name.count <= 200 else { throw Problem.invalid(field, "\(field) is longer than 200 characters") }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw Problem.invalid(field, "\(field) must not contain control characters")
+        }
+        return name
+    }
+
+    func email(_ text: String) throws -> String {
+        guard let address = EmailAddress(text) else {
+            throw Problem.invalid("contact_email", "\"\(text)\" is not a valid e-mail address (expected local@domain.tld)")
+        }
+        return address.description
+    }
+
+    func domains(_ list: [String]) throws -> [String] {
+        guard list.count <= 100 else { throw Problem.invalid("domains", "at most 100 domains per account") }
+        var seen = Set<String>()
+        var result: [String] = []
+        for (index, text) in list.enumerated() {
+            guard let domain = DomainName(text) else {
+                throw Problem.invalid("domains[\(index)]", DomainName.explainInvalid(text))
+            }
+            guard seen.insert(domain.value).inserted else {
+                throw Problem.invalid("domains[\(index)]", "\(domain) is listed twice")
+            }
+            result.append(domain.value)
+        }
+        return result
+    }
+
+    func webhookURL(_ text: String) throws -> String {
+        guard let endpoint = WebhookEndpoint(text) else {
+            throw Problem.invalid("webhook.url", "\"\(text)\" is not an absolute http(s) URL with a host (and no user or fragment)")
+        }
+        return endpoint.url
+    }
+
+    func region(_ text: String?) throws -> RegionID? {
+        guard let text else { return nil }
+        guard let id = RegionID(text), catalog.region(id) != nil else {
+            let known = catalog.regionIDs.map(\.rawValue).joined(separator: ", ")
+            throw Problem.invalid("region", "unknown region \"\(text)\"; known regions are \(known), or null for unpinned")
+        }
+        return id
+    }
+
+    func redactions(_ fields: [Components.Schemas.MetadataField]?) -> [MetadataField] {
+        var seen = Set<MetadataField>()
+        return (fields ?? []).compactMap { MetadataField(rawValue: $0.rawValue) }.filter { seen.insert($0).inserted }
+    }
+
+    func reason(_ text: String?, field: String = "reason") throws -> String? {
+        guard let text else { return nil }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.count <= 500 else { throw Problem.invalid(field, "\(field) is longer than 500 characters") }
+        return trimmed.isEmpty ? nil : trimmed
+    }
+}
+

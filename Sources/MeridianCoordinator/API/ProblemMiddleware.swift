@@ -1,0 +1,113 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import OpenAPIRuntime
+
+/// Turns every error into an RFC 9457 problem+json response and never lets a 500 leak details. Also
+/// enforces the body size limit and records where the request came from for the audit log.
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = CoordinatorRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let origin = RequestOrigin(ip: context.remoteAddress?.ipAddress ?? "-", requestID: context.id)
+        do {
+            var request = request
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > context.maxUploadSize {
+                throw Problem(.contentTooLarge, "the request body is \(length) bytes; the limit is \(context.maxUploadSize) bytes")
+            }
+            if request.method != .get && request.method != .head {
+                do {
+                    _ = try await request.collectBody(upTo: context.maxUploadSize)
+                } catch let error as HTTPError where error.status == .contentTooLarge {
+                    throw Problem(.contentTooLarge, "the request body is over the limit of \(context.maxUploadSize) bytes")
+                }
+            }
+            return try await RequestOrigin.$current.withValue(origin) {
+                try await next(request, context)
+            }
+        } catch {
+            let problem = Self.problem(for: error)
+            if problem.status.code >= 500 {
+                // Only the underlying error: a ServerError's description includes the request headers,
+                // bearer token included, and secrets never go to the log.
+                let underlying = (error as? ServerError)?.underlyingError ?? error
+                context.logger.error("request failed", metadata: [
+                    "operation": "\((error as? ServerError)?.operationID ?? "-")", "error": "\(String(reflecting: underlying))",
+                ])
+            }
+            return Self.response(problem)
+        }
+    }
+
+    static func response(_ problem: Problem) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        return Response(status: problem.status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: problem.jsonBody)))
+    }
+
+    /// Maps what handlers, the generated OpenAPI layer and Hummingbird throw to a problem with a useful detail.
+    static func problem(for error: any Error) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let server as ServerError:
+            if let problem = server.underlyingError as? Problem { return problem }
+            if let decoding = server.underlyingError as? DecodingError { return problem(for: decoding) }
+            if server.httpStatus.code < 500 {
+                return Problem(server.httpStatus, server.causeDescription)
+            }
+            return problem(for: server.underlyingError)
+        case let decoding as DecodingError:
+            return problem(for: decoding)
+        case let http as HTTPError:
+            return Problem(http.status, http.body ?? http.status.reasonPhrase)
+        case let repository as RepositoryError:
+            switch repository {
+            case .notFound(let id): return .notFound("no resource with id \(id)")
+            case .domainTaken(let domain):
+                return .conflict("the domain \(domain) already belongs to another customer", field: "domains")
+            case .conflict(let detail): return .conflict(detail)
+            }
+        default:
+            return Problem(.internalServerError, "the coordinator failed to handle this request; the error is in its log")
+        }
+    }
+
+    static func problem(for error: DecodingError) -> Problem {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.reduce(into: "") { path, key in
+                if let index = key.intValue { path += "[\(index)]" } else { path += path.isEmpty ? key.stringValue : ".\(key.stringValue)" }
+            }
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath + [key])
+            return Problem(.badRequest, "the required field \(field) is missing", field: field)
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            let field = path(context.codingPath)
+            return Problem(.badRequest, "the field \(field.isEmpty ? "(body)" : field) must be \(describe(type))", field: field.isEmpty ? nil : field)
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            if context.debugDescription.hasPrefix("Additional properties are disabled") {
+                return Problem(.badRequest, "unknown field \(field); see docs/openapi.yaml for the fields this operation takes", field: field)
+            }
+            if context.codingPath.isEmpty {
+                return Problem(.badRequest, "the body is not valid JSON")
+            }
+            return Problem(.badRequest, "the field \(field) has a value that is not allowed: \(context.debugDescription)", field: field)
+        @unknown default:
+            return Problem(.badRequest, "the body does not match the schema")
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is Bool.Type: "true or false"
+        case is [Any].Type: "an array"
+        default: "\(type)".contains("Array") ? "an array" : "an object or value of type \(type)"
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import Foundation
+import MeridianCore
+
+/// Everything `meridian coordinator` needs to start, with the defaults of `meridian up`.
+public struct CoordinatorConfiguration: Sendable {
+    /// Address the HTTP server binds; loopback by default.
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// `sqlite:PATH` or `postgres://...`.
+    public var database: DatabaseLocation
+    /// Holds `master.key` (encrypts secrets at rest) and `admin-token` (the first admin token).
+    public var dataDirectory: String
+    /// The Regions/ directory with service.yaml and one file per region.
+    public var regionsDirectory: String = "Regions"
+    /// How often the retention job looks for closed accounts due for purge.
+    public var retentionInterval: Duration = .seconds(3600)
+
+    public init(database: DatabaseLocation, dataDirectory: String) {
+        self.database = database
+        self.dataDirectory = dataDirectory
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import MeridianCore
+import SQLKit
+
+/// ``AuditLog`` in SQL. Appends are serialised (an advisory lock on PostgreSQL, the single writer on SQLite) so
+/// the chain has no forks even with several coordinator replicas.
+public struct SQLAuditLog: AuditLog {
+    let store: any SQLStore
+
+    public init(store: any SQLStore) {
+        self.store = store
+    }
+
+    public func record(_ event: AuditEvent, by actor: AuditActor, at date: Date) async throws {
+        try await store.transaction { db in
+            try await Self.append(event, by: actor, at: date, on: db)
+        }
+    }
+
+    public func entries(after: Int64, limit: Int) async throws -> [AuditRecord] {
+        try await store.withSession { db in
+            try await db.raw("SELECT * FROM audit_log WHERE sequence > \(bind: after) ORDER BY sequence LIMIT \(bind: limit)")
+                .all().map(Self.decode)
+        }
+    }
+
+    /// Appends inside the caller's transaction, so a change and its audit entry commit together or not at all.
+    @discardableResult
+    static func append(_ event: AuditEvent, by actor: AuditActor, at date: Date, on db: any SQLDatabase) async throws -> AuditRecord {
+        if db.dialect.name == "postgresql" {
+            try await db.raw("SELECT pg_advisory_xact_lock(7291002)").run()
+        }
+        let last = try await db.raw("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1").first()
+        let sequence = try (last?.decode(column: "sequence", as: Int64.self) ?? 0) + 1
+        let previous = try last?.decode(column: "hash", as: String.self) ?? AuditRecord.genesisHash
+        let record = AuditRecord(
+            sequence: sequence, timestampMillis: Timestamp.millis(date), actorID: actor.id, actorRole: actor.role,
+            action: event.action, target: event.target, sourceIP: actor.sourceIP, detail: event.detail,
+            previousHash: previous)
+        try await db.raw("""
+            INSERT INTO audit_log (sequence, at_ms, actor_id, actor_role, action, target, source_ip, detail, previous_hash, hash)
+            VALUES (\(bind: record.sequence), \(bind: record.timestampMillis), \(bind: record.actorID), \(bind: record.actorRole),
+                \(bind: record.action), \(bind: record.target), \(bind: record.sourceIP), \(bind: encodeDetail(record.detail)),
+                \(bind: record.previousHash), \(bind: record.hash))
+            """).run()
+        return record
+    }
+
+    static func decode(_ row: any SQLRow) throws -> AuditRecord {
+        var record = AuditRecord(
+            sequence: try row.decode(column: "sequence", as: Int64.self),
+            timestampMillis: try row.decode(column: "at_ms", as: Int64.self),
+            actorID: try row.decode(column: "actor_id", as: String.self),
+            actorRole: try row.decode(column: "actor_role", as: String.self),
+            action: try row.decode(column: "action", as: String.self),
+            target: try row.decode(column: "target", as: String.self),
+            sourceIP: try row.decode(column: "source_ip", as: String.self),
+            detail: decodeDetail(try row.decode(column: "detail", as: String.self)),
+            previousHash: try row.decode(column: "previous_hash", as: String.self))
+        // The stored hash, not a fresh one: a reader must be able to see that the two disagree.
+        record.hash = try row.decode(column: "hash", as: String.self)
+        return record
+    }
+
+    static func encodeDetail(_ detail: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(detail), as: UTF8.self)) ?? "{}"
+    }
+
+    static func decodeDetail(_ text: String) -> [String: String] {
+        (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? ["_undecodable": text]
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// The coordinator's schema, as numbered migrations applied in order and recorded in `schema_migrations`.
+///
+/// A migration is never edited once released; a change is a new migration. All times are BIGINT
+/// milliseconds since the Unix epoch (UTC), identical on both engines so audit hashes are reproducible.
+public enum Migrations {
+    struct Migration: Sendable {
+        var version: Int
+        var name: String
+        var statements: @Sendable (StoreKind) -> [String]
+    }
+
+    static let all: [Migration] = [
+        Migration(version: 1, name: "accounts, tokens, grants, audit log") { kind in
+            let serial = kind == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
+            var statements = [
+                """
+                CREATE TABLE customers (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    contact_email TEXT NOT NULL,
+                    region TEXT,
+                    webhook_url TEXT NOT NULL,
+                    webhook_mode TEXT NOT NULL,
+                    webhook_secret_sealed TEXT NOT NULL,
+                    metadata_redactions TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    closed_at BIGINT,
+                    purge_after BIGINT
+                )
+                """,
+                "CREATE INDEX customers_purge ON customers (purge_after)",
+                """
+                CREATE TABLE customer_domains (
+                    domain TEXT PRIMARY KEY,
+                    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+                    verification_token TEXT NOT NULL,
+                    added_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX customer_domains_customer ON customer_domains (customer_id)",
+                """
+                CREATE TABLE region_changes (
+                    id \(serial),
+                    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+                    from_region TEXT,
+                    to_region TEXT,
+                    at BIGINT NOT NULL,
+                    actor_id TEXT NOT NULL,
+                    actor_role TEXT NOT NULL,
+                    reason TEXT
+                )
+                """,
+                """
+                CREATE TABLE tokens (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    customer_id TEXT REFERENCES customers (id) ON DELETE CASCADE,
+                    secret_hash TEXT NOT NULL UNIQUE,
+                    created_at BIGINT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    expires_at BIGINT,
+                    revoked_at BIGINT
+                )
+                """,
+                """
+                CREATE TABLE access_grants (
+                    id TEXT PRIMARY KEY,
+                    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+                    role TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    revoked_at BIGINT
+                )
+                """,
+                "CREATE INDEX access_grants_customer ON access_grants (customer_id)",
+                """
+                CREATE TABLE audit_log (
+                    sequence BIGINT PRIMARY KEY,
+                    at_ms BIGINT NOT NULL,
+                    actor_id TEXT NOT NULL,
+                    actor_role TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    source_ip TEXT NOT NULL,
+                    detail TEXT NOT NULL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                )
+                """,
+            ]
+            // The audit log is append-only in the database itself, not only in the code that writes it.
+            switch kind {
+            case .postgres:
+                statements += [
+                    """
+                    CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$
+                    """,
+                    """
+                    CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log
+                    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()
+                    """,
+                ]
+            case .sqlite:
+                statements += [
+                    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+                    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+                ]
+            }
+            return statements
+        }
+    ]
+
+    /// The newest schema version this build knows.
+    public static var latestVersion: Int { all.last?.version ?? 0 }
+
+    /// Applies every migration not yet applied; returns the versions applied now. Safe to run from several
+    /// coordinator replicas at once: on PostgreSQL an advisory lock lets one apply while the others wait.
+    @discardableResult
+    public static func run(on store: any SQLStore, logger: Logger) async throws -> [Int] {
+        try await store.transaction { db in
+            if store.kind == .postgres {
+                try await db.raw("SELECT pg_advisory_xact_lock(7291001)").run()
+            }
+            try await db.raw(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+            ).run()
+            let applied = Set(try await db.raw("SELECT version FROM schema_migrations").all().map {
+                try $0.decode(column: "version", as: Int.self)
+            })
+            if let newest = applied.max(), newest > latestVersion {
+                throw MigrationError.databaseIsNewer(database: newest, build: latestVersion)
+            }
+            var now: [Int] = []
+            for migration in all where !applied.contains(migration.version) {
+                logger.info("applying schema migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+                for statement in migration.statements(store.kind) {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+                try await db.raw(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Timestamp.now()))"
+                ).run()
+                now.append(migration.version)
+            }
+            return now
+        }
+    }
+}
+
+public enum MigrationError: Error, CustomStringConvertible {
+    case databaseIsNewer(database: Int, build: Int)
+
+    public var description: String {
+        switch self {
+        case .databaseIsNewer(let database, let build):
+            "the database is at schema version \(database) but this meridian knows only up to \(build); upgrade meridian"
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, the stored form of every time.
+enum Timestamp {
+    static func now() -> Int64 { millis(Date()) }
+    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+}

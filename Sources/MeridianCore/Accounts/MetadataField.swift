@@ -1,0 +1,21 @@
+/// A field of the per-message metadata record that a customer may ask not to be stored at all
+/// ("redaction on request"). A redacted field is never written, not blanked later.
+public enum MetadataField: String, Sendable, CaseIterable, Codable, Hashable {
+    case senderIP = "sender_ip"
+    case helo
+    case messageID = "message_id"
+    case envelopeFrom = "envelope_from"
+    case envelopeTo = "envelope_to"
+    case subject
+    case date
+    case tls
+    case serverResponse = "server_response"
+}
+
+/// How a customer's mail reaches its webhook (DESIGN.md, "Delivery modes").
+public enum DeliveryMode: String, Sendable, CaseIterable, Codable, Hashable {
+    /// POST while the SMTP client waits; the endpoint's answer decides the SMTP reply.
+    case sync
+    /// 250 once the message is durably spooled, then delivery with retries.
+    case queued
+}

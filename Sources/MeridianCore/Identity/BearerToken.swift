@@ -1,0 +1,55 @@
+import Crypto
+import Foundation
+
+/// A bearer token: `mrd_` and 43 characters of base64url (256 random bits). It is shown once and only its
+/// SHA-256 is stored; with that much entropy a slow password hash would add nothing.
+public struct BearerToken: Sendable {
+    public static let prefix = "mrd_"
+    public let secret: String
+
+    public init(secret: String) { self.secret = secret }
+
+    public static func generate() -> BearerToken {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return BearerToken(secret: prefix + Base64URL.encode(bytes))
+    }
+
+    /// The stored form: hex SHA-256 of the whole token text.
+    public var hash: String { Self.hash(of: secret) }
+
+    public static func hash(of secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).hexString
+    }
+
+    /// Cheap shape check done before touching the database.
+    public static func isWellFormed(_ text: String) -> Bool {
+        text.hasPrefix(prefix) && text.utf8.count == prefix.utf8.count + 43
+            && text.utf8.dropFirst(prefix.utf8.count).allSatisfy(Base64URL.isAlphabet)
+    }
+}
+
+public enum Base64URL {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func isAlphabet(_ byte: UInt8) -> Bool {
+        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
+            || byte == 0x2D || byte == 0x5F
+    }
+}
+
+extension Sequence where Element == UInt8 {
+    /// Lower-case hexadecimal.
+    public var hexString: String {
+        var out = ""
+        for byte in self {
+            out += String(byte >> 4, radix: 16) + String(byte & 15, radix: 16)
+        }
+        return out
+    }
+}

@@ -1,0 +1,42 @@
+import Crypto
+import Foundation
+
+/// Encrypts secrets at rest (webhook secrets, signing keys) with AES-256-GCM under the coordinator's master key.
+///
+/// The stored form is `v1:` and base64 of nonce, ciphertext and tag. Opening with the wrong key or a changed
+/// ciphertext fails rather than returning garbage.
+public struct SecretBox: Sendable {
+    private let key: SymmetricKey
+
+    public init(key: SymmetricKey) { self.key = key }
+
+    /// A key from 32 raw bytes.
+    public init?(keyBytes: some ContiguousBytes) {
+        let key = SymmetricKey(data: keyBytes)
+        guard key.bitCount == 256 else { return nil }
+        self.key = key
+    }
+
+    public static func generateKeyBytes() -> Data {
+        SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+    }
+
+    public func seal(_ plaintext: String) throws -> String {
+        let box = try AES.GCM.seal(Data(plaintext.utf8), using: key)
+        guard let combined = box.combined else { throw SecretBoxError.malformed }
+        return "v1:" + combined.base64EncodedString()
+    }
+
+    public func open(_ sealed: String) throws -> String {
+        guard sealed.hasPrefix("v1:"), let data = Data(base64Encoded: String(sealed.dropFirst(3))) else {
+            throw SecretBoxError.malformed
+        }
+        let plaintext = try AES.GCM.open(AES.GCM.SealedBox(combined: data), using: key)
+        guard let text = String(data: plaintext, encoding: .utf8) else { throw SecretBoxError.malformed }
+        return text
+    }
+}
+
+public enum SecretBoxError: Error, Sendable {
+    case malformed
+}

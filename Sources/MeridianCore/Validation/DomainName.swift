@@ -1,0 +1,58 @@
+/// A fully qualified DNS domain name in its ASCII (A-label) form, lower-cased: `example.com`, `xn--bcher-kva.ch`.
+///
+/// Rules: 2 or more labels, each 1 to 63 letters, digits or hyphens, not starting or ending with a hyphen,
+/// at most 253 characters, and a top-level label that is not all digits (so IP addresses are not domains).
+public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let value: String
+
+    public init?(_ text: String) {
+        var name = text.lowercased()
+        if name.hasSuffix(".") { name.removeLast() }
+        guard !name.isEmpty, name.utf8.count <= 253 else { return nil }
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2 else { return nil }
+        for label in labels {
+            guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-",
+                label.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D })
+            else { return nil }
+        }
+        guard let top = labels.last, !top.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        self.value = name
+    }
+
+    public var description: String { value }
+    public static func < (lhs: DomainName, rhs: DomainName) -> Bool { lhs.value < rhs.value }
+
+    /// Why `text` is not a domain name, in words an operator can act on.
+    public static func explainInvalid(_ text: String) -> String {
+        if text.unicodeScalars.contains(where: { !$0.isASCII }) {
+            return "\"\(text)\" is not an ASCII domain name; give internationalised names in their xn-- (A-label) form"
+        }
+        return "\"\(text)\" is not a valid domain name (expected labels of letters, digits and hyphens, e.g. mail.example.com)"
+    }
+}
+
+/// An e-mail address `local@domain` with a dot-atom local part (RFC 5322 section 3.4.1) and a valid domain.
+///
+/// Quoted local parts and address literals are deliberately refused: contact addresses must be deliverable
+/// by any mail system.
+public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
+    public let localPart: String
+    public let domain: DomainName
+
+    private static let atext: Set<UInt8> = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~".utf8)
+
+    public init?(_ text: String) {
+        guard text.utf8.count <= 254, let at = text.lastIndex(of: "@") else { return nil }
+        let local = text[..<at]
+        guard let domain = DomainName(String(text[text.index(after: at)...])) else { return nil }
+        guard (1...64).contains(local.utf8.count), local.first != ".", local.last != ".", !local.contains("..") else {
+            return nil
+        }
+        guard local.utf8.allSatisfy({ Self.atext.contains($0) || $0 == 0x2E }) else { return nil }
+        self.localPart = String(local)
+        self.domain = domain
+    }
+
+    public var description: String { "\(localPart)@\(domain)" }
+}

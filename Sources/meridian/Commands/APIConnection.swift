@@ -1,0 +1,117 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import MeridianAPI
+import OpenAPIAsyncHTTPClient
+import OpenAPIRuntime
+
+/// How admin subcommands reach the coordinator: `--url`, and a token from `--token`, `MERIDIAN_TOKEN` or
+/// `<data dir>/admin-token`, in that order.
+struct APIConnection: ParsableArguments {
+    @Option(help: "The coordinator's URL (default: $MERIDIAN_URL or http://127.0.0.1:8080).")
+    var url: String?
+
+    @Option(help: "A bearer token (default: $MERIDIAN_TOKEN, then DATA_DIR/admin-token).")
+    var token: String?
+
+    @Option(help: "The data directory of meridian up, where admin-token is read from.")
+    var dataDir = ".meridian"
+
+    @Flag(help: "Print the API's JSON instead of a table.")
+    var json = false
+
+    func resolvedToken() throws -> String {
+        if let token { return token }
+        if let token = ProcessInfo.processInfo.environment["MERIDIAN_TOKEN"], !token.isEmpty { return token }
+        let path = (dataDir as NSString).appendingPathComponent("admin-token")
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        throw ValidationError("no token: pass --token, set MERIDIAN_TOKEN, or run meridian up so that \(path) exists")
+    }
+
+    /// Runs `body` with a client for the admin API; problems the API returns become CLI errors.
+    func withClient<R: Sendable>(_ body: (Client) async throws -> R) async throws -> R {
+        let base = url ?? ProcessInfo.processInfo.environment["MERIDIAN_URL"] ?? "http://127.0.0.1:8080"
+        guard let serverURL = URL(string: base), serverURL.scheme != nil, serverURL.host != nil else {
+            throw ValidationError("--url \(base) is not a URL like http://127.0.0.1:8080")
+        }
+        let client = Client(
+            serverURL: serverURL,
+            transport: AsyncHTTPClientTransport(configuration: .init(client: .shared, timeout: .seconds(30))),
+            middlewares: [BearerAuthentication(token: try resolvedToken()), ProblemReader()])
+        do {
+            return try await body(client)
+        } catch let error as ClientError {
+            if let problem = error.underlyingError as? APIProblem { throw problem }
+            throw CLIError("cannot reach the coordinator at \(base): \(error.underlyingError)")
+        }
+    }
+}
+
+struct BearerAuthentication: ClientMiddleware {
+    let token: String
+
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        var request = request
+        request.headerFields[.authorization] = "Bearer \(token)"
+        return try await next(request, body, baseURL)
+    }
+}
+
+/// Turns any 4xx/5xx answer into an ``APIProblem`` carrying the problem's detail.
+struct ProblemReader: ClientMiddleware {
+    func intercept(
+        _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        let (response, responseBody) = try await next(request, body, baseURL)
+        guard response.status.code >= 400 else { return (response, responseBody) }
+        var detail = response.status.reasonPhrase
+        var field: String?
+        if let responseBody, let data = try? await Data(collecting: responseBody, upTo: 1 << 20),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        {
+            detail = object["detail"] as? String ?? detail
+            field = object["field"] as? String
+        }
+        throw APIProblem(status: response.status.code, detail: detail, field: field)
+    }
+}
+
+struct APIProblem: Error, CustomStringConvertible {
+    var status: Int
+    var detail: String
+    var field: String?
+    var description: String { "the coordinator answered \(status): \(detail)" }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Prints an API value as indented JSON.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Prints rows as aligned columns.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+    for row in [header] + rows {
+        print(row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+            .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+    }
+}
+
+func iso(_ date: Date?) -> String {
+    date.map { ISO8601DateFormatter().string(from: $0) } ?? "-"
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import MeridianCoordinator
+import MeridianCore
+import ServiceLifecycle
+
+/// `meridian coordinator`: the control plane alone, on SQLite or PostgreSQL.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator: admin API, registry, config compiler.",
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self)
+
+    struct Options: ParsableArguments {
+        @Option(help: "sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=require].")
+        var database = "sqlite:.meridian/coordinator.sqlite"
+
+        @Option(help: "Where the master key and the first admin token are written.")
+        var dataDir = ".meridian"
+
+        @Option(help: "The Regions directory.")
+        var regions = "Regions"
+
+        func location() throws -> DatabaseLocation {
+            do { return try DatabaseLocation(parsing: database) } catch { throw ValidationError(error.description) }
+        }
+    }
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve the API (the default).")
+
+        @OptionGroup var options: Options
+
+        @Option(help: "Address to listen on.")
+        var host = "127.0.0.1"
+
+        @Option(help: "Port to listen on.")
+        var port = 8080
+
+        func run() async throws {
+            var configuration = CoordinatorConfiguration(database: try options.location(), dataDirectory: options.dataDir)
+            configuration.host = host
+            configuration.port = port
+            configuration.regionsDirectory = options.regions
+            let dataDir = options.dataDir
+            try await CoordinatorCommand.serve(configuration, logger: makeLogger(label: "meridian.coordinator")) { token in
+                let path = (dataDir as NSString).appendingPathComponent("admin-token")
+                say("first start: created admin token \(token.secret)")
+                say("(also written to \(path); it is not shown again)")
+            } onRunning: { _ in
+                say("coordinator listening on http://\(host):\(port)")
+            }
+        }
+    }
+
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Apply schema migrations and exit.")
+
+        @OptionGroup var options: Options
+
+        func run() async throws {
+            let logger = makeLogger(label: "meridian.migrate")
+            let (store, service) = try await Coordinator.openStore(try options.location(), logger: logger)
+            try await withServiceRunning(service) {
+                let applied = try await Migrations.run(on: store, logger: logger)
+                print(applied.isEmpty
+                    ? "schema is up to date (version \(Migrations.latestVersion))"
+                    : "applied migrations \(applied.map(String.init).joined(separator: ", ")); schema is at version \(Migrations.latestVersion)")
+            }
+        }
+    }
+
+    /// Loads Regions, opens the store, and runs the coordinator until SIGINT or SIGTERM.
+    static func serve(
+        _ configuration: CoordinatorConfiguration, logger: Logger,
+        onFirstAdminToken: @escaping @Sendable (BearerToken) async -> Void,
+        onRunning: @escaping @Sendable (_ createdToken: Bool) async -> Void
+    ) async throws {
+        let catalog: RegionCatalog
+        do {
+            catalog = try RegionCatalog.load(directory: configuration.regionsDirectory)
+        } catch {
+            throw ValidationError("\(error.description) (set --regions to the Regions directory)")
+        }
+        let secrets: SecretBox
+        do {
+            secrets = try MasterKey.load(dataDirectory: configuration.dataDirectory)
+        } catch let error as CoordinatorStartError {
+            throw ValidationError(error.description)
+        }
+        let (store, service) = try await Coordinator.openStore(configuration.database, logger: logger)
+        let coordinator = Coordinator(store: store, catalog: catalog, secrets: secrets)
+        let created = OnceFlag()
+        let dataDirectory = configuration.dataDirectory
+        var app = try coordinator.buildApplication(configuration, storeService: service, logger: logger) { token in
+            do {
+                _ = try Coordinator.saveAdminToken(token, dataDirectory: dataDirectory)
+            } catch {
+                logger.error("could not write the admin token file", metadata: ["error": "\(error)"])
+            }
+            await created.set()
+            await onFirstAdminToken(token)
+        }
+        app.beforeServerStarts { await onRunning(await created.value) }
+        try await app.runService()
+    }
+}
+
+/// Runs `body` while `service` (a connection pool, say) runs, then stops it.
+func withServiceRunning<R: Sendable>(_ service: (any Service)?, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
+    guard let service else { return try await body() }
+    return try await withThrowingTaskGroup(of: R?.self) { group in
+        group.addTask {
+            try await service.run()
+            return nil
+        }
+        let result = try await body()
+        group.cancelAll()
+        return result
+    }
+}
+
+actor OnceFlag {
+    private(set) var value = false
+    func set() { value = true }
+}

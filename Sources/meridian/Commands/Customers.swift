@@ -1,0 +1,141 @@
+import ArgumentParser
+import Foundation
+import MeridianAPI
+
+/// `meridian customers ...`: accounts, region pinning and DNS records through the admin API.
+struct Customers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, list, show, pin, close and reopen customer accounts.",
+        subcommands: [Create.self, List.self, Show.self, Pin.self, DNS.self, Close.self, Reopen.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an account; prints its webhook secret once.")
+        @OptionGroup var connection: APIConnection
+        @Option(help: "The customer's name.") var name: String
+        @Option(help: "Contact e-mail address.") var email: String
+        @Option(help: "A domain whose mail the account receives (repeatable).") var domain: [String] = []
+        @Option(help: "Webhook URL the mail is POSTed to.") var webhook: String
+        @Option(help: "Delivery mode: sync or queued.") var mode: Components.Schemas.DeliveryMode = .sync
+        @Option(help: "Region to pin to (eu, us, ap); unpinned when left out.") var region: String?
+        @Option(help: "A metadata field never to store (repeatable): \(Components.Schemas.MetadataField.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var redact: [Components.Schemas.MetadataField] = []
+
+        func run() async throws {
+            let body = Components.Schemas.CustomerCreate(
+                name: name, contactEmail: email, region: region, domains: domain,
+                webhook: .init(url: webhook, mode: mode), metadataRedactions: redact.isEmpty ? nil : redact)
+            let created = try await connection.withClient { try await $0.createCustomer(body: .json(body)).created.body.json }
+            if connection.json { return try printJSON(created) }
+            printCustomer(created.customer)
+            print("webhook secret  \(created.webhookSecret)")
+            print("                (shown once: store it where the webhook receiver can verify signatures)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List accounts, oldest first.")
+        @OptionGroup var connection: APIConnection
+        @Option(help: "Only active or closed accounts.") var status: Components.Schemas.CustomerStatus?
+        @Option(help: "Page size (1-200).") var limit = 50
+        @Option(help: "Continue after this cursor (printed at the end of a full page).") var cursor: String?
+
+        func run() async throws {
+            let page = try await connection.withClient {
+                try await $0.listCustomers(query: .init(limit: limit, cursor: cursor, status: status)).ok.body.json
+            }
+            if connection.json { return try printJSON(page) }
+            printTable(
+                ["ID", "NAME", "REGION", "STATUS", "DOMAINS"],
+                page.items.map { [$0.id, $0.name, $0.region ?? "unpinned", $0.status.rawValue, $0.domains.joined(separator: ",")] })
+            if let next = page.nextCursor { print("more: --cursor \(next)") }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one account.")
+        @OptionGroup var connection: APIConnection
+        @Argument(help: "The customer id.") var id: String
+
+        func run() async throws {
+            let customer = try await connection.withClient { try await $0.getCustomer(path: .init(customerId: id)).ok.body.json }
+            if connection.json { return try printJSON(customer) }
+            printCustomer(customer)
+        }
+    }
+
+    struct Pin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pin an account to a region, or unpin it with 'none'.")
+        @OptionGroup var connection: APIConnection
+        @Argument(help: "The customer id.") var id: String
+        @Argument(help: "eu, us, ap, or none.") var region: String
+        @Option(help: "Why; kept in the region history.") var reason: String?
+
+        func run() async throws {
+            let target = region == "none" ? nil : region
+            let pin = try await connection.withClient {
+                try await $0.setCustomerRegion(path: .init(customerId: id), body: .json(.init(region: target, reason: reason))).ok.body.json
+            }
+            if connection.json { return try printJSON(pin) }
+            print("\(pin.customerId) is \(pin.region.map { "pinned to \($0)" } ?? "unpinned"); its domains need MX 10 \(pin.mxHost)")
+        }
+    }
+
+    struct DNS: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The DNS records the customer must publish.")
+        @OptionGroup var connection: APIConnection
+        @Argument(help: "The customer id.") var id: String
+
+        func run() async throws {
+            let dns = try await connection.withClient { try await $0.getCustomerDNS(path: .init(customerId: id)).ok.body.json }
+            if connection.json { return try printJSON(dns) }
+            printTable(
+                ["NAME", "TYPE", "VALUE"],
+                dns.records.map { record in
+                    ["\(record.name).", record._type.rawValue, (record.priority.map { "\($0) " } ?? "") + record.value]
+                })
+        }
+    }
+
+    struct Close: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close an account; it can be reopened until its purge date.")
+        @OptionGroup var connection: APIConnection
+        @Argument(help: "The customer id.") var id: String
+        @Option(help: "Why the account is closed.") var reason: String?
+
+        func run() async throws {
+            let customer = try await connection.withClient {
+                try await $0.closeCustomer(path: .init(customerId: id), body: .json(.init(reason: reason))).ok.body.json
+            }
+            if connection.json { return try printJSON(customer) }
+            print("\(customer.id) closed; it will be purged after \(iso(customer.purgeAfter)) unless reopened")
+        }
+    }
+
+    struct Reopen: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reopen a closed account.")
+        @OptionGroup var connection: APIConnection
+        @Argument(help: "The customer id.") var id: String
+
+        func run() async throws {
+            let customer = try await connection.withClient { try await $0.reopenCustomer(path: .init(customerId: id)).ok.body.json }
+            if connection.json { return try printJSON(customer) }
+            print("\(customer.id) is active again")
+        }
+    }
+}
+
+func printCustomer(_ customer: Components.Schemas.Customer) {
+    printTable(["FIELD", "VALUE"], [
+        ["id", customer.id], ["name", customer.name], ["contact_email", customer.contactEmail],
+        ["region", customer.region ?? "unpinned"], ["domains", customer.domains.joined(separator: ", ")],
+        ["webhook", "\(customer.webhook.url) (\(customer.webhook.mode.rawValue))"],
+        ["redactions", customer.metadataRedactions.map(\.rawValue).joined(separator: ", ")],
+        ["status", customer.status.rawValue], ["created_at", iso(customer.createdAt)],
+        ["purge_after", iso(customer.purgeAfter)],
+    ])
+}
+
+extension Components.Schemas.DeliveryMode: ExpressibleByArgument {}
+extension Components.Schemas.CustomerStatus: ExpressibleByArgument {}
+extension Components.Schemas.MetadataField: ExpressibleByArgument {}
+extension Components.Schemas.Role: ExpressibleByArgument {}

@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// One executable for every role, HashiCorp-style: `meridian up`, `meridian coordinator`, and admin
+/// subcommands that talk to the coordinator's API.
+@main
+struct Meridian: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meridian",
+        abstract: "Inbound e-mail with enforced privacy promises: coordinator, regional nodes and admin tools.",
+        subcommands: [Up.self, CoordinatorCommand.self, Customers.self, Tokens.self, Audit.self]
+    )
+
+}
