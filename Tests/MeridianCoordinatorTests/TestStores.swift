@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import MeridianCore
+import PostgresNIO
+import SQLKit
+import Testing
+
+@testable import MeridianCoordinator
+
+/// Runs coordinator tests against real databases: a temporary SQLite file, and the PostgreSQL server named by
+/// `MERIDIAN_TEST_POSTGRES_URL` (scripts/test starts a throwaway cluster and sets it). Each PostgreSQL test
+/// gets a database of its own. Under CI=true a missing PostgreSQL fails the test instead of skipping it.
+enum TestStores {
+    static let logger = Logger(label: "meridian.tests")
+    static let postgresURL = ProcessInfo.processInfo.environment["MERIDIAN_TEST_POSTGRES_URL"]
+    static let requirePostgres = ProcessInfo.processInfo.environment["CI"] == "true"
+    static let regions = try! RegionCatalog.load(directory: repositoryRoot + "/Regions")
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// Runs `body` with a freshly migrated store of `kind`.
+    static func withStore(_ kind: StoreKind, _ body: @escaping @Sendable (any SQLStore) async throws -> Void) async throws {
+        switch kind {
+        case .sqlite:
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-test-\(UUID()).sqlite").path
+            let store = try await SQLiteStore.open(path: path, logger: logger)
+            defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+            try await Migrations.run(on: store, logger: logger)
+            try await body(store)
+            try await store.close()
+        case .postgres:
+            guard let url = postgresURL else {
+                if requirePostgres { Issue.record("CI=true but MERIDIAN_TEST_POSTGRES_URL is not set: PostgreSQL tests must run") }
+                return
+            }
+            guard case .postgres(var location) = try DatabaseLocation(parsing: url) else { return }
+            let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            try await withAdmin(location) { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+            location.database = name
+            let store = try PostgresStore(location, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.run() }
+                try await Migrations.run(on: store, logger: logger)
+                try await body(store)
+                group.cancelAll()
+            }
+            try await withAdmin(location) { try await $0.raw("DROP DATABASE \(unsafeRaw: name) WITH (FORCE)").run() }
+            PostgresRunLog.record()
+        }
+    }
+
+    private static func withAdmin(_ location: DatabaseLocation.PostgresLocation, _ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) async throws {
+        var admin = location
+        admin.database = "postgres"
+        let store = try PostgresStore(admin, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            try await store.withSession(body)
+            group.cancelAll()
+        }
+    }
+
+    /// A coordinator over `store` with a fixed master key and a clock the test can move.
+    static func coordinator(_ store: any SQLStore, clock: TestClock = TestClock()) -> Coordinator {
+        Coordinator(store: store, catalog: regions, secrets: SecretBox(keyBytes: Data(repeating: 7, count: 32))!, now: { clock.now })
+    }
+}
+
+/// Counts test bodies that ran to the end against PostgreSQL, one line each in the file named by
+/// `MERIDIAN_TEST_POSTGRES_LOG`; scripts/test prints the count so CI shows PostgreSQL really ran.
+enum PostgresRunLog {
+    static func record() {
+        guard let path = ProcessInfo.processInfo.environment["MERIDIAN_TEST_POSTGRES_LOG"] else { return }
+        // O_APPEND makes each short write atomic, so tests running in parallel do not lose lines.
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        guard fd >= 0 else { return }
+        _ = "ran\n".withCString { write(fd, $0, 4) }
+        close(fd)
+    }
+}
+
+/// A settable clock for retention and expiry tests.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current = Date(timeIntervalSince1970: 1_790_000_000)
+
+    var now: Date { lock.withLock { current } }
+    func advance(days: Double) { lock.withLock { current = current.addingTimeInterval(days * 86_400) } }
+}
