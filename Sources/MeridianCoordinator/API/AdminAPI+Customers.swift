@@ -97,8 +97,7 @@ extension AdminAPI {
     }
 
     func closeCustomer(_ request: Operations.CloseCustomer.Input) async throws -> Operations.CloseCustomer.Output {
-        var reason: String?
-        if case .json(let body) = request.body { reason = try input.reason(body.reason) }
+        let reason = try input.reason(request.query.reason)
         let id = request.path.customerId
         let record = try await customer(id)
         guard record.status == .active else { throw Problem.conflict("customer \(id) is already closed") }

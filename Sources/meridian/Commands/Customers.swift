@@ -104,7 +104,7 @@ struct Customers: AsyncParsableCommand {
 
         func run() async throws {
             let customer = try await connection.withClient {
-                try await $0.closeCustomer(path: .init(customerId: id), body: .json(.init(reason: reason))).ok.body.json
+                try await $0.closeCustomer(path: .init(customerId: id), query: .init(reason: reason)).ok.body.json
             }
             if connection.json { return try printJSON(customer) }
             print("\(customer.id) closed; it will be purged after \(iso(customer.purgeAfter)) unless reopened")

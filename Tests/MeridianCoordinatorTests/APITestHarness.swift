@@ -1,0 +1,85 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import MeridianCore
+import NIOCore
+import Testing
+
+@testable import MeridianCoordinator
+
+/// A coordinator on a fresh store behind HummingbirdTesting's router transport, with a token per role and a
+/// customer whose token and support grant the tests can use.
+struct APITestHarness: Sendable {
+    let coordinator: Coordinator
+    let clock: TestClock
+    let tokens: [Role: String]
+    let customerID: String
+    let otherCustomerID: String
+
+    static func run(_ kind: StoreKind = .sqlite, _ body: @escaping @Sendable (APITestHarness, any TestClientProtocol) async throws -> Void) async throws {
+        try await TestStores.withStore(kind) { store in
+            let clock = TestClock()
+            let coordinator = TestStores.coordinator(store, clock: clock)
+            let admin = try #require(try await coordinator.bootstrapAdminToken())
+            let app = Application(router: try coordinator.buildRouter())
+            try await app.test(.router) { client in
+                var tokens: [Role: String] = [.admin: admin.secret]
+                let customer = try await client.json(.post, "/v1/customers", token: admin.secret, body: sampleCustomer("acme"), expect: .created)
+                let other = try await client.json(.post, "/v1/customers", token: admin.secret, body: sampleCustomer("other"), expect: .created)
+                let customerID = try #require((customer["customer"] as? [String: Any])?["id"] as? String)
+                let otherID = try #require((other["customer"] as? [String: Any])?["id"] as? String)
+                for role in [Role.support, .dpo, .auditor, .customer] {
+                    var request: [String: Any] = ["name": "\(role) token", "role": role.rawValue]
+                    if role == .customer { request["customer_id"] = customerID }
+                    let created = try await client.json(.post, "/v1/tokens", token: admin.secret, body: request, expect: .created)
+                    tokens[role] = try #require(created["secret"] as? String)
+                }
+                try await body(
+                    APITestHarness(coordinator: coordinator, clock: clock, tokens: tokens, customerID: customerID, otherCustomerID: otherID),
+                    client)
+            }
+        }
+    }
+
+    static func sampleCustomer(_ name: String, region: String? = nil) -> [String: Any] {
+        var body: [String: Any] = [
+            "name": name, "contact_email": "ops@\(name).example", "domains": ["\(name).example", "mail.\(name).example"],
+            "webhook": ["url": "https://\(name).example/hooks/mail", "mode": "queued"],
+        ]
+        if let region { body["region"] = region }
+        return body
+    }
+}
+
+extension TestClientProtocol {
+    /// Sends a request and returns the raw response.
+    func send(_ method: HTTPRequest.Method, _ path: String, token: String?, body: Any? = nil, raw: String? = nil) async throws -> TestResponse {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        var buffer: ByteBuffer?
+        if let raw {
+            headers[.contentType] = "application/json"
+            buffer = ByteBuffer(string: raw)
+        } else if let body {
+            headers[.contentType] = "application/json"
+            buffer = ByteBuffer(data: try JSONSerialization.data(withJSONObject: body))
+        }
+        return try await executeRequest(uri: path, method: method, headers: headers, body: buffer)
+    }
+
+    /// Sends a request, checks the status and returns the JSON object it answered with.
+    @discardableResult
+    func json(
+        _ method: HTTPRequest.Method, _ path: String, token: String?, body: Any? = nil, raw: String? = nil,
+        expect status: HTTPResponse.Status = .ok, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> [String: Any] {
+        let response = try await send(method, path, token: token, body: body, raw: raw)
+        let text = String(buffer: response.body)
+        #expect(response.status == status, "\(method) \(path): \(text)", sourceLocation: sourceLocation)
+        if response.status.code >= 400 {
+            #expect(response.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
+        }
+        return (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? ["_array": (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as Any]
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import HummingbirdTesting
+import MeridianCore
+import Testing
+
+@testable import MeridianCoordinator
+
+@Suite("Authorization: every operation for every role")
+struct AuthorizationMatrixTests {
+    /// A representative request per operation, on the harness customer's account.
+    static func request(_ operation: String, _ harness: APITestHarness) -> (method: HTTPRequest.Method, path: String, body: [String: Any]?) {
+        let id = harness.customerID
+        switch operation {
+        case "getCaller": return (.get, "/v1/whoami", nil)
+        case "createCustomer": return (.post, "/v1/customers", APITestHarness.sampleCustomer("n\(UUID().uuidString.prefix(8).lowercased())"))
+        case "listCustomers": return (.get, "/v1/customers", nil)
+        case "getCustomer": return (.get, "/v1/customers/\(id)", nil)
+        case "updateCustomer": return (.patch, "/v1/customers/\(id)", ["name": "acme"])
+        case "getCustomerRegion": return (.get, "/v1/customers/\(id)/region", nil)
+        case "setCustomerRegion": return (.put, "/v1/customers/\(id)/region", ["region": "eu"])
+        case "getCustomerDNS": return (.get, "/v1/customers/\(id)/dns", nil)
+        case "closeCustomer": return (.post, "/v1/customers/\(id)/close", nil)
+        case "reopenCustomer": return (.post, "/v1/customers/\(id)/reopen", nil)
+        case "createAccessGrant": return (.post, "/v1/customers/\(id)/access-grants", ["reason": "matrix test", "duration_hours": 1])
+        case "listAccessGrants": return (.get, "/v1/customers/\(id)/access-grants", nil)
+        case "revokeAccessGrant": return (.delete, "/v1/customers/\(id)/access-grants/grt_none", nil)
+        case "createToken": return (.post, "/v1/tokens", ["name": "x", "role": "auditor"])
+        case "listTokens": return (.get, "/v1/tokens", nil)
+        case "revokeToken": return (.delete, "/v1/tokens/tok_none", nil)
+        case "listAuditEntries": return (.get, "/v1/audit", nil)
+        default: return (.get, "/unknown-operation/\(operation)", nil)
+        }
+    }
+
+    static var operationIDs: [String] {
+        get throws {
+            let spec = try String(contentsOfFile: TestStores.repositoryRoot + "/docs/openapi.yaml", encoding: .utf8)
+            return spec.split(separator: "\n").compactMap { line in
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                return trimmed.hasPrefix("operationId:") ? trimmed.dropFirst("operationId:".count).trimmingCharacters(in: .whitespaces) : nil
+            }
+        }
+    }
+
+    @Test("every operation in docs/openapi.yaml is in the matrix, and the matrix has nothing else")
+    func matrixCoversTheSpec() throws {
+        let operations = Set(try Self.operationIDs)
+        #expect(operations == Set(AuthorizationPolicy.matrix.keys).union(AuthorizationPolicy.publicOperations))
+    }
+
+    @Test("docs/authorization.md says exactly what the code enforces")
+    func documentedMatrixMatches() throws {
+        let text = try String(contentsOfFile: TestStores.repositoryRoot + "/docs/authorization.md", encoding: .utf8)
+        var documented: [String: [Role: String]] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            let operation = cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            let roles: [Role] = [.admin, .support, .dpo, .auditor, .customer]
+            documented[operation] = Dictionary(uniqueKeysWithValues: zip(roles, cells[2...6].map { String($0) }))
+        }
+        for (operation, access) in AuthorizationPolicy.matrix {
+            for role in Role.allCases {
+                #expect(documented[operation]?[role] == (access[role]?.rawValue ?? "no"), "\(operation) / \(role)")
+            }
+        }
+        #expect(Set(documented.keys) == Set(AuthorizationPolicy.matrix.keys))
+    }
+
+    @Test("each role gets 403 exactly where the matrix says no, on SQLite and PostgreSQL", arguments: StoreKind.allCases)
+    func enforced(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind) { harness, client in
+            for operation in try Self.operationIDs where !AuthorizationPolicy.publicOperations.contains(operation) {
+                for role in Role.allCases {
+                    let request = Self.request(operation, harness)
+                    let response = try await client.send(request.method, request.path, token: harness.tokens[role], body: request.body)
+                    let access = AuthorizationPolicy.access(role, to: operation)
+                    let expectForbidden = access == nil || access == .withGrant && request.path.contains(harness.customerID)
+                    #expect(
+                        (response.status == .forbidden) == expectForbidden,
+                        "\(operation) as \(role): \(response.status) \(String(buffer: response.body))")
+                    #expect(response.status != .unauthorized && response.status.code < 500, "\(operation) as \(role)")
+                }
+            }
+            // A customer token never reaches another account, whatever it asks.
+            for operation in ["getCustomer", "updateCustomer", "getCustomerDNS", "closeCustomer", "createAccessGrant"] {
+                let request = Self.request(operation, harness)
+                let path = request.path.replacingOccurrences(of: harness.customerID, with: harness.otherCustomerID)
+                let response = try await client.send(request.method, path, token: harness.tokens[.customer], body: request.body)
+                #expect(response.status == .forbidden, "\(operation) on another account")
+            }
+        }
+    }
+
+    @Test("support reads an account only under an active grant the customer gave")
+    func supportNeedsAGrant() async throws {
+        try await APITestHarness.run { harness, client in
+            let support = harness.tokens[.support]!
+            let id = harness.customerID
+            try await client.json(.get, "/v1/customers/\(id)", token: support, expect: .forbidden)
+            var listed = try await client.json(.get, "/v1/customers", token: support)
+            #expect((listed["items"] as? [Any])?.isEmpty == true)
+            try await client.json(.post, "/v1/customers/\(id)/access-grants", token: harness.tokens[.admin], body: ["reason": "x"], expect: .forbidden)
+            let grant = try await client.json(.post, "/v1/customers/\(id)/access-grants", token: harness.tokens[.customer], body: ["reason": "ticket 7", "duration_hours": 2], expect: .created)
+            try await client.json(.get, "/v1/customers/\(id)", token: support)
+            listed = try await client.json(.get, "/v1/customers", token: support)
+            #expect((listed["items"] as? [[String: Any]])?.map { $0["id"] as? String } == [id])
+            try await client.json(.get, "/v1/customers/\(harness.otherCustomerID)", token: support, expect: .forbidden)
+            harness.clock.advance(days: 0.1)
+            try await client.json(.delete, "/v1/customers/\(id)/access-grants/\(grant["id"] as! String)", token: harness.tokens[.customer])
+            try await client.json(.get, "/v1/customers/\(id)", token: support, expect: .forbidden)
+            let entries = try await harness.coordinator.audit.entries(after: 0, limit: 1000)
+            #expect(entries.contains { $0.action == "customer.read" && $0.actorRole == "support" && $0.target == id })
+            #expect(entries.contains { $0.action == "access_grant.revoke" })
+        }
+    }
+}
+
+import HTTPTypes

@@ -1,0 +1,165 @@
+import Foundation
+import HummingbirdTesting
+import MeridianCore
+import Testing
+
+@testable import MeridianCoordinator
+
+@Suite("Admin API: customers, pinning, DNS, close and reopen")
+struct CustomerAPITests {
+    @Test("create returns the webhook secret once; reads never show it; the secret is sealed at rest")
+    func createAndRead() async throws {
+        try await APITestHarness.run { harness, client in
+            let admin = harness.tokens[.admin]!
+            let created = try await client.json(.post, "/v1/customers", token: admin, body: APITestHarness.sampleCustomer("newco", region: "eu"), expect: .created)
+            let secret = try #require(created["webhook_secret"] as? String)
+            #expect(secret.hasPrefix("whsec_"))
+            let id = try #require((created["customer"] as? [String: Any])?["id"] as? String)
+            let read = try await client.send(.get, "/v1/customers/\(id)", token: admin)
+            let text = String(buffer: read.body)
+            #expect(read.status == .ok && !text.contains(secret))
+            #expect(try await client.json(.get, "/v1/customers/\(id)", token: admin)["region"] as? String == "eu")
+            let stored = try #require(try await harness.coordinator.customers.find(id))
+            #expect(!stored.webhookSecretSealed.contains(secret))
+            #expect(try harness.coordinator.secrets.open(stored.webhookSecretSealed) == secret)
+        }
+    }
+
+    @Test("bad input gets a 4xx problem naming the field, never a 500")
+    func badInput() async throws {
+        try await APITestHarness.run { harness, client in
+            let admin = harness.tokens[.admin]!
+            func create(_ change: (inout [String: Any]) -> Void) -> [String: Any] {
+                var body = APITestHarness.sampleCustomer("fresh")
+                change(&body)
+                return body
+            }
+            let cases: [(body: [String: Any]?, raw: String?, status: Int, field: String?)] = [
+                (nil, "{\"name\": ", 400, nil),
+                (nil, "[1,2]", 400, nil),
+                (create { $0["region"] = "mars" }, nil, 422, "region"),
+                (create { $0["contact_email"] = "not-an-address" }, nil, 422, "contact_email"),
+                (create { $0["domains"] = ["ok.example", "bad_domain"] }, nil, 422, "domains[1]"),
+                (create { $0["domains"] = ["acme.example"] }, nil, 409, "domains"),
+                (create { $0["webhook"] = ["url": "ftp://x.example", "mode": "sync"] }, nil, 422, "webhook.url"),
+                (create { $0["webhook"] = ["url": "https://x.example", "mode": "sometimes"] }, nil, 400, "webhook.mode"),
+                (create { $0["colour"] = "blue" }, nil, 400, "colour"),
+                (create { $0.removeValue(forKey: "contact_email") }, nil, 400, "contact_email"),
+                (create { $0["name"] = 42 }, nil, 400, "name"),
+                (create { $0["name"] = "   " }, nil, 422, "name"),
+                (nil, "{\"name\":\"" + String(repeating: "x", count: 1_100_000) + "\"}", 413, nil),
+            ]
+            for testCase in cases {
+                let problem = try await client.json(
+                    .post, "/v1/customers", token: admin, body: testCase.body, raw: testCase.raw,
+                    expect: .init(code: testCase.status))
+                #expect(problem["status"] as? Int == testCase.status)
+                #expect((problem["detail"] as? String)?.isEmpty == false)
+                if let field = testCase.field { #expect(problem["field"] as? String == field, "\(problem)") }
+            }
+            let page = try await client.json(.get, "/v1/customers", token: admin)
+            #expect((page["items"] as? [Any])?.count == 2, "no bad request created anything")
+            try await client.json(.get, "/v1/customers?limit=0", token: admin, expect: .unprocessableContent)
+            try await client.json(.get, "/v1/customers?limit=abc", token: admin, expect: .badRequest)
+            try await client.json(.get, "/v1/customers/cus_nope", token: admin, expect: .notFound)
+        }
+    }
+
+    @Test("missing, malformed, revoked and expired tokens get 401")
+    func authentication() async throws {
+        try await APITestHarness.run { harness, client in
+            try await client.json(.get, "/v1/customers", token: nil, expect: .unauthorized)
+            try await client.json(.get, "/v1/customers", token: "mrd_" + String(repeating: "A", count: 43), expect: .unauthorized)
+            try await client.json(.get, "/v1/customers", token: "garbage", expect: .unauthorized)
+            let admin = harness.tokens[.admin]!
+            let created = try await client.json(.post, "/v1/tokens", token: admin, body: ["name": "short", "role": "dpo", "expires_in_days": 1], expect: .created)
+            let secret = created["secret"] as! String
+            let id = (created["token"] as! [String: Any])["id"] as! String
+            try await client.json(.get, "/v1/customers", token: secret)
+            harness.clock.advance(days: 2)
+            let expired = try await client.json(.get, "/v1/customers", token: secret, expect: .unauthorized)
+            #expect((expired["detail"] as? String)?.contains("expired") == true)
+            try await client.json(.delete, "/v1/tokens/\(id)", token: admin)
+            try await client.json(.delete, "/v1/tokens/\(id)", token: admin, expect: .conflict)
+            let listed = try await client.send(.get, "/v1/tokens", token: admin)
+            #expect(!String(buffer: listed.body).contains("mrd_"), "token secrets never appear after creation")
+        }
+    }
+
+    @Test("pinning is recorded with its history and changes the DNS records")
+    func pinningAndDNS() async throws {
+        try await APITestHarness.run { harness, client in
+            let admin = harness.tokens[.admin]!
+            let id = harness.customerID
+            let dnsBefore = try await client.json(.get, "/v1/customers/\(id)/dns", token: admin)
+            #expect(dnsBefore["mx_host"] as? String == "mx.meridian.example")
+            let pin = try await client.json(.put, "/v1/customers/\(id)/region", token: harness.tokens[.customer], body: ["region": "ap", "reason": "latency"])
+            #expect(pin["region"] as? String == "ap" && pin["mx_host"] as? String == "ap.mx.meridian.example")
+            try await client.json(.put, "/v1/customers/\(id)/region", token: admin, body: ["region": NSNull()])
+            let history = try await client.json(.get, "/v1/customers/\(id)/region", token: admin)["history"] as? [[String: Any]]
+            #expect(history?.count == 2)
+            #expect(history?.first?["to"] as? String == "ap" && history?.first?["actor_role"] as? String == "customer")
+            try await client.json(.put, "/v1/customers/\(id)/region", token: admin, body: ["region": "eu"])
+            let dns = try await client.json(.get, "/v1/customers/\(id)/dns", token: admin)
+            let records = try #require(dns["records"] as? [[String: Any]])
+            #expect(records.count == 4)
+            #expect(records.contains { $0["type"] as? String == "MX" && $0["name"] as? String == "acme.example" && $0["value"] as? String == "eu.mx.meridian.example" })
+            #expect(records.contains { $0["type"] as? String == "TXT" && $0["name"] as? String == "_meridian.acme.example" })
+            try await client.json(.put, "/v1/customers/\(id)/region", token: admin, body: ["region": "zz"], expect: .unprocessableContent)
+        }
+    }
+
+    @Test("a closed account is kept for the closed-account period, can be reopened until then, then is purged")
+    func closeReopenPurge() async throws {
+        try await APITestHarness.run { harness, client in
+            let admin = harness.tokens[.admin]!
+            let id = harness.customerID
+            let closed = try await client.json(.post, "/v1/customers/\(id)/close?reason=moving", token: admin)
+            #expect(closed["status"] as? String == "closed")
+            let purgeAfter = try #require((closed["purge_after"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+            #expect(abs(purgeAfter.timeIntervalSince(harness.clock.now) - 395 * 86_400) < 2)
+            try await client.json(.post, "/v1/customers/\(id)/close", token: admin, expect: .conflict)
+            try await client.json(.put, "/v1/customers/\(id)/region", token: admin, body: ["region": "eu"], expect: .conflict)
+            try await client.json(.post, "/v1/customers/\(id)/reopen", token: harness.tokens[.customer])
+            try await client.json(.post, "/v1/customers/\(id)/close", token: admin)
+
+            let job = AccountRetentionJob(customers: harness.coordinator.customers, interval: .seconds(3600), now: { harness.clock.now }, logger: TestStores.logger)
+            harness.clock.advance(days: 394)
+            #expect(try await job.runOnce().isEmpty)
+            harness.clock.advance(days: 2)
+            #expect(try await job.runOnce() == [id])
+            try await client.json(.get, "/v1/customers/\(id)", token: admin, expect: .notFound)
+            try await client.json(.post, "/v1/customers/\(id)/reopen", token: admin, expect: .notFound)
+            let audit = try await client.json(.get, "/v1/audit?limit=1000", token: admin)["items"] as? [[String: Any]]
+            #expect(audit?.contains { $0["action"] as? String == "customer.purge" && $0["actor_id"] as? String == "system:retention" } == true)
+        }
+    }
+
+    @Test("update changes only the fields sent and is audited")
+    func update() async throws {
+        try await APITestHarness.run { harness, client in
+            let id = harness.customerID
+            let updated = try await client.json(
+                .patch, "/v1/customers/\(id)", token: harness.tokens[.customer],
+                body: ["webhook": ["url": "https://new.example/in", "mode": "sync"], "metadata_redactions": ["subject", "sender_ip"]])
+            #expect((updated["webhook"] as? [String: Any])?["url"] as? String == "https://new.example/in")
+            #expect(updated["name"] as? String == "acme")
+            try await client.json(.patch, "/v1/customers/\(id)", token: harness.tokens[.admin], body: ["region": "eu"], expect: .badRequest)
+            try await client.json(.patch, "/v1/customers/\(id)", token: harness.tokens[.admin], body: ["domains": ["other.example"]], expect: .conflict)
+        }
+    }
+
+    @Test("every mutation and every read of customer data is in the audit log, with who and from where")
+    func auditTrail() async throws {
+        try await APITestHarness.run { harness, client in
+            try await client.json(.get, "/v1/customers/\(harness.customerID)", token: harness.tokens[.dpo])
+            let entries = try #require(try await client.json(.get, "/v1/audit?limit=1000", token: harness.tokens[.auditor])["items"] as? [[String: Any]])
+            let actions = entries.compactMap { $0["action"] as? String }
+            #expect(actions.filter { $0 == "customer.create" }.count == 2)
+            #expect(actions.filter { $0 == "token.create" }.count == 5)
+            #expect(entries.contains { $0["action"] as? String == "customer.read" && $0["actor_role"] as? String == "dpo" })
+            let records = try await harness.coordinator.audit.entries(after: 0, limit: 1000)
+            #expect(AuditChain.verify(records).firstBreak == nil)
+        }
+    }
+}
