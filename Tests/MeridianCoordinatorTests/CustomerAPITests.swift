@@ -5,11 +5,11 @@ import Testing
 
 @testable import MeridianCoordinator
 
-@Suite("Admin API: customers, pinning, DNS, close and reopen")
+@Suite("Admin API: customers, pinning, DNS, close and reopen, on SQLite and PostgreSQL")
 struct CustomerAPITests {
-    @Test("create returns the webhook secret once; reads never show it; the secret is sealed at rest")
-    func createAndRead() async throws {
-        try await APITestHarness.run { harness, client in
+    @Test("create returns the webhook secret once; reads never show it; the secret is sealed at rest", arguments: StoreKind.allCases)
+    func createAndRead(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind) { harness, client in
             let admin = harness.tokens[.admin]!
             let created = try await client.json(.post, "/v1/customers", token: admin, body: APITestHarness.sampleCustomer("newco", region: "eu"), expect: .created)
             let secret = try #require(created["webhook_secret"] as? String)
@@ -25,9 +25,9 @@ struct CustomerAPITests {
         }
     }
 
-    @Test("bad input gets a 4xx problem naming the field, never a 500")
-    func badInput() async throws {
-        try await APITestHarness.run { harness, client in
+    @Test("bad input gets a 4xx problem naming the field, never a 500", arguments: StoreKind.allCases)
+    func badInput(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind) { harness, client in
             let admin = harness.tokens[.admin]!
             func create(_ change: (inout [String: Any]) -> Void) -> [String: Any] {
                 var body = APITestHarness.sampleCustomer("fresh")
@@ -65,9 +65,9 @@ struct CustomerAPITests {
         }
     }
 
-    @Test("missing, malformed, revoked and expired tokens get 401")
-    func authentication() async throws {
-        try await APITestHarness.run { harness, client in
+    @Test("missing, malformed, revoked and expired tokens get 401", arguments: StoreKind.allCases)
+    func authentication(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind) { harness, client in
             try await client.json(.get, "/v1/customers", token: nil, expect: .unauthorized)
             try await client.json(.get, "/v1/customers", token: "mrd_" + String(repeating: "A", count: 43), expect: .unauthorized)
             try await client.json(.get, "/v1/customers", token: "garbage", expect: .unauthorized)
@@ -86,9 +86,9 @@ struct CustomerAPITests {
         }
     }
 
-    @Test("pinning is recorded with its history and changes the DNS records")
-    func pinningAndDNS() async throws {
-        try await APITestHarness.run { harness, client in
+    @Test("pinning is recorded with its history and changes the DNS records", arguments: StoreKind.allCases)
+    func pinningAndDNS(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind) { harness, client in
             let admin = harness.tokens[.admin]!
             let id = harness.customerID
             let dnsBefore = try await client.json(.get, "/v1/customers/\(id)/dns", token: admin)
@@ -109,9 +109,9 @@ struct CustomerAPITests {
         }
     }
 
-    @Test("a closed account is kept for the closed-account period, can be reopened until then, then is purged")
-    func closeReopenPurge() async throws {
-        try await APITestHarness.run { harness, client in
+    @Test("a closed account is kept for the closed-account period, can be reopened until then, then is purged", arguments: StoreKind.allCases)
+    func closeReopenPurge(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind) { harness, client in
             let admin = harness.tokens[.admin]!
             let id = harness.customerID
             let closed = try await client.json(.post, "/v1/customers/\(id)/close?reason=moving", token: admin)
@@ -135,9 +135,9 @@ struct CustomerAPITests {
         }
     }
 
-    @Test("update changes only the fields sent and is audited")
-    func update() async throws {
-        try await APITestHarness.run { harness, client in
+    @Test("update changes only the fields sent and is audited", arguments: StoreKind.allCases)
+    func update(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind) { harness, client in
             let id = harness.customerID
             let updated = try await client.json(
                 .patch, "/v1/customers/\(id)", token: harness.tokens[.customer],
@@ -149,9 +149,9 @@ struct CustomerAPITests {
         }
     }
 
-    @Test("every mutation and every read of customer data is in the audit log, with who and from where")
-    func auditTrail() async throws {
-        try await APITestHarness.run { harness, client in
+    @Test("every mutation and every read of customer data is in the audit log, with who and from where", arguments: StoreKind.allCases)
+    func auditTrail(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind) { harness, client in
             try await client.json(.get, "/v1/customers/\(harness.customerID)", token: harness.tokens[.dpo])
             let entries = try #require(try await client.json(.get, "/v1/audit?limit=1000", token: harness.tokens[.auditor])["items"] as? [[String: Any]])
             let actions = entries.compactMap { $0["action"] as? String }

@@ -134,11 +134,3 @@ extension AdminAPI {
         return limit
     }
 }
-
-extension CustomerDomain {
-    /// A newly added domain with a fresh ownership-verification token.
-    init(newDomain domain: String) {
-        var generator = SystemRandomNumberGenerator()
-        self.init(domain: domain, verificationToken: Base64URL.encode((0..<18).map { _ in UInt8.random(in: 0...255, using: &generator) }))
-    }
-}
