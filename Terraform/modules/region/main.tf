@@ -1,0 +1,180 @@
+# One Meridian region: its nodes, their spool disks, and its DNS. Every regional resource carries
+# `region = var.provider_region`, so the region's mail and metadata stay in its own provider region; the
+# structural test (Tests/terraform) fails if one does not. Route 53 is global and takes no region.
+
+data "aws_availability_zones" "available" {
+  region = var.provider_region
+  state  = "available"
+}
+
+data "aws_ssm_parameter" "debian" {
+  region = var.provider_region
+  name   = "/aws/service/debian/release/12/latest/amd64"
+}
+
+locals {
+  zones = data.aws_availability_zones.available.names
+  nodes = { for index, id in var.node_ids : id => { index = index, zone = local.zones[index % length(local.zones)] } }
+}
+
+# MARK: network
+
+resource "aws_vpc" "region" {
+  region               = var.provider_region
+  cidr_block           = var.vpc_cidr
+  enable_dns_hostnames = true
+  tags                 = { Name = "meridian-${var.region_id}", "meridian:region" = var.region_id }
+}
+
+resource "aws_internet_gateway" "region" {
+  region = var.provider_region
+  vpc_id = aws_vpc.region.id
+  tags   = { Name = "meridian-${var.region_id}" }
+}
+
+resource "aws_subnet" "public" {
+  for_each                = toset(distinct([for node in local.nodes : node.zone]))
+  region                  = var.provider_region
+  vpc_id                  = aws_vpc.region.id
+  availability_zone       = each.key
+  cidr_block              = cidrsubnet(var.vpc_cidr, 8, index(local.zones, each.key))
+  map_public_ip_on_launch = true
+  tags                    = { Name = "meridian-${var.region_id}-${each.key}" }
+}
+
+resource "aws_route_table" "public" {
+  region = var.provider_region
+  vpc_id = aws_vpc.region.id
+
+  route {
+    cidr_block = "0.0.0.0/0"
+    gateway_id = aws_internet_gateway.region.id
+  }
+}
+
+resource "aws_route_table_association" "public" {
+  for_each       = aws_subnet.public
+  region         = var.provider_region
+  subnet_id      = each.value.id
+  route_table_id = aws_route_table.public.id
+}
+
+resource "aws_security_group" "node" {
+  region      = var.provider_region
+  name        = "meridian-${var.region_id}-node"
+  description = "SMTP from anywhere; the control API from the coordinator only"
+  vpc_id      = aws_vpc.region.id
+
+  ingress {
+    description = "SMTP"
+    from_port   = 25
+    to_port     = 25
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+
+  ingress {
+    description = "node control API"
+    from_port   = var.control_port
+    to_port     = var.control_port
+    protocol    = "tcp"
+    cidr_blocks = var.control_cidrs
+  }
+
+  egress {
+    description = "webhooks, DSNs via the smarthost, the coordinator"
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+
+# MARK: nodes and their spool disks
+
+resource "aws_instance" "node" {
+  for_each               = local.nodes
+  region                 = var.provider_region
+  ami                    = data.aws_ssm_parameter.debian.value
+  instance_type          = var.instance_type
+  availability_zone      = each.value.zone
+  subnet_id              = aws_subnet.public[each.value.zone].id
+  vpc_security_group_ids = [aws_security_group.node.id]
+
+  metadata_options {
+    http_tokens = "required"
+  }
+
+  root_block_device {
+    encrypted = true
+  }
+
+  user_data = templatefile("${path.module}/node-user-data.sh.tftpl", {
+    artifact_url = var.artifact_url
+    region_id    = var.region_id
+    node_id      = each.key
+  })
+
+  tags = { Name = each.key, "meridian:region" = var.region_id }
+}
+
+resource "aws_ebs_volume" "spool" {
+  for_each          = local.nodes
+  region            = var.provider_region
+  availability_zone = each.value.zone
+  size              = var.spool_volume_gb
+  type              = "gp3"
+  encrypted         = true
+  tags              = { Name = "${each.key}-spool", "meridian:region" = var.region_id }
+}
+
+resource "aws_volume_attachment" "spool" {
+  for_each    = local.nodes
+  region      = var.provider_region
+  device_name = "/dev/sdf"
+  volume_id   = aws_ebs_volume.spool[each.key].id
+  instance_id = aws_instance.node[each.key].id
+}
+
+resource "aws_eip" "node" {
+  for_each = local.nodes
+  region   = var.provider_region
+  domain   = "vpc"
+  instance = aws_instance.node[each.key].id
+  tags     = { Name = each.key }
+}
+
+# MARK: DNS
+
+# <region>.mx.<zone>: every node of the region, equal weight; pinned customers' MX points here.
+resource "aws_route53_record" "mx_host" {
+  zone_id = var.zone_id
+  name    = var.mx_host
+  type    = "A"
+  ttl     = 300
+  records = [for node in aws_eip.node : node.public_ip]
+}
+
+# This region's share of mx.<zone>: Route 53 answers each resolver with its lowest-latency region.
+resource "aws_route53_record" "global_mx" {
+  zone_id        = var.zone_id
+  name           = var.global_mx_host
+  type           = "A"
+  ttl            = 60
+  set_identifier = var.region_id
+  records        = [for node in aws_eip.node : node.public_ip]
+
+  latency_routing_policy {
+    region = var.provider_region
+  }
+}
+
+# <node-id>.nodes.<zone>: how the coordinator names a node's control API.
+resource "aws_route53_record" "node" {
+  for_each = local.nodes
+  zone_id  = var.zone_id
+  name     = "${each.key}.nodes.${var.dns_zone}"
+  type     = "A"
+  ttl      = 300
+  records  = [aws_eip.node[each.key].public_ip]
+}
