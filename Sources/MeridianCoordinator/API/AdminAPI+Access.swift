@@ -20,15 +20,15 @@ extension AdminAPI {
         default:
             break
         }
+        if let days = body.expiresInDays, !(1...3650).contains(days) {
+            throw Problem.invalid("expires_in_days", "expires_in_days must be from 1 to 3650, not \(days)")
+        }
         let date = now()
         let secret = BearerToken.generate()
         let record = TokenRecord(
             id: ResourceID.make(prefix: "tok", at: date), name: name, role: role, customerID: body.customerId,
             secretHash: secret.hash, createdAt: date, createdBy: caller.token.id,
             expiresAt: body.expiresInDays.map { date.addingTimeInterval(Double($0) * 86_400) }, revokedAt: nil)
-        if let days = body.expiresInDays, !(1...3650).contains(days) {
-            throw Problem.invalid("expires_in_days", "expires_in_days must be from 1 to 3650, not \(days)")
-        }
         try await tokens.create(record, by: caller.actor)
         return .created(.init(body: .json(.init(token: .init(record), secret: secret.secret))))
     }
