@@ -65,6 +65,7 @@ def load_yaml(path):
 ROOT_MODULE = load(TERRAFORM)
 REGION_MODULE = load(TERRAFORM / "modules" / "region")
 COORDINATOR_MODULE = load(TERRAFORM / "modules" / "coordinator")
+NETWORK_MODULE = load(TERRAFORM / "modules" / "network")
 SERVICE = load_yaml(REGIONS / "service.yaml")
 
 
@@ -116,8 +117,14 @@ def test_every_mx_host_has_a_dns_record():
         assert host.endswith("." + zone), f"{host} is not inside the zone {zone} that Terraform manages"
 
 
-@pytest.mark.parametrize("name,module", [("region", REGION_MODULE), ("coordinator", COORDINATOR_MODULE)])
+@pytest.mark.parametrize(
+    "name,module", [("region", REGION_MODULE), ("coordinator", COORDINATOR_MODULE), ("network", NETWORK_MODULE)]
+)
 def test_nothing_is_placed_outside_its_provider_region(name, module):
+    for call_name, call in labelled(module, "module").items():
+        assert call.get("provider_region") == "${var.provider_region}", (
+            f"modules/{name}: module.{call_name} does not pass provider_region through"
+        )
     for kind in ("resource", "data"):
         for (type_, label), body in labelled(module, kind).items():
             if type_.startswith(GLOBAL_TYPES):
@@ -149,7 +156,10 @@ def test_database_backups_are_kept_ninety_days():
     assert ("aws_backup_selection", "coordinator") in resources
 
 
-@pytest.mark.parametrize("name,module", [("root", ROOT_MODULE), ("region", REGION_MODULE), ("coordinator", COORDINATOR_MODULE)])
+@pytest.mark.parametrize(
+    "name,module",
+    [("root", ROOT_MODULE), ("region", REGION_MODULE), ("coordinator", COORDINATOR_MODULE), ("network", NETWORK_MODULE)],
+)
 def test_every_variable_and_output_is_documented(name, module):
     for block_type in ("variable", "output"):
         for label, body in labelled(module, block_type).items():
@@ -158,8 +168,13 @@ def test_every_variable_and_output_is_documented(name, module):
 
 
 def test_module_calls_pass_every_required_variable():
-    for call_name, module in (("region", REGION_MODULE), ("coordinator", COORDINATOR_MODULE)):
-        call = labelled(ROOT_MODULE, "module")[call_name]
+    calls = [
+        (labelled(ROOT_MODULE, "module")["region"], REGION_MODULE, "region"),
+        (labelled(ROOT_MODULE, "module")["coordinator"], COORDINATOR_MODULE, "coordinator"),
+        (labelled(REGION_MODULE, "module")["network"], NETWORK_MODULE, "region's network"),
+        (labelled(COORDINATOR_MODULE, "module")["network"], NETWORK_MODULE, "coordinator's network"),
+    ]
+    for call, module, call_name in calls:
         for variable, body in labelled(module, "variable").items():
             if "default" not in body:
                 assert variable in call, f"module.{call_name} does not set required variable {variable}"

@@ -17,59 +17,22 @@ locals {
   host  = "${var.host_label}.${var.dns_zone}"
 }
 
-# MARK: network: two public subnets (load balancer, coordinator) and two private ones (database)
+# MARK: network: public subnets (load balancer, coordinator) and private ones (database) in two zones
 
-resource "aws_vpc" "coordinator" {
-  region               = var.provider_region
-  cidr_block           = var.vpc_cidr
-  enable_dns_hostnames = true
-  tags                 = { Name = "meridian-coordinator" }
-}
-
-resource "aws_internet_gateway" "coordinator" {
-  region = var.provider_region
-  vpc_id = aws_vpc.coordinator.id
-}
-
-resource "aws_subnet" "public" {
-  count                   = 2
-  region                  = var.provider_region
-  vpc_id                  = aws_vpc.coordinator.id
-  availability_zone       = local.zones[count.index]
-  cidr_block              = cidrsubnet(var.vpc_cidr, 8, count.index)
-  map_public_ip_on_launch = true
-}
-
-resource "aws_subnet" "private" {
-  count             = 2
-  region            = var.provider_region
-  vpc_id            = aws_vpc.coordinator.id
-  availability_zone = local.zones[count.index]
-  cidr_block        = cidrsubnet(var.vpc_cidr, 8, 10 + count.index)
-}
-
-resource "aws_route_table" "public" {
-  region = var.provider_region
-  vpc_id = aws_vpc.coordinator.id
-
-  route {
-    cidr_block = "0.0.0.0/0"
-    gateway_id = aws_internet_gateway.coordinator.id
-  }
-}
-
-resource "aws_route_table_association" "public" {
-  count          = 2
-  region         = var.provider_region
-  subnet_id      = aws_subnet.public[count.index].id
-  route_table_id = aws_route_table.public.id
+module "network" {
+  source          = "../network"
+  provider_region = var.provider_region
+  name            = "meridian-coordinator"
+  vpc_cidr        = var.vpc_cidr
+  public_zones    = local.zones
+  private_zones   = local.zones
 }
 
 resource "aws_security_group" "load_balancer" {
   region      = var.provider_region
   name        = "meridian-coordinator-lb"
   description = "HTTPS from anywhere: admin API, customer pages, public pages"
-  vpc_id      = aws_vpc.coordinator.id
+  vpc_id      = module.network.vpc_id
 
   ingress {
     from_port   = 443
@@ -90,7 +53,7 @@ resource "aws_security_group" "coordinator" {
   region      = var.provider_region
   name        = "meridian-coordinator"
   description = "The coordinator's HTTP port from the load balancer only"
-  vpc_id      = aws_vpc.coordinator.id
+  vpc_id      = module.network.vpc_id
 
   ingress {
     from_port       = 8080
@@ -112,7 +75,7 @@ resource "aws_security_group" "database" {
   region      = var.provider_region
   name        = "meridian-database"
   description = "PostgreSQL from the coordinator only"
-  vpc_id      = aws_vpc.coordinator.id
+  vpc_id      = module.network.vpc_id
 
   ingress {
     from_port       = 5432
@@ -127,7 +90,7 @@ resource "aws_security_group" "database" {
 resource "aws_db_subnet_group" "coordinator" {
   region     = var.provider_region
   name       = "meridian-coordinator"
-  subnet_ids = aws_subnet.private[*].id
+  subnet_ids = module.network.private_subnet_ids
 }
 
 resource "aws_db_instance" "coordinator" {
@@ -231,7 +194,7 @@ resource "aws_instance" "coordinator" {
   region                 = var.provider_region
   ami                    = data.aws_ssm_parameter.debian.value
   instance_type          = var.instance_type
-  subnet_id              = aws_subnet.public[0].id
+  subnet_id              = module.network.public_subnet_ids[local.zones[0]]
   vpc_security_group_ids = [aws_security_group.coordinator.id]
   iam_instance_profile   = aws_iam_instance_profile.coordinator.name
 
@@ -294,7 +257,7 @@ resource "aws_lb" "coordinator" {
   region             = var.provider_region
   name               = "meridian-coordinator"
   load_balancer_type = "application"
-  subnets            = aws_subnet.public[*].id
+  subnets            = values(module.network.public_subnet_ids)
   security_groups    = [aws_security_group.load_balancer.id]
 }
 
@@ -303,7 +266,7 @@ resource "aws_lb_target_group" "coordinator" {
   name     = "meridian-coordinator"
   port     = 8080
   protocol = "HTTP"
-  vpc_id   = aws_vpc.coordinator.id
+  vpc_id   = module.network.vpc_id
 
   health_check {
     path = "/healthz"

@@ -19,51 +19,19 @@ locals {
 
 # MARK: network
 
-resource "aws_vpc" "region" {
-  region               = var.provider_region
-  cidr_block           = var.vpc_cidr
-  enable_dns_hostnames = true
-  tags                 = { Name = "meridian-${var.region_id}", "meridian:region" = var.region_id }
-}
-
-resource "aws_internet_gateway" "region" {
-  region = var.provider_region
-  vpc_id = aws_vpc.region.id
-  tags   = { Name = "meridian-${var.region_id}" }
-}
-
-resource "aws_subnet" "public" {
-  for_each                = toset(distinct([for node in local.nodes : node.zone]))
-  region                  = var.provider_region
-  vpc_id                  = aws_vpc.region.id
-  availability_zone       = each.key
-  cidr_block              = cidrsubnet(var.vpc_cidr, 8, index(local.zones, each.key))
-  map_public_ip_on_launch = true
-  tags                    = { Name = "meridian-${var.region_id}-${each.key}" }
-}
-
-resource "aws_route_table" "public" {
-  region = var.provider_region
-  vpc_id = aws_vpc.region.id
-
-  route {
-    cidr_block = "0.0.0.0/0"
-    gateway_id = aws_internet_gateway.region.id
-  }
-}
-
-resource "aws_route_table_association" "public" {
-  for_each       = aws_subnet.public
-  region         = var.provider_region
-  subnet_id      = each.value.id
-  route_table_id = aws_route_table.public.id
+module "network" {
+  source          = "../network"
+  provider_region = var.provider_region
+  name            = "meridian-${var.region_id}"
+  vpc_cidr        = var.vpc_cidr
+  public_zones    = distinct([for node in local.nodes : node.zone])
 }
 
 resource "aws_security_group" "node" {
   region      = var.provider_region
   name        = "meridian-${var.region_id}-node"
   description = "SMTP from anywhere; the control API from the coordinator only"
-  vpc_id      = aws_vpc.region.id
+  vpc_id      = module.network.vpc_id
 
   ingress {
     description = "SMTP"
@@ -98,7 +66,7 @@ resource "aws_instance" "node" {
   ami                    = data.aws_ssm_parameter.debian.value
   instance_type          = var.instance_type
   availability_zone      = each.value.zone
-  subnet_id              = aws_subnet.public[each.value.zone].id
+  subnet_id              = module.network.public_subnet_ids[each.value.zone]
   vpc_security_group_ids = [aws_security_group.node.id]
 
   metadata_options {
