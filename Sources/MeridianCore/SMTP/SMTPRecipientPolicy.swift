@@ -1,0 +1,38 @@
+/// Decides, at `RCPT TO`, whether this node takes mail for a recipient. The node answers it from its
+/// config bundle: the customer that owns the domain, and the region the customer is pinned to.
+public protocol SMTPRecipientPolicy: Sendable {
+    func decide(_ recipient: SMTPMailbox) -> SMTPRecipientDecision
+}
+
+public enum SMTPRecipientDecision: Sendable, Hashable {
+    /// This node processes the recipient's mail for the given customer.
+    case accept(customer: String)
+    /// The customer is pinned to another region: `451 4.7.1` naming that region's MX host, before any
+    /// content is transferred, so pinned content is never processed outside its region.
+    case pinnedElsewhere(region: String, mxHost: String)
+    /// No customer has this address: `550 5.1.1`.
+    case unknown
+}
+
+/// A policy from a closure, for tests and tools.
+public struct SMTPRecipientPolicyClosure: SMTPRecipientPolicy {
+    let body: @Sendable (SMTPMailbox) -> SMTPRecipientDecision
+    public init(_ body: @escaping @Sendable (SMTPMailbox) -> SMTPRecipientDecision) { self.body = body }
+    public func decide(_ recipient: SMTPMailbox) -> SMTPRecipientDecision { body(recipient) }
+}
+
+extension SMTPRecipientDecision {
+    func reply(for recipient: SMTPMailbox) -> SMTPReply {
+        switch self {
+        case .accept:
+            return SMTPReply(250, "2.1.5", "Recipient <\(recipient)> OK")
+        case let .pinnedElsewhere(region, mxHost):
+            return SMTPReply(
+                451, "4.7.1",
+                "<\(recipient)>: mail for \(recipient.domain) is processed in region \(region) only; deliver it to \(mxHost)"
+            )
+        case .unknown:
+            return SMTPReply(550, "5.1.1", "<\(recipient)>: no such recipient here")
+        }
+    }
+}
