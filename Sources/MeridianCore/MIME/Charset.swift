@@ -1,0 +1,97 @@
+/// Turns the bytes of a text part or header into a String according to its declared charset.
+///
+/// UTF-8, US-ASCII, ISO-8859-1 to -16, Windows-1250 to -1258 and KOI8-R/-U are decoded exactly. As the WHATWG
+/// Encoding Standard does, ISO-8859-1 and US-ASCII labels are read as Windows-1252, which is what senders
+/// mean by them. An unknown charset keeps the bytes: valid UTF-8 is shown as such, anything else lossily,
+/// and the caller flags it.
+enum Charset: Sendable {
+    case utf8
+    /// US-ASCII, or no charset at all: 8-bit bytes are read as UTF-8 when valid, else as Windows-1252,
+    /// and the result is not exact.
+    case ascii
+    case singleByte([UInt16])
+
+    /// The charset for a MIME label, or `nil` when it is not one we decode.
+    init?(label: String) {
+        var name = label.lowercased()
+        name.removeAll { $0 == "\"" || $0 == "'" || $0 == " " }
+        if let alias = Self.aliases[name] { name = alias }
+        if name.hasPrefix("iso8859-") || name.hasPrefix("iso_8859-") || name.hasPrefix("iso-8859_") || name.hasPrefix("iso8859_") {
+            name = "iso-8859-" + name.split(whereSeparator: { $0 == "-" || $0 == "_" }).last!
+        } else if name.hasPrefix("cp125") || name.hasPrefix("x-cp125") {
+            name = "windows-" + name.drop(while: { !$0.isNumber })
+        }
+        if name == "utf-8" {
+            self = .utf8
+        } else if name == "us-ascii" {
+            self = .ascii
+        } else if let table = CharsetTables.byName[name] {
+            self = .singleByte(table)
+        } else {
+            return nil
+        }
+    }
+
+    private static let aliases: [String: String] = [
+        "utf8": "utf-8", "ascii": "us-ascii", "ansi_x3.4-1968": "us-ascii", "646": "us-ascii",
+        "iso-8859-1": "windows-1252", "latin1": "windows-1252", "l1": "windows-1252", "iso_8859-1": "windows-1252",
+        "iso8859-1": "windows-1252", "latin2": "iso-8859-2", "latin3": "iso-8859-3", "latin4": "iso-8859-4",
+        "cyrillic": "iso-8859-5", "arabic": "iso-8859-6", "greek": "iso-8859-7", "hebrew": "iso-8859-8",
+        "latin5": "iso-8859-9", "latin6": "iso-8859-10", "latin7": "iso-8859-13", "latin8": "iso-8859-14",
+        "latin9": "iso-8859-15", "latin10": "iso-8859-16", "koi8r": "koi8-r", "koi8u": "koi8-u",
+    ]
+
+    /// Decodes `bytes`; `exact` is false when a byte was invalid in the charset and became U+FFFD.
+    func decode(_ bytes: ArraySlice<UInt8>) -> (text: String, exact: Bool) {
+        switch self {
+        case .utf8:
+            if let text = String(validating: bytes, as: UTF8.self) { return (text, true) }
+            return (String(decoding: bytes, as: UTF8.self), false)
+        case .ascii:
+            if let text = Self.asciiOnly(bytes) { return (text, true) }
+            return (Self.decodeUndeclared(bytes).text, false)
+        case let .singleByte(table):
+            if let text = Self.asciiOnly(bytes) { return (text, true) }
+            var utf8: [UInt8] = []
+            utf8.reserveCapacity(bytes.count + bytes.count / 2)
+            var exact = true
+            for byte in bytes {
+                if byte < 0x80 {
+                    utf8.append(byte)
+                    continue
+                }
+                var scalar = UInt32(table[Int(byte) - 0x80])
+                if scalar == 0xFFFF {
+                    scalar = 0xFFFD
+                    exact = false
+                }
+                Self.appendUTF8(scalar, to: &utf8)
+            }
+            return (String(decoding: utf8, as: UTF8.self), exact)
+        }
+    }
+
+    private static func asciiOnly(_ bytes: ArraySlice<UInt8>) -> String? {
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func appendUTF8(_ scalar: UInt32, to utf8: inout [UInt8]) {
+        if scalar < 0x800 {
+            utf8.append(UInt8(0xC0 | (scalar >> 6)))
+            utf8.append(UInt8(0x80 | (scalar & 0x3F)))
+        } else {
+            utf8.append(UInt8(0xE0 | (scalar >> 12)))
+            utf8.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+            utf8.append(UInt8(0x80 | (scalar & 0x3F)))
+        }
+    }
+}
+
+extension Charset {
+    /// Header text with no declared charset: UTF-8 when it is valid (RFC 6532), else Windows-1252.
+    static func decodeUndeclared(_ bytes: ArraySlice<UInt8>) -> (text: String, wasUTF8: Bool) {
+        if let text = String(validating: bytes, as: UTF8.self) { return (text, true) }
+        return (Charset.singleByte(CharsetTables.windows_1252).decode(bytes).text, false)
+    }
+}

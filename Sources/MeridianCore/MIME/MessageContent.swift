@@ -1,0 +1,132 @@
+/// What a customer receives of a message: its first plain-text and HTML bodies, the reply without quoted
+/// history, and every other part as an attachment (CloudMailin's model).
+public struct MessageContent: Sendable {
+    public var plain: String?
+    public var html: String?
+    /// The new text of a reply; `nil` when no quoted history or signature was found to remove.
+    public var replyPlain: String?
+    public var attachments: [Attachment]
+    /// The message's flags plus those found while decoding the content.
+    public var flags: Set<MIMEFlag>
+
+    public struct Attachment: Sendable, Hashable {
+        public var fileName: String?
+        public var contentType: String
+        /// `attachment` or `inline`, as the part says; `attachment` when it does not.
+        public var disposition: String
+        public var contentID: String?
+        /// The decoded size in octets.
+        public var size: Int
+        public var content: Content
+
+        /// The bytes, or base64 text ready for JSON when the part was clean base64 already (no re-encoding).
+        public enum Content: Sendable, Hashable {
+            case bytes([UInt8])
+            case base64([UInt8])
+        }
+    }
+
+    /// Extracts the content of `message`, decoding transfer encodings and charsets.
+    public init(_ message: MIMEMessage) {
+        plain = nil
+        html = nil
+        attachments = []
+        flags = message.flags
+        visit(message.root, in: message.raw)
+        replyPlain = plain.flatMap(ReplyExtractor.newText)
+    }
+
+    private mutating func visit(_ part: MIMEPart, in raw: [UInt8]) {
+        if !part.children.isEmpty {
+            for child in part.children { visit(child, in: raw) }
+            return
+        }
+        let type = part.contentType.value
+        let isAttachment = part.disposition?.value == "attachment" || part.fileName != nil
+        if !isAttachment, type == "text/plain" || type == "text/html", (type == "text/plain" ? plain : html) == nil {
+            let text = decodeText(part, in: raw)
+            if type == "text/plain" { plain = text } else { html = text }
+            return
+        }
+        attachments.append(attachment(part, in: raw))
+    }
+
+    private mutating func decodeText(_ part: MIMEPart, in raw: [UInt8]) -> String {
+        let bytes = Self.unixLineEndings(decodedBody(part, in: raw))
+        let label = part.contentType.parameters["charset"] ?? "us-ascii"
+        let text: String
+        if let charset = Charset(label: label) {
+            let (decoded, exact) = charset.decode(bytes[...])
+            if !exact { flags.insert(.invalidCharsetData) }
+            text = decoded
+        } else {
+            flags.insert(.unknownCharset)
+            if let utf8 = String(validating: bytes, as: UTF8.self) {
+                text = utf8
+            } else {
+                // Kept as bytes: the customer gets the original text as an attachment too.
+                text = String(decoding: bytes, as: UTF8.self)
+                attachments.append(Attachment(
+                    fileName: nil, contentType: "\(part.contentType.value); charset=\(label)", disposition: "inline",
+                    contentID: nil, size: bytes.count, content: .bytes(bytes)
+                ))
+            }
+        }
+        return text
+    }
+
+    /// CRLF becomes LF, as receivers of JSON expect; the attachment copy of undecodable text keeps CRLF.
+    static func unixLineEndings(_ bytes: [UInt8]) -> [UInt8] {
+        guard var carriageReturn = bytes.firstIndex(of: 0x0D, from: 0) else { return bytes }
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var start = 0
+        while true {
+            if carriageReturn + 1 < bytes.count, bytes[carriageReturn + 1] == 0x0A {
+                output.append(contentsOf: bytes[start..<carriageReturn])
+                start = carriageReturn + 1
+            }
+            guard let next = bytes.firstIndex(of: 0x0D, from: carriageReturn + 1) else { break }
+            carriageReturn = next
+        }
+        output.append(contentsOf: bytes[start...])
+        return output
+    }
+
+    private mutating func attachment(_ part: MIMEPart, in raw: [UInt8]) -> Attachment {
+        let content: Attachment.Content
+        let size: Int
+        if part.transferEncoding == "base64", let compact = TransferEncoding.compactBase64(raw[part.body]) {
+            content = .base64(compact.text)
+            size = compact.decodedSize
+        } else {
+            let bytes = decodedBody(part, in: raw)
+            content = .bytes(bytes)
+            size = bytes.count
+        }
+        return Attachment(
+            fileName: part.fileName, contentType: part.contentType.value,
+            disposition: part.disposition?.value ?? "attachment", contentID: part.contentID, size: size, content: content
+        )
+    }
+
+    /// The body with its Content-Transfer-Encoding undone.
+    private mutating func decodedBody(_ part: MIMEPart, in raw: [UInt8]) -> [UInt8] {
+        let body = raw[part.body]
+        switch part.transferEncoding {
+        case "base64":
+            let (bytes, clean) = TransferEncoding.decodeBase64(body)
+            if !clean { flags.insert(.invalidBase64) }
+            return bytes
+        case "quoted-printable":
+            let (bytes, clean) = TransferEncoding.decodeQuotedPrintable(body)
+            if !clean { flags.insert(.invalidQuotedPrintable) }
+            return bytes
+        case "7bit", "8bit", "binary", "":
+            return Array(body)
+        default:
+            flags.insert(.unknownTransferEncoding)
+            return Array(body)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+/// Writes JSON straight into bytes. The payload is written on every message, so it avoids JSONEncoder's
+/// reflection: keys are written in a fixed order and strings are escaped in one pass (RFC 8259 section 7).
+struct JSONWriter {
+    private(set) var bytes: [UInt8] = []
+    private var needsComma: [Bool] = [false]
+    private var afterKey = false
+    /// Two-space indentation and a space after each colon, for people.
+    let pretty: Bool
+
+    init(capacity: Int = 1024, pretty: Bool = false) {
+        bytes.reserveCapacity(capacity)
+        self.pretty = pretty
+    }
+
+    mutating func beginObject() { open(0x7B) }
+    mutating func endObject() { close(0x7D) }
+    mutating func beginArray() { open(0x5B) }
+    mutating func endArray() { close(0x5D) }
+
+    /// Writes `"key":`; the value written next belongs to it.
+    mutating func key(_ key: String) {
+        separate()
+        writeString(key)
+        bytes.append(0x3A)
+        if pretty { bytes.append(0x20) }
+        afterKey = true
+    }
+
+    private mutating func open(_ bracket: UInt8) {
+        separate()
+        bytes.append(bracket)
+        needsComma.append(false)
+    }
+
+    private mutating func close(_ bracket: UInt8) {
+        let hadElements = needsComma.removeLast()
+        if pretty && hadElements { newline() }
+        bytes.append(bracket)
+    }
+
+    private mutating func newline() {
+        bytes.append(0x0A)
+        bytes += repeatElement(0x20, count: 2 * (needsComma.count - 1))
+    }
+
+    mutating func string(_ value: String?) {
+        separate()
+        guard let value else { return bytes += "null".utf8 }
+        writeString(value)
+    }
+
+    mutating func number(_ value: Int?) {
+        separate()
+        guard let value else { return bytes += "null".utf8 }
+        bytes += String(value).utf8
+    }
+
+    mutating func bool(_ value: Bool) {
+        separate()
+        bytes += (value ? "true" : "false").utf8
+    }
+
+    /// A string of bytes already safe in JSON (base64 text).
+    mutating func rawString(_ value: [UInt8]) {
+        separate()
+        bytes.append(0x22)
+        bytes += value
+        bytes.append(0x22)
+    }
+
+    /// `bytes` as a base64 string (RFC 4648 section 4, with padding).
+    mutating func base64String(_ value: [UInt8]) {
+        separate()
+        bytes.append(0x22)
+        Base64Encoder.append(value, to: &bytes)
+        bytes.append(0x22)
+    }
+
+    private mutating func separate() {
+        if afterKey {
+            afterKey = false
+            return
+        }
+        if needsComma[needsComma.count - 1] { bytes.append(0x2C) }
+        needsComma[needsComma.count - 1] = true
+        if pretty && needsComma.count > 1 { newline() }
+    }
+
+    private mutating func writeString(_ value: String) {
+        bytes.append(0x22)
+        var value = value
+        value.withUTF8 { utf8 in
+            var runStart = 0
+            for index in 0..<utf8.count {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                switch byte {
+                case 0x22: bytes += [0x5C, 0x22]
+                case 0x5C: bytes += [0x5C, 0x5C]
+                case 0x0A: bytes += [0x5C, 0x6E]
+                case 0x0D: bytes += [0x5C, 0x72]
+                case 0x09: bytes += [0x5C, 0x74]
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    bytes += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                }
+                runStart = index + 1
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
+        }
+        bytes.append(0x22)
+    }
+}
+
+enum Base64Encoder {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func append(_ input: [UInt8], to output: inout [UInt8]) {
+        let start = output.count
+        let length = (input.count + 2) / 3 * 4
+        output += repeatElement(0, count: length)
+        output.withUnsafeMutableBufferPointer { out in
+            input.withUnsafeBufferPointer { bytes in
+                alphabet.withUnsafeBufferPointer { table in
+                    var o = start
+                    var i = 0
+                    while i + 3 <= bytes.count {
+                        let value = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+                        out[o] = table[Int(value >> 18)]
+                        out[o + 1] = table[Int(value >> 12 & 63)]
+                        out[o + 2] = table[Int(value >> 6 & 63)]
+                        out[o + 3] = table[Int(value & 63)]
+                        i += 3
+                        o += 4
+                    }
+                    let left = bytes.count - i
+                    if left > 0 {
+                        let value = UInt32(bytes[i]) << 16 | (left == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+                        out[o] = table[Int(value >> 18)]
+                        out[o + 1] = table[Int(value >> 12 & 63)]
+                        out[o + 2] = left == 2 ? table[Int(value >> 6 & 63)] : 0x3D
+                        out[o + 3] = 0x3D
+                    }
+                }
+            }
+        }
+    }
+
+    static func encode(_ input: [UInt8]) -> String {
+        var output: [UInt8] = []
+        append(input, to: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+}
