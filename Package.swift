@@ -99,6 +99,7 @@ let package = Package(
         .testTarget(
             name: "MeridianCoreTests",
             dependencies: ["MeridianCore"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -52,7 +52,8 @@ public struct MessageContent: Sendable {
     }
 
     private mutating func decodeText(_ part: MIMEPart, in raw: [UInt8]) -> String {
-        let bytes = Self.unixLineEndings(decodedBody(part, in: raw))
+        let original = decodedBody(part, in: raw)
+        let bytes = Self.unixLineEndings(original)
         let label = part.contentType.parameters["charset"] ?? "us-ascii"
         let text: String
         if let charset = Charset(label: label) {
@@ -68,7 +69,7 @@ public struct MessageContent: Sendable {
                 text = String(decoding: bytes, as: UTF8.self)
                 attachments.append(Attachment(
                     fileName: nil, contentType: "\(part.contentType.value); charset=\(label)", disposition: "inline",
-                    contentID: nil, size: bytes.count, content: .bytes(bytes)
+                    contentID: nil, size: original.count, content: .bytes(original)
                 ))
             }
         }

@@ -36,7 +36,8 @@ enum ReplyExtractor {
         return kept.joined(separator: "\n")
     }
 
-    private static let attributionEndings = ["wrote:", "a écrit :", "a écrit:", "schrieb:", "escribió:", "schreef:", "ha scritto:", "escreveu:", "написал:", "napisał:", "skrev:"]
+    /// The verbs of "On <date>, <name> wrote:" in common client languages; the line ends with a colon.
+    private static let attributionVerbs = [" wrote", " a écrit", " schrieb", " escribió", " schreef", " ha scritto", " escreveu", " написал", " napisał", " skrev"]
     private static let attributionStarts = ["On ", "Le ", "Am ", "El ", "Op ", "Il ", "Em ", "W dniu ", "Den ", "Дата"]
 
     private static func isHistoryHeader(_ line: Substring, next: Substring?, lines: [Substring], at index: Int) -> Bool {
@@ -48,9 +49,9 @@ enum ReplyExtractor {
         }
         if line.count >= 20, line.allSatisfy({ $0 == "_" }), let next, next.hasPrefix("From:") { return true }
         if attributionStarts.contains(where: { line.hasPrefix($0) }) {
-            if attributionEndings.contains(where: { line.hasSuffix($0) }) { return true }
+            if isAttribution(line) { return true }
             // Gmail wraps a long attribution over two lines.
-            if let next, attributionEndings.contains(where: { next.hasSuffix($0) }), line.count + next.count < 300 { return true }
+            if let next, line.count + next.count < 300, isAttribution(line + " " + next) { return true }
         }
         // Outlook's header block: From: then Sent:/Date: then To:/Subject: within a few lines.
         if line.hasPrefix("From:") || line.hasPrefix("*From:*") {
@@ -60,6 +61,10 @@ enum ReplyExtractor {
             return hasDate && hasTo
         }
         return false
+    }
+
+    private static func isAttribution(_ text: some StringProtocol) -> Bool {
+        text.hasSuffix(":") && attributionVerbs.contains { text.contains($0) }
     }
 
     private static func isDeviceSignature(_ line: Substring) -> Bool {
