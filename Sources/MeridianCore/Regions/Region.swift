@@ -80,6 +80,12 @@ public struct IPMaskingPolicy: Sendable, Hashable {
     public var after: PolicyDuration
     public var ipv4KeepOctets: Int
     public var ipv6KeepHextets: Int
+
+    public init(after: PolicyDuration, ipv4KeepOctets: Int, ipv6KeepHextets: Int) {
+        self.after = after
+        self.ipv4KeepOctets = ipv4KeepOctets
+        self.ipv6KeepHextets = ipv6KeepHextets
+    }
 }
 
 /// The service-wide settings in `Regions/service.yaml`.
