@@ -10,6 +10,8 @@ struct SMTPTranscript {
     /// The reply the "transport" gives each complete message.
     var messageReply = SMTPReply(250, "2.0.0", "Queued")
     var lastReplies: [SMTPReply] = []
+    /// Whether a STARTTLS switch completes at once, as a transport would after the handshake.
+    var completesTLSHandshake = false
 
     static let policy = SMTPRecipientPolicyClosure { mailbox in
         switch mailbox.domain {
@@ -23,6 +25,10 @@ struct SMTPTranscript {
     init(configure: (inout SMTPSessionConfiguration) -> Void = { _ in }) {
         var configuration = SMTPSessionConfiguration(hostname: "meridian.test")
         configure(&configuration)
+        self.init(configuration: configuration)
+    }
+
+    init(configuration: SMTPSessionConfiguration) {
         session = SMTPSession(configuration: configuration, remoteAddress: "192.0.2.10", policy: Self.policy)
     }
 
@@ -41,7 +47,11 @@ struct SMTPTranscript {
         for event in events {
             switch event {
             case let .reply(reply): lastReplies.append(reply)
-            case .startTLS: startedTLS = true
+            case .startTLS:
+                startedTLS = true
+                if completesTLSHandshake {
+                    handle(session.tlsEstablished(SMTPTLSInfo(version: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256")))
+                }
             case .close: closed = true
             case let .message(transaction):
                 messages.append(transaction)

@@ -1,0 +1,45 @@
+import Foundation
+import MeridianCore
+import Testing
+
+/// Replays every input in Fixtures/fuzz-regressions: hand-made hostile inputs and whatever `scripts/fuzz`
+/// ever crashed on. Each must be handled the way the fuzz targets check (Fuzz/*.swift).
+@Suite("Fuzz regressions")
+struct FuzzRegressionTests {
+    static let directory = MessageCorpusTests.directory.deletingLastPathComponent().appendingPathComponent("fuzz-regressions")
+
+    static func inputs(_ target: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent(target).path)) ?? []).sorted()
+    }
+
+    @Test(arguments: inputs("mime"))
+    func mimeInput(_ name: String) throws {
+        let raw = try [UInt8](Data(contentsOf: Self.directory.appendingPathComponent("mime/\(name)")))
+        let message = MIMEMessage(parsing: raw)
+        let payload = WebhookPayload.encode(
+            envelope: MessageEnvelope(to: "a@b.example", recipients: [], from: "", heloDomain: "h", remoteIP: "192.0.2.1", tls: nil, size: raw.count),
+            message: message, content: MessageContent(message))
+        #expect(try JSONSerialization.jsonObject(with: Data(payload)) is NSDictionary)
+    }
+
+    @Test(arguments: inputs("smtp"))
+    func smtpInput(_ name: String) throws {
+        let bytes = try [UInt8](Data(contentsOf: Self.directory.appendingPathComponent("smtp/\(name)")))
+        guard let first = bytes.first else { return }
+        var configuration = SMTPSessionConfiguration(hostname: "fuzz.example")
+        configuration.maxMessageSize = 4096
+        configuration.tlsAvailable = first & 1 == 1
+        var transcript = SMTPTranscript(configuration: configuration)
+        transcript.completesTLSHandshake = true
+        let chunk = Int(first % 17) + 1
+        for start in stride(from: 1, to: bytes.count, by: chunk) {
+            transcript.send(Array(bytes[start..<min(bytes.count, start + chunk)]))
+            for reply in transcript.lastReplies { #expect((200..<600).contains(reply.code)) }
+        }
+        for message in transcript.messages { #expect(message.data.count <= 4096) }
+    }
+
+    @Test func theHandMadeInputsAreThere() {
+        #expect(Self.inputs("mime").count >= 4 && Self.inputs("smtp").count >= 3)
+    }
+}
