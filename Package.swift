@@ -96,6 +96,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Parser throughput, run by scripts/bench-parser in release mode (docs/benchmarks.md).
+        .executableTarget(
+            name: "parser-benchmark",
+            dependencies: ["MeridianCore"],
+            path: "Benchmarks/ParserBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MeridianCoreTests",
             dependencies: ["MeridianCore"],
