@@ -6,7 +6,7 @@ with policy.default and a full decode of every part (headers, text, attachments)
 
 With --json it also builds the equivalent webhook payload (base64 attachments, json.dumps), the same work
 the Swift side does; without it only parsing and decoding are timed, the cheaper of the two."""
-import base64, email, email.policy, json, pathlib, statistics, sys, time
+import base64, email.parser, email.policy, json, pathlib, statistics, sys, time
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 with_json = "--json" in sys.argv
@@ -26,8 +26,14 @@ def process(raw):
     for part in msg.walk():
         if part.is_multipart():
             continue
-        content = part.get_content()
+        try:
+            content = part.get_content()
+        except (KeyError, LookupError):
+            # No content manager for it (a multipart without parts, an unknown charset): raw bytes.
+            content = part.get_payload(decode=True) or b""
         kind = part.get_content_type()
+        if isinstance(content, bytes) and kind.startswith("text/"):
+            content = content.decode("utf-8", "replace")
         if kind == "text/plain" and plain is None and part.get_filename() is None:
             plain = content
         elif kind == "text/html" and html is None and part.get_filename() is None:

@@ -1,82 +1,111 @@
 /// Finds the new text of a reply: CloudMailin's `reply_plain`. It cuts at the first quoted-history header
 /// ("On ... wrote:", "-----Original Message-----", an Outlook `From:`/`Sent:` block and their common
-/// translations), drops `>`-quoted lines and a trailing signature (`-- `, "Sent from my ..."). Each line is
-/// looked at a bounded number of times, so the work is linear.
+/// translations), drops `>`-quoted lines and a trailing signature (`-- `, "Sent from my ..."). It works on
+/// the UTF-8 bytes and looks at each line a bounded number of times, so the work is linear.
 enum ReplyExtractor {
     /// The new text, or `nil` when nothing was found to remove (the message is not a reply).
     static func newText(_ plain: String) -> String? {
-        let lines = plain.split(separator: "\n", omittingEmptySubsequences: false)
-        var kept: [Substring] = []
+        var plain = plain
+        return plain.withUTF8 { newText(in: $0) }
+    }
+
+    private static func newText(in text: UnsafeBufferPointer<UInt8>) -> String? {
+        var lines: [Range<Int>] = []
+        var start = 0
+        for index in 0..<text.count where text[index] == 0x0A {
+            lines.append(start..<index)
+            start = index + 1
+        }
+        lines.append(start..<text.count)
+
+        var kept: [Range<Int>] = []
         var removed = false
-        var index = 0
-        scan: while index < lines.count {
-            let line = lines[index]
-            let trimmed = line.trimmingCharacters
-            if isHistoryHeader(trimmed, next: index + 1 < lines.count ? lines[index + 1].trimmingCharacters : nil, lines: lines, at: index) {
+        for (number, line) in lines.enumerated() {
+            let trimmed = trim(line, in: text)
+            if isHistoryHeader(trimmed, lines: lines, at: number, in: text) || isSignatureDelimiter(line, trimmed, in: text) {
                 removed = true
-                break scan
+                break
             }
-            if trimmed == "--" || line == "-- " {
+            if !trimmed.isEmpty && text[trimmed.lowerBound] == 0x3E {
                 removed = true
-                break scan
-            }
-            if trimmed.hasPrefix(">") {
-                removed = true
-                index += 1
                 continue
             }
             kept.append(line)
-            index += 1
         }
-        while let last = kept.last, last.trimmingCharacters.isEmpty || isDeviceSignature(last.trimmingCharacters) {
-            if !last.trimmingCharacters.isEmpty { removed = true }
+        while let last = kept.last {
+            let trimmed = trim(last, in: text)
+            let deviceSignature = starts(trimmed, with: "Sent from my ", in: text) || starts(trimmed, with: "Get Outlook for ", in: text)
+            guard trimmed.isEmpty || deviceSignature else { break }
+            if deviceSignature { removed = true }
             kept.removeLast()
         }
         guard removed else { return nil }
-        return kept.joined(separator: "\n")
+        var bytes: [UInt8] = []
+        for (index, line) in kept.enumerated() {
+            if index > 0 { bytes.append(0x0A) }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[line]))
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
+    private static let attributionStarts = ["On ", "Le ", "Am ", "El ", "Op ", "Il ", "Em ", "W dniu ", "Den "].map { Array($0.utf8) }
     /// The verbs of "On <date>, <name> wrote:" in common client languages; the line ends with a colon.
-    private static let attributionVerbs = [" wrote", " a écrit", " schrieb", " escribió", " schreef", " ha scritto", " escreveu", " написал", " napisał", " skrev"]
-    private static let attributionStarts = ["On ", "Le ", "Am ", "El ", "Op ", "Il ", "Em ", "W dniu ", "Den ", "Дата"]
+    private static let attributionVerbs = [" wrote", " a écrit", " schrieb", " escribió", " schreef", " ha scritto", " escreveu",
+                                           " написал", " napisał", " skrev"].map { Array($0.utf8) }
+    private static let historySeparators = ["-----original message-----", "----- original message -----",
+                                            "-------- original message --------", "---------- forwarded message"].map { Array($0.utf8) }
 
-    private static func isHistoryHeader(_ line: Substring, next: Substring?, lines: [Substring], at index: Int) -> Bool {
-        let lower = line.lowercased()
-        if lower.hasPrefix("-----original message-----") || lower.hasPrefix("----- original message -----")
-            || lower.hasPrefix("-------- original message --------") || lower.hasPrefix("---------- forwarded message")
-        {
-            return true
+    private static func isHistoryHeader(_ line: Range<Int>, lines: [Range<Int>], at number: Int, in text: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = line.first.map({ text[$0] }) else { return false }
+        if first == 0x2D {
+            return historySeparators.contains { separator in
+                line.count >= separator.count && zip(text[line], separator).allSatisfy { asciiLowercase($0) == $1 }
+            }
         }
-        if line.count >= 20, line.allSatisfy({ $0 == "_" }), let next, next.hasPrefix("From:") { return true }
-        if attributionStarts.contains(where: { line.hasPrefix($0) }) {
-            if isAttribution(line) { return true }
+        let next = number + 1 < lines.count ? trim(lines[number + 1], in: text) : nil
+        if first == 0x5F, line.count >= 20, text[line].allSatisfy({ $0 == 0x5F }), let next {
+            return starts(next, with: "From:", in: text)
+        }
+        if attributionStarts.contains(where: { starts(line, with: $0, in: text) }) {
+            if isAttribution([UInt8](text[line])) { return true }
             // Gmail wraps a long attribution over two lines.
-            if let next, line.count + next.count < 300, isAttribution(line + " " + next) { return true }
+            if let next, line.count + next.count < 300, isAttribution([UInt8](text[line]) + [0x20] + text[next]) { return true }
         }
         // Outlook's header block: From: then Sent:/Date: then To:/Subject: within a few lines.
-        if line.hasPrefix("From:") || line.hasPrefix("*From:*") {
-            let window = lines[(index + 1)..<min(lines.count, index + 5)].map { $0.trimmingCharacters }
-            let hasDate = window.contains { $0.hasPrefix("Sent:") || $0.hasPrefix("Date:") || $0.hasPrefix("*Sent:*") }
-            let hasTo = window.contains { $0.hasPrefix("To:") || $0.hasPrefix("Subject:") || $0.hasPrefix("*To:*") }
+        if starts(line, with: "From:", in: text) || starts(line, with: "*From:*", in: text) {
+            let window = lines[(number + 1)..<min(lines.count, number + 5)].map { trim($0, in: text) }
+            let hasDate = window.contains { starts($0, with: "Sent:", in: text) || starts($0, with: "Date:", in: text) || starts($0, with: "*Sent:*", in: text) }
+            let hasTo = window.contains { starts($0, with: "To:", in: text) || starts($0, with: "Subject:", in: text) || starts($0, with: "*To:*", in: text) }
             return hasDate && hasTo
         }
         return false
     }
 
-    private static func isAttribution(_ text: some StringProtocol) -> Bool {
-        text.hasSuffix(":") && attributionVerbs.contains { text.contains($0) }
+    private static func isAttribution(_ bytes: [UInt8]) -> Bool {
+        guard bytes.last == 0x3A else { return false }
+        return attributionVerbs.contains { verb in
+            bytes.count >= verb.count && (0...(bytes.count - verb.count)).contains { bytes[$0..<($0 + verb.count)].elementsEqual(verb) }
+        }
     }
 
-    private static func isDeviceSignature(_ line: Substring) -> Bool {
-        line.hasPrefix("Sent from my ") || line.hasPrefix("Get Outlook for ")
+    /// `-- ` (RFC 3676 section 4.3) or a bare `--` on its own line.
+    private static func isSignatureDelimiter(_ line: Range<Int>, _ trimmed: Range<Int>, in text: UnsafeBufferPointer<UInt8>) -> Bool {
+        trimmed.count == 2 && text[trimmed.lowerBound] == 0x2D && text[trimmed.lowerBound + 1] == 0x2D
     }
-}
 
-extension Substring {
-    var trimmingCharacters: Substring {
-        var text = self
-        while let first = text.first, first == " " || first == "\t" || first == "\r" { text.removeFirst() }
-        while let last = text.last, last == " " || last == "\t" || last == "\r" { text.removeLast() }
-        return text
+    private static func starts(_ line: Range<Int>, with prefix: String, in text: UnsafeBufferPointer<UInt8>) -> Bool {
+        starts(line, with: Array(prefix.utf8), in: text)
+    }
+
+    private static func starts(_ line: Range<Int>, with prefix: [UInt8], in text: UnsafeBufferPointer<UInt8>) -> Bool {
+        line.count >= prefix.count && text[line.lowerBound..<(line.lowerBound + prefix.count)].elementsEqual(prefix)
+    }
+
+    private static func trim(_ line: Range<Int>, in text: UnsafeBufferPointer<UInt8>) -> Range<Int> {
+        var lower = line.lowerBound
+        var upper = line.upperBound
+        while lower < upper, text[lower] == 0x20 || text[lower] == 0x09 || text[lower] == 0x0D { lower += 1 }
+        while upper > lower, text[upper - 1] == 0x20 || text[upper - 1] == 0x09 || text[upper - 1] == 0x0D { upper -= 1 }
+        return lower..<upper
     }
 }

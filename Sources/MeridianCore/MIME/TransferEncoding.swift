@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Content-Transfer-Encoding decoders (RFC 2045 section 6). Both are lenient: they decode what they can,
 /// skip what they cannot, and report whether the input was clean.
 enum TransferEncoding {
@@ -48,76 +54,106 @@ enum TransferEncoding {
     /// removed, and the size of the data it stands for. `nil` unless the input is canonical base64 apart
     /// from whitespace, so the caller falls back to decoding and re-encoding.
     static func compactBase64(_ input: ArraySlice<UInt8>) -> (text: [UInt8], decodedSize: Int)? {
-        var text: [UInt8] = []
-        text.reserveCapacity(input.count)
+        var valid = true
         var padding = 0
-        let valid: Bool = input.withContiguousStorageIfAvailable { buffer -> Bool in
-            for byte in buffer {
-                let value = base64DecodeTable[Int(byte)]
-                if value < 64 {
-                    if padding > 0 { return false }
-                    text.append(byte)
-                } else if byte == 0x3D {
-                    padding += 1
-                    if padding > 2 { return false }
-                    text.append(byte)
-                } else if value != whitespace {
-                    return false
+        let text = [UInt8](unsafeUninitializedCapacity: input.count) { output, written in
+            input.withContiguousStorageIfAvailable { source in
+                base64DecodeTable.withUnsafeBufferPointer { table in
+                    guard let base = source.baseAddress, let out = output.baseAddress else { return }
+                    var end = source.count
+                    // Padding and line breaks at the very end; everything before must be alphabet or CR/LF.
+                    while end > 0, table[Int(base[end - 1])] == whitespace { end -= 1 }
+                    while end > 0, base[end - 1] == 0x3D, padding < 3 { end -= 1; padding += 1 }
+                    var count = 0
+                    var lineStart = 0
+                    while lineStart < end {
+                        // The line runs to the next LF (found with memchr), without a CR before it.
+                        var lineEnd = memchr(base + lineStart, 0x0A, end - lineStart).map {
+                            UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
+                        } ?? end
+                        let next = lineEnd + 1
+                        if lineEnd > lineStart, base[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                        // Branch-free check: any byte outside the alphabet sets the high bits.
+                        var bits: UInt8 = 0
+                        var index = lineStart
+                        while index + 4 <= lineEnd {
+                            bits |= table[Int(base[index])] | table[Int(base[index + 1])] | table[Int(base[index + 2])] | table[Int(base[index + 3])]
+                            index += 4
+                        }
+                        while index < lineEnd {
+                            bits |= table[Int(base[index])]
+                            index += 1
+                        }
+                        guard bits < 64 else { valid = false; return }
+                        (out + count).update(from: base + lineStart, count: lineEnd - lineStart)
+                        count += lineEnd - lineStart
+                        lineStart = next
+                    }
+                    for _ in 0..<padding {
+                        out[count] = 0x3D
+                        count += 1
+                    }
+                    written = count
                 }
             }
-            return true
-        } ?? false
-        guard valid, text.count % 4 == 0 else { return nil }
+        }
+        guard valid, padding <= 2, text.count % 4 == 0 else { return nil }
         return (text, text.count / 4 * 3 - padding)
     }
 
-    /// Quoted-printable: `=XX` escapes, soft line breaks, trailing whitespace before a line break removed.
+    /// Quoted-printable: `=XX` escapes, soft line breaks, trailing whitespace before a line break removed
+    /// (RFC 2045 section 6.7). Line by line, with memchr finding the line ends and the escapes.
     static func decodeQuotedPrintable(_ input: ArraySlice<UInt8>) -> (bytes: [UInt8], clean: Bool) {
-        var output: [UInt8] = []
-        output.reserveCapacity(input.count)
         var clean = true
-        var index = input.startIndex
-        let end = input.endIndex
-        while index < end {
-            let byte = input[index]
-            if byte == 0x3D {
-                if index + 2 < end, let high = hexValue(input[index + 1]), let low = hexValue(input[index + 2]) {
-                    output.append(high << 4 | low)
-                    index += 3
-                    continue
+        let output = [UInt8](unsafeUninitializedCapacity: input.count) { output, written in
+            var count = 0
+            input.withContiguousStorageIfAvailable { source in
+                guard let base = source.baseAddress, let out = output.baseAddress else { return }
+                let end = source.count
+                func copy(_ from: Int, _ to: Int) {
+                    guard to > from else { return }
+                    (out + count).update(from: base + from, count: to - from)
+                    count += to - from
                 }
-                // A soft line break: "=" then optional whitespace then CRLF or LF.
-                var probe = index + 1
-                while probe < end, input[probe] == 0x20 || input[probe] == 0x09 { probe += 1 }
-                if probe < end, input[probe] == 0x0D, probe + 1 < end, input[probe + 1] == 0x0A {
-                    index = probe + 2
-                    continue
+                var lineStart = 0
+                while lineStart < end {
+                    let lineFeed = memchr(base + lineStart, 0x0A, end - lineStart).map {
+                        UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
+                    }
+                    var contentEnd = lineFeed ?? end
+                    if contentEnd > lineStart, base[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+                    // Trailing whitespace on an encoded line was added in transport (rule 3).
+                    var trimmedEnd = contentEnd
+                    while trimmedEnd > lineStart, base[trimmedEnd - 1] == 0x20 || base[trimmedEnd - 1] == 0x09 { trimmedEnd -= 1 }
+                    var index = lineStart
+                    var softBreak = false
+                    while index < trimmedEnd {
+                        let equals = memchr(base + index, 0x3D, trimmedEnd - index).map {
+                            UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
+                        } ?? trimmedEnd
+                        copy(index, equals)
+                        index = equals
+                        guard index < trimmedEnd else { break }
+                        if index + 2 < trimmedEnd, let high = hexValue(base[index + 1]), let low = hexValue(base[index + 2]) {
+                            out[count] = high << 4 | low
+                            count += 1
+                            index += 3
+                        } else if index == trimmedEnd - 1 {
+                            softBreak = true
+                            index += 1
+                        } else {
+                            clean = false
+                            out[count] = 0x3D
+                            count += 1
+                            index += 1
+                        }
+                    }
+                    guard let lineFeed else { break }
+                    if !softBreak { copy(contentEnd, lineFeed + 1) }
+                    lineStart = lineFeed + 1
                 }
-                if probe < end, input[probe] == 0x0A {
-                    index = probe + 1
-                    continue
-                }
-                if probe == end {
-                    index = end
-                    continue
-                }
-                clean = false
-                output.append(byte)
-                index += 1
-            } else if byte == 0x20 || byte == 0x09 {
-                // Trailing whitespace on an encoded line was added in transport (RFC 2045 6.7 rule 3).
-                var probe = index
-                while probe < end, input[probe] == 0x20 || input[probe] == 0x09 { probe += 1 }
-                if probe == end || input[probe] == 0x0A || (input[probe] == 0x0D && probe + 1 < end && input[probe + 1] == 0x0A) {
-                    index = probe
-                } else {
-                    output.append(contentsOf: input[index..<probe])
-                    index = probe
-                }
-            } else {
-                output.append(byte)
-                index += 1
             }
+            written = count
         }
         return (output, clean)
     }
