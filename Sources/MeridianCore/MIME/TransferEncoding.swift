@@ -110,11 +110,6 @@ enum TransferEncoding {
             input.withContiguousStorageIfAvailable { source in
                 guard let base = source.baseAddress, let out = output.baseAddress else { return }
                 let end = source.count
-                func copy(_ from: Int, _ to: Int) {
-                    guard to > from else { return }
-                    (out + count).update(from: base + from, count: to - from)
-                    count += to - from
-                }
                 var lineStart = 0
                 while lineStart < end {
                     let lineFeed = memchr(base + lineStart, 0x0A, end - lineStart).map {
@@ -131,7 +126,8 @@ enum TransferEncoding {
                         let equals = memchr(base + index, 0x3D, trimmedEnd - index).map {
                             UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
                         } ?? trimmedEnd
-                        copy(index, equals)
+                        (out + count).update(from: base + index, count: equals - index)
+                        count += equals - index
                         index = equals
                         guard index < trimmedEnd else { break }
                         if index + 2 < trimmedEnd, let high = hexValue(base[index + 1]), let low = hexValue(base[index + 2]) {
@@ -149,7 +145,10 @@ enum TransferEncoding {
                         }
                     }
                     guard let lineFeed else { break }
-                    if !softBreak { copy(contentEnd, lineFeed + 1) }
+                    if !softBreak {
+                        (out + count).update(from: base + contentEnd, count: lineFeed + 1 - contentEnd)
+                        count += lineFeed + 1 - contentEnd
+                    }
                     lineStart = lineFeed + 1
                 }
             }
