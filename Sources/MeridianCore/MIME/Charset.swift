@@ -89,6 +89,20 @@ enum Charset: Sendable {
 }
 
 extension Charset {
+    /// Decodes text in the charset a MIME label names, flagging an unknown charset and invalid bytes.
+    /// `undecodable` is true when the charset is unknown and the bytes are not UTF-8 either: the text is
+    /// then lossy, and the caller may keep the bytes.
+    static func decode(_ bytes: ArraySlice<UInt8>, label: String, flags: inout Set<MIMEFlag>) -> (text: String, undecodable: Bool) {
+        guard let charset = Charset(label: label) else {
+            flags.insert(.unknownCharset)
+            if let text = String(validating: bytes, as: UTF8.self) { return (text, false) }
+            return (String(decoding: bytes, as: UTF8.self), true)
+        }
+        let (text, exact) = charset.decode(bytes)
+        if !exact { flags.insert(.invalidCharsetData) }
+        return (text, false)
+    }
+
     /// Header text with no declared charset: UTF-8 when it is valid (RFC 6532), else Windows-1252.
     static func decodeUndeclared(_ bytes: ArraySlice<UInt8>) -> (text: String, wasUTF8: Bool) {
         if let text = String(validating: bytes, as: UTF8.self) { return (text, true) }

@@ -81,18 +81,7 @@ enum EncodedWords {
             flags.insert(.invalidEncodedWord)
             return nil
         }
-        return (decodeText(bytes[...], label: label, flags: &flags), textEnd + 2)
-    }
-
-    /// Decodes text in a named charset, flagging unknown charsets and invalid bytes.
-    static func decodeText(_ bytes: ArraySlice<UInt8>, label: String, flags: inout Set<MIMEFlag>) -> String {
-        guard let charset = Charset(label: label) else {
-            flags.insert(.unknownCharset)
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        let (text, exact) = charset.decode(bytes)
-        if !exact { flags.insert(.invalidCharsetData) }
-        return text
+        return (Charset.decode(bytes[...], label: label, flags: &flags).text, textEnd + 2)
     }
 
     /// The "Q" encoding: quoted-printable with `_` for space (RFC 2047 section 4.2).

@@ -97,7 +97,7 @@ public struct MIMEHeaderValue: Sendable, Hashable {
             }
         }
         if let charset, !charset.isEmpty {
-            return EncodedWords.decodeText(bytes[...], label: charset, flags: &flags)
+            return Charset.decode(bytes[...], label: charset, flags: &flags).text
         }
         return Charset.decodeUndeclared(bytes[...]).text
     }

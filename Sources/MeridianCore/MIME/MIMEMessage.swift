@@ -33,8 +33,9 @@ enum MIMEParser {
             ?? MIMEPart.defaultContentType
         if !contentType.value.contains("/") { contentType = MIMEPart.defaultContentType }
         let disposition = headers.first(named: "Content-Disposition").map { MIMEHeaderValue.parse($0.rawValue, flags: &flags) }
+        // Header values come trimmed from HeaderBlockParser.
         let transferEncoding = headers.first(named: "Content-Transfer-Encoding").map {
-            String(decoding: $0.rawValue.map(asciiLowercase), as: UTF8.self).trimmingSpaces
+            String(decoding: $0.rawValue.map(asciiLowercase), as: UTF8.self)
         } ?? "7bit"
         var part = MIMEPart(
             headers: headers, contentType: contentType, disposition: disposition, transferEncoding: transferEncoding,

@@ -23,7 +23,7 @@ public struct MIMEPart: Sendable {
     /// `Content-ID` without its angle brackets.
     public var contentID: String? {
         guard let field = headers.first(named: "Content-ID") else { return nil }
-        var id = Substring(field.value.trimmingSpaces)
+        var id = Substring(field.value)
         if id.hasPrefix("<") && id.hasSuffix(">") && id.count >= 2 { id = id.dropFirst().dropLast() }
         return id.isEmpty ? nil : String(id)
     }

@@ -55,23 +55,13 @@ public struct MessageContent: Sendable {
         let original = decodedBody(part, in: raw)
         let bytes = Self.unixLineEndings(original)
         let label = part.contentType.parameters["charset"] ?? "us-ascii"
-        let text: String
-        if let charset = Charset(label: label) {
-            let (decoded, exact) = charset.decode(bytes[...])
-            if !exact { flags.insert(.invalidCharsetData) }
-            text = decoded
-        } else {
-            flags.insert(.unknownCharset)
-            if let utf8 = String(validating: bytes, as: UTF8.self) {
-                text = utf8
-            } else {
-                // Kept as bytes: the customer gets the original text as an attachment too.
-                text = String(decoding: bytes, as: UTF8.self)
-                attachments.append(Attachment(
-                    fileName: nil, contentType: "\(part.contentType.value); charset=\(label)", disposition: "inline",
-                    contentID: nil, size: original.count, content: .bytes(original)
-                ))
-            }
+        let (text, undecodable) = Charset.decode(bytes[...], label: label, flags: &flags)
+        if undecodable {
+            // Kept as bytes: the customer gets the original text as an attachment too.
+            attachments.append(Attachment(
+                fileName: nil, contentType: "\(part.contentType.value); charset=\(label)", disposition: "inline",
+                contentID: nil, size: original.count, content: .bytes(original)
+            ))
         }
         return text
     }

@@ -44,11 +44,11 @@ public struct MessageMetadata: Sendable, Hashable, Codable {
         let keep = { (field: MetadataField) in !redactions.contains(field) }
         if keep(.senderIP) { senderIP = envelope.remoteIP }
         if keep(.helo) { helo = envelope.heloDomain }
-        if keep(.messageID) { messageID = message.headers.first(named: "Message-ID")?.value.trimmingSpaces }
+        if keep(.messageID) { messageID = message.headers.first(named: "Message-ID")?.value }
         if keep(.envelopeFrom) { envelopeFrom = envelope.from }
         if keep(.envelopeTo) { envelopeTo = envelope.to }
         if keep(.subject) { subject = message.headers.first(named: "Subject")?.value }
-        if keep(.date) { date = message.headers.first(named: "Date")?.value.trimmingSpaces }
+        if keep(.date) { date = message.headers.first(named: "Date")?.value }
         if keep(.tls) {
             tlsVersion = envelope.tls?.version
             tlsCipher = envelope.tls?.cipher

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A command line from an SMTP client, parsed (RFC 5321 section 4.1, with RFC 1870 SIZE, RFC 6152 8BITMIME,
 /// RFC 6531 SMTPUTF8, RFC 3207 STARTTLS and RFC 3030 CHUNKING).
 public enum SMTPCommand: Sendable, Hashable {
@@ -48,7 +50,7 @@ public enum SMTPCommand: Sendable, Hashable {
         switch String(decoding: verb, as: UTF8.self) {
         case "EHLO", "HELO":
             reader.skipSpaces()
-            let domain = String(decoding: reader.rest, as: UTF8.self).trimmingSpaces
+            let domain = String(decoding: reader.rest, as: UTF8.self).trimmingCharacters(in: .whitespaces)
             guard !domain.isEmpty else {
                 throw SMTPCommandError(SMTPReply(501, "5.5.4", "\(verb == Array("EHLO".utf8) ? "EHLO" : "HELO") needs your domain name"))
             }
@@ -111,7 +113,7 @@ public enum SMTPCommand: Sendable, Hashable {
     }
 
     private static func noParameters(_ rest: ArraySlice<UInt8>, command: String) throws(SMTPCommandError) {
-        let text = String(decoding: rest, as: UTF8.self).trimmingSpaces
+        let text = String(decoding: rest, as: UTF8.self).trimmingCharacters(in: .whitespaces)
         guard text.isEmpty else {
             throw SMTPCommandError(SMTPReply(555, "5.5.4", "\(command) parameter not supported: \(text.prefix(64))"))
         }
@@ -152,13 +154,4 @@ public enum SMTPCommand: Sendable, Hashable {
 public struct SMTPCommandError: Error, Hashable {
     public let reply: SMTPReply
     init(_ reply: SMTPReply) { self.reply = reply }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var scalars = Substring(self)
-        while scalars.first == " " || scalars.first == "\t" { scalars.removeFirst() }
-        while scalars.last == " " || scalars.last == "\t" { scalars.removeLast() }
-        return String(scalars)
-    }
 }

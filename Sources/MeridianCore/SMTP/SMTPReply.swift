@@ -15,10 +15,6 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         self.init(code, enhancedCode, [text])
     }
 
-    public var isPositive: Bool { code < 400 }
-    public var isTransientFailure: Bool { (400..<500).contains(code) }
-    public var isPermanentFailure: Bool { code >= 500 }
-
     /// The reply as sent on the wire: `250-first` ... `250 last`, each line ending in CRLF.
     public var encoded: [UInt8] {
         var bytes: [UInt8] = []

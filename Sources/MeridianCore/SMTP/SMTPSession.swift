@@ -57,8 +57,6 @@ public struct SMTPSession: Sendable {
     public var greetingReply: SMTPReply { SMTPReply(220, nil, "\(configuration.hostname) ESMTP Meridian") }
 
     public var isClosed: Bool { if case .closed = phase { true } else { false } }
-    /// Whether a transaction is open (MAIL given, no final reply yet); graceful shutdown waits for these.
-    public var hasTransactionInFlight: Bool { draft != nil }
 
     // MARK: Input
 

@@ -60,6 +60,30 @@ struct JSONWriter {
         bytes += (value ? "true" : "false").utf8
     }
 
+    // MARK: Members: a key and its value
+
+    mutating func field(_ key: String, _ value: String?) {
+        self.key(key)
+        string(value)
+    }
+
+    mutating func field(_ key: String, _ value: Int?) {
+        self.key(key)
+        number(value)
+    }
+
+    mutating func field(_ key: String, _ value: Bool) {
+        self.key(key)
+        bool(value)
+    }
+
+    mutating func field(_ key: String, strings values: [String]) {
+        self.key(key)
+        beginArray()
+        for value in values { string(value) }
+        endArray()
+    }
+
     /// A string of bytes already safe in JSON (base64 text).
     mutating func rawString(_ value: [UInt8]) {
         separate()
@@ -170,11 +194,5 @@ enum Base64Encoder {
                 }
             }
         }
-    }
-
-    static func encode(_ input: [UInt8]) -> String {
-        var output: [UInt8] = []
-        append(input, to: &output)
-        return String(decoding: output, as: UTF8.self)
     }
 }

@@ -11,26 +11,17 @@ public enum WebhookPayload {
         writeEnvelope(envelope, to: &json)
         json.key("headers")
         writeHeaders(message.headers, to: &json)
-        json.key("plain")
-        json.string(content.plain)
-        json.key("html")
-        json.string(content.html)
-        json.key("reply_plain")
-        json.string(content.replyPlain)
+        json.field("plain", content.plain)
+        json.field("html", content.html)
+        json.field("reply_plain", content.replyPlain)
         json.key("attachments")
         json.beginArray()
         for attachment in content.attachments { writeAttachment(attachment, to: &json) }
         json.endArray()
         json.key("meridian")
         json.beginObject()
-        if let configVersion {
-            json.key("config_version")
-            json.number(configVersion)
-        }
-        json.key("flags")
-        json.beginArray()
-        for flag in content.flags.sorted() { json.string(flag.rawValue) }
-        json.endArray()
+        if let configVersion { json.field("config_version", configVersion) }
+        json.field("flags", strings: content.flags.sorted().map(\.rawValue))
         json.endObject()
         json.endObject()
         return json.bytes
@@ -43,26 +34,15 @@ public enum WebhookPayload {
 
     private static func writeEnvelope(_ envelope: MessageEnvelope, to json: inout JSONWriter) {
         json.beginObject()
-        json.key("to")
-        json.string(envelope.to)
-        json.key("recipients")
-        json.beginArray()
-        for recipient in envelope.recipients { json.string(recipient) }
-        json.endArray()
-        json.key("from")
-        json.string(envelope.from)
-        json.key("helo_domain")
-        json.string(envelope.heloDomain)
-        json.key("remote_ip")
-        json.string(envelope.remoteIP)
-        json.key("tls")
-        json.bool(envelope.tls != nil)
-        json.key("tls_cipher")
-        json.string(envelope.tls?.cipher)
-        json.key("tls_version")
-        json.string(envelope.tls?.version)
-        json.key("size")
-        json.number(envelope.size)
+        json.field("to", envelope.to)
+        json.field("recipients", strings: envelope.recipients)
+        json.field("from", envelope.from)
+        json.field("helo_domain", envelope.heloDomain)
+        json.field("remote_ip", envelope.remoteIP)
+        json.field("tls", envelope.tls != nil)
+        json.field("tls_cipher", envelope.tls?.cipher)
+        json.field("tls_version", envelope.tls?.version)
+        json.field("size", envelope.size)
         json.endObject()
     }
 
@@ -77,33 +57,19 @@ public enum WebhookPayload {
         }
         json.beginObject()
         for key in order {
-            json.key(key)
             let list = values[key]!
-            if list.count == 1 {
-                json.string(list[0])
-            } else {
-                json.beginArray()
-                for value in list { json.string(value) }
-                json.endArray()
-            }
+            if list.count == 1 { json.field(key, list[0]) } else { json.field(key, strings: list) }
         }
         json.endObject()
     }
 
     private static func writeAttachment(_ attachment: MessageContent.Attachment, to json: inout JSONWriter) {
         json.beginObject()
-        json.key("file_name")
-        json.string(attachment.fileName)
-        json.key("content_type")
-        json.string(attachment.contentType)
-        json.key("size")
-        json.number(attachment.size)
-        json.key("disposition")
-        json.string(attachment.disposition)
-        if let contentID = attachment.contentID {
-            json.key("content_id")
-            json.string(contentID)
-        }
+        json.field("file_name", attachment.fileName)
+        json.field("content_type", attachment.contentType)
+        json.field("size", attachment.size)
+        json.field("disposition", attachment.disposition)
+        if let contentID = attachment.contentID { json.field("content_id", contentID) }
         json.key("content")
         switch attachment.content {
         case let .bytes(bytes): json.base64String(bytes)

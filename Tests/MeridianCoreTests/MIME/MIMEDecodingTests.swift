@@ -68,8 +68,9 @@ struct MIMEDecodingTests {
         #expect(TransferEncoding.compactBase64(Array("SG=s".utf8)[...]) == nil)
         for length in 0..<8 {
             let data = (0..<length).map { UInt8($0 * 37 & 0xFF) }
-            let encoded = Base64Encoder.encode(data)
-            #expect(TransferEncoding.decodeBase64(Array(encoded.utf8)[...]).bytes == data)
+            var encoded: [UInt8] = []
+            Base64Encoder.append(data, to: &encoded)
+            #expect(TransferEncoding.decodeBase64(encoded[...]).bytes == data)
         }
     }
 
