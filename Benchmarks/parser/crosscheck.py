@@ -11,40 +11,22 @@ ISO-8859-1 and US-ASCII labels read as Windows-1252 (WHATWG); an undeclared 8-bi
 valid; a multipart whose boundary never occurs kept as text; message/rfc822 kept whole as an attachment;
 nesting beyond 16 levels kept as an attachment; undecodable text in an unknown charset kept as bytes too.
 Line ends are compared without CR and trailing newlines."""
-import email.parser
-import email.policy
 import json
 import pathlib
 import subprocess
 import sys
 
-PARSER = email.parser.BytesParser(policy=email.policy.default)
+from cpython_email import PARSER, decoded_parts
+
 MERIDIAN = pathlib.Path(__file__).resolve().parents[2] / ".build/debug/meridian"
 
 
 def cpython_view(raw):
-    """plain, html and [(file name, type, size)] as CPython reads them, with Meridian's choice rules."""
+    """plain, html, [(file name, type, size)] and the subject as CPython reads them."""
     message = PARSER.parsebytes(raw)
-    plain = html = None
-    attachments = []
-    for part in message.walk():
-        if part.is_multipart():
-            continue
-        try:
-            content = part.get_content()
-        except (KeyError, LookupError):
-            content = part.get_payload(decode=True) or b""
-        kind = part.get_content_type()
-        is_body = part.get_filename() is None and part.get_content_disposition() != "attachment"
-        if is_body and kind == "text/plain" and plain is None:
-            plain = content
-        elif is_body and kind == "text/html" and html is None:
-            html = content
-        else:
-            data = content if isinstance(content, bytes) else str(content).encode()
-            attachments.append((part.get_filename(), kind, len(data)))
+    plain, html, attachments = decoded_parts(message)
     subject = str(message["subject"]) if message["subject"] is not None else None
-    return plain, html, attachments, subject
+    return plain, html, [(name, kind, len(data)) for name, kind, data in attachments], subject
 
 
 def normalised(text):
