@@ -3,7 +3,7 @@
 // Built by scripts/fuzz together with the MeridianCore sources it needs; not part of the Swift package.
 
 struct FuzzPolicy: SMTPRecipientPolicy {
-    func decide(_ recipient: SMTPMailbox) -> SMTPRecipientDecision {
+    func decide(_ recipient: SMTPMailbox, accepted: [SMTPTransaction.Recipient]) -> SMTPRecipientDecision {
         switch recipient.domain.utf8.count % 3 {
         case 0: .accept(customer: "c")
         case 1: .pinnedElsewhere(region: "us", mxHost: "us.mx.example")

@@ -16,8 +16,13 @@ public struct Coordinator: Sendable {
     public let catalog: RegionCatalog
     public let secrets: SecretBox
     public let now: @Sendable () -> Date
+    /// The regional nodes' control APIs, for metadata queries.
+    public let fleet: NodeFleet
 
-    public init(store: any SQLStore, catalog: RegionCatalog, secrets: SecretBox, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        store: any SQLStore, catalog: RegionCatalog, secrets: SecretBox, fleet: NodeFleet = NodeFleet(urls: [], token: nil),
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.store = store
         self.customers = SQLCustomerRepository(store: store)
         self.tokens = SQLTokenRepository(store: store)
@@ -26,6 +31,7 @@ public struct Coordinator: Sendable {
         self.catalog = catalog
         self.secrets = secrets
         self.now = now
+        self.fleet = fleet
     }
 
     /// Opens the configured database. For PostgreSQL the returned service must run (it is the connection
@@ -50,7 +56,7 @@ public struct Coordinator: Sendable {
         router.add(middleware: ProblemMiddleware())
         let api = AdminAPI(
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
-            secrets: secrets, now: now)
+            secrets: secrets, fleet: fleet, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
         return router
     }

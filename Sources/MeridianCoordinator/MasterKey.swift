@@ -26,17 +26,6 @@ public enum MasterKey {
     }
 }
 
-/// Writes files only their owner can read: keys and tokens.
-enum PrivateFile {
-    static func write(_ data: Data, to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw CoordinatorStartError("cannot write \(path)")
-        }
-    }
-}
-
 /// A reason the coordinator cannot start, said so an operator can fix it.
 public struct CoordinatorStartError: Error, CustomStringConvertible {
     public var description: String

@@ -13,6 +13,7 @@ struct AdminAPI: APIProtocol {
     let store: any SQLStore
     let catalog: RegionCatalog
     let secrets: SecretBox
+    let fleet: NodeFleet
     let now: @Sendable () -> Date
 
     /// The authenticated caller; the middleware guarantees one for every non-public operation.

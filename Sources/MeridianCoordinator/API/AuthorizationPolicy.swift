@@ -26,6 +26,7 @@ public enum AuthorizationPolicy {
         "getCustomerRegion": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "setCustomerRegion": [.admin: .allowed, .customer: .ownAccount],
         "getCustomerDNS": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "listCustomerMessages": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "closeCustomer": [.admin: .allowed, .customer: .ownAccount],
         "reopenCustomer": [.admin: .allowed, .customer: .ownAccount],
         "createAccessGrant": [.customer: .ownAccount],

@@ -1,7 +1,9 @@
 /// Decides, at `RCPT TO`, whether this node takes mail for a recipient. The node answers it from its
 /// config bundle: the customer that owns the domain, and the region the customer is pinned to.
 public protocol SMTPRecipientPolicy: Sendable {
-    func decide(_ recipient: SMTPMailbox) -> SMTPRecipientDecision
+    /// `accepted` holds the transaction's recipients accepted so far, so a policy can keep one transaction to
+    /// recipients that share a delivery (see ``SMTPRecipientDecision/separateTransaction(_:)``).
+    func decide(_ recipient: SMTPMailbox, accepted: [SMTPTransaction.Recipient]) -> SMTPRecipientDecision
 }
 
 public enum SMTPRecipientDecision: Sendable, Hashable {
@@ -12,13 +14,19 @@ public enum SMTPRecipientDecision: Sendable, Hashable {
     case pinnedElsewhere(region: String, mxHost: String)
     /// No customer has this address: `550 5.1.1`.
     case unknown
+    /// The recipient cannot share this transaction with the ones accepted so far (for example a `sync`
+    /// customer's webhook decides the one reply to DATA): `452 4.5.3`, which tells the client to send it in
+    /// another transaction (RFC 5321 section 3.3).
+    case separateTransaction(String)
 }
 
 /// A policy from a closure, for tests and tools.
 public struct SMTPRecipientPolicyClosure: SMTPRecipientPolicy {
     let body: @Sendable (SMTPMailbox) -> SMTPRecipientDecision
     public init(_ body: @escaping @Sendable (SMTPMailbox) -> SMTPRecipientDecision) { self.body = body }
-    public func decide(_ recipient: SMTPMailbox) -> SMTPRecipientDecision { body(recipient) }
+    public func decide(_ recipient: SMTPMailbox, accepted: [SMTPTransaction.Recipient]) -> SMTPRecipientDecision {
+        body(recipient)
+    }
 }
 
 extension SMTPRecipientDecision {
@@ -33,6 +41,8 @@ extension SMTPRecipientDecision {
             )
         case .unknown:
             return SMTPReply(550, "5.1.1", "<\(recipient)>: no such recipient here")
+        case let .separateTransaction(reason):
+            return SMTPReply(452, "4.5.3", "<\(recipient)>: \(reason); send it in a separate transaction")
         }
     }
 }

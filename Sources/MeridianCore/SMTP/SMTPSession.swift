@@ -58,6 +58,13 @@ public struct SMTPSession: Sendable {
 
     public var isClosed: Bool { if case .closed = phase { true } else { false } }
 
+    /// Between transactions, with no command input waiting: a shutting-down server may end the session here
+    /// without cutting off a transaction.
+    public var isIdle: Bool {
+        guard case .command = phase, draft == nil else { return false }
+        return input.count == inputStart
+    }
+
     // MARK: Input
 
     /// Feeds bytes from the client and returns what to do, in order.
@@ -255,12 +262,12 @@ public struct SMTPSession: Sendable {
             events.append(.reply(SMTPReply(452, "4.5.3", "Too many recipients; the limit is \(configuration.maxRecipients) per message")))
             return
         }
-        let decision = policy.decide(mailbox)
+        let decision = policy.decide(mailbox, accepted: current.recipients)
         switch decision {
         case let .accept(customer):
             draft?.recipients.append(SMTPTransaction.Recipient(mailbox: mailbox, customer: customer))
             events.append(.reply(decision.reply(for: mailbox)))
-        case .pinnedElsewhere:
+        case .pinnedElsewhere, .separateTransaction:
             events.append(.reply(decision.reply(for: mailbox)))
         case .unknown:
             fail(decision.reply(for: mailbox), &events)

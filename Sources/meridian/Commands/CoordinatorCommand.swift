@@ -40,13 +40,27 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "Port to listen on.")
         var port = 8080
 
+        @Option(help: "A file of node control API URLs, one per line (default: control_url of every node in Regions).")
+        var nodeEndpoints: String?
+
+        @Option(help: "File holding the node token (default: DATA-DIR/node-token, created if missing; or set MERIDIAN_NODE_TOKEN).")
+        var nodeTokenFile: String?
+
         func run() async throws {
             var configuration = CoordinatorConfiguration(database: try options.location(), dataDirectory: options.dataDir)
             configuration.host = host
             configuration.port = port
             configuration.regionsDirectory = options.regions
             let dataDir = options.dataDir
-            try await CoordinatorCommand.serve(configuration, logger: makeLogger(label: "meridian.coordinator")) { token in
+            let token = try NodeToken.load(file: nodeTokenFile ?? (dataDir as NSString).appendingPathComponent("node-token"), create: true)
+            let urls: [String]
+            if let nodeEndpoints {
+                do { urls = try NodeFleet.readEndpoints(nodeEndpoints) } catch { throw ValidationError("--node-endpoints: \(error)") }
+            } else {
+                urls = try loadCatalog(options.regions).regions.flatMap { $0.nodes.map(\.controlURL) }
+            }
+            let fleet = NodeFleet(urls: urls, token: token.secret)
+            try await CoordinatorCommand.serve(configuration, fleet: fleet, logger: makeLogger(label: "meridian.coordinator")) { token in
                 let path = (dataDir as NSString).appendingPathComponent("admin-token")
                 say("first start: created admin token \(token.secret)")
                 say("(also written to \(path); it is not shown again)")
@@ -75,16 +89,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     /// Loads Regions, opens the store, and runs the coordinator until SIGINT or SIGTERM.
     static func serve(
-        _ configuration: CoordinatorConfiguration, logger: Logger,
+        _ configuration: CoordinatorConfiguration, fleet: NodeFleet, logger: Logger, alongside services: [any Service] = [],
         onFirstAdminToken: @escaping @Sendable (BearerToken) async -> Void,
         onRunning: @escaping @Sendable (_ createdToken: Bool) async -> Void
     ) async throws {
-        let catalog: RegionCatalog
-        do {
-            catalog = try RegionCatalog.load(directory: configuration.regionsDirectory)
-        } catch {
-            throw ValidationError("\(error.description) (set --regions to the Regions directory)")
-        }
+        let catalog = try loadCatalog(configuration.regionsDirectory)
         let secrets: SecretBox
         do {
             secrets = try MasterKey.load(dataDirectory: configuration.dataDirectory)
@@ -92,7 +101,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let (store, service) = try await Coordinator.openStore(configuration.database, logger: logger)
-        let coordinator = Coordinator(store: store, catalog: catalog, secrets: secrets)
+        let coordinator = Coordinator(store: store, catalog: catalog, secrets: secrets, fleet: fleet)
         let created = OnceFlag()
         let dataDirectory = configuration.dataDirectory
         var app = try coordinator.buildApplication(configuration, storeService: service, logger: logger) { token in
@@ -104,8 +113,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
             await created.set()
             await onFirstAdminToken(token)
         }
+        app.addServices(services)
         app.beforeServerStarts { await onRunning(await created.value) }
         try await app.runService()
+        try? await fleet.shutdown()
     }
 }
 

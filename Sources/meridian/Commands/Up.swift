@@ -4,15 +4,20 @@ import Hummingbird
 import Logging
 import MeridianCoordinator
 import MeridianCore
+import MeridianNode
+import Prometheus
 import ServiceLifecycle
 
 /// `meridian up`: the whole system on one machine, in the foreground, on embedded SQLite.
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start a coordinator (and, once they exist, one node per region) on this machine.",
+        abstract: "Start a coordinator and one node per region on this machine.",
         discussion: """
-            The coordinator listens on 127.0.0.1:8080 with its data under --data-dir. The first start creates \
-            an admin token and writes it to DIR/admin-token; later starts reuse the data. Ctrl-C stops.
+            The coordinator listens on 127.0.0.1:8080 with its data under --data-dir; the nodes take SMTP on \
+            2525 (eu), 2526 (us), 2527 (ap) and their control APIs on 9101 to 9103, with STARTTLS on a \
+            self-signed certificate (DIR/tls). Each node reads its customers from DIR/node-<region>/bundle.json. \
+            The first start creates an admin token and writes it to DIR/admin-token; later starts reuse the \
+            data. Ctrl-C stops everything, letting SMTP transactions in flight finish.
             """)
 
     @Option(help: "Where state is kept (SQLite database, master key, admin token).")
@@ -23,6 +28,9 @@ struct Up: AsyncParsableCommand {
 
     @Option(help: "The Regions directory (service.yaml and one YAML file per region).")
     var regions = "Regions"
+
+    @Option(help: "SMTP relay (host:port) through which the nodes send delivery status notifications.")
+    var smarthost: String?
 
     func run() async throws {
         let logger = makeLogger(label: "meridian.up")
@@ -35,22 +43,59 @@ struct Up: AsyncParsableCommand {
         configuration.regionsDirectory = regions
         let url = "http://127.0.0.1:\(configuration.port)"
         let tokenPath = (dataDir as NSString).appendingPathComponent("admin-token")
-        try await CoordinatorCommand.serve(configuration, logger: logger) { token in
+        let catalog = try loadCatalog(regions)
+        let nodeToken = try NodeToken.load(file: (dataDir as NSString).appendingPathComponent("node-token"), create: true)
+        let tls = try SelfSignedCertificate.ensure(
+            in: (dataDir as NSString).appendingPathComponent("tls"), hostnames: ["localhost"] + catalog.regions.map(\.mxHost))
+        let registry = PrometheusCollectorRegistry()
+        var nodes: [RegionalNode] = []
+        for region in catalog.regions {
+            guard let ports = NodeListenAddresses.forUp(region: region.id, portOffset: portOffset) else {
+                say("meridian up: region \(region.id) has no local ports (only eu, us and ap do); not started")
+                continue
+            }
+            var node = NodeConfiguration(
+                region: region, nodeID: region.nodes[0].id, dataDirectory: (dataDir as NSString).appendingPathComponent("node-\(region.id)"),
+                hostname: region.mxHost)
+            node.smtp.host = "127.0.0.1"
+            node.smtp.port = ports.smtpPort
+            node.controlHost = "127.0.0.1"
+            node.controlPort = ports.controlPort
+            node.tlsCertificatePath = tls.certificate
+            node.tlsKeyPath = tls.key
+            node.controlTokenHash = nodeToken.hash
+            if let smarthost {
+                guard let parsed = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }
+                node.smarthost = parsed
+            }
+            nodes.append(try await RegionalNode.open(node, registry: registry, logger: logger))
+        }
+        var services: [any Service] = []
+        for node in nodes { services += try await node.services() }
+        let fleet = NodeFleet(urls: nodes.map { "http://127.0.0.1:\($0.configuration.controlPort)" }, token: nodeToken.secret)
+        let nodeLines = nodes.map { node in
+            let config = node.configuration
+            return "\(config.region.id)  smtp 127.0.0.1:\(config.smtp.port)  control http://127.0.0.1:\(config.controlPort)  "
+                + "bundle \(config.bundlePath) (\(node.config.directory.bundle.customers.count) customers)"
+        }
+        try await CoordinatorCommand.serve(configuration, fleet: fleet, logger: logger, alongside: services) { token in
             say("meridian up: first start; created an admin token")
-            printBanner(url: url, token: token.secret, tokenPath: tokenPath)
+            printBanner(url: url, token: token.secret, tokenPath: tokenPath, nodes: nodeLines)
         } onRunning: { created in
             guard !created else { return }
             let token = (try? String(contentsOfFile: tokenPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-            printBanner(url: url, token: token ?? "(\(tokenPath) is missing; create one with meridian tokens create)", tokenPath: tokenPath)
+            printBanner(url: url, token: token ?? "(\(tokenPath) is missing; create one with meridian tokens create)", tokenPath: tokenPath, nodes: nodeLines)
         }
+        for node in nodes { await node.close() }
     }
 
-    private func printBanner(url: String, token: String, tokenPath: String) {
+    private func printBanner(url: String, token: String, tokenPath: String, nodes: [String]) {
         say("""
             coordinator  \(url)   (admin API under /v1, health at /healthz)
             admin token  \(token)
                          (also in \(tokenPath); the CLI reads it from there)
-            nodes        the regional SMTP nodes are not part of this build yet
+            nodes        \(nodes.joined(separator: "\n             "))
+                         (STARTTLS with the self-signed certificate in \(dataDir)/tls; node token in \(dataDir)/node-token)
             stop         Ctrl-C
             """)
     }

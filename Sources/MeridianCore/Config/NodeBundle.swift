@@ -1,0 +1,176 @@
+import Foundation
+
+/// What a regional node needs to know about customers: the body of a region's config bundle (DESIGN.md,
+/// "Config push"). Until the coordinator pushes signed bundles, a node reads this shape from a local JSON file.
+///
+/// A bundle holds every customer that may be processed in its region (pinned there, or unpinned) with its
+/// webhook, and for customers pinned elsewhere only their domains and that region's MX host, so that the node
+/// can answer `451 4.7.1` without holding anything else about them.
+public struct NodeBundle: Sendable, Hashable, Codable {
+    /// Increases with every change; every message's metadata names the version it was processed under.
+    public var version: Int
+    public var region: RegionID
+    public var customers: [Customer]
+    public var elsewhere: [PinnedElsewhere]
+
+    public init(version: Int, region: RegionID, customers: [Customer], elsewhere: [PinnedElsewhere] = []) {
+        self.version = version
+        self.region = region
+        self.customers = customers
+        self.elsewhere = elsewhere
+    }
+
+    enum CodingKeys: String, CodingKey { case version, region, customers, elsewhere }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decode(Int.self, forKey: .version)
+        region = try container.decode(RegionID.self, forKey: .region)
+        customers = try container.decode([Customer].self, forKey: .customers)
+        elsewhere = try container.decodeIfPresent([PinnedElsewhere].self, forKey: .elsewhere) ?? []
+    }
+
+    public struct Customer: Sendable, Hashable, Codable {
+        public var id: String
+        /// The region the customer is pinned to, or nil when unpinned.
+        public var region: RegionID?
+        public var domains: [String]
+        /// Full inbound addresses (for example a generated `…@in.<zone>` address), matched before domains.
+        public var addresses: [String]
+        public var webhook: Webhook
+        public var metadataRedactions: [MetadataField]
+
+        public init(
+            id: String, region: RegionID?, domains: [String], addresses: [String] = [], webhook: Webhook,
+            metadataRedactions: [MetadataField] = []
+        ) {
+            self.id = id
+            self.region = region
+            self.domains = domains
+            self.addresses = addresses
+            self.webhook = webhook
+            self.metadataRedactions = metadataRedactions
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, region, domains, addresses, webhook
+            case metadataRedactions = "metadata_redactions"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            id = try container.decode(String.self, forKey: .id)
+            region = try container.decodeIfPresent(RegionID.self, forKey: .region)
+            domains = try container.decodeIfPresent([String].self, forKey: .domains) ?? []
+            addresses = try container.decodeIfPresent([String].self, forKey: .addresses) ?? []
+            webhook = try container.decode(Webhook.self, forKey: .webhook)
+            metadataRedactions = try container.decodeIfPresent([MetadataField].self, forKey: .metadataRedactions) ?? []
+        }
+    }
+
+    public struct Webhook: Sendable, Hashable, Codable {
+        public var url: String
+        public var mode: DeliveryMode
+        /// The Standard Webhooks `whsec_` secret the node signs with.
+        public var secret: String
+
+        public init(url: String, mode: DeliveryMode, secret: String) {
+            self.url = url
+            self.mode = mode
+            self.secret = secret
+        }
+    }
+
+    /// A domain whose customer is pinned to another region.
+    public struct PinnedElsewhere: Sendable, Hashable, Codable {
+        public var domain: String
+        public var region: RegionID
+        public var mxHost: String
+
+        public init(domain: String, region: RegionID, mxHost: String) {
+            self.domain = domain
+            self.region = region
+            self.mxHost = mxHost
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case domain, region
+            case mxHost = "mx_host"
+        }
+    }
+}
+
+/// Why a bundle cannot be used; the text names the customer and the field.
+public struct NodeBundleError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension NodeBundle {
+    /// Decodes and validates a bundle. A bundle for another region, a customer pinned to another region, a
+    /// bad webhook URL or secret, or a domain claimed twice is an error: the node keeps its previous bundle.
+    public static func decode(_ data: Data, expectedRegion: RegionID) throws(NodeBundleError) -> NodeBundle {
+        let bundle: NodeBundle
+        do {
+            bundle = try JSONDecoder().decode(NodeBundle.self, from: data)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw NodeBundleError("missing key \"\(Self.path(context.codingPath + [key]))\"")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw NodeBundleError("wrong type at \"\(Self.path(context.codingPath))\"")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw NodeBundleError(
+                context.codingPath.isEmpty ? "not JSON" : "bad value at \"\(Self.path(context.codingPath))\": \(context.debugDescription)")
+        } catch {
+            throw NodeBundleError("cannot decode: \(error)")
+        }
+        try bundle.validate(expectedRegion: expectedRegion)
+        return bundle
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
+    }
+
+    public func validate(expectedRegion: RegionID) throws(NodeBundleError) {
+        guard region == expectedRegion else {
+            throw NodeBundleError("the bundle is for region \(region), this node serves \(expectedRegion)")
+        }
+        guard version >= 0 else { throw NodeBundleError("version must not be negative") }
+        var owners: [String: String] = [:]
+        func claim(_ key: String, by owner: String) throws(NodeBundleError) {
+            if let other = owners[key], other != owner {
+                throw NodeBundleError("\"\(key)\" belongs to both \(other) and \(owner)")
+            }
+            owners[key] = owner
+        }
+        for customer in customers {
+            if let pin = customer.region, pin != region {
+                throw NodeBundleError("customer \(customer.id) is pinned to \(pin) and must not be in the \(region) bundle")
+            }
+            guard WebhookEndpoint(customer.webhook.url) != nil else {
+                throw NodeBundleError("customer \(customer.id): \"\(customer.webhook.url)\" is not an http(s) webhook URL")
+            }
+            do {
+                _ = try WebhookSignature(secret: customer.webhook.secret)
+            } catch {
+                throw NodeBundleError("customer \(customer.id): the webhook secret is malformed (\(error))")
+            }
+            for domain in customer.domains {
+                guard DomainName(domain) != nil else { throw NodeBundleError("customer \(customer.id): \"\(domain)\" is not a domain") }
+                try claim(domain.lowercased(), by: customer.id)
+            }
+            for address in customer.addresses {
+                guard SMTPMailbox(address) != nil else {
+                    throw NodeBundleError("customer \(customer.id): \"\(address)\" is not an e-mail address")
+                }
+                try claim(address.lowercased(), by: customer.id)
+            }
+        }
+        for entry in elsewhere {
+            guard entry.region != region else {
+                throw NodeBundleError("\"\(entry.domain)\" is listed as pinned elsewhere but names this region")
+            }
+            try claim(entry.domain.lowercased(), by: "region \(entry.region)")
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import Logging
+import MeridianCore
+import ServiceLifecycle
+
+/// Delivers spooled messages to webhooks: new ones at once, failed ones again with backoff, until the
+/// region's queue lifetime runs out; then the message fails and the sender gets a DSN through the smarthost.
+///
+/// The spool is the truth: a delivery leaves it only when it is finished (delivered or failed for good),
+/// so a crash at any point means another attempt with the same `webhook-id`, never a lost message.
+public actor DeliveryQueue: Service {
+    private let region: Region
+    private let config: NodeConfigState
+    private let spool: Spool
+    private let store: MetadataStore
+    private let webhooks: WebhookClient
+    private let metrics: NodeMetrics
+    private let logger: Logger
+    private let backoff: Backoff
+    private let smarthost: Smarthost?
+    private let hostname: String
+    private let concurrency: Int
+
+    private var ready: [DeliveryKey] = []
+    private var readyStart = 0
+    private var waiting = DueHeap()
+    private var attempts: [DeliveryKey: Int] = [:]
+    private var inFlight = 0
+
+    init(
+        region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, metrics: NodeMetrics,
+        smarthost: Smarthost?, hostname: String, concurrency: Int, logger: Logger
+    ) {
+        self.region = region
+        self.config = config
+        self.spool = spool
+        self.store = store
+        self.webhooks = webhooks
+        self.metrics = metrics
+        self.smarthost = smarthost
+        self.hostname = hostname
+        self.concurrency = concurrency
+        self.logger = logger
+        self.backoff = Backoff(region.queue)
+    }
+
+    /// New deliveries, due now.
+    func enqueue(_ keys: [DeliveryKey]) {
+        ready.append(contentsOf: keys)
+        metrics.queueDepth(spool.depth)
+    }
+
+    /// Deliveries found in the spool at start, with their attempt counts from the metadata store.
+    func resume(_ keys: [DeliveryKey], attemptsSoFar: [DeliveryKey: Int]) {
+        for key in keys { attempts[key] = attemptsSoFar[key] ?? 0 }
+        ready.append(contentsOf: keys)
+        metrics.queueDepth(spool.depth)
+    }
+
+    public var pending: Int { ready.count - readyStart + waiting.count + inFlight }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let batch = takeDue()
+                if batch.isEmpty {
+                    try? await Task.sleep(for: .milliseconds(10))
+                    continue
+                }
+                for key in batch {
+                    group.addTask { await self.deliver(key) }
+                }
+            }
+        }
+    }
+
+    private func takeDue() -> [DeliveryKey] {
+        var batch: [DeliveryKey] = []
+        let now = ContinuousClock.now
+        while inFlight + batch.count < concurrency {
+            if readyStart < ready.count {
+                batch.append(ready[readyStart])
+                readyStart += 1
+            } else if let first = waiting.first, first.due <= now {
+                batch.append(waiting.popFirst()!)
+            } else {
+                break
+            }
+        }
+        if readyStart > 4096, readyStart * 2 > ready.count {
+            ready.removeFirst(readyStart)
+            readyStart = 0
+        }
+        inFlight += batch.count
+        return batch
+    }
+
+    private func finished(_ key: DeliveryKey, retryAfter delay: Double?) {
+        inFlight -= 1
+        if let delay {
+            waiting.insert(key, due: .now + .milliseconds(Int64(delay * 1000)))
+        } else {
+            attempts[key] = nil
+        }
+        metrics.queueDepth(spool.depth)
+    }
+
+    private func nextAttemptNumber(_ key: DeliveryKey) -> Int {
+        let number = attempts[key, default: 0] + 1
+        attempts[key] = number
+        return number
+    }
+
+    /// One attempt; decides what happens next.
+    private func deliver(_ key: DeliveryKey) async {
+        let number = nextAttemptNumber(key)
+        let spooled: SpooledMessage
+        let data: [UInt8]
+        do {
+            (spooled, data) = try spool.read(key.messageID)
+        } catch {
+            logger.error("delivery: cannot read the spooled message; it stays in the spool", metadata: ["delivery": "\(key)", "error": "\(error)"])
+            return finished(key, retryAfter: backoff.maximum)
+        }
+        let recipient = spooled.recipients[key.recipient]
+        let result: WebhookResult
+        if let customer = config.directory.customer(recipient.customer) {
+            let message = MIMEMessage(parsing: data)
+            let body = WebhookPayload.encode(
+                envelope: spooled.envelope(for: recipient, size: data.count), message: message, content: MessageContent(message),
+                configVersion: spooled.configVersion)
+            if let signature = try? WebhookSignature(secret: customer.webhook.secret) {
+                result = await webhooks.post(url: customer.webhook.url, body: body, webhookID: recipient.webhookID, signature: signature)
+            } else {
+                result = WebhookResult(outcome: .temporary, statusCode: nil, text: "the webhook secret is malformed", duration: .zero)
+            }
+        } else {
+            result = WebhookResult(
+                outcome: .temporary, statusCode: nil, text: "customer \(recipient.customer) is not in the configuration in force",
+                duration: .zero)
+        }
+        metrics.attempt(result: result.outcome.rawValue, duration: result.duration)
+        await store.recordAttempt(key, number: number, DeliveryAttempt(result))
+
+        switch result.outcome {
+        case .delivered:
+            await store.updateStatus(key, .delivered, attempts: number, completedAt: Date(), serverResponse: result.summary)
+            spool.complete(key)
+            finished(key, retryAfter: nil)
+        case .refused:
+            await fail(key, spooled, data: data, attempts: number, status: "5.0.0", reason: "the webhook refused the message: \(result.summary)")
+            finished(key, retryAfter: nil)
+        case .temporary:
+            let expiry = spooled.receivedAt.addingTimeInterval(Double(region.queue.messageLifetime.seconds))
+            let now = Date()
+            if now >= expiry {
+                await fail(
+                    key, spooled, data: data, attempts: number, status: "4.4.7",
+                    reason: "the queue lifetime of \(region.queue.messageLifetime) ran out; last error: \(result.summary)")
+                finished(key, retryAfter: nil)
+            } else {
+                let delay = min(backoff.delay(afterAttempt: number), expiry.timeIntervalSince(now))
+                await store.updateStatus(
+                    key, .queued, attempts: number, nextAttemptAt: now.addingTimeInterval(delay), reason: result.summary,
+                    serverResponse: result.summary)
+                finished(key, retryAfter: delay)
+            }
+        }
+    }
+
+    /// Gives up on a delivery: the metadata says why, the sender gets a DSN, the spool lets it go.
+    private func fail(_ key: DeliveryKey, _ spooled: SpooledMessage, data: [UInt8], attempts: Int, status: String, reason: String) async {
+        var finalReason = reason
+        if spooled.from.isEmpty {
+            finalReason += "; no DSN (null sender)"
+        } else if let smarthost {
+            let dsn = DeliveryStatusNotification(
+                reportingHost: hostname, sender: spooled.from, recipient: spooled.recipients[key.recipient].address,
+                arrivalDate: spooled.receivedAt, status: status.hasPrefix("4") ? "5" + status.dropFirst() : status, reason: reason,
+                originalHeader: DeliveryStatusNotification.header(of: data), messageID: spooled.id)
+            do {
+                try await SmarthostClient.send(dsn.encoded(), from: "", to: spooled.from, via: smarthost, helo: hostname)
+                finalReason += "; DSN sent to \(spooled.from)"
+            } catch {
+                finalReason += "; the DSN to \(spooled.from) failed: \(error)"
+                logger.error("delivery: DSN not sent", metadata: ["delivery": "\(key)", "error": "\(error)"])
+            }
+        } else {
+            finalReason += "; no DSN (no smarthost configured)"
+        }
+        logger.warning("delivery: failed for good", metadata: ["delivery": "\(key)", "reason": "\(finalReason)"])
+        await store.updateStatus(key, .failed, attempts: attempts, completedAt: Date(), reason: finalReason)
+        spool.complete(key)
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import MeridianCore
+
+/// Settles each message the SMTP listener accepted the content of, per the customers' delivery mode:
+///
+/// * `sync`: POST while the client waits; 2xx → 250, 4xx → 550 with the endpoint's text, anything else → 451.
+/// * `queued`: append to the spool (fsync'd, group commit) → 250, then hand to the ``DeliveryQueue``.
+///
+/// A transaction never mixes a `sync` customer with anyone else (``RecipientDirectory`` defers such recipients).
+public final class MessageProcessor: MessageIntake {
+    let region: Region
+    let config: NodeConfigState
+    let spool: Spool
+    let store: MetadataStore
+    let webhooks: WebhookClient
+    let queue: DeliveryQueue
+    let metrics: NodeMetrics
+    let logger: Logger
+
+    init(
+        region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, queue: DeliveryQueue,
+        metrics: NodeMetrics, logger: Logger
+    ) {
+        self.region = region
+        self.config = config
+        self.spool = spool
+        self.store = store
+        self.webhooks = webhooks
+        self.queue = queue
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func accept(_ transaction: SMTPTransaction, configVersion: Int) async -> SMTPReply {
+        let start = ContinuousClock.now
+        defer { metrics.transaction(ContinuousClock.now - start) }
+        let directory = config.directory
+        var customers: [NodeBundle.Customer] = []
+        for recipient in transaction.recipients {
+            guard let customer = directory.customer(recipient.customer) else {
+                return SMTPReply(451, "4.3.0", "The configuration changed during the session; please send the message again")
+            }
+            customers.append(customer)
+        }
+        let message = MIMEMessage(parsing: transaction.data)
+        let spooled = SpooledMessage(
+            id: ResourceID.make(prefix: "eml"), receivedAt: Date(), remoteIP: transaction.remoteAddress, helo: transaction.helo,
+            tls: transaction.tls, from: transaction.from.map(String.init(describing:)) ?? "",
+            recipients: zip(transaction.recipients, customers).map {
+                .init(address: $0.mailbox.description, customer: $1.id, webhookID: WebhookSignature.makeMessageID())
+            },
+            configVersion: configVersion)
+        if customers.first?.webhook.mode == .sync {
+            return await deliverNow(spooled, data: transaction.data, message: message, customers: customers)
+        }
+        do {
+            try await spool.append(spooled, data: transaction.data)
+        } catch SpoolError.diskFull {
+            logger.error("smtp: spool disk full; answering 452", metadata: ["message": "\(spooled.id)"])
+            return SMTPReply(452, "4.3.1", "Insufficient system storage; try again later")
+        } catch {
+            logger.error("smtp: cannot spool", metadata: ["message": "\(spooled.id)", "error": "\(error)"])
+            return SMTPReply(451, "4.3.0", "Local error in processing; try again later")
+        }
+        for (index, customer) in customers.enumerated() {
+            await store.insert(record(spooled, index, message, customer, size: transaction.data.count, status: .queued))
+        }
+        metrics.accepted(recipients: customers.count)
+        await queue.enqueue(spooled.recipients.indices.map { DeliveryKey(messageID: spooled.id, recipient: $0) })
+        return SMTPReply(250, "2.0.0", "Queued as \(spooled.id)")
+    }
+
+    /// Sync mode: one POST per recipient, then one reply for all of them.
+    private func deliverNow(_ spooled: SpooledMessage, data: [UInt8], message: MIMEMessage, customers: [NodeBundle.Customer]) async -> SMTPReply {
+        let content = MessageContent(message)
+        var results: [WebhookResult] = []
+        for (index, customer) in customers.enumerated() {
+            let recipient = spooled.recipients[index]
+            let envelope = spooled.envelope(for: recipient, size: data.count)
+            let body = WebhookPayload.encode(envelope: envelope, message: message, content: content, configVersion: spooled.configVersion)
+            let result: WebhookResult
+            do {
+                result = await webhooks.post(
+                    url: customer.webhook.url, body: body, webhookID: recipient.webhookID,
+                    signature: try WebhookSignature(secret: customer.webhook.secret))
+            } catch {
+                result = WebhookResult(outcome: .temporary, statusCode: nil, text: "the webhook secret is malformed", duration: .zero)
+            }
+            metrics.attempt(result: result.outcome.rawValue, duration: result.duration)
+            let key = DeliveryKey(messageID: spooled.id, recipient: index)
+            let status: DeliveryStatus =
+                switch result.outcome {
+                case .delivered: .delivered
+                case .refused: .rejected
+                case .temporary: .deferred
+                }
+            await store.insert(record(spooled, index, message, customer, size: data.count, status: .queued))
+            await store.recordAttempt(key, number: 1, DeliveryAttempt(result))
+            await store.updateStatus(
+                key, status, attempts: 1, completedAt: Date(), reason: status == .delivered ? nil : result.summary,
+                serverResponse: result.summary)
+            results.append(result)
+        }
+        if let temporary = results.first(where: { $0.outcome == .temporary }) {
+            return SMTPReply(451, "4.3.0", "The recipient's webhook is unavailable (\(temporary.summary)); try again later")
+        }
+        if let refused = results.first(where: { $0.outcome == .refused }) {
+            return SMTPReply(550, "5.0.0", "The recipient's webhook refused the message: \(refused.summary)")
+        }
+        metrics.accepted(recipients: customers.count)
+        return SMTPReply(250, "2.0.0", "Delivered to the webhook as \(spooled.id)")
+    }
+
+    func record(
+        _ spooled: SpooledMessage, _ index: Int, _ message: MIMEMessage, _ customer: NodeBundle.Customer, size: Int, status: DeliveryStatus
+    ) -> DeliveryRecord {
+        let recipient = spooled.recipients[index]
+        let metadata = MessageMetadata(
+            envelope: spooled.envelope(for: recipient, size: size), message: message, receivedAt: spooled.receivedAt,
+            configVersion: spooled.configVersion, redactions: Set(customer.metadataRedactions))
+        return DeliveryRecord(
+            messageID: spooled.id, recipient: index, customerID: customer.id, webhookID: recipient.webhookID, mode: customer.webhook.mode,
+            status: status, attempts: 0, nextAttemptAt: nil, completedAt: nil, finalReason: nil, metadata: metadata)
+    }
+
+}

@@ -1,0 +1,429 @@
+import Foundation
+import Logging
+import MeridianCore
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+
+/// The final or current state of one recipient's delivery.
+public enum DeliveryStatus: String, Sendable, Codable, CaseIterable {
+    /// Spooled, waiting for its next attempt.
+    case queued
+    /// The webhook answered 2xx.
+    case delivered
+    /// Given up: a permanent error, or the queue lifetime ran out (a DSN went to the sender).
+    case failed
+    /// Sync mode: the webhook refused it and the SMTP client got 550.
+    case rejected
+    /// Sync mode: the webhook was unreachable or answered 5xx, and the SMTP client got 451.
+    case deferred
+}
+
+/// One recipient's delivery as the metadata store keeps it and the control API returns it.
+public struct DeliveryRecord: Sendable, Codable, Hashable {
+    public var messageID: String
+    public var recipient: Int
+    public var customerID: String
+    public var webhookID: String
+    public var mode: DeliveryMode
+    public var status: DeliveryStatus
+    public var attempts: Int
+    public var nextAttemptAt: Date?
+    public var completedAt: Date?
+    public var finalReason: String?
+    public var metadata: MessageMetadata
+
+    enum CodingKeys: String, CodingKey {
+        case messageID = "message_id", recipient, customerID = "customer_id", webhookID = "webhook_id", mode, status, attempts
+        case nextAttemptAt = "next_attempt_at", completedAt = "completed_at", finalReason = "final_reason", metadata
+    }
+}
+
+/// One HTTP attempt, the delivery log (kept for the region's `delivery_logs` period).
+public struct DeliveryAttempt: Sendable, Codable, Hashable {
+    public var at: Date
+    public var durationMilliseconds: Int
+    /// The HTTP status, or nil when no response came (timeout, refused connection).
+    public var statusCode: Int?
+    public var outcome: String
+    public var detail: String
+
+    enum CodingKeys: String, CodingKey {
+        case at, outcome, detail
+        case durationMilliseconds = "duration_ms", statusCode = "status_code"
+    }
+}
+
+/// What the coordinator may ask for: a customer's deliveries, narrowed by time, message, sender or recipient.
+public struct MetadataQuery: Sendable, Hashable {
+    public var customerID: String
+    public var since: Date?
+    public var until: Date?
+    public var messageID: String?
+    public var sender: String?
+    public var recipient: String?
+    public var limit: Int = 100
+
+    public init(customerID: String) { self.customerID = customerID }
+}
+
+/// The regional metadata store: SQLite in WAL mode, one row per recipient with its attempts.
+///
+/// Writes are batched: concurrent sessions' records go in one transaction every few milliseconds. The
+/// spool, not this store, is what makes a 250 durable; after a crash, recovery writes the rows of spooled
+/// messages again (`INSERT OR IGNORE`).
+public actor MetadataStore {
+    private let connection: SQLiteConnection
+    private let logger: Logger
+    private var batch: [Write] = []
+    private var flushScheduled = false
+    /// Held by whoever runs a transaction on the one connection.
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    enum Write: Sendable {
+        case record(DeliveryRecord)
+        case attempt(DeliveryKey, number: Int, DeliveryAttempt)
+        case status(DeliveryKey, DeliveryStatus, attempts: Int, nextAttemptAt: Date?, completedAt: Date?, reason: String?, serverResponse: String?)
+    }
+
+    private init(connection: SQLiteConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    public static func open(path: String, logger: Logger) async throws -> MetadataStore {
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: .singleton, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        for statement in [
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA busy_timeout = 5000",
+            """
+            CREATE TABLE IF NOT EXISTS deliveries (
+                message_id TEXT NOT NULL,
+                recipient INTEGER NOT NULL,
+                customer_id TEXT NOT NULL,
+                webhook_id TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                received_at INTEGER NOT NULL,
+                next_attempt_at INTEGER,
+                completed_at INTEGER,
+                final_reason TEXT,
+                ip_masked INTEGER NOT NULL DEFAULT 0,
+                record TEXT NOT NULL,
+                PRIMARY KEY (message_id, recipient)
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS deliveries_by_customer ON deliveries (customer_id, received_at)",
+            "CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (received_at)",
+            """
+            CREATE TABLE IF NOT EXISTS attempts (
+                message_id TEXT NOT NULL,
+                recipient INTEGER NOT NULL,
+                number INTEGER NOT NULL,
+                at INTEGER NOT NULL,
+                duration_ms INTEGER NOT NULL,
+                status_code INTEGER,
+                outcome TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                PRIMARY KEY (message_id, recipient, number)
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS attempts_by_time ON attempts (at)",
+        ] {
+            _ = try await connection.query(statement)
+        }
+        return MetadataStore(connection: connection, logger: logger)
+    }
+
+    public func close() async throws {
+        await flush()
+        try await connection.close()
+    }
+
+    // MARK: - Writing
+
+    public func insert(_ record: DeliveryRecord) { enqueue(.record(record)) }
+
+    public func recordAttempt(_ key: DeliveryKey, number: Int, _ attempt: DeliveryAttempt) {
+        enqueue(.attempt(key, number: number, attempt))
+    }
+
+    public func updateStatus(
+        _ key: DeliveryKey, _ status: DeliveryStatus, attempts: Int, nextAttemptAt: Date? = nil, completedAt: Date? = nil,
+        reason: String? = nil, serverResponse: String? = nil
+    ) {
+        enqueue(.status(key, status, attempts: attempts, nextAttemptAt: nextAttemptAt, completedAt: completedAt, reason: reason, serverResponse: serverResponse))
+    }
+
+    private func enqueue(_ write: Write) {
+        batch.append(write)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        Task { await self.flushSoon() }
+    }
+
+    private func flushSoon() async {
+        try? await Task.sleep(for: .milliseconds(5))
+        if flushScheduled { await flush() }
+    }
+
+    /// Writes everything enqueued so far in one transaction.
+    public func flush() async {
+        await acquire()
+        defer { release() }
+        try? await writePending()
+    }
+
+    /// Called with the connection held.
+    private func writePending() async throws {
+        flushScheduled = false
+        while !batch.isEmpty {
+            let writes = batch
+            batch = []
+            do {
+                _ = try await connection.query("BEGIN IMMEDIATE")
+                for write in writes { try await apply(write) }
+                _ = try await connection.query("COMMIT")
+            } catch {
+                _ = try? await connection.query("ROLLBACK")
+                logger.error("metadata store: a batch of \(writes.count) writes failed", metadata: ["error": "\(error)"])
+                throw error
+            }
+        }
+    }
+
+    private func acquire() async {
+        if busy {
+            await withCheckedContinuation { waiters.append($0) }
+        } else {
+            busy = true
+        }
+    }
+
+    private func release() {
+        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+    }
+
+    /// Runs `body` with the connection to itself, after writing what is pending.
+    private func exclusive<R: Sendable>(_ body: () async throws -> R) async throws -> R {
+        await acquire()
+        defer { release() }
+        try? await writePending()
+        return try await body()
+    }
+
+    private func apply(_ write: Write) async throws {
+        switch write {
+        case .record(let record):
+            _ = try await connection.query(
+                """
+                INSERT OR IGNORE INTO deliveries
+                    (message_id, recipient, customer_id, webhook_id, mode, status, attempts, received_at, next_attempt_at,
+                     completed_at, final_reason, record)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .text(record.messageID), .integer(record.recipient), .text(record.customerID), .text(record.webhookID),
+                    .text(record.mode.rawValue), .text(record.status.rawValue), .integer(record.attempts),
+                    .integer(Self.millis(record.metadata.receivedAt)), Self.millis(record.nextAttemptAt), Self.millis(record.completedAt),
+                    record.finalReason.map(SQLiteData.text) ?? .null, .text(try Self.encode(record.metadata)),
+                ])
+        case .attempt(let key, let number, let attempt):
+            _ = try await connection.query(
+                "INSERT OR REPLACE INTO attempts (message_id, recipient, number, at, duration_ms, status_code, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .text(key.messageID), .integer(key.recipient), .integer(number), .integer(Self.millis(attempt.at)),
+                    .integer(attempt.durationMilliseconds), attempt.statusCode.map(SQLiteData.integer) ?? .null,
+                    .text(attempt.outcome), .text(String(attempt.detail.prefix(1000))),
+                ])
+        case .status(let key, let status, let attempts, let next, let completed, let reason, let response):
+            if let response {
+                let rows = try await connection.query(
+                    "SELECT record FROM deliveries WHERE message_id = ? AND recipient = ?", [.text(key.messageID), .integer(key.recipient)])
+                if let text = rows.first?.column("record")?.string, var metadata = try? Self.decode(text) {
+                    metadata.recordServerResponse(response)
+                    _ = try await connection.query(
+                        "UPDATE deliveries SET record = ? WHERE message_id = ? AND recipient = ?",
+                        [.text(try Self.encode(metadata)), .text(key.messageID), .integer(key.recipient)])
+                }
+            }
+            _ = try await connection.query(
+                """
+                UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, completed_at = ?,
+                    final_reason = COALESCE(?, final_reason)
+                WHERE message_id = ? AND recipient = ?
+                """,
+                [
+                    .text(status.rawValue), .integer(attempts), Self.millis(next), Self.millis(completed),
+                    reason.map(SQLiteData.text) ?? .null, .text(key.messageID), .integer(key.recipient),
+                ])
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Deliveries matching the query, newest first.
+    public func query(_ query: MetadataQuery) async throws -> [DeliveryRecord] {
+        try await exclusive { try await run(query) }
+    }
+
+    private func run(_ query: MetadataQuery) async throws -> [DeliveryRecord] {
+        var conditions = ["customer_id = ?"]
+        var binds: [SQLiteData] = [.text(query.customerID)]
+        if let since = query.since {
+            conditions.append("received_at >= ?")
+            binds.append(.integer(Self.millis(since)))
+        }
+        if let until = query.until {
+            conditions.append("received_at < ?")
+            binds.append(.integer(Self.millis(until)))
+        }
+        if let messageID = query.messageID {
+            conditions.append("(message_id = ? OR json_extract(record, '$.message_id') = ?)")
+            binds.append(contentsOf: [.text(messageID), .text(messageID)])
+        }
+        if let sender = query.sender {
+            conditions.append("lower(json_extract(record, '$.envelope_from')) = lower(?)")
+            binds.append(.text(sender))
+        }
+        if let recipient = query.recipient {
+            conditions.append("lower(json_extract(record, '$.envelope_to')) = lower(?)")
+            binds.append(.text(recipient))
+        }
+        binds.append(.integer(query.limit))
+        let rows = try await connection.query(
+            """
+            SELECT message_id, recipient, customer_id, webhook_id, mode, status, attempts, next_attempt_at, completed_at,
+                   final_reason, record
+            FROM deliveries WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY received_at DESC, message_id, recipient LIMIT ?
+            """, binds)
+        return try rows.map(Self.record(from:))
+    }
+
+    /// One delivery and its attempts, oldest attempt first.
+    public func delivery(_ key: DeliveryKey) async throws -> (DeliveryRecord, [DeliveryAttempt])? {
+        try await exclusive { try await find(key) }
+    }
+
+    private func find(_ key: DeliveryKey) async throws -> (DeliveryRecord, [DeliveryAttempt])? {
+        let rows = try await connection.query(
+            """
+            SELECT message_id, recipient, customer_id, webhook_id, mode, status, attempts, next_attempt_at, completed_at,
+                   final_reason, record
+            FROM deliveries WHERE message_id = ? AND recipient = ?
+            """, [.text(key.messageID), .integer(key.recipient)])
+        guard let row = rows.first else { return nil }
+        let attempts = try await connection.query(
+            "SELECT at, duration_ms, status_code, outcome, detail FROM attempts WHERE message_id = ? AND recipient = ? ORDER BY number",
+            [.text(key.messageID), .integer(key.recipient)])
+        return (
+            try Self.record(from: row),
+            attempts.map { row in
+                DeliveryAttempt(
+                    at: Self.date(row.column("at")) ?? .distantPast,
+                    durationMilliseconds: row.column("duration_ms")?.integer ?? 0,
+                    statusCode: row.column("status_code")?.integer, outcome: row.column("outcome")?.string ?? "",
+                    detail: row.column("detail")?.string ?? "")
+            }
+        )
+    }
+
+    /// How many deliveries are in each status.
+    public func countsByStatus() async throws -> [DeliveryStatus: Int] {
+        try await exclusive { try await counts() }
+    }
+
+    private func counts() async throws -> [DeliveryStatus: Int] {
+        var counts: [DeliveryStatus: Int] = [:]
+        for row in try await connection.query("SELECT status, count(*) AS n FROM deliveries GROUP BY status") {
+            if let status = row.column("status")?.string.flatMap(DeliveryStatus.init(rawValue:)) {
+                counts[status] = row.column("n")?.integer ?? 0
+            }
+        }
+        return counts
+    }
+
+    // MARK: - Retention
+
+    /// What one retention run changed.
+    public struct RetentionResult: Sendable, Equatable {
+        public var deletedRecords = 0
+        public var deletedAttempts = 0
+        public var maskedAddresses = 0
+    }
+
+    /// Applies the region's policy: deletes finished metadata older than `message_metadata`, attempts older
+    /// than `delivery_logs`, and masks sender IPs older than `ip_masking.after`.
+    public func applyRetention(_ retention: RetentionPolicy, masking: IPMaskingPolicy, now: Date) async throws -> RetentionResult {
+        try await exclusive { try await retain(retention, masking: masking, now: now) }
+    }
+
+    private func retain(_ retention: RetentionPolicy, masking: IPMaskingPolicy, now: Date) async throws -> RetentionResult {
+        var result = RetentionResult()
+        let metadataCutoff = Self.millis(now.addingTimeInterval(-Double(retention.messageMetadata.seconds)))
+        let logCutoff = Self.millis(now.addingTimeInterval(-Double(retention.deliveryLogs.seconds)))
+        let maskCutoff = Self.millis(now.addingTimeInterval(-Double(masking.after.seconds)))
+        _ = try await connection.query("BEGIN IMMEDIATE")
+        do {
+            result.deletedRecords = try await connection.query(
+                "DELETE FROM deliveries WHERE received_at < ? AND status <> 'queued' RETURNING message_id", [.integer(metadataCutoff)]
+            ).count
+            _ = try await connection.query(
+                "DELETE FROM attempts WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = attempts.message_id AND d.recipient = attempts.recipient)")
+            result.deletedAttempts = try await connection.query(
+                "DELETE FROM attempts WHERE at < ? RETURNING message_id", [.integer(logCutoff)]
+            ).count
+            let unmasked = try await connection.query(
+                "SELECT message_id, recipient, record FROM deliveries WHERE received_at < ? AND ip_masked = 0", [.integer(maskCutoff)])
+            for row in unmasked {
+                guard let text = row.column("record")?.string, let metadata = try? Self.decode(text) else { continue }
+                _ = try await connection.query(
+                    "UPDATE deliveries SET record = ?, ip_masked = 1 WHERE message_id = ? AND recipient = ?",
+                    [.text(try Self.encode(metadata.maskingSenderIP(masking))), row.column("message_id") ?? .null, row.column("recipient") ?? .null])
+                if metadata.senderIP != nil { result.maskedAddresses += 1 }
+            }
+            _ = try await connection.query("COMMIT")
+        } catch {
+            _ = try? await connection.query("ROLLBACK")
+            throw error
+        }
+        return result
+    }
+
+    // MARK: - Encoding
+
+    static func millis(_ date: Date) -> Int { Int((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func millis(_ date: Date?) -> SQLiteData { date.map { .integer(millis($0)) } ?? .null }
+    static func date(_ value: SQLiteData?) -> Date? {
+        value?.integer.map { Date(timeIntervalSince1970: Double($0) / 1000) }
+    }
+
+    static func encode(_ metadata: MessageMetadata) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(metadata), as: UTF8.self)
+    }
+
+    static func decode(_ text: String) throws -> MessageMetadata {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(MessageMetadata.self, from: Data(text.utf8))
+    }
+
+    static func record(from row: SQLiteRow) throws -> DeliveryRecord {
+        DeliveryRecord(
+            messageID: row.column("message_id")?.string ?? "", recipient: row.column("recipient")?.integer ?? 0,
+            customerID: row.column("customer_id")?.string ?? "", webhookID: row.column("webhook_id")?.string ?? "",
+            mode: row.column("mode")?.string.flatMap(DeliveryMode.init(rawValue:)) ?? .queued,
+            status: row.column("status")?.string.flatMap(DeliveryStatus.init(rawValue:)) ?? .queued,
+            attempts: row.column("attempts")?.integer ?? 0, nextAttemptAt: date(row.column("next_attempt_at")),
+            completedAt: date(row.column("completed_at")), finalReason: row.column("final_reason")?.string,
+            metadata: try decode(row.column("record")?.string ?? "{}"))
+    }
+}

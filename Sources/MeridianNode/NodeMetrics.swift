@@ -1,0 +1,61 @@
+import Metrics
+import Prometheus
+
+/// The node's metrics, exposed on the control API's `/metrics` in the Prometheus text format.
+///
+/// Every series carries the `region` label, so that `meridian up`, which runs three nodes in one process,
+/// reports each region apart.
+public struct NodeMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let region: String
+    private let acceptedCounter: Metrics.Counter
+    private let transactionTimer: Metrics.Timer
+    private let deliveryTimer: Metrics.Timer
+    private let depthGauge: Metrics.Gauge
+
+    public init(region: String, registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let buckets: [Duration] = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        factory.defaultDurationHistogramBuckets = buckets
+        self.factory = factory
+        self.region = region
+        acceptedCounter = Metrics.Counter(label: "meridian_smtp_messages_accepted_total", dimensions: [("region", region)], factory: factory)
+        transactionTimer = Metrics.Timer(label: "meridian_smtp_transaction_seconds", dimensions: [("region", region)], factory: factory)
+        deliveryTimer = Metrics.Timer(label: "meridian_webhook_request_seconds", dimensions: [("region", region)], factory: factory)
+        depthGauge = Metrics.Gauge(label: "meridian_queue_depth", dimensions: [("region", region)], factory: factory)
+    }
+
+    /// A message got its 250, counted once per recipient.
+    func accepted(recipients: Int) { acceptedCounter.increment(by: recipients) }
+
+    /// A 4xx or 5xx reply, by code.
+    func rejected(code: Int) {
+        Metrics.Counter(label: "meridian_smtp_rejections_total", dimensions: [("region", region), ("code", "\(code)")], factory: factory).increment()
+    }
+
+    func refusedConnection() { rejected(code: 421) }
+
+    /// From the end of DATA to the final reply.
+    func transaction(_ duration: Duration) { transactionTimer.recordNanoseconds(duration.nanoseconds) }
+
+    func attempt(result: String, duration: Duration) {
+        Metrics.Counter(label: "meridian_delivery_attempts_total", dimensions: [("region", region), ("result", result)], factory: factory).increment()
+        deliveryTimer.recordNanoseconds(duration.nanoseconds)
+    }
+
+    func queueDepth(_ depth: Int) { depthGauge.record(depth) }
+
+    public func render() -> [UInt8] { registry.emitToBuffer() }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

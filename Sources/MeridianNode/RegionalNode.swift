@@ -1,0 +1,264 @@
+import Foundation
+import Hummingbird
+import Logging
+import MeridianCore
+import NIOCore
+import NIOSSL
+import Prometheus
+import ServiceLifecycle
+
+/// Everything a regional node is started with. `meridian node` and `meridian up` fill it from their flags.
+public struct NodeConfiguration: Sendable {
+    public var region: Region
+    public var nodeID: String
+    public var smtp: SMTPServerConfiguration
+    public var controlHost = "127.0.0.1"
+    public var controlPort = 9101
+    /// Holds the metadata store (`metadata.sqlite`) and, by default, the spool.
+    public var dataDirectory: String
+    public var spoolDirectory: String
+    /// The local bundle file (the shape of a config bundle), re-read when it changes.
+    public var bundlePath: String
+    /// PEM files for STARTTLS; no STARTTLS without them.
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+    public var smarthost: Smarthost?
+    public var webhookTimeout: TimeAmount = .seconds(30)
+    public var perEndpointConcurrency = 16
+    public var deliveryConcurrency = 64
+    /// Hex SHA-256 of the node token the control API accepts.
+    public var controlTokenHash: String?
+    public var retentionInterval: Duration = .seconds(3600)
+
+    public init(region: Region, nodeID: String, dataDirectory: String, hostname: String) {
+        self.region = region
+        self.nodeID = nodeID
+        self.dataDirectory = dataDirectory
+        self.spoolDirectory = (dataDirectory as NSString).appendingPathComponent("spool")
+        self.bundlePath = (dataDirectory as NSString).appendingPathComponent("bundle.json")
+        self.smtp = SMTPServerConfiguration(hostname: hostname)
+    }
+}
+
+/// Why a node cannot start; the text names the file or flag.
+public struct NodeStartError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One regional node: the SMTP listener, the spool, the delivery queue, the metadata store with its
+/// retention job, and the control API, wired together as services of one ServiceGroup.
+public final class RegionalNode: Sendable {
+    public let configuration: NodeConfiguration
+    public let region: Region
+    public var nodeID: String { configuration.nodeID }
+    public let config: NodeConfigState
+    public let spool: Spool
+    public let store: MetadataStore
+    public let metrics: NodeMetrics
+    let webhooks: WebhookClient
+    let queue: DeliveryQueue
+    public let smtp: SMTPServer
+    let logger: Logger
+    private let recovered: [Spool.Recovered]
+
+    /// Opens the spool and the store, recovers what the spool holds, loads the bundle. Nothing listens yet.
+    public static func open(_ configuration: NodeConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) async throws -> RegionalNode {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let bundle = try BundleFile.load(configuration.bundlePath, region: configuration.region.id, logger: logger)
+        let tls = try makeTLSContext(configuration)
+        let spool = try Spool(directory: configuration.spoolDirectory, logger: logger)
+        let recovered = try spool.recover()
+        let store = try await MetadataStore.open(
+            path: (configuration.dataDirectory as NSString).appendingPathComponent("metadata.sqlite"), logger: logger)
+        return RegionalNode(configuration, bundle: bundle, tls: tls, spool: spool, recovered: recovered, store: store, registry: registry, logger: logger)
+    }
+
+    private init(
+        _ configuration: NodeConfiguration, bundle: NodeBundle, tls: NIOSSLContext?, spool: Spool, recovered: [Spool.Recovered],
+        store: MetadataStore, registry: PrometheusCollectorRegistry, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.region = configuration.region
+        self.config = NodeConfigState(bundle)
+        self.spool = spool
+        self.recovered = recovered
+        self.store = store
+        self.logger = logger
+        let metrics = NodeMetrics(region: configuration.region.id.rawValue, registry: registry)
+        self.metrics = metrics
+        self.webhooks = WebhookClient(timeout: configuration.webhookTimeout, perEndpointConcurrency: configuration.perEndpointConcurrency)
+        self.queue = DeliveryQueue(
+            region: configuration.region, config: config, spool: spool, store: store, webhooks: webhooks, metrics: metrics,
+            smarthost: configuration.smarthost, hostname: configuration.smtp.hostname, concurrency: configuration.deliveryConcurrency,
+            logger: logger)
+        let processor = MessageProcessor(
+            region: configuration.region, config: config, spool: spool, store: store, webhooks: webhooks, queue: queue, metrics: metrics,
+            logger: logger)
+        let config = self.config
+        self.smtp = SMTPServer(configuration: configuration.smtp, tls: tls, intake: processor, metrics: metrics, logger: logger) {
+            let directory = config.directory
+            return (directory, directory.bundle.version)
+        }
+    }
+
+    /// The services to run: the control API first, so that health checks answer while SMTP starts.
+    public func services() async throws -> [any Service] {
+        if !recovered.isEmpty {
+            let processor = MessageProcessor(
+                region: region, config: config, spool: spool, store: store, webhooks: webhooks, queue: queue, metrics: metrics, logger: logger)
+            var keys: [DeliveryKey] = []
+            var attempts: [DeliveryKey: Int] = [:]
+            for item in recovered {
+                let (message, data) = try spool.read(item.message.id)
+                let parsed = MIMEMessage(parsing: data)
+                for index in item.pendingRecipients {
+                    let key = DeliveryKey(messageID: message.id, recipient: index)
+                    keys.append(key)
+                    if let (record, _) = try await store.delivery(key) {
+                        attempts[key] = record.attempts
+                    } else if let customer = config.directory.customer(message.recipients[index].customer) {
+                        await store.insert(processor.record(message, index, parsed, customer, size: data.count, status: .queued))
+                    }
+                }
+            }
+            logger.info("spool: resuming \(keys.count) deliveries found on disk", metadata: ["region": "\(region.id)"])
+            await queue.resume(keys, attemptsSoFar: attempts)
+        }
+        let router = ControlAPI(node: self, tokenHash: configuration.controlTokenHash).router()
+        let control = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.controlHost, port: configuration.controlPort), serverName: "meridian-node"),
+            logger: logger)
+        return [
+            control, smtp, queue,
+            RetentionJob(node: self, interval: configuration.retentionInterval),
+            BundleWatcher(node: self),
+        ]
+    }
+
+    /// Answers `GET /v1/status`.
+    struct Status: Encodable {
+        var region: String
+        var node: String
+        var configVersion: Int
+        var customers: Int
+        var smtp: SMTP
+        var queue: Queue
+        var deliveries: [String: Int]
+
+        struct SMTP: Encodable {
+            var port: Int?
+            var openConnections: Int
+            var starttls: Bool
+        }
+
+        struct Queue: Encodable {
+            var spooledRecipients: Int
+            var scheduled: Int
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case region, node, customers, smtp, queue, deliveries
+            case configVersion = "config_version"
+        }
+    }
+
+    func status() async throws -> Status {
+        let counts = try await store.countsByStatus()
+        return Status(
+            region: region.id.rawValue, node: nodeID, configVersion: config.version, customers: config.directory.bundle.customers.count,
+            smtp: .init(port: smtp.port, openConnections: smtp.openConnections, starttls: configuration.tlsCertificatePath != nil),
+            queue: .init(spooledRecipients: spool.depth, scheduled: await queue.pending),
+            deliveries: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }))
+    }
+
+    static func makeTLSContext(_ configuration: NodeConfiguration) throws -> NIOSSLContext? {
+        guard let certificatePath = configuration.tlsCertificatePath, let keyPath = configuration.tlsKeyPath else { return nil }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            tls.minimumTLSVersion = .tlsv12
+            return try NIOSSLContext(configuration: tls)
+        } catch {
+            throw NodeStartError("cannot load the TLS certificate \(certificatePath) or key \(keyPath): \(error)")
+        }
+    }
+
+    /// Writes pending metadata and closes the store; called after the services stopped.
+    public func close() async {
+        try? await store.close()
+        try? await webhooks.shutdown()
+    }
+}
+
+/// Reads the local bundle file. A missing file means an empty bundle (version 0): the node refuses every
+/// recipient with `550 5.1.1` until customers are configured.
+enum BundleFile {
+    static func load(_ path: String, region: RegionID, logger: Logger) throws -> NodeBundle {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            logger.notice("node: no bundle at \(path) yet; no customers are configured", metadata: ["region": "\(region)"])
+            return NodeBundle(version: 0, region: region, customers: [])
+        }
+        do {
+            return try NodeBundle.decode(data, expectedRegion: region)
+        } catch {
+            throw NodeStartError("the bundle \(path) cannot be used: \(error)")
+        }
+    }
+
+    static func modificationDate(_ path: String) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+    }
+}
+
+/// Re-reads the bundle file when it changes. A bad file is logged and the bundle in force stays.
+struct BundleWatcher: Service {
+    let node: RegionalNode
+
+    func run() async throws {
+        let path = node.configuration.bundlePath
+        var seen = BundleFile.modificationDate(path)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            let now = BundleFile.modificationDate(path)
+            guard now != seen else { continue }
+            seen = now
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            do {
+                let bundle = try NodeBundle.decode(data, expectedRegion: node.region.id)
+                guard bundle.version > node.config.version else {
+                    node.logger.warning("node: bundle version \(bundle.version) is not newer than \(node.config.version); ignored")
+                    continue
+                }
+                node.config.apply(bundle)
+                node.logger.info("node: applied bundle version \(bundle.version)", metadata: ["region": "\(node.region.id)"])
+            } catch {
+                node.logger.error("node: the new bundle is refused; version \(node.config.version) stays in force", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Applies the region's retention policy to the metadata store, at start and then every interval.
+struct RetentionJob: Service {
+    let node: RegionalNode
+    let interval: Duration
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let result = try await node.store.applyRetention(node.region.retention, masking: node.region.ipMasking, now: Date())
+                if result != .init() {
+                    node.logger.info(
+                        "retention: deleted \(result.deletedRecords) metadata records and \(result.deletedAttempts) attempts, masked \(result.maskedAddresses) addresses",
+                        metadata: ["region": "\(node.region.id)"])
+                }
+            } catch {
+                node.logger.error("retention: run failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Logging
+import MeridianCore
+import NIOCore
+import NIOSSL
+import NIOTLS
+
+/// Turns the accepted content of a transaction into its final reply: spool it (queued) or post it (sync).
+public protocol MessageIntake: Sendable {
+    func accept(_ transaction: SMTPTransaction, configVersion: Int) async -> SMTPReply
+}
+
+/// One SMTP connection: feeds the core's ``SMTPSession`` with what arrives and writes what it answers.
+///
+/// Everything here runs on the channel's event loop; only the intake of a finished message leaves it.
+final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var session: SMTPSession
+    private let configVersion: Int
+    private let intake: any MessageIntake
+    private let tls: NIOSSLContext?
+    private let metrics: NodeMetrics
+    private let logger: Logger
+    private var processing = false
+    private var draining = false
+    private var closed = false
+
+    init(
+        session: SMTPSession, configVersion: Int, intake: any MessageIntake, tls: NIOSSLContext?, metrics: NodeMetrics,
+        logger: Logger
+    ) {
+        self.session = session
+        self.configVersion = configVersion
+        self.intake = intake
+        self.tls = tls
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        write(session.greetingReply, context: context)
+        context.flush()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        handle(session.receive(buffer.readableBytesView), context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? IdleStateHandler.IdleStateEvent, event == .read, !processing {
+            write(.idleTimeout, context: context)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
+            closed = true
+            return
+        }
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            let version = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion).flatMap { $0 }
+            handle(session.tlsEstablished(SMTPTLSInfo(version: version.map(Self.name) ?? "TLS", cipher: nil)), context: context)
+            return
+        }
+        if event is ConnectionRegistry.Drain {
+            draining = true
+            if !processing && session.isIdle { quit(context: context) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("smtp: connection error", metadata: ["error": "\(error)"])
+        closed = true
+        context.close(promise: nil)
+    }
+
+    private func handle(_ events: [SMTPSessionEvent], context: ChannelHandlerContext) {
+        for event in events {
+            switch event {
+            case .reply(let reply):
+                write(reply, context: context)
+            case .startTLS:
+                context.flush()
+                guard let tls else { continue }
+                try? context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+            case .message(let transaction):
+                process(transaction, context: context)
+            case .close:
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                    context.close(promise: nil)
+                }
+                closed = true
+                return
+            }
+        }
+        context.flush()
+        if draining && !processing && session.isIdle && !closed { quit(context: context) }
+    }
+
+    private func process(_ transaction: SMTPTransaction, context: ChannelHandlerContext) {
+        processing = true
+        let promise = context.eventLoop.makePromise(of: SMTPReply.self)
+        let intake = intake
+        let version = configVersion
+        promise.completeWithTask { await intake.accept(transaction, configVersion: version) }
+        promise.futureResult.hop(to: context.eventLoop).assumeIsolatedUnsafeUnchecked().whenSuccess { reply in
+            self.processing = false
+            guard !self.closed else { return }
+            self.handle(self.session.completeMessage(with: reply), context: context)
+        }
+    }
+
+    /// Ends an idle session while the node shuts down: `421 4.3.2`, then close.
+    private func quit(context: ChannelHandlerContext) {
+        write(.shuttingDown, context: context)
+        closed = true
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
+    }
+
+    private func write(_ reply: SMTPReply, context: ChannelHandlerContext) {
+        if reply.code >= 400 { metrics.rejected(code: reply.code) }
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        buffer.writeBytes(reply.encoded)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    static func name(_ version: TLSVersion) -> String {
+        switch version {
+        case .tlsv1: "TLSv1"
+        case .tlsv11: "TLSv1.1"
+        case .tlsv12: "TLSv1.2"
+        case .tlsv13: "TLSv1.3"
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import MeridianCore
+
+/// A queued message as it sits in the spool: the envelope and, per recipient, the customer it is for and the
+/// stable `webhook-id` every delivery attempt of that recipient carries, so receivers can de-duplicate.
+public struct SpooledMessage: Sendable, Hashable, Codable {
+    public var id: String
+    public var receivedAt: Date
+    public var remoteIP: String
+    public var helo: String
+    public var tls: SMTPTLSInfo?
+    /// The reverse path; empty for the null sender `<>`, which never gets a DSN.
+    public var from: String
+    public var recipients: [Recipient]
+    public var configVersion: Int
+
+    public struct Recipient: Sendable, Hashable, Codable {
+        public var address: String
+        public var customer: String
+        public var webhookID: String
+
+        enum CodingKeys: String, CodingKey {
+            case address, customer
+            case webhookID = "webhook_id"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, from, recipients, helo, tls
+        case receivedAt = "received_at", remoteIP = "remote_ip", configVersion = "config_version"
+    }
+
+    /// The envelope of one recipient's delivery, as the webhook payload and the metadata record see it.
+    func envelope(for recipient: Recipient, size: Int) -> MessageEnvelope {
+        MessageEnvelope(
+            to: recipient.address, recipients: recipients.map(\.address), from: from, heloDomain: helo, remoteIP: remoteIP,
+            tls: tls, size: size)
+    }
+}
+
+/// One recipient of a spooled message: the unit of delivery, retry and completion.
+public struct DeliveryKey: Sendable, Hashable, CustomStringConvertible {
+    public var messageID: String
+    public var recipient: Int
+
+    public var description: String { "\(messageID)/\(recipient)" }
+}

@@ -1,0 +1,176 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MeridianCore
+import MeridianNode
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+/// `meridian node --region eu`: one regional node (SMTP listener, spool, delivery, metadata store, control API).
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run a regional mail node: SMTP in, webhooks out, metadata kept in the region.",
+        discussion: """
+            The node takes its customers from a bundle file (--bundle; the coordinator pushes signed bundles in a \
+            later version) and its retention and queue policy from Regions/<region>.yaml. Queued mail is \
+            spooled under --spool and survives a crash; SIGTERM lets transactions in flight finish.
+            """)
+
+    @Option(help: "The region this node serves (a file Regions/<id>.yaml).")
+    var region: String
+
+    @Option(help: "This node's id, as listed under nodes: in the region file (default: the first one).")
+    var nodeID: String?
+
+    @Option(help: "The Regions directory.")
+    var regions = "Regions"
+
+    @Option(help: "Where the metadata store, bundle and node token live (default: .meridian/node-<region>).")
+    var dataDir: String?
+
+    @Option(help: "The spool directory; put it on a disk of its own in production (default: DATA-DIR/spool).")
+    var spool: String?
+
+    @Option(help: "The bundle file: the customers this node serves (default: DATA-DIR/bundle.json).")
+    var bundle: String?
+
+    @Option(help: "Address for SMTP.")
+    var smtpHost = "0.0.0.0"
+
+    @Option(help: "Port for SMTP.")
+    var smtpPort = 25
+
+    @Option(help: "Address for the control API (health, status, metadata queries, /metrics).")
+    var controlHost = "127.0.0.1"
+
+    @Option(help: "Port for the control API (default: the port of this node's control_url in the region file).")
+    var controlPort: Int?
+
+    @Option(help: "The name the node greets with (default: the region's MX host).")
+    var hostname: String?
+
+    @Option(help: "PEM certificate (chain) for STARTTLS.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for STARTTLS.")
+    var tlsKey: String?
+
+    @Option(help: "SMTP relay (host:port) for delivery status notifications to senders.")
+    var smarthost: String?
+
+    @Option(help: "Seconds a webhook has to answer.")
+    var webhookTimeout = 30
+
+    @Option(help: "Seconds of silence after which an SMTP session is closed with 421.")
+    var idleTimeout = 300
+
+    @Option(help: "Most SMTP connections open at once.")
+    var maxConnections = 2_000
+
+    @Option(help: "Most SMTP connections open at once from one IP address.")
+    var maxConnectionsPerIp = 50
+
+    @Option(help: "File holding the node token the control API accepts (default: DATA-DIR/node-token, created if missing; or set MERIDIAN_NODE_TOKEN).")
+    var controlTokenFile: String?
+
+    func run() async throws {
+        let logger = makeLogger(label: "meridian.node")
+        let catalog = try loadCatalog(regions)
+        var configuration = try nodeConfiguration(catalog: catalog)
+        let token = try NodeToken.load(
+            file: controlTokenFile ?? (configuration.dataDirectory as NSString).appendingPathComponent("node-token"), create: true)
+        configuration.controlTokenHash = token.hash
+        let registry = PrometheusCollectorRegistry()
+        let node = try await RegionalNode.open(configuration, registry: registry, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: try await node.services().map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        say("""
+            node \(configuration.nodeID) (region \(configuration.region.id))
+              smtp     \(configuration.smtp.host):\(configuration.smtp.port)\(configuration.tlsCertificatePath == nil ? " (no STARTTLS: pass --tls-cert and --tls-key)" : " with STARTTLS")
+              control  http://\(configuration.controlHost):\(configuration.controlPort)  (token in \(token.source))
+              spool    \(configuration.spoolDirectory)
+              bundle   \(configuration.bundlePath) (version \(node.config.version), \(node.config.directory.bundle.customers.count) customers)
+            """)
+        try await group.run()
+        await node.close()
+    }
+
+    func nodeConfiguration(catalog: RegionCatalog) throws -> NodeConfiguration {
+        guard let id = RegionID(region), let region = catalog.region(id) else {
+            throw ValidationError("--region \(region): no such region; known: \(catalog.regionIDs.map(\.rawValue).joined(separator: ", "))")
+        }
+        let endpoint: Region.NodeEndpoint
+        if let nodeID {
+            guard let match = region.nodes.first(where: { $0.id == nodeID }) else {
+                throw ValidationError("--node-id \(nodeID): not a node of region \(id); known: \(region.nodes.map(\.id).joined(separator: ", "))")
+            }
+            endpoint = match
+        } else {
+            endpoint = region.nodes[0]
+        }
+        let dataDirectory = dataDir ?? ".meridian/node-\(id)"
+        var configuration = NodeConfiguration(region: region, nodeID: endpoint.id, dataDirectory: dataDirectory, hostname: hostname ?? region.mxHost)
+        if let spool { configuration.spoolDirectory = spool }
+        if let bundle { configuration.bundlePath = bundle }
+        for (name, port) in [("--smtp-port", smtpPort), ("--control-port", controlPort ?? 9101)] where !(0...65_535).contains(port) {
+            throw ValidationError("\(name) \(port) is not a port number (0 to 65535)")
+        }
+        configuration.smtp.host = smtpHost
+        configuration.smtp.port = smtpPort
+        configuration.controlHost = controlHost
+        configuration.controlPort = controlPort ?? URL(string: endpoint.controlURL)?.port ?? 9101
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?):
+            configuration.tlsCertificatePath = cert
+            configuration.tlsKeyPath = key
+        case (nil, nil): break
+        default: throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        if let smarthost {
+            guard let parsed = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }
+            configuration.smarthost = parsed
+        }
+        guard (1...600).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout \(webhookTimeout): from 1 to 600 seconds") }
+        guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout \(idleTimeout): from 1 to 3600 seconds") }
+        guard maxConnections >= 1, maxConnectionsPerIp >= 1 else { throw ValidationError("connection limits must be at least 1") }
+        configuration.webhookTimeout = .seconds(Int64(webhookTimeout))
+        configuration.smtp.idleTimeout = .seconds(Int64(idleTimeout))
+        configuration.smtp.maxConnections = maxConnections
+        configuration.smtp.maxConnectionsPerIP = maxConnectionsPerIp
+        return configuration
+    }
+}
+
+func loadCatalog(_ directory: String) throws -> RegionCatalog {
+    do {
+        return try RegionCatalog.load(directory: directory)
+    } catch {
+        throw ValidationError("\(error.description) (set --regions to the Regions directory)")
+    }
+}
+
+/// The shared secret between the coordinator and the nodes' control APIs.
+struct NodeToken {
+    var secret: String
+    var source: String
+    var hash: String { BearerToken.hash(of: secret) }
+
+    /// From MERIDIAN_NODE_TOKEN, else from `file`, which is created (0600) with a new token when missing
+    /// and `create` is set.
+    static func load(file: String, create: Bool) throws -> NodeToken {
+        if let secret = ProcessInfo.processInfo.environment["MERIDIAN_NODE_TOKEN"], !secret.isEmpty {
+            return NodeToken(secret: secret, source: "MERIDIAN_NODE_TOKEN")
+        }
+        if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+            let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !secret.isEmpty else { throw ValidationError("the node token file \(file) is empty") }
+            return NodeToken(secret: secret, source: file)
+        }
+        guard create else { throw ValidationError("no node token: set MERIDIAN_NODE_TOKEN or create \(file)") }
+        let secret = BearerToken.generate().secret
+        try PrivateFile.write(Data((secret + "\n").utf8), to: file)
+        return NodeToken(secret: secret, source: file)
+    }
+}

@@ -1,0 +1,266 @@
+"""Real processes for the node's end-to-end tests: a `meridian node` built from this tree, an HTTP webhook
+sink (Python's http.server), and an SMTP sink for delivery status notifications. Nothing is mocked."""
+
+import base64
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import socketserver
+import subprocess
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MERIDIAN = os.environ.get("MERIDIAN_BIN", os.path.join(ROOT, ".build", "debug", "meridian"))
+SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+NODE_TOKEN = "mrd_" + "n" * 43
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class WebhookSink:
+    """An HTTP server that answers per path: /ok 200, /refuse 422, /fail 503, /hang (never answers in time),
+    /redirect (302 to itself), /huge (200 with a 50 MB body), /outage (503 while `outage` is set)."""
+
+    def __init__(self):
+        self.requests = []
+        self.lock = threading.Lock()
+        self.outage = threading.Event()
+        sink = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                path = self.path
+                with sink.lock:
+                    sink.requests.append({"path": path, "headers": dict(self.headers), "body": body, "at": time.monotonic()})
+                if path == "/hang":
+                    time.sleep(30)
+                    return
+                if path == "/redirect":
+                    return self.reply(302, b"", [("Location", path)])
+                if path == "/huge":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(50 << 20))
+                    self.end_headers()
+                    chunk = b"x" * (1 << 20)
+                    try:
+                        for _ in range(50):
+                            self.wfile.write(chunk)
+                    except OSError:
+                        pass
+                    return
+                if path == "/refuse":
+                    return self.reply(422, b"unknown mailbox, go away")
+                if path == "/fail" or (path == "/outage" and sink.outage.is_set()):
+                    return self.reply(503, b"down for maintenance")
+                self.reply(200, b"thanks")
+
+            def reply(self, code, body, headers=()):
+                self.send_response(code)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            request_queue_size = 256
+
+            def handle_error(self, request, client_address):
+                pass  # a node killed mid-request resets its connections; that is the test, not an error
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def posts(self, path=None):
+        with self.lock:
+            return [r for r in self.requests if path is None or r["path"] == path]
+
+    def close(self):
+        self.server.shutdown()
+
+
+class SMTPSink:
+    """Takes any message and keeps it: the smarthost that DSNs go through."""
+
+    def __init__(self):
+        self.messages = []
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 sink ESMTP\r\n")
+                envelope = {"from": None, "to": []}
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    command = line.decode("latin-1").strip()
+                    upper = command.upper()
+                    if upper.startswith("EHLO") or upper.startswith("HELO"):
+                        self.wfile.write(b"250 sink\r\n")
+                    elif upper.startswith("MAIL FROM:"):
+                        envelope = {"from": command[10:].strip(), "to": []}
+                        self.wfile.write(b"250 2.1.0 ok\r\n")
+                    elif upper.startswith("RCPT TO:"):
+                        envelope["to"].append(command[8:].strip())
+                        self.wfile.write(b"250 2.1.5 ok\r\n")
+                    elif upper == "DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        data = b""
+                        while True:
+                            chunk = self.rfile.readline()
+                            if chunk in (b".\r\n", b""):
+                                break
+                            data += chunk[1:] if chunk.startswith(b"..") else chunk
+                        sink.messages.append(dict(envelope, data=data))
+                        self.wfile.write(b"250 2.0.0 kept\r\n")
+                    elif upper == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def customer(cid, domain, url, mode="queued", redactions=(), region="eu"):
+    return {
+        "id": cid, "region": region, "domains": [domain],
+        "webhook": {"url": url, "mode": mode, "secret": SECRET},
+        "metadata_redactions": list(redactions),
+    }
+
+
+class Node:
+    """`meridian node --region eu` in a temporary directory, with its own Regions copy whose queue times
+    are shortened so that retries and the lifetime fit in a test."""
+
+    def __init__(self, workdir, customers, elsewhere=(), lifetime="1h", smarthost=None, tls=False,
+                 webhook_timeout=2, idle_timeout=30, spool=None, extra=()):
+        self.workdir = workdir
+        self.data = os.path.join(workdir, "node")
+        self.regions = os.path.join(workdir, "Regions")
+        if not os.path.exists(self.regions):
+            shutil.copytree(os.path.join(ROOT, "Regions"), self.regions)
+            path = os.path.join(self.regions, "eu.yaml")
+            text = open(path).read()
+            text = re.sub(r"message_lifetime: .*", f"message_lifetime: {lifetime}", text)
+            text = re.sub(r"retry_initial: .*", "retry_initial: 1s", text)
+            text = re.sub(r"retry_maximum: .*", "retry_maximum: 2s", text)
+            open(path, "w").write(text)
+        os.makedirs(self.data, exist_ok=True)
+        self.bundle_path = os.path.join(self.data, "bundle.json")
+        self.write_bundle(1, customers, elsewhere)
+        self.smtp_port = free_port()
+        self.control_port = free_port()
+        self.args = [
+            MERIDIAN, "node", "--region", "eu", "--regions", self.regions, "--data-dir", self.data,
+            "--smtp-host", "127.0.0.1", "--smtp-port", str(self.smtp_port), "--control-port", str(self.control_port),
+            "--webhook-timeout", str(webhook_timeout), "--idle-timeout", str(idle_timeout), "--hostname", "eu.mx.test",
+        ]
+        if smarthost:
+            self.args += ["--smarthost", f"127.0.0.1:{smarthost}"]
+        if spool:
+            self.args += ["--spool", spool]
+        if tls:
+            cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                            "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=eu.mx.test"],
+                           check=True, capture_output=True)
+            self.args += ["--tls-cert", cert, "--tls-key", key]
+        self.args += list(extra)
+        self.log_path = os.path.join(workdir, "node.log")
+        self.process = None
+        self.start()
+
+    def write_bundle(self, version, customers, elsewhere=()):
+        bundle = {"version": version, "region": "eu", "customers": list(customers), "elsewhere": list(elsewhere)}
+        tmp = self.bundle_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(bundle, f)
+        os.replace(tmp, self.bundle_path)
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        env = dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN, LOG_LEVEL="info")
+        self.process = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        wait_for(self.ready, timeout=30, what=f"the node to listen (log: {self.log_path})")
+
+    def ready(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"the node exited with {self.process.returncode}:\n{open(self.log_path).read()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=0.5) as s:
+                s.recv(100)
+            return self.get("/healthz", token=None)[0] == 200
+        except OSError:
+            return False
+
+    def kill(self, sig=signal.SIGKILL):
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=60)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+    def get(self, path, token=NODE_TOKEN):
+        request = urllib.request.Request(f"http://127.0.0.1:{self.control_port}{path}")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.headers.get("Content-Type"), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("Content-Type"), error.read()
+
+    def messages(self, customer_id, **query):
+        query = "&".join([f"customer_id={customer_id}"] + [f"{k}={urllib.parse.quote(str(v))}" for k, v in query.items()])
+        status, _, body = self.get(f"/v1/messages?{query}")
+        assert status == 200, body
+        return json.loads(body)["messages"]
