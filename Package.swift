@@ -130,6 +130,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "MeridianNodeTests",
+            dependencies: ["MeridianNode", "MeridianCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MeridianCoordinatorTests",
             dependencies: [
                 "MeridianCoordinator",

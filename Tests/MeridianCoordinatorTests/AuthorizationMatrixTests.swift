@@ -19,6 +19,7 @@ struct AuthorizationMatrixTests {
         case "getCustomerRegion": return (.get, "/v1/customers/\(id)/region", nil)
         case "setCustomerRegion": return (.put, "/v1/customers/\(id)/region", ["region": "eu"])
         case "getCustomerDNS": return (.get, "/v1/customers/\(id)/dns", nil)
+        case "listCustomerMessages": return (.get, "/v1/customers/\(id)/messages", nil)
         case "closeCustomer": return (.post, "/v1/customers/\(id)/close", nil)
         case "reopenCustomer": return (.post, "/v1/customers/\(id)/reopen", nil)
         case "createAccessGrant": return (.post, "/v1/customers/\(id)/access-grants", ["reason": "matrix test", "duration_hours": 1])

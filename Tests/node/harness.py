@@ -176,13 +176,14 @@ class Node:
     are shortened so that retries and the lifetime fit in a test."""
 
     def __init__(self, workdir, customers, elsewhere=(), lifetime="1h", smarthost=None, tls=False,
-                 webhook_timeout=2, idle_timeout=30, spool=None, extra=()):
+                 webhook_timeout=2, idle_timeout=30, spool=None, extra=(), region="eu"):
         self.workdir = workdir
+        self.region = region
         self.data = os.path.join(workdir, "node")
         self.regions = os.path.join(workdir, "Regions")
         if not os.path.exists(self.regions):
             shutil.copytree(os.path.join(ROOT, "Regions"), self.regions)
-            path = os.path.join(self.regions, "eu.yaml")
+            path = os.path.join(self.regions, f"{region}.yaml")
             text = open(path).read()
             text = re.sub(r"message_lifetime: .*", f"message_lifetime: {lifetime}", text)
             text = re.sub(r"retry_initial: .*", "retry_initial: 1s", text)
@@ -194,7 +195,7 @@ class Node:
         self.smtp_port = free_port()
         self.control_port = free_port()
         self.args = [
-            MERIDIAN, "node", "--region", "eu", "--regions", self.regions, "--data-dir", self.data,
+            MERIDIAN, "node", "--region", region, "--regions", self.regions, "--data-dir", self.data,
             "--smtp-host", "127.0.0.1", "--smtp-port", str(self.smtp_port), "--control-port", str(self.control_port),
             "--webhook-timeout", str(webhook_timeout), "--idle-timeout", str(idle_timeout), "--hostname", "eu.mx.test",
         ]
@@ -214,7 +215,7 @@ class Node:
         self.start()
 
     def write_bundle(self, version, customers, elsewhere=()):
-        bundle = {"version": version, "region": "eu", "customers": list(customers), "elsewhere": list(elsewhere)}
+        bundle = {"version": version, "region": self.region, "customers": list(customers), "elsewhere": list(elsewhere)}
         tmp = self.bundle_path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(bundle, f)

@@ -51,6 +51,11 @@ public struct SMTPTransaction: Sendable, Hashable {
         public var mailbox: SMTPMailbox
         /// The customer the recipient policy named.
         public var customer: String
+
+        public init(mailbox: SMTPMailbox, customer: String) {
+            self.mailbox = mailbox
+            self.customer = customer
+        }
     }
 }
 

@@ -84,7 +84,7 @@ public struct DeliveryStatusNotification: Sendable {
             "",
             "--\(boundary)",
             "Content-Type: text/rfc822-headers",
-            "",
+            "", "",
         ].joined(separator: "\r\n").utf8.map { $0 }
         lines += originalHeader
         if !originalHeader.suffix(2).elementsEqual([0x0D, 0x0A]) { lines += [0x0D, 0x0A] }

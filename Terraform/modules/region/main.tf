@@ -81,6 +81,7 @@ resource "aws_instance" "node" {
     artifact_url = var.artifact_url
     region_id    = var.region_id
     node_id      = each.key
+    control_port = var.control_port
   })
 
   tags = { Name = each.key, "meridian:region" = var.region_id }

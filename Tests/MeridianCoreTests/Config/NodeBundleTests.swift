@@ -1,0 +1,93 @@
+import Foundation
+import MeridianCore
+import Testing
+
+@Suite("Node bundle and recipient directory")
+struct NodeBundleTests {
+    static let secret = "whsec_" + Data(repeating: 7, count: 32).base64EncodedString()
+
+    static func customer(_ id: String, _ domain: String, mode: DeliveryMode = .queued, addresses: [String] = []) -> NodeBundle.Customer {
+        NodeBundle.Customer(
+            id: id, region: nil, domains: [domain], addresses: addresses,
+            webhook: .init(url: "https://hooks.example/\(id)", mode: mode, secret: secret))
+    }
+
+    static let eu = RegionID("eu")!
+
+    @Test("bad bundles are refused with the customer and field named")
+    func validation() throws {
+        func error(_ json: String) -> String? {
+            do {
+                _ = try NodeBundle.decode(Data(json.utf8), expectedRegion: Self.eu)
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+        let hook = #"{"url":"https://h.example/x","mode":"queued","secret":"\#(Self.secret)"}"#
+        #expect(error("not json") == "not JSON")
+        #expect(error(#"{"version":1,"region":"eu"}"#) == #"missing key "customers""#)
+        #expect(error(#"{"version":1,"region":"us","customers":[]}"#) == "the bundle is for region us, this node serves eu")
+        #expect(error(#"{"version":1,"region":"eu","customers":[{"id":"c1","region":"us","domains":["a.example"],"webhook":\#(hook)}]}"#)
+            == "customer c1 is pinned to us and must not be in the eu bundle")
+        #expect(error(#"{"version":1,"region":"eu","customers":[{"id":"c1","domains":["a.example"],"webhook":{"url":"ftp://x","mode":"sync","secret":"\#(Self.secret)"}}]}"#)
+            == #"customer c1: "ftp://x" is not an http(s) webhook URL"#)
+        #expect(error(#"{"version":1,"region":"eu","customers":[{"id":"c1","domains":["a.example"],"webhook":{"url":"https://h.example","mode":"sync","secret":"nope"}}]}"#)?
+            .hasPrefix("customer c1: the webhook secret is malformed") == true)
+        #expect(error(#"{"version":1,"region":"eu","customers":[{"id":"c1","domains":["a.example"],"webhook":{"url":"https://h.example","mode":"later","secret":"x"}}]}"#)?
+            .hasPrefix(#"bad value at "customers[0].webhook.mode""#) == true)
+        #expect(error(#"{"version":1,"region":"eu","customers":[{"id":"c1","domains":["a.example"],"webhook":\#(hook)},{"id":"c2","domains":["A.example"],"webhook":\#(hook)}]}"#)
+            == #""a.example" belongs to both c1 and c2"#)
+    }
+
+    @Test("RCPT decisions: address before domain, pinned elsewhere, unknown, and one sync customer per transaction")
+    func decisions() throws {
+        let bundle = NodeBundle(
+            version: 4, region: Self.eu,
+            customers: [
+                Self.customer("cus_q", "queued.example"), Self.customer("cus_q2", "queued2.example"),
+                Self.customer("cus_s", "sync.example", mode: .sync),
+                Self.customer("cus_addr", "in.example", addresses: ["special@queued.example"]),
+            ],
+            elsewhere: [.init(domain: "pinned.example", region: RegionID("us")!, mxHost: "us.mx.example")])
+        try bundle.validate(expectedRegion: Self.eu)
+        let directory = RecipientDirectory(bundle)
+        func decide(_ address: String, after accepted: [String] = []) -> SMTPRecipientDecision {
+            directory.decide(
+                SMTPMailbox(address)!,
+                accepted: accepted.map { SMTPTransaction.Recipient(mailbox: SMTPMailbox("x@\($0.replacingOccurrences(of: "_", with: "-")).example")!, customer: $0) })
+        }
+        #expect(decide("a@QUEUED.example") == .accept(customer: "cus_q"))
+        #expect(decide("Special@queued.example") == .accept(customer: "cus_addr"))
+        #expect(decide("a@pinned.example") == .pinnedElsewhere(region: "us", mxHost: "us.mx.example"))
+        #expect(decide("a@nowhere.example") == .unknown)
+        #expect(decide("a@queued2.example", after: ["cus_q"]) == .accept(customer: "cus_q2"))
+        #expect(decide("b@sync.example", after: ["cus_s"]) == .accept(customer: "cus_s"))
+        guard case .separateTransaction = decide("a@sync.example", after: ["cus_q"]) else {
+            Issue.record("a sync customer after a queued one must wait for its own transaction")
+            return
+        }
+        guard case .separateTransaction = decide("a@queued.example", after: ["cus_s"]) else {
+            Issue.record("a queued customer after a sync one must wait for its own transaction")
+            return
+        }
+    }
+
+    @Test("a DSN is a multipart/report with the delivery-status fields and the original header")
+    func deliveryStatusNotification() {
+        let dsn = DeliveryStatusNotification(
+            reportingHost: "eu.mx.example", sender: "alice@sender.example", recipient: "inbox@acme.example",
+            arrivalDate: Date(timeIntervalSince1970: 0), status: "5.4.7", reason: "lifetime\r\nran out",
+            originalHeader: DeliveryStatusNotification.header(of: Array("Subject: hi\r\nFrom: a@b\r\n\r\nbody".utf8)), messageID: "eml_1")
+        let text = String(decoding: dsn.encoded(now: Date(timeIntervalSince1970: 0), boundary: "B"), as: UTF8.self)
+        #expect(text.contains("Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n"))
+        #expect(text.contains("\r\nReporting-MTA: dns; eu.mx.example\r\n"))
+        #expect(text.contains("\r\nArrival-Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n"))
+        #expect(text.contains("\r\nFinal-Recipient: rfc822; inbox@acme.example\r\nAction: failed\r\nStatus: 5.4.7\r\n"))
+        #expect(text.contains("Diagnostic-Code: X-Webhook; lifetime  ran out\r\n"))
+        #expect(text.contains("Content-Type: text/rfc822-headers\r\n\r\nSubject: hi\r\nFrom: a@b\r\n\r\n--B--\r\n"))
+        #expect(!text.contains("body"))
+        let parsed = MIMEMessage(parsing: dsn.encoded())
+        #expect(parsed.flags.isEmpty)
+    }
+}
