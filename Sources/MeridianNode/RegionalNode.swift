@@ -151,11 +151,23 @@ public final class RegionalNode: Sendable {
             var port: Int?
             var openConnections: Int
             var starttls: Bool
+
+            enum CodingKeys: String, CodingKey {
+                case port, starttls
+                case openConnections = "open_connections"
+            }
         }
 
         struct Queue: Encodable {
+            /// Recipients accepted and not yet finished (delivered or failed for good).
             var spooledRecipients: Int
+            /// Deliveries waiting in memory for their next attempt or being attempted.
             var scheduled: Int
+
+            enum CodingKeys: String, CodingKey {
+                case scheduled
+                case spooledRecipients = "spooled_recipients"
+            }
         }
 
         enum CodingKeys: String, CodingKey {

@@ -117,6 +117,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         app.beforeServerStarts { await onRunning(await created.value) }
         try await app.runService()
         try? await fleet.shutdown()
+        if let sqlite = store as? SQLiteStore { try? await sqlite.close() }
     }
 }
 
