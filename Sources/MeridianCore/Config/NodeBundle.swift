@@ -143,7 +143,9 @@ extension NodeBundle {
             }
             owners[key] = owner
         }
+        var ids: Set<String> = []
         for customer in customers {
+            guard ids.insert(customer.id).inserted else { throw NodeBundleError("customer \(customer.id) appears twice") }
             if let pin = customer.region, pin != region {
                 throw NodeBundleError("customer \(customer.id) is pinned to \(pin) and must not be in the \(region) bundle")
             }

@@ -4,6 +4,7 @@
 /// `sync` customer, or of `queued` customers only; any other recipient is deferred to a separate transaction.
 public struct RecipientDirectory: SMTPRecipientPolicy {
     public let bundle: NodeBundle
+    private let byID: [String: Int]
     private let byAddress: [String: Int]
     private let byDomain: [String: Int]
     private let elsewhere: [String: NodeBundle.PinnedElsewhere]
@@ -16,13 +17,14 @@ public struct RecipientDirectory: SMTPRecipientPolicy {
             for address in customer.addresses { byAddress[address.lowercased()] = index }
             for domain in customer.domains { byDomain[domain.lowercased()] = index }
         }
+        self.byID = Dictionary(bundle.customers.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.byAddress = byAddress
         self.byDomain = byDomain
         self.elsewhere = Dictionary(bundle.elsewhere.map { ($0.domain.lowercased(), $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func customer(_ id: String) -> NodeBundle.Customer? {
-        bundle.customers.first { $0.id == id }
+        byID[id].map { bundle.customers[$0] }
     }
 
     public func customer(for recipient: SMTPMailbox) -> NodeBundle.Customer? {

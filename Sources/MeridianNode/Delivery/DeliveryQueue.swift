@@ -26,6 +26,11 @@ public actor DeliveryQueue: Service {
     private var waiting = DueHeap()
     private var attempts: [DeliveryKey: Int] = [:]
     private var inFlight = 0
+    /// Messages just accepted, kept in memory for their first attempt so that it need not read the spool
+    /// back; bounded, and only a shortcut: the spool stays the truth.
+    private var fresh: [String: (message: SpooledMessage, data: [UInt8], firstAttemptsLeft: Int)] = [:]
+    private var freshBytes = 0
+    static let freshLimit = 64 << 20
 
     init(
         region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, metrics: NodeMetrics,
@@ -44,10 +49,27 @@ public actor DeliveryQueue: Service {
         self.backoff = Backoff(region.queue)
     }
 
-    /// New deliveries, due now.
-    func enqueue(_ keys: [DeliveryKey]) {
-        ready.append(contentsOf: keys)
+    /// A message just spooled: its recipients are due now.
+    func enqueue(_ message: SpooledMessage, data: [UInt8]) {
+        if freshBytes + data.count <= Self.freshLimit {
+            fresh[message.id] = (message, data, message.recipients.count)
+            freshBytes += data.count
+        }
+        ready.append(contentsOf: message.recipients.indices.map { DeliveryKey(messageID: message.id, recipient: $0) })
         metrics.queueDepth(spool.depth)
+    }
+
+    /// The message from memory on its first attempts, else from the spool.
+    private func load(_ key: DeliveryKey) throws -> (SpooledMessage, [UInt8]) {
+        guard var entry = fresh[key.messageID] else { return try spool.read(key.messageID) }
+        entry.firstAttemptsLeft -= 1
+        if entry.firstAttemptsLeft == 0 {
+            fresh[key.messageID] = nil
+            freshBytes -= entry.data.count
+        } else {
+            fresh[key.messageID] = entry
+        }
+        return (entry.message, entry.data)
     }
 
     /// Deliveries found in the spool at start, with their attempt counts from the metadata store.
@@ -117,7 +139,7 @@ public actor DeliveryQueue: Service {
         let spooled: SpooledMessage
         let data: [UInt8]
         do {
-            (spooled, data) = try spool.read(key.messageID)
+            (spooled, data) = try load(key)
         } catch {
             logger.error("delivery: cannot read the spooled message; it stays in the spool", metadata: ["delivery": "\(key)", "error": "\(error)"])
             return finished(key, retryAfter: backoff.maximum)

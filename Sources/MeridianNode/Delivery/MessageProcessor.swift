@@ -67,7 +67,7 @@ public final class MessageProcessor: MessageIntake {
             await store.insert(record(spooled, index, message, customer, size: transaction.data.count, status: .queued))
         }
         metrics.accepted(recipients: customers.count)
-        await queue.enqueue(spooled.recipients.indices.map { DeliveryKey(messageID: spooled.id, recipient: $0) })
+        await queue.enqueue(spooled, data: transaction.data)
         return SMTPReply(250, "2.0.0", "Queued as \(spooled.id)")
     }
 
@@ -95,11 +95,13 @@ public final class MessageProcessor: MessageIntake {
                 case .refused: .rejected
                 case .temporary: .deferred
                 }
-            await store.insert(record(spooled, index, message, customer, size: data.count, status: .queued))
+            var entry = record(spooled, index, message, customer, size: data.count, status: status)
+            entry.attempts = 1
+            entry.completedAt = Date()
+            entry.finalReason = status == .delivered ? nil : result.summary
+            entry.metadata.recordServerResponse(result.summary)
+            await store.insert(entry)
             await store.recordAttempt(key, number: 1, DeliveryAttempt(result))
-            await store.updateStatus(
-                key, status, attempts: 1, completedAt: Date(), reason: status == .delivered ? nil : result.summary,
-                serverResponse: result.summary)
             results.append(result)
         }
         if let temporary = results.first(where: { $0.outcome == .temporary }) {

@@ -241,25 +241,22 @@ public actor MetadataStore {
                     .text(attempt.outcome), .text(String(attempt.detail.prefix(1000))),
                 ])
         case .status(let key, let status, let attempts, let next, let completed, let reason, let response):
-            if let response {
-                let rows = try await connection.query(
-                    "SELECT record FROM deliveries WHERE message_id = ? AND recipient = ?", [.text(key.messageID), .integer(key.recipient)])
-                if let text = rows.first?.column("record")?.string, var metadata = try? Self.decode(text) {
-                    metadata.recordServerResponse(response)
-                    _ = try await connection.query(
-                        "UPDATE deliveries SET record = ? WHERE message_id = ? AND recipient = ?",
-                        [.text(try Self.encode(metadata)), .text(key.messageID), .integer(key.recipient)])
-                }
-            }
+            // The server response goes into the record unless the customer redacted it: a redacted field is
+            // never written (MessageMetadata.recordServerResponse states the same rule for records built in Swift).
             _ = try await connection.query(
                 """
-                UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, completed_at = ?,
-                    final_reason = COALESCE(?, final_reason)
-                WHERE message_id = ? AND recipient = ?
+                UPDATE deliveries SET status = ?1, attempts = ?2, next_attempt_at = ?3, completed_at = ?4,
+                    final_reason = COALESCE(?5, final_reason),
+                    record = CASE
+                        WHEN ?6 IS NULL THEN record
+                        WHEN EXISTS (SELECT 1 FROM json_each(record, '$.redacted') WHERE value = 'server_response') THEN record
+                        ELSE json_set(record, '$.server_response', ?6) END
+                WHERE message_id = ?7 AND recipient = ?8
                 """,
                 [
                     .text(status.rawValue), .integer(attempts), Self.millis(next), Self.millis(completed),
-                    reason.map(SQLiteData.text) ?? .null, .text(key.messageID), .integer(key.recipient),
+                    reason.map(SQLiteData.text) ?? .null, response.map { .text(String($0.prefix(1000))) } ?? .null,
+                    .text(key.messageID), .integer(key.recipient),
                 ])
         }
     }

@@ -6,9 +6,16 @@ enum CRC32 {
         return value
     }
 
-    static func checksum(_ bytes: some Sequence<UInt8>, seed: UInt32 = 0) -> UInt32 {
-        var crc = ~seed
-        for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
-        return ~crc
+    static func checksum(_ bytes: some Collection<UInt8>, seed: UInt32 = 0) -> UInt32 {
+        if let crc = bytes.withContiguousStorageIfAvailable({ checksum(buffer: $0, seed: seed) }) { return crc }
+        return Array(bytes).withUnsafeBufferPointer { checksum(buffer: $0, seed: seed) }
+    }
+
+    private static func checksum(buffer: UnsafeBufferPointer<UInt8>, seed: UInt32) -> UInt32 {
+        table.withUnsafeBufferPointer { table in
+            var crc = ~seed
+            for byte in buffer { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+            return ~crc
+        }
     }
 }
