@@ -23,8 +23,6 @@ public struct NodeConfiguration: Sendable {
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
     public var smarthost: Smarthost?
-    public var webhookTimeout: TimeAmount = .seconds(30)
-    public var perEndpointConcurrency = 16
     public var deliveryConcurrency = 64
     /// Hex SHA-256 of the node token the control API accepts.
     public var controlTokenHash: String?
@@ -63,7 +61,10 @@ public final class RegionalNode: Sendable {
     private let recovered: [Spool.Recovered]
 
     /// Opens the spool and the store, recovers what the spool holds, loads the bundle. Nothing listens yet.
-    public static func open(_ configuration: NodeConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) async throws -> RegionalNode {
+    /// `webhooks` is the process's one HTTP client for webhooks; nodes in one process (`meridian up`) share it.
+    public static func open(
+        _ configuration: NodeConfiguration, webhooks: WebhookClient, registry: PrometheusCollectorRegistry, logger: Logger
+    ) async throws -> RegionalNode {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let bundle = try BundleFile.load(configuration.bundlePath, region: configuration.region.id, logger: logger)
         let tls = try makeTLSContext(configuration)
@@ -71,12 +72,14 @@ public final class RegionalNode: Sendable {
         let recovered = try spool.recover()
         let store = try await MetadataStore.open(
             path: (configuration.dataDirectory as NSString).appendingPathComponent("metadata.sqlite"), logger: logger)
-        return RegionalNode(configuration, bundle: bundle, tls: tls, spool: spool, recovered: recovered, store: store, registry: registry, logger: logger)
+        return RegionalNode(
+            configuration, bundle: bundle, tls: tls, spool: spool, recovered: recovered, store: store, webhooks: webhooks, registry: registry,
+            logger: logger)
     }
 
     private init(
         _ configuration: NodeConfiguration, bundle: NodeBundle, tls: NIOSSLContext?, spool: Spool, recovered: [Spool.Recovered],
-        store: MetadataStore, registry: PrometheusCollectorRegistry, logger: Logger
+        store: MetadataStore, webhooks: WebhookClient, registry: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.configuration = configuration
         self.region = configuration.region
@@ -87,7 +90,7 @@ public final class RegionalNode: Sendable {
         self.logger = logger
         let metrics = NodeMetrics(region: configuration.region.id.rawValue, registry: registry)
         self.metrics = metrics
-        self.webhooks = WebhookClient(timeout: configuration.webhookTimeout, perEndpointConcurrency: configuration.perEndpointConcurrency)
+        self.webhooks = webhooks
         self.queue = DeliveryQueue(
             region: configuration.region, config: config, spool: spool, store: store, webhooks: webhooks, metrics: metrics,
             smarthost: configuration.smarthost, hostname: configuration.smtp.hostname, concurrency: configuration.deliveryConcurrency,
@@ -201,7 +204,6 @@ public final class RegionalNode: Sendable {
     /// Writes pending metadata and closes the store; called after the services stopped.
     public func close() async {
         try? await store.close()
-        try? await webhooks.shutdown()
     }
 }
 

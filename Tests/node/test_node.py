@@ -358,3 +358,23 @@ def test_node_refuses_bad_flags_and_bundles_with_clear_errors(workdir):
     open(bundle, "w").write(json.dumps({"version": 1, "region": "us", "customers": []}))
     result = run("--region", "eu", "--data-dir", workdir, "--bundle", bundle, "--smtp-port", "0", "--control-port", "0")
     assert result.returncode != 0 and "the bundle is for region us, this node serves eu" in result.stderr
+
+
+def test_connection_limits_and_idle_timeout(workdir, sink, nodes):
+    node = Node(workdir, [customer("cus_acme", "acme.example", sink.url("/ok"))], idle_timeout=1,
+                extra=["--max-connections-per-ip", "2"])
+    nodes.append(node)
+    first, second = (socket.create_connection(("127.0.0.1", node.smtp_port), timeout=10) for _ in range(2))
+    for s in (first, second):
+        assert s.recv(200).startswith(b"220 ")
+    with socket.create_connection(("127.0.0.1", node.smtp_port), timeout=10) as third:
+        assert third.recv(200).startswith(b"421 4.7.0 Too many connections from 127.0.0.1")
+        assert third.recv(200) == b"", "the refused connection is closed"
+    # Both held sessions say nothing: after the idle timeout each gets 421 4.4.2 and is closed.
+    for s in (first, second):
+        assert s.recv(200).startswith(b"421 4.4.2")
+        s.close()
+    # With the slots free again, mail goes through.
+    assert send(node.smtp_port)[0] == 250
+    status, _, body = node.get("/metrics", token=None)
+    assert 'code="421"' in body.decode()

@@ -12,17 +12,14 @@ import NIOHTTP1
 public final class NodeFleet: Sendable {
     public let urls: [String]
     private let token: String?
-    private let http: HTTPClient
     private let timeout: TimeAmount
+    /// The process-wide shared client: it needs no shutdown, and a fleet may come and go with a test.
+    private var http: HTTPClient { HTTPClient.shared }
 
     public init(urls: [String], token: String?, timeout: TimeAmount = .seconds(5)) {
         self.urls = urls
         self.token = token
         self.timeout = timeout
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(2), read: timeout)
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     /// Reads a node-endpoints file: one http(s) URL per line; blank lines and `#` comments are skipped.
@@ -40,10 +37,6 @@ public final class NodeFleet: Sendable {
             urls.append(entry.hasSuffix("/") ? String(entry.dropLast()) : entry)
         }
         return urls
-    }
-
-    public func shutdown() async throws {
-        try await http.shutdown()
     }
 
     /// One node's answer to a metadata query.

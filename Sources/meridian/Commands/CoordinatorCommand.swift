@@ -116,7 +116,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
         app.addServices(services)
         app.beforeServerStarts { await onRunning(await created.value) }
         try await app.runService()
-        try? await fleet.shutdown()
         if let sqlite = store as? SQLiteStore { try? await sqlite.close() }
     }
 }

@@ -83,7 +83,14 @@ struct NodeCommand: AsyncParsableCommand {
             file: controlTokenFile ?? (configuration.dataDirectory as NSString).appendingPathComponent("node-token"), create: true)
         configuration.controlTokenHash = token.hash
         let registry = PrometheusCollectorRegistry()
-        let node = try await RegionalNode.open(configuration, registry: registry, logger: logger)
+        let webhooks = WebhookClient(timeout: .seconds(Int64(webhookTimeout)))
+        let node: RegionalNode
+        do {
+            node = try await RegionalNode.open(configuration, webhooks: webhooks, registry: registry, logger: logger)
+        } catch {
+            try? await webhooks.shutdown()
+            throw error
+        }
         let group = ServiceGroup(
             configuration: .init(services: try await node.services().map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         say("""
@@ -95,6 +102,7 @@ struct NodeCommand: AsyncParsableCommand {
             """)
         try await group.run()
         await node.close()
+        try? await webhooks.shutdown()
     }
 
     func nodeConfiguration(catalog: RegionCatalog) throws -> NodeConfiguration {
@@ -135,7 +143,6 @@ struct NodeCommand: AsyncParsableCommand {
         guard (1...600).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout \(webhookTimeout): from 1 to 600 seconds") }
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout \(idleTimeout): from 1 to 3600 seconds") }
         guard maxConnections >= 1, maxConnectionsPerIp >= 1 else { throw ValidationError("connection limits must be at least 1") }
-        configuration.webhookTimeout = .seconds(Int64(webhookTimeout))
         configuration.smtp.idleTimeout = .seconds(Int64(idleTimeout))
         configuration.smtp.maxConnections = maxConnections
         configuration.smtp.maxConnectionsPerIP = maxConnectionsPerIp

@@ -47,8 +47,14 @@ struct Up: AsyncParsableCommand {
         let nodeToken = try NodeToken.load(file: (dataDir as NSString).appendingPathComponent("node-token"), create: true)
         let tls = try SelfSignedCertificate.ensure(
             in: (dataDir as NSString).appendingPathComponent("tls"), hostnames: ["localhost"] + catalog.regions.map(\.mxHost))
+        var relay: Smarthost?
+        if let smarthost {
+            guard let parsed = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }
+            relay = parsed
+        }
         let registry = PrometheusCollectorRegistry()
-        var nodes: [RegionalNode] = []
+        let webhooks = WebhookClient()
+        var configurations: [NodeConfiguration] = []
         for region in catalog.regions {
             guard let ports = NodeListenAddresses.forUp(region: region.id, portOffset: portOffset) else {
                 say("meridian up: region \(region.id) has no local ports (only eu, us and ap do); not started")
@@ -64,20 +70,37 @@ struct Up: AsyncParsableCommand {
             node.tlsCertificatePath = tls.certificate
             node.tlsKeyPath = tls.key
             node.controlTokenHash = nodeToken.hash
-            if let smarthost {
-                guard let parsed = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }
-                node.smarthost = parsed
+            node.smarthost = relay
+            configurations.append(node)
+        }
+        // The stores and the HTTP client must be closed however this ends (SQLiteNIO and AsyncHTTPClient insist).
+        var nodes: [RegionalNode] = []
+        do {
+            for configuration in configurations {
+                nodes.append(try await RegionalNode.open(configuration, webhooks: webhooks, registry: registry, logger: logger))
             }
-            nodes.append(try await RegionalNode.open(node, registry: registry, logger: logger))
+            var services: [any Service] = []
+            for node in nodes { services += try await node.services() }
+            let fleet = NodeFleet(urls: nodes.map { "http://127.0.0.1:\($0.configuration.controlPort)" }, token: nodeToken.secret)
+            let nodeLines = nodes.map { node in
+                let config = node.configuration
+                return "\(config.region.id)  smtp 127.0.0.1:\(config.smtp.port)  control http://127.0.0.1:\(config.controlPort)  "
+                    + "bundle \(config.bundlePath) (\(node.config.directory.bundle.customers.count) customers)"
+            }
+            try await serve(configuration, fleet: fleet, services: services, nodeLines: nodeLines, url: url, tokenPath: tokenPath, logger: logger)
+        } catch {
+            for node in nodes { await node.close() }
+            try? await webhooks.shutdown()
+            throw error
         }
-        var services: [any Service] = []
-        for node in nodes { services += try await node.services() }
-        let fleet = NodeFleet(urls: nodes.map { "http://127.0.0.1:\($0.configuration.controlPort)" }, token: nodeToken.secret)
-        let nodeLines = nodes.map { node in
-            let config = node.configuration
-            return "\(config.region.id)  smtp 127.0.0.1:\(config.smtp.port)  control http://127.0.0.1:\(config.controlPort)  "
-                + "bundle \(config.bundlePath) (\(node.config.directory.bundle.customers.count) customers)"
-        }
+        for node in nodes { await node.close() }
+        try? await webhooks.shutdown()
+    }
+
+    private func serve(
+        _ configuration: CoordinatorConfiguration, fleet: NodeFleet, services: [any Service], nodeLines: [String], url: String,
+        tokenPath: String, logger: Logger
+    ) async throws {
         try await CoordinatorCommand.serve(configuration, fleet: fleet, logger: logger, alongside: services) { token in
             say("meridian up: first start; created an admin token")
             printBanner(url: url, token: token.secret, tokenPath: tokenPath, nodes: nodeLines)
@@ -86,7 +109,6 @@ struct Up: AsyncParsableCommand {
             let token = (try? String(contentsOfFile: tokenPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             printBanner(url: url, token: token ?? "(\(tokenPath) is missing; create one with meridian tokens create)", tokenPath: tokenPath, nodes: nodeLines)
         }
-        for node in nodes { await node.close() }
     }
 
     private func printBanner(url: String, token: String, tokenPath: String, nodes: [String]) {
