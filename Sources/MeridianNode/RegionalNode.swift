@@ -105,11 +105,10 @@ public final class RegionalNode: Sendable {
         }
     }
 
-    /// The services to run: the control API first, so that health checks answer while SMTP starts.
+    /// The services to run. A ServiceGroup stops them in reverse order, so SMTP (last) drains first while the
+    /// delivery queue still runs, and the control API (first) answers health checks until the end.
     public func services() async throws -> [any Service] {
         if !recovered.isEmpty {
-            let processor = MessageProcessor(
-                region: region, config: config, spool: spool, store: store, webhooks: webhooks, queue: queue, metrics: metrics, logger: logger)
             var keys: [DeliveryKey] = []
             var attempts: [DeliveryKey: Int] = [:]
             for item in recovered {
@@ -121,7 +120,7 @@ public final class RegionalNode: Sendable {
                     if let (record, _) = try await store.delivery(key) {
                         attempts[key] = record.attempts
                     } else if let customer = config.directory.customer(message.recipients[index].customer) {
-                        await store.insert(processor.record(message, index, parsed, customer, size: data.count, status: .queued))
+                        await store.insert(MessageProcessor.record(message, index, parsed, customer, size: data.count, status: .queued))
                     }
                 }
             }
@@ -134,9 +133,10 @@ public final class RegionalNode: Sendable {
             configuration: .init(address: .hostname(configuration.controlHost, port: configuration.controlPort), serverName: "meridian-node"),
             logger: logger)
         return [
-            control, smtp, queue,
+            control, queue,
             RetentionJob(node: self, interval: configuration.retentionInterval),
             BundleWatcher(node: self),
+            smtp,
         ]
     }
 

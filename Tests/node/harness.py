@@ -113,7 +113,7 @@ class WebhookSink:
 class SMTPSink:
     """Takes any message and keeps it: the smarthost that DSNs go through."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self.messages = []
         sink = self
 
@@ -155,12 +155,13 @@ class SMTPSink:
             daemon_threads = True
             allow_reuse_address = True
 
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.server.shutdown()
+        self.server.server_close()
 
 
 def customer(cid, domain, url, mode="queued", redactions=(), region="eu"):

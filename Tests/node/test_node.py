@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 from standardwebhooks import Webhook
 
-from harness import NODE_TOKEN, SECRET, Node, SMTPSink, WebhookSink, customer, wait_for
+from harness import NODE_TOKEN, SECRET, Node, SMTPSink, WebhookSink, customer, free_port, wait_for
 
 
 def message(subject="Hello", sender="alice@sender.example", to="inbox@acme.example", body="Hi there.\n", extra=""):
@@ -183,6 +183,22 @@ def test_dsn_after_the_queue_lifetime(workdir, sink, nodes):
         record = wait_for(lambda: [r for r in node.messages("cus_acme") if r["status"] == "failed"], what="status failed")[0]
         assert "queue lifetime" in record["final_reason"] and "DSN sent to bounce-me@sender.example" in record["final_reason"]
         assert len(sink.posts("/fail")) >= 2
+    finally:
+        smtp_sink.close()
+
+
+def test_a_dsn_the_smarthost_refuses_is_retried(workdir, sink, nodes):
+    port = free_port()  # nothing listens here yet: the smarthost is down
+    node = Node(workdir, [customer("cus_acme", "acme.example", sink.url("/refuse"))], smarthost=port)
+    nodes.append(node)
+    assert send(node.smtp_port, sender="retry-me@sender.example")[0] == 250
+    wait_for(lambda: "is being retried" in (node.messages("cus_acme")[0].get("final_reason") or ""), what="a failed DSN attempt")
+    smtp_sink = SMTPSink(port)
+    try:
+        wait_for(lambda: smtp_sink.messages, timeout=20, what="the DSN once the smarthost is up")
+        assert smtp_sink.messages[0]["to"] == ["<retry-me@sender.example>"]
+        wait_for(lambda: "DSN sent" in node.messages("cus_acme")[0]["final_reason"], what="the final reason")
+        assert len(sink.posts("/refuse")) == 1, "only the DSN is retried, not the refused delivery"
     finally:
         smtp_sink.close()
 

@@ -26,6 +26,7 @@ public actor DeliveryQueue: Service {
     private var waiting = DueHeap()
     private var attempts: [DeliveryKey: Int] = [:]
     private var inFlight = 0
+    private var bounces: [DeliveryKey: Bounce] = [:]
     /// Messages just accepted, kept in memory for their first attempt so that it need not read the spool
     /// back; bounded, and only a shortcut: the spool stays the truth.
     private var fresh: [String: (message: SpooledMessage, data: [UInt8], firstAttemptsLeft: Int)] = [:]
@@ -135,7 +136,6 @@ public actor DeliveryQueue: Service {
 
     /// One attempt; decides what happens next.
     private func deliver(_ key: DeliveryKey) async {
-        let number = nextAttemptNumber(key)
         let spooled: SpooledMessage
         let data: [UInt8]
         do {
@@ -144,6 +144,10 @@ public actor DeliveryQueue: Service {
             logger.error("delivery: cannot read the spooled message; it stays in the spool", metadata: ["delivery": "\(key)", "error": "\(error)"])
             return finished(key, retryAfter: backoff.maximum)
         }
+        if let bounce = bounces[key] {
+            return finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
+        }
+        let number = nextAttemptNumber(key)
         let recipient = spooled.recipients[key.recipient]
         let result: WebhookResult
         if let customer = config.directory.customer(recipient.customer) {
@@ -170,16 +174,16 @@ public actor DeliveryQueue: Service {
             spool.complete(key)
             finished(key, retryAfter: nil)
         case .refused:
-            await fail(key, spooled, data: data, attempts: number, status: "5.0.0", reason: "the webhook refused the message: \(result.summary)")
-            finished(key, retryAfter: nil)
+            let bounce = Bounce(status: "5.0.0", reason: "the webhook refused the message: \(result.summary)", attempts: number, since: Date())
+            finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
         case .temporary:
             let expiry = spooled.receivedAt.addingTimeInterval(Double(region.queue.messageLifetime.seconds))
             let now = Date()
             if now >= expiry {
-                await fail(
-                    key, spooled, data: data, attempts: number, status: "4.4.7",
-                    reason: "the queue lifetime of \(region.queue.messageLifetime) ran out; last error: \(result.summary)")
-                finished(key, retryAfter: nil)
+                let bounce = Bounce(
+                    status: "4.4.7", reason: "the queue lifetime of \(region.queue.messageLifetime) ran out; last error: \(result.summary)",
+                    attempts: number, since: now)
+                finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
             } else {
                 let delay = min(backoff.delay(afterAttempt: number), expiry.timeIntervalSince(now))
                 await store.updateStatus(
@@ -190,28 +194,51 @@ public actor DeliveryQueue: Service {
         }
     }
 
-    /// Gives up on a delivery: the metadata says why, the sender gets a DSN, the spool lets it go.
-    private func fail(_ key: DeliveryKey, _ spooled: SpooledMessage, data: [UInt8], attempts: Int, status: String, reason: String) async {
-        var finalReason = reason
+    /// A delivery that failed for good and whose DSN is still to be sent.
+    struct Bounce {
+        var status: String
+        var reason: String
+        var attempts: Int
+        var since: Date
+        var dsnAttempts = 0
+    }
+
+    /// Gives up on a delivery: the metadata says why, the sender gets a DSN, the spool lets it go. When the
+    /// smarthost cannot take the DSN, the delivery stays in the spool and only the DSN is tried again (with the
+    /// same backoff, for up to the queue lifetime); returns the delay before that, or nil when finished.
+    private func fail(_ key: DeliveryKey, _ spooled: SpooledMessage, data: [UInt8], _ bounce: Bounce) async -> Double? {
+        var bounce = bounce
+        var finalReason = bounce.reason
         if spooled.from.isEmpty {
             finalReason += "; no DSN (null sender)"
         } else if let smarthost {
             let dsn = DeliveryStatusNotification(
                 reportingHost: hostname, sender: spooled.from, recipient: spooled.recipients[key.recipient].address,
-                arrivalDate: spooled.receivedAt, status: status.hasPrefix("4") ? "5" + status.dropFirst() : status, reason: reason,
-                originalHeader: DeliveryStatusNotification.header(of: data), messageID: spooled.id)
+                arrivalDate: spooled.receivedAt, status: bounce.status.hasPrefix("4") ? "5" + bounce.status.dropFirst() : bounce.status,
+                reason: bounce.reason, originalHeader: DeliveryStatusNotification.header(of: data), messageID: spooled.id)
             do {
+                bounce.dsnAttempts += 1
                 try await SmarthostClient.send(dsn.encoded(), from: "", to: spooled.from, via: smarthost, helo: hostname)
                 finalReason += "; DSN sent to \(spooled.from)"
             } catch {
-                finalReason += "; the DSN to \(spooled.from) failed: \(error)"
-                logger.error("delivery: DSN not sent", metadata: ["delivery": "\(key)", "error": "\(error)"])
+                let giveUp = Date().timeIntervalSince(bounce.since) >= Double(region.queue.messageLifetime.seconds)
+                logger.error("delivery: DSN not sent", metadata: ["delivery": "\(key)", "error": "\(error)", "retrying": "\(!giveUp)"])
+                if !giveUp {
+                    bounces[key] = bounce
+                    await store.updateStatus(
+                        key, .failed, attempts: bounce.attempts, completedAt: Date(),
+                        reason: finalReason + "; the DSN to \(spooled.from) is being retried (\(error))")
+                    return backoff.delay(afterAttempt: bounce.dsnAttempts)
+                }
+                finalReason += "; the DSN to \(spooled.from) could not be sent: \(error)"
             }
         } else {
             finalReason += "; no DSN (no smarthost configured)"
         }
+        bounces[key] = nil
         logger.warning("delivery: failed for good", metadata: ["delivery": "\(key)", "reason": "\(finalReason)"])
-        await store.updateStatus(key, .failed, attempts: attempts, completedAt: Date(), reason: finalReason)
+        await store.updateStatus(key, .failed, attempts: bounce.attempts, completedAt: Date(), reason: finalReason)
         spool.complete(key)
+        return nil
     }
 }

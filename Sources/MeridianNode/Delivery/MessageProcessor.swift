@@ -64,7 +64,7 @@ public final class MessageProcessor: MessageIntake {
             return SMTPReply(451, "4.3.0", "Local error in processing; try again later")
         }
         for (index, customer) in customers.enumerated() {
-            await store.insert(record(spooled, index, message, customer, size: transaction.data.count, status: .queued))
+            await store.insert(Self.record(spooled, index, message, customer, size: transaction.data.count, status: .queued))
         }
         metrics.accepted(recipients: customers.count)
         await queue.enqueue(spooled, data: transaction.data)
@@ -95,7 +95,7 @@ public final class MessageProcessor: MessageIntake {
                 case .refused: .rejected
                 case .temporary: .deferred
                 }
-            var entry = record(spooled, index, message, customer, size: data.count, status: status)
+            var entry = Self.record(spooled, index, message, customer, size: data.count, status: status)
             entry.attempts = 1
             entry.completedAt = Date()
             entry.finalReason = status == .delivered ? nil : result.summary
@@ -114,7 +114,7 @@ public final class MessageProcessor: MessageIntake {
         return SMTPReply(250, "2.0.0", "Delivered to the webhook as \(spooled.id)")
     }
 
-    func record(
+    static func record(
         _ spooled: SpooledMessage, _ index: Int, _ message: MIMEMessage, _ customer: NodeBundle.Customer, size: Int, status: DeliveryStatus
     ) -> DeliveryRecord {
         let recipient = spooled.recipients[index]
