@@ -68,7 +68,7 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         if event is ConnectionRegistry.Drain {
             draining = true
-            if !processing && session.isIdle { quit(context: context) }
+            if !processing && session.isIdle && !closed { quit(context: context) }
             return
         }
         context.fireUserInboundEventTriggered(event)
