@@ -104,6 +104,8 @@ public final class MessageProcessor: MessageIntake {
             await store.recordAttempt(key, number: 1, DeliveryAttempt(result))
             results.append(result)
         }
+        // A sync message is never spooled, so its records are written before the client hears the outcome.
+        await store.flush()
         if let temporary = results.first(where: { $0.outcome == .temporary }) {
             return SMTPReply(451, "4.3.0", "The recipient's webhook is unavailable (\(temporary.summary)); try again later")
         }
