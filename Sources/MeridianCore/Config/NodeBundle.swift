@@ -12,15 +12,19 @@ public struct NodeBundle: Sendable, Hashable, Codable {
     public var region: RegionID
     public var customers: [Customer]
     public var elsewhere: [PinnedElsewhere]
+    /// The region's retention, queue and masking policy as the coordinator compiled it from Regions/; nil in a
+    /// hand-written bundle, where the node's own Regions/ file applies.
+    public var policy: Policy?
 
-    public init(version: Int, region: RegionID, customers: [Customer], elsewhere: [PinnedElsewhere] = []) {
+    public init(version: Int, region: RegionID, customers: [Customer], elsewhere: [PinnedElsewhere] = [], policy: Policy? = nil) {
         self.version = version
         self.region = region
         self.customers = customers
         self.elsewhere = elsewhere
+        self.policy = policy
     }
 
-    enum CodingKeys: String, CodingKey { case version, region, customers, elsewhere }
+    enum CodingKeys: String, CodingKey { case version, region, customers, elsewhere, policy }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -28,6 +32,37 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         region = try container.decode(RegionID.self, forKey: .region)
         customers = try container.decode([Customer].self, forKey: .customers)
         elsewhere = try container.decodeIfPresent([PinnedElsewhere].self, forKey: .elsewhere) ?? []
+        policy = try container.decodeIfPresent(Policy.self, forKey: .policy)
+    }
+
+    /// The policy numbers a node enforces, in seconds.
+    public struct Policy: Sendable, Hashable, Codable {
+        public var messageMetadataSeconds: Int64
+        public var deliveryLogsSeconds: Int64
+        public var queueLifetimeSeconds: Int64
+        public var retryInitialSeconds: Int64
+        public var retryMaximumSeconds: Int64
+        public var ipMaskingAfterSeconds: Int64
+        public var ipv4KeepOctets: Int
+        public var ipv6KeepHextets: Int
+
+        public init(_ region: Region) {
+            messageMetadataSeconds = region.retention.messageMetadata.seconds
+            deliveryLogsSeconds = region.retention.deliveryLogs.seconds
+            queueLifetimeSeconds = region.queue.messageLifetime.seconds
+            retryInitialSeconds = region.queue.retryInitial.seconds
+            retryMaximumSeconds = region.queue.retryMaximum.seconds
+            ipMaskingAfterSeconds = region.ipMasking.after.seconds
+            ipv4KeepOctets = region.ipMasking.ipv4KeepOctets
+            ipv6KeepHextets = region.ipMasking.ipv6KeepHextets
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case messageMetadataSeconds = "message_metadata_seconds", deliveryLogsSeconds = "delivery_logs_seconds"
+            case queueLifetimeSeconds = "queue_lifetime_seconds", retryInitialSeconds = "retry_initial_seconds"
+            case retryMaximumSeconds = "retry_maximum_seconds", ipMaskingAfterSeconds = "ip_masking_after_seconds"
+            case ipv4KeepOctets = "ipv4_keep_octets", ipv6KeepHextets = "ipv6_keep_hextets"
+        }
     }
 
     public struct Customer: Sendable, Hashable, Codable {

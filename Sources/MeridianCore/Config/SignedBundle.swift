@@ -1,0 +1,54 @@
+import Crypto
+import Foundation
+
+/// A node bundle as the coordinator ships it: the bundle's canonical JSON, its Ed25519 signature by the
+/// coordinator's key, and which key signed it.
+///
+/// The signed bytes travel as they were signed (base64 in `payload`), so a node verifies exactly what the
+/// coordinator signed and decodes only after the signature holds, as JWS does. `canonical` makes the bytes
+/// deterministic: the same state always gives the same bundle and the same signature input.
+public struct SignedBundle: Sendable, Hashable, Codable {
+    /// The first 16 hex digits of the SHA-256 of the raw public key.
+    public var keyID: String
+    /// Base64 of the bundle's canonical JSON.
+    public var payload: String
+    /// Base64 of the 64-byte Ed25519 signature over the payload's bytes.
+    public var signature: String
+
+    enum CodingKeys: String, CodingKey {
+        case keyID = "key_id", payload, signature
+    }
+
+    /// The canonical JSON of a bundle: keys sorted, no insignificant whitespace, `/` unescaped.
+    public static func canonical(_ bundle: NodeBundle) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(bundle)
+    }
+
+    public static func sign(_ bundle: NodeBundle, with key: Curve25519.Signing.PrivateKey) throws -> SignedBundle {
+        let bytes = try canonical(bundle)
+        return SignedBundle(
+            keyID: keyID(of: key.publicKey), payload: bytes.base64EncodedString(),
+            signature: try key.signature(for: bytes).base64EncodedString())
+    }
+
+    public static func keyID(of key: Curve25519.Signing.PublicKey) -> String {
+        String(SHA256.hash(data: key.rawRepresentation).hexString.prefix(16))
+    }
+
+    /// Checks the signature against the pinned coordinator key, then decodes and validates the bundle for
+    /// `region`. Every failure is a ``NodeBundleError`` saying which check failed, for the NACK.
+    public func verify(with key: Curve25519.Signing.PublicKey, region: RegionID) throws(NodeBundleError) -> NodeBundle {
+        guard keyID == Self.keyID(of: key) else {
+            throw NodeBundleError("signed by key \(keyID), but this node trusts key \(Self.keyID(of: key))")
+        }
+        guard let bytes = Data(base64Encoded: payload), let signature = Data(base64Encoded: signature) else {
+            throw NodeBundleError("the payload or the signature is not base64")
+        }
+        guard key.isValidSignature(signature, for: bytes) else {
+            throw NodeBundleError("the signature does not verify: the bundle was changed after signing")
+        }
+        return try NodeBundle.decode(bytes, expectedRegion: region)
+    }
+}
