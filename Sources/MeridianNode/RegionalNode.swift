@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -19,6 +20,11 @@ public struct NodeConfiguration: Sendable {
     public var spoolDirectory: String
     /// The local bundle file (the shape of a config bundle), re-read when it changes.
     public var bundlePath: String
+    /// The coordinator's bundle-signing public key. With it, only bundles it signed are applied; without it
+    /// (development), plain bundle files are.
+    public var trustedKey: Curve25519.Signing.PublicKey?
+    /// Where the last bundle applied is kept, to start from when the bundle file is unusable.
+    public var lastKnownGoodPath: String { (dataDirectory as NSString).appendingPathComponent("bundle.last-good.json") }
     /// PEM files for STARTTLS; no STARTTLS without them.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
@@ -66,7 +72,7 @@ public final class RegionalNode: Sendable {
         _ configuration: NodeConfiguration, webhooks: WebhookClient, registry: PrometheusCollectorRegistry, logger: Logger
     ) async throws -> RegionalNode {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        let bundle = try BundleFile.load(configuration.bundlePath, region: configuration.region.id, logger: logger)
+        let bundle = try BundleFile.load(configuration, logger: logger)
         let tls = try makeTLSContext(configuration)
         let spool = try Spool(directory: configuration.spoolDirectory, logger: logger)
         let recovered = try spool.recover()
@@ -207,19 +213,66 @@ public final class RegionalNode: Sendable {
     }
 }
 
-/// Reads the local bundle file. A missing file means an empty bundle (version 0): the node refuses every
-/// recipient with `550 5.1.1` until customers are configured.
+/// Reads the local bundle file: a signed bundle (`key_id`, `payload`, `signature`) when the node trusts a
+/// coordinator key, else a plain one. A missing file means an empty bundle (version 0): the node refuses every
+/// recipient with `550 5.1.1` until customers are configured. Each bundle applied is also kept as the
+/// last-known-good, which a start falls back to when the file is unusable.
 enum BundleFile {
-    static func load(_ path: String, region: RegionID, logger: Logger) throws -> NodeBundle {
+    static func load(_ configuration: NodeConfiguration, logger: Logger) throws -> NodeBundle {
+        let path = configuration.bundlePath
+        let region = configuration.region.id
         guard let data = FileManager.default.contents(atPath: path) else {
+            if let good = lastKnownGood(configuration) {
+                logger.warning("node: no bundle at \(path); starting from the last-known-good, version \(good.version)")
+                return good
+            }
             logger.notice("node: no bundle at \(path) yet; no customers are configured", metadata: ["region": "\(region)"])
             return NodeBundle(version: 0, region: region, customers: [])
         }
         do {
-            return try NodeBundle.decode(data, expectedRegion: region)
+            let bundle = try decode(data, configuration)
+            keep(data, configuration, logger: logger)
+            return bundle
         } catch {
+            if let good = lastKnownGood(configuration) {
+                logger.error(
+                    "node: the bundle \(path) cannot be used; starting from the last-known-good, version \(good.version)",
+                    metadata: ["error": "\(error)"])
+                return good
+            }
             throw NodeStartError("the bundle \(path) cannot be used: \(error)")
         }
+    }
+
+    static func decode(_ data: Data, _ configuration: NodeConfiguration) throws(NodeBundleError) -> NodeBundle {
+        let region = configuration.region.id
+        let envelope = try? JSONDecoder().decode(SignedBundle.self, from: data)
+        switch (configuration.trustedKey, envelope) {
+        case (let key?, let envelope?):
+            return try envelope.verify(with: key, region: region)
+        case (.some, nil):
+            throw NodeBundleError("expected a signed bundle (key_id, payload, signature): this node trusts only bundles the coordinator signed")
+        case (nil, .some):
+            throw NodeBundleError("the bundle is signed but this node has no key to verify it with (--trust-key)")
+        case (nil, nil):
+            return try NodeBundle.decode(data, expectedRegion: region)
+        }
+    }
+
+    /// Saves the bytes of an applied bundle as the last-known-good (written aside, then renamed).
+    static func keep(_ data: Data, _ configuration: NodeConfiguration, logger: Logger) {
+        let path = configuration.lastKnownGoodPath
+        do {
+            try data.write(to: URL(fileURLWithPath: path + ".tmp"))
+            guard rename(path + ".tmp", path) == 0 else { throw NodeStartError(String(cString: strerror(errno))) }
+        } catch {
+            logger.error("node: cannot keep the last-known-good bundle", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    static func lastKnownGood(_ configuration: NodeConfiguration) -> NodeBundle? {
+        guard let data = FileManager.default.contents(atPath: configuration.lastKnownGoodPath) else { return nil }
+        return try? decode(data, configuration)
     }
 
     static func modificationDate(_ path: String) -> Date? {
@@ -241,12 +294,13 @@ struct BundleWatcher: Service {
             seen = now
             guard let data = FileManager.default.contents(atPath: path) else { continue }
             do {
-                let bundle = try NodeBundle.decode(data, expectedRegion: node.region.id)
+                let bundle = try BundleFile.decode(data, node.configuration)
                 guard bundle.version > node.config.version else {
                     node.logger.warning("node: bundle version \(bundle.version) is not newer than \(node.config.version); ignored")
                     continue
                 }
                 node.config.apply(bundle)
+                BundleFile.keep(data, node.configuration, logger: node.logger)
                 node.logger.info("node: applied bundle version \(bundle.version)", metadata: ["region": "\(node.region.id)"])
             } catch {
                 node.logger.error("node: the new bundle is refused; version \(node.config.version) stays in force", metadata: ["error": "\(error)"])

@@ -177,7 +177,7 @@ class Node:
     are shortened so that retries and the lifetime fit in a test."""
 
     def __init__(self, workdir, customers, elsewhere=(), lifetime="1h", smarthost=None, tls=False,
-                 webhook_timeout=2, idle_timeout=30, spool=None, extra=(), region="eu"):
+                 webhook_timeout=2, idle_timeout=30, spool=None, extra=(), region="eu", write_bundle=True):
         self.workdir = workdir
         self.region = region
         self.data = os.path.join(workdir, "node")
@@ -192,7 +192,8 @@ class Node:
             open(path, "w").write(text)
         os.makedirs(self.data, exist_ok=True)
         self.bundle_path = os.path.join(self.data, "bundle.json")
-        self.write_bundle(1, customers, elsewhere)
+        if write_bundle:
+            self.write_bundle(1, customers, elsewhere)
         self.smtp_port = free_port()
         self.control_port = free_port()
         self.args = [

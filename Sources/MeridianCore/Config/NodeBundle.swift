@@ -138,7 +138,7 @@ public struct NodeBundle: Sendable, Hashable, Codable {
 /// Why a bundle cannot be used; the text names the customer and the field.
 public struct NodeBundleError: Error, CustomStringConvertible, Equatable {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 extension NodeBundle {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import Logging
 import MeridianCore
@@ -35,6 +36,9 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(help: "The bundle file: the customers this node serves (default: DATA-DIR/bundle.json).")
     var bundle: String?
+
+    @Option(help: "The coordinator's bundle-signing public key (base64, or a file holding it such as bundle-signing.pub); then only signed bundles are applied.")
+    var trustKey: String?
 
     @Option(help: "Address for SMTP.")
     var smtpHost = "0.0.0.0"
@@ -121,6 +125,7 @@ struct NodeCommand: AsyncParsableCommand {
         let dataDirectory = dataDir ?? ".meridian/node-\(id)"
         var configuration = NodeConfiguration(region: region, nodeID: endpoint.id, dataDirectory: dataDirectory, hostname: hostname ?? region.mxHost)
         if let spool { configuration.spoolDirectory = spool }
+        if let trustKey { configuration.trustedKey = try Self.publicKey(trustKey) }
         if let bundle { configuration.bundlePath = bundle }
         for (name, port) in [("--smtp-port", smtpPort), ("--control-port", controlPort ?? 9101)] where !(0...65_535).contains(port) {
             throw ValidationError("\(name) \(port) is not a port number (0 to 65535)")
@@ -147,6 +152,23 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.smtp.maxConnections = maxConnections
         configuration.smtp.maxConnectionsPerIP = maxConnectionsPerIp
         return configuration
+    }
+}
+
+extension NodeCommand {
+    /// An Ed25519 public key from base64 of its 32 raw bytes, or from a file holding that.
+    static func publicKey(_ text: String) throws -> Curve25519.Signing.PublicKey {
+        var value = text
+        if FileManager.default.fileExists(atPath: text) {
+            guard let contents = try? String(contentsOfFile: text, encoding: .utf8) else {
+                throw ValidationError("--trust-key \(text): the file cannot be read")
+            }
+            value = contents.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let bytes = Data(base64Encoded: value), let key = try? Curve25519.Signing.PublicKey(rawRepresentation: bytes) else {
+            throw ValidationError("--trust-key \(text): expected base64 of a 32-byte Ed25519 public key, or a file holding it")
+        }
+        return key
     }
 }
 
