@@ -97,6 +97,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let secrets: SecretBox
         do {
             secrets = try MasterKey.load(dataDirectory: configuration.dataDirectory)
+            // Created on first start, so that its public half (bundle-signing.pub) can be given to the nodes.
+            _ = try BundleSigningKey.loadOrCreate(dataDirectory: configuration.dataDirectory, secrets: secrets)
         } catch let error as CoordinatorStartError {
             throw ValidationError(error.description)
         }
