@@ -38,8 +38,6 @@ public struct NodeMetrics: Sendable {
         Metrics.Counter(label: "meridian_smtp_rejections_total", dimensions: [("region", region), ("code", "\(code)")], factory: factory).increment()
     }
 
-    func refusedConnection() { rejected(code: 421) }
-
     /// From the end of DATA to the final reply.
     func transaction(_ duration: Duration) { transactionTimer.recordNanoseconds(duration.nanoseconds) }
 

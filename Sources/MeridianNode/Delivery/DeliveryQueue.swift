@@ -29,7 +29,7 @@ public actor DeliveryQueue: Service {
     private var bounces: [DeliveryKey: Bounce] = [:]
     /// Messages just accepted, kept in memory for their first attempt so that it need not read the spool
     /// back; bounded, and only a shortcut: the spool stays the truth.
-    private var fresh: [String: (message: SpooledMessage, data: [UInt8], firstAttemptsLeft: Int)] = [:]
+    private var fresh: [String: (message: SpooledMessage, data: [UInt8], parsed: MIMEMessage, firstAttemptsLeft: Int)] = [:]
     private var freshBytes = 0
     static let freshLimit = 64 << 20
 
@@ -50,19 +50,22 @@ public actor DeliveryQueue: Service {
         self.backoff = Backoff(region.queue)
     }
 
-    /// A message just spooled: its recipients are due now.
-    func enqueue(_ message: SpooledMessage, data: [UInt8]) {
+    /// A message just spooled, with the parse the intake already made: its recipients are due now.
+    func enqueue(_ message: SpooledMessage, data: [UInt8], parsed: MIMEMessage) {
         if freshBytes + data.count <= Self.freshLimit {
-            fresh[message.id] = (message, data, message.recipients.count)
+            fresh[message.id] = (message, data, parsed, message.recipients.count)
             freshBytes += data.count
         }
         ready.append(contentsOf: message.recipients.indices.map { DeliveryKey(messageID: message.id, recipient: $0) })
         metrics.queueDepth(spool.depth)
     }
 
-    /// The message from memory on its first attempts, else from the spool.
-    private func load(_ key: DeliveryKey) throws -> (SpooledMessage, [UInt8]) {
-        guard var entry = fresh[key.messageID] else { return try spool.read(key.messageID) }
+    /// The message (and its parse) from memory on its first attempts, else from the spool.
+    private func load(_ key: DeliveryKey) throws -> (SpooledMessage, [UInt8], MIMEMessage?) {
+        guard var entry = fresh[key.messageID] else {
+            let (message, data) = try spool.read(key.messageID)
+            return (message, data, nil)
+        }
         entry.firstAttemptsLeft -= 1
         if entry.firstAttemptsLeft == 0 {
             fresh[key.messageID] = nil
@@ -70,7 +73,7 @@ public actor DeliveryQueue: Service {
         } else {
             fresh[key.messageID] = entry
         }
-        return (entry.message, entry.data)
+        return (entry.message, entry.data, entry.parsed)
     }
 
     /// Deliveries found in the spool at start, with their attempt counts from the metadata store.
@@ -138,8 +141,9 @@ public actor DeliveryQueue: Service {
     private func deliver(_ key: DeliveryKey) async {
         let spooled: SpooledMessage
         let data: [UInt8]
+        let parsed: MIMEMessage?
         do {
-            (spooled, data) = try load(key)
+            (spooled, data, parsed) = try load(key)
         } catch {
             logger.error("delivery: cannot read the spooled message; it stays in the spool", metadata: ["delivery": "\(key)", "error": "\(error)"])
             return finished(key, retryAfter: backoff.maximum)
@@ -151,21 +155,16 @@ public actor DeliveryQueue: Service {
         let recipient = spooled.recipients[key.recipient]
         let result: WebhookResult
         if let customer = config.directory.customer(recipient.customer) {
-            let message = MIMEMessage(parsing: data)
-            let body = WebhookPayload.encode(
-                envelope: spooled.envelope(for: recipient, size: data.count), message: message, content: MessageContent(message),
-                configVersion: spooled.configVersion)
-            if let signature = try? WebhookSignature(secret: customer.webhook.secret) {
-                result = await webhooks.post(url: customer.webhook.url, body: body, webhookID: recipient.webhookID, signature: signature)
-            } else {
-                result = WebhookResult(outcome: .temporary, statusCode: nil, text: "the webhook secret is malformed", duration: .zero)
-            }
+            let message = parsed ?? MIMEMessage(parsing: data)
+            result = await webhooks.deliver(
+                spooled, recipient: key.recipient, data: data, message: message, content: MessageContent(message), to: customer,
+                metrics: metrics)
         } else {
             result = WebhookResult(
                 outcome: .temporary, statusCode: nil, text: "customer \(recipient.customer) is not in the configuration in force",
                 duration: .zero)
+            metrics.attempt(result: result.outcome.rawValue, duration: result.duration)
         }
-        metrics.attempt(result: result.outcome.rawValue, duration: result.duration)
         await store.recordAttempt(key, number: number, DeliveryAttempt(result))
 
         switch result.outcome {

@@ -67,7 +67,7 @@ public final class MessageProcessor: MessageIntake {
             await store.insert(Self.record(spooled, index, message, customer, size: transaction.data.count, status: .queued))
         }
         metrics.accepted(recipients: customers.count)
-        await queue.enqueue(spooled, data: transaction.data)
+        await queue.enqueue(spooled, data: transaction.data, parsed: message)
         return SMTPReply(250, "2.0.0", "Queued as \(spooled.id)")
     }
 
@@ -76,18 +76,8 @@ public final class MessageProcessor: MessageIntake {
         let content = MessageContent(message)
         var results: [WebhookResult] = []
         for (index, customer) in customers.enumerated() {
-            let recipient = spooled.recipients[index]
-            let envelope = spooled.envelope(for: recipient, size: data.count)
-            let body = WebhookPayload.encode(envelope: envelope, message: message, content: content, configVersion: spooled.configVersion)
-            let result: WebhookResult
-            do {
-                result = await webhooks.post(
-                    url: customer.webhook.url, body: body, webhookID: recipient.webhookID,
-                    signature: try WebhookSignature(secret: customer.webhook.secret))
-            } catch {
-                result = WebhookResult(outcome: .temporary, statusCode: nil, text: "the webhook secret is malformed", duration: .zero)
-            }
-            metrics.attempt(result: result.outcome.rawValue, duration: result.duration)
+            let result = await webhooks.deliver(
+                spooled, recipient: index, data: data, message: message, content: content, to: customer, metrics: metrics)
             let key = DeliveryKey(messageID: spooled.id, recipient: index)
             let status: DeliveryStatus =
                 switch result.outcome {

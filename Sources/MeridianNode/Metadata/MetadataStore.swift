@@ -367,11 +367,15 @@ public actor MetadataStore {
         let maskCutoff = Self.millis(now.addingTimeInterval(-Double(masking.after.seconds)))
         _ = try await connection.query("BEGIN IMMEDIATE")
         do {
+            // A deleted record takes its attempts with it.
+            _ = try await connection.query(
+                """
+                DELETE FROM attempts WHERE (message_id, recipient) IN
+                    (SELECT message_id, recipient FROM deliveries WHERE received_at < ? AND status <> 'queued')
+                """, [.integer(metadataCutoff)])
             result.deletedRecords = try await connection.query(
                 "DELETE FROM deliveries WHERE received_at < ? AND status <> 'queued' RETURNING message_id", [.integer(metadataCutoff)]
             ).count
-            _ = try await connection.query(
-                "DELETE FROM attempts WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = attempts.message_id AND d.recipient = attempts.recipient)")
             result.deletedAttempts = try await connection.query(
                 "DELETE FROM attempts WHERE at < ? RETURNING message_id", [.integer(logCutoff)]
             ).count

@@ -113,7 +113,7 @@ public final class SMTPServer: Service, Sendable {
         let ip = channel.remoteAddress?.ipAddress ?? "unknown"
         let pipeline = channel.pipeline.syncOperations
         if let refusal = connections.admit(channel, ip: ip, limit: configuration.maxConnections, perIPLimit: configuration.maxConnectionsPerIP) {
-            metrics.refusedConnection()
+            metrics.rejected(code: refusal.code)
             try pipeline.addHandler(RefuseHandler(reply: refusal))
             return
         }

@@ -1,0 +1,24 @@
+import MeridianCore
+
+extension WebhookClient {
+    /// POSTs one recipient's payload, signed with the customer's secret under the recipient's stable
+    /// `webhook-id`, and counts the attempt. Sync and queued delivery both go through here.
+    func deliver(
+        _ spooled: SpooledMessage, recipient index: Int, data: [UInt8], message: MIMEMessage, content: MessageContent,
+        to customer: NodeBundle.Customer, metrics: NodeMetrics
+    ) async -> WebhookResult {
+        let recipient = spooled.recipients[index]
+        let body = WebhookPayload.encode(
+            envelope: spooled.envelope(for: recipient, size: data.count), message: message, content: content,
+            configVersion: spooled.configVersion)
+        let result: WebhookResult
+        if let signature = try? WebhookSignature(secret: customer.webhook.secret) {
+            result = await post(url: customer.webhook.url, body: body, webhookID: recipient.webhookID, signature: signature)
+        } else {
+            // Bundles are validated, so this is a bug rather than bad input; it is retried, not lost.
+            result = WebhookResult(outcome: .temporary, statusCode: nil, text: "the webhook secret is malformed", duration: .zero)
+        }
+        metrics.attempt(result: result.outcome.rawValue, duration: result.duration)
+        return result
+    }
+}
