@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -18,13 +19,38 @@ public struct Coordinator: Sendable {
     public let now: @Sendable () -> Date
     /// The regional nodes' control APIs, for metadata queries.
     public let fleet: NodeFleet
+    /// Config versions, bundles and the nodes' ACKs.
+    public let config: ConfigRepository
+    /// Compiles, signs and pushes config on every change; nil without a signing key (tests of the API alone).
+    public let publisher: ConfigPublisher?
+    /// Hex SHA-256 of the node token, which nodes present to pull and report.
+    public let nodeTokenHash: String?
+    /// Where DNS checks of customers' domains are asked.
+    public let resolver: DNSResolver
+    let accountSessions: AccountSessions
 
     public init(
         store: any SQLStore, catalog: RegionCatalog, secrets: SecretBox, fleet: NodeFleet = NodeFleet(urls: [], token: nil),
+        signingKey: Curve25519.Signing.PrivateKey? = nil, nodeToken: String? = nil, resolver: DNSResolver = .system(), logger: Logger = Logger(label: "meridian.coordinator"),
         now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
-        self.customers = SQLCustomerRepository(store: store)
+        let customers = SQLCustomerRepository(store: store)
+        let config = ConfigRepository(store: store)
+        self.config = config
+        if let signingKey {
+            let publisher = ConfigPublisher(
+                customers: customers, config: config, compiler: ConfigCompiler(catalog: catalog, secrets: secrets), key: signingKey,
+                pusher: NodePusher(token: nodeToken), logger: logger, now: now)
+            self.publisher = publisher
+            self.customers = PublishingCustomerRepository(base: customers, publisher: publisher)
+        } else {
+            self.publisher = nil
+            self.customers = customers
+        }
+        self.resolver = resolver
+        self.accountSessions = AccountSessions(now: now)
+        self.nodeTokenHash = nodeToken.map { BearerToken.hash(of: $0) }
         self.tokens = SQLTokenRepository(store: store)
         self.grants = SQLAccessGrantRepository(store: store)
         self.audit = SQLAuditLog(store: store)
@@ -56,8 +82,12 @@ public struct Coordinator: Sendable {
         router.add(middleware: ProblemMiddleware())
         let api = AdminAPI(
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
-            secrets: secrets, fleet: fleet, now: now)
+            secrets: secrets, fleet: fleet, config: config, resolver: resolver, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
+        NodeProtocol(config: config, catalog: catalog, tokenHash: nodeTokenHash, now: now).register(on: router)
+        AccountPage(
+            customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, now: now
+        ).register(on: router)
         return router
     }
 
@@ -77,6 +107,16 @@ public struct Coordinator: Sendable {
             try await Migrations.run(on: store, logger: logger)
             if let token = try await bootstrapAdminToken() {
                 await onFirstAdminToken(token)
+            }
+            if let publisher {
+                // The current state as a version before the first pull, then pushed to the nodes already known.
+                do {
+                    let outcome = try await publisher.publish()
+                    logger.info("config: version \(outcome.version) in force\(outcome.isNew ? "" : " (unchanged since the last start)")")
+                    Task { await publisher.push(outcome.version) }
+                } catch {
+                    logger.error("config: cannot publish at start; nodes keep their last-known-good", metadata: ["error": "\(error)"])
+                }
             }
         }
         return app

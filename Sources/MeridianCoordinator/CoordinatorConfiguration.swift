@@ -14,6 +14,10 @@ public struct CoordinatorConfiguration: Sendable {
     public var regionsDirectory: String = "Regions"
     /// How often the retention job looks for closed accounts due for purge.
     public var retentionInterval: Duration = .seconds(3600)
+    /// The node token nodes present to pull bundles and report; the coordinator presents it to push.
+    public var nodeToken: String?
+    /// The resolver DNS checks ask.
+    public var resolver: DNSResolver = .system()
 
     public init(database: DatabaseLocation, dataDirectory: String) {
         self.database = database

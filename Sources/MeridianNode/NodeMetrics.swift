@@ -13,6 +13,7 @@ public struct NodeMetrics: Sendable {
     private let transactionTimer: Metrics.Timer
     private let deliveryTimer: Metrics.Timer
     private let depthGauge: Metrics.Gauge
+    private let versionGauge: Metrics.Gauge
 
     public init(region: String, registry: PrometheusCollectorRegistry) {
         self.registry = registry
@@ -28,6 +29,7 @@ public struct NodeMetrics: Sendable {
         transactionTimer = Metrics.Timer(label: "meridian_smtp_transaction_seconds", dimensions: [("region", region)], factory: factory)
         deliveryTimer = Metrics.Timer(label: "meridian_webhook_request_seconds", dimensions: [("region", region)], factory: factory)
         depthGauge = Metrics.Gauge(label: "meridian_queue_depth", dimensions: [("region", region)], factory: factory)
+        versionGauge = Metrics.Gauge(label: "meridian_config_version", dimensions: [("region", region)], factory: factory)
     }
 
     /// A message got its 250, counted once per recipient.
@@ -47,6 +49,15 @@ public struct NodeMetrics: Sendable {
     }
 
     func queueDepth(_ depth: Int) { depthGauge.record(depth) }
+
+    func bundleApplied(version: Int) {
+        versionGauge.record(version)
+        Metrics.Counter(label: "meridian_config_bundles_total", dimensions: [("region", region), ("result", "ack")], factory: factory).increment()
+    }
+
+    func bundleRefused() {
+        Metrics.Counter(label: "meridian_config_bundles_total", dimensions: [("region", region), ("result", "nack")], factory: factory).increment()
+    }
 
     public func render() -> [UInt8] { registry.emitToBuffer() }
 }

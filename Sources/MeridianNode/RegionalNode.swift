@@ -33,6 +33,19 @@ public struct NodeConfiguration: Sendable {
     /// Hex SHA-256 of the node token the control API accepts.
     public var controlTokenHash: String?
     public var retentionInterval: Duration = .seconds(3600)
+    /// The coordinator to pull bundles from and report to; nil runs from the bundle file alone.
+    public var coordinatorURL: String?
+    /// The node token, which the coordinator accepts from nodes (needed with `coordinatorURL`).
+    public var coordinatorToken: String?
+    /// How often the node pulls to reconcile, besides the coordinator's pushes.
+    public var pullInterval: Duration = .seconds(30)
+    /// The control API's URL as the coordinator reaches it, for pushes (default: from host and port).
+    public var controlURL: String?
+    public var advertisedControlURL: String {
+        if let controlURL { return controlURL }
+        let host = ["0.0.0.0", "::", ""].contains(controlHost) ? smtp.hostname : controlHost
+        return "http://\(host.contains(":") ? "[\(host)]" : host):\(controlPort)"
+    }
 
     public init(region: Region, nodeID: String, dataDirectory: String, hostname: String) {
         self.region = region
@@ -138,12 +151,11 @@ public final class RegionalNode: Sendable {
             router: router,
             configuration: .init(address: .hostname(configuration.controlHost, port: configuration.controlPort), serverName: "meridian-node"),
             logger: logger)
-        return [
-            control, queue,
-            RetentionJob(node: self, interval: configuration.retentionInterval),
-            BundleWatcher(node: self),
-            smtp,
-        ]
+        var services: [any Service] = [control, queue, RetentionJob(node: self, interval: configuration.retentionInterval), BundleWatcher(node: self)]
+        if let coordinator = configuration.coordinatorURL, let token = configuration.coordinatorToken {
+            services.append(CoordinatorLink(node: self, coordinator: coordinator, token: token, interval: configuration.pullInterval))
+        }
+        return services + [smtp]
     }
 
     /// Answers `GET /v1/status`.
@@ -280,6 +292,51 @@ enum BundleFile {
     }
 }
 
+/// What became of a bundle offered to the node, from the bundle file, a coordinator push or a pull: the
+/// node's ACK or NACK.
+public struct BundleReport: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case ack, nack }
+    public var status: Status
+    /// The version the offer carried, when it could be read.
+    public var offered: Int?
+    /// The version in force after the offer.
+    public var version: Int
+    /// Why a NACK was given.
+    public var error: String?
+}
+
+extension RegionalNode {
+    /// Verifies (with `--trust-key`), validates and, when newer, applies a bundle; keeps it as the
+    /// last-known-good. A bundle that fails, or is older than the one in force, is refused and the version in
+    /// force stays. The same version again is acknowledged without change.
+    public func offer(_ data: Data, from source: String) -> BundleReport {
+        let bundle: NodeBundle
+        do {
+            bundle = try BundleFile.decode(data, configuration)
+        } catch {
+            logger.error(
+                "node: bundle from \(source) refused; version \(config.version) stays in force",
+                metadata: ["region": "\(region.id)", "error": "\(error)"])
+            metrics.bundleRefused()
+            return BundleReport(status: .nack, offered: nil, version: config.version, error: error.description)
+        }
+        switch config.applyIfNewer(bundle) {
+        case .applied:
+            BundleFile.keep(data, configuration, logger: logger)
+            metrics.bundleApplied(version: bundle.version)
+            logger.info("node: applied bundle version \(bundle.version) from \(source)", metadata: ["region": "\(region.id)"])
+            return BundleReport(status: .ack, offered: bundle.version, version: bundle.version, error: nil)
+        case .alreadyInForce:
+            return BundleReport(status: .ack, offered: bundle.version, version: bundle.version, error: nil)
+        case .older(let inForce):
+            let reason = "version \(bundle.version) is older than version \(inForce) in force"
+            logger.warning("node: bundle from \(source) refused: \(reason)", metadata: ["region": "\(region.id)"])
+            metrics.bundleRefused()
+            return BundleReport(status: .nack, offered: bundle.version, version: inForce, error: reason)
+        }
+    }
+}
+
 /// Re-reads the bundle file when it changes. A bad file is logged and the bundle in force stays.
 struct BundleWatcher: Service {
     let node: RegionalNode
@@ -293,18 +350,7 @@ struct BundleWatcher: Service {
             guard now != seen else { continue }
             seen = now
             guard let data = FileManager.default.contents(atPath: path) else { continue }
-            do {
-                let bundle = try BundleFile.decode(data, node.configuration)
-                guard bundle.version > node.config.version else {
-                    node.logger.warning("node: bundle version \(bundle.version) is not newer than \(node.config.version); ignored")
-                    continue
-                }
-                node.config.apply(bundle)
-                BundleFile.keep(data, node.configuration, logger: node.logger)
-                node.logger.info("node: applied bundle version \(bundle.version)", metadata: ["region": "\(node.region.id)"])
-            } catch {
-                node.logger.error("node: the new bundle is refused; version \(node.config.version) stays in force", metadata: ["error": "\(error)"])
-            }
+            _ = node.offer(data, from: path)
         }
     }
 }

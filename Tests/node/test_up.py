@@ -1,13 +1,13 @@
-"""`meridian up` runs the coordinator and three nodes; with a bundle in DIR/node-eu, mail sent over STARTTLS
-(the self-signed certificate up made) reaches the webhook, and the coordinator finds it through the node."""
+"""`meridian up` runs the coordinator and three nodes configured from it: a customer created through the API
+gets mail sent over STARTTLS (the self-signed certificate up made), and the coordinator finds it through the
+node."""
 
 import json
-import os
 import signal
 import subprocess
-import urllib.request
 
-from harness import MERIDIAN, ROOT, WebhookSink, customer, free_port, wait_for
+from harness import MERIDIAN, ROOT, WebhookSink, free_port, wait_for
+from test_federation import api
 
 
 def test_up_runs_three_nodes_that_deliver(tmp_path):
@@ -21,24 +21,21 @@ def test_up_runs_three_nodes_that_deliver(tmp_path):
         wait_for(lambda: "stop         Ctrl-C" in log(), timeout=30, what="the up banner")
         for region, port in (("eu", 2525), ("us", 2526), ("ap", 2527)):
             assert f"{region}  smtp 127.0.0.1:{port + offset}" in log()
-        os.makedirs(f"{data}/node-eu", exist_ok=True)
-        with open(f"{data}/node-eu/bundle.json", "w") as f:
-            json.dump({"version": 1, "region": "eu", "customers": [customer("cus_up", "up.example", sink.url("/ok"))]}, f)
-        wait_for(lambda: "applied bundle version 1" in log(), what="the bundle applied")
+        token = open(f"{data}/admin-token").read().strip()
+        status, created = api(8080 + offset, "POST", "/v1/customers", token, {
+            "name": "Up", "contact_email": "ops@up.example", "region": "eu", "domains": ["up.example"],
+            "webhook": {"url": sink.url("/ok"), "mode": "queued"}})
+        assert status == 201, created
+        cid = created["customer"]["id"]
+        wait_for(lambda: "region=eu [MeridianNode] node: applied bundle version 2 from a" in log(), what="the push")
         result = subprocess.run(["swaks", "--server", f"127.0.0.1:{2525 + offset}", "--tls", "--to", "hi@up.example",
                                  "--from", "s@sender.example"], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "250 2.0.0 Queued as" in result.stdout, result.stdout
         wait_for(lambda: sink.posts("/ok"), what="the webhook POST")
         assert json.loads(sink.posts("/ok")[0]["body"])["envelope"]["tls"] is True
-        token = open(f"{data}/admin-token").read().strip()
-        request = urllib.request.Request(f"http://127.0.0.1:{8080 + offset}/v1/customers/cus_up/messages",
-                                         headers={"Authorization": f"Bearer {token}"})
-        # cus_up exists only in the hand-written bundle, not in the coordinator: 404 until config push.
-        try:
-            urllib.request.urlopen(request, timeout=10)
-            raise AssertionError("expected 404")
-        except urllib.error.HTTPError as error:
-            assert error.code == 404
+        wait_for(lambda: api(8080 + offset, "GET", f"/v1/customers/{cid}/messages", token)[1].get("messages"), what="the metadata")
+        status, page = api(8080 + offset, "GET", f"/v1/customers/{cid}/messages", token)
+        assert status == 200 and page["messages"][0]["region"] == "eu", page
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=40) == 0
     finally:

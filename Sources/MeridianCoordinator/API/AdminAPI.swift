@@ -14,6 +14,8 @@ struct AdminAPI: APIProtocol {
     let catalog: RegionCatalog
     let secrets: SecretBox
     let fleet: NodeFleet
+    let config: ConfigRepository
+    let resolver: DNSResolver
     let now: @Sendable () -> Date
 
     /// The authenticated caller; the middleware guarantees one for every non-public operation.

@@ -26,6 +26,7 @@ public enum AuthorizationPolicy {
         "getCustomerRegion": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "setCustomerRegion": [.admin: .allowed, .customer: .ownAccount],
         "getCustomerDNS": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "checkCustomerDNS": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "listCustomerMessages": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "closeCustomer": [.admin: .allowed, .customer: .ownAccount],
         "reopenCustomer": [.admin: .allowed, .customer: .ownAccount],
@@ -35,6 +36,7 @@ public enum AuthorizationPolicy {
         "createToken": [.admin: .allowed],
         "listTokens": [.admin: .allowed],
         "revokeToken": [.admin: .allowed],
+        "listNodes": [.admin: .allowed, .support: .allowed, .dpo: .allowed, .auditor: .allowed],
         "listAuditEntries": [.admin: .allowed, .auditor: .allowed, .dpo: .allowed],
     ]
 

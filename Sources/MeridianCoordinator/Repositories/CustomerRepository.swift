@@ -70,6 +70,8 @@ public protocol CustomerRepository: Sendable {
     func regionHistory(_ id: String) async throws -> [RegionChange]
     func close(_ id: String, at: Date, purgeAfter: Date, reason: String?, by actor: AuditActor) async throws -> CustomerRecord
     func reopen(_ id: String, at: Date, by actor: AuditActor) async throws -> CustomerRecord
+    /// Every active account with its domains, in id order: what the config compiler reads.
+    func allActive() async throws -> [CustomerRecord]
     /// Deletes every closed account whose purge date has passed; returns their ids.
     func purgeClosed(dueBy: Date, by actor: AuditActor) async throws -> [String]
 }

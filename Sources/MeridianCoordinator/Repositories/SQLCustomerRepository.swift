@@ -56,6 +56,25 @@ public struct SQLCustomerRepository: CustomerRepository {
         }
     }
 
+    /// Two queries whatever the count (the per-row decode would make one per customer).
+    public func allActive() async throws -> [CustomerRecord] {
+        try await store.withSession { db in
+            var domains: [String: [CustomerDomain]] = [:]
+            for row in try await db.raw("""
+                SELECT d.customer_id, d.domain, d.verification_token FROM customer_domains d
+                JOIN customers c ON c.id = d.customer_id WHERE c.status = 'active' ORDER BY d.domain
+                """).all() {
+                domains[try row.decode(column: "customer_id", as: String.self), default: []].append(
+                    CustomerDomain(
+                        domain: try row.decode(column: "domain", as: String.self),
+                        verificationToken: try row.decode(column: "verification_token", as: String.self)))
+            }
+            return try await db.raw("SELECT * FROM customers WHERE status = 'active' ORDER BY id").all().map { row in
+                try Self.decode(row, domains: domains[try row.decode(column: "id", as: String.self)] ?? [])
+            }
+        }
+    }
+
     public func update(_ id: String, _ changes: CustomerChanges, at date: Date, by actor: AuditActor) async throws -> CustomerRecord {
         try await store.transaction { db in
             guard var customer = try await Self.load(id, on: db) else { throw RepositoryError.notFound(id) }
@@ -186,6 +205,11 @@ public struct SQLCustomerRepository: CustomerRepository {
                     domain: try $0.decode(column: "domain", as: String.self),
                     verificationToken: try $0.decode(column: "verification_token", as: String.self))
             }
+        return try decode(row, domains: domains)
+    }
+
+    static func decode(_ row: any SQLRow, domains: [CustomerDomain]) throws -> CustomerRecord {
+        let id = try row.decode(column: "id", as: String.self)
         let region = try row.decode(column: "region", as: String?.self)
         return CustomerRecord(
             id: id,

@@ -117,7 +117,39 @@ public enum Migrations {
                 ]
             }
             return statements
-        }
+        },
+        Migration(version: 2, name: "config versions, bundles, nodes") { _ in
+            [
+                """
+                CREATE TABLE config_versions (
+                    version BIGINT PRIMARY KEY,
+                    digest TEXT NOT NULL,
+                    customers BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE config_bundles (
+                    region TEXT PRIMARY KEY,
+                    version BIGINT NOT NULL,
+                    signed TEXT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE nodes (
+                    id TEXT PRIMARY KEY,
+                    region TEXT NOT NULL,
+                    control_url TEXT NOT NULL,
+                    applied_version BIGINT,
+                    last_result TEXT,
+                    last_error TEXT,
+                    last_result_at BIGINT,
+                    first_seen_at BIGINT NOT NULL,
+                    last_seen_at BIGINT NOT NULL
+                )
+                """,
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

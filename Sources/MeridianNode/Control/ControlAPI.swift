@@ -7,6 +7,7 @@ import NIOCore
 /// The node control API (Hummingbird), for the coordinator and for operators on the private network:
 ///
 /// * `GET /healthz` and `GET /metrics` (Prometheus text), without a token;
+/// * `PUT /v1/bundle`: a coordinator push of a signed bundle, answered with the node's ACK or NACK;
 /// * `GET /v1/status`, `GET /v1/messages` (a customer's deliveries, by time, message id, sender or recipient)
 ///   and `GET /v1/messages/{id}/{recipient}` (one delivery with its attempts), with the node token.
 ///
@@ -31,6 +32,13 @@ struct ControlAPI: Sendable {
             try authorize(request)
             let status = try await node.status()
             return try json(status)
+        }
+        // A coordinator push: the signed bundle as the body; the answer is the node's ACK (200) or NACK (422).
+        router.put("/v1/bundle") { request, _ in
+            try authorize(request)
+            let body = try await request.body.collect(upTo: Self.maximumBundleSize)
+            let report = node.offer(Data(buffer: body), from: "a coordinator push")
+            return try json(report, status: report.status == .ack ? .ok : .unprocessableContent)
         }
         router.get("/v1/messages") { request, _ in
             try authorize(request)
@@ -81,21 +89,17 @@ struct ControlAPI: Sendable {
         var attempts: [DeliveryAttempt]
     }
 
+    /// Bundles carry every customer of a region; 256 MB leaves room for a few million.
+    static let maximumBundleSize = 256 << 20
+
     private func authorize(_ request: Request) throws {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw ControlProblem(.unauthorized, "send the node token as Authorization: Bearer <token>")
         }
         let presented = Array(SHA256.hash(data: Data(header.dropFirst("Bearer ".count).utf8)).hexString.utf8)
-        guard let tokenHash, Self.constantTimeEqual(presented, Array(tokenHash.utf8)) else {
+        guard let tokenHash, ConstantTime.equal(presented, Array(tokenHash.utf8)) else {
             throw ControlProblem(.unauthorized, "the node token is not valid")
         }
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
     }
 
     static func query(_ parameters: Parameters) throws -> MetadataQuery {
@@ -164,9 +168,9 @@ struct ProblemWriter<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-func json(_ value: some Encodable) throws -> Response {
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
-    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -46,6 +47,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "File holding the node token (default: DATA-DIR/node-token, created if missing; or set MERIDIAN_NODE_TOKEN).")
         var nodeTokenFile: String?
 
+        @Option(help: "The DNS resolver (IP[:PORT]) that checks customers' MX and TXT records (default: the first nameserver in /etc/resolv.conf).")
+        var dnsResolver: String?
+
         func run() async throws {
             var configuration = CoordinatorConfiguration(database: try options.location(), dataDirectory: options.dataDir)
             configuration.host = host
@@ -60,6 +64,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 urls = try loadCatalog(options.regions).regions.flatMap { $0.nodes.map(\.controlURL) }
             }
             let fleet = NodeFleet(urls: urls, token: token.secret)
+            configuration.nodeToken = token.secret
+            if let dnsResolver {
+                do { configuration.resolver = try DNSResolver(parsing: dnsResolver) } catch { throw ValidationError(error.description) }
+            }
             try await CoordinatorCommand.serve(configuration, fleet: fleet, logger: makeLogger(label: "meridian.coordinator")) { token in
                 let path = (dataDir as NSString).appendingPathComponent("admin-token")
                 say("first start: created admin token \(token.secret)")
@@ -95,15 +103,18 @@ struct CoordinatorCommand: AsyncParsableCommand {
     ) async throws {
         let catalog = try loadCatalog(configuration.regionsDirectory)
         let secrets: SecretBox
+        let signingKey: Curve25519.Signing.PrivateKey
         do {
             secrets = try MasterKey.load(dataDirectory: configuration.dataDirectory)
             // Created on first start, so that its public half (bundle-signing.pub) can be given to the nodes.
-            _ = try BundleSigningKey.loadOrCreate(dataDirectory: configuration.dataDirectory, secrets: secrets)
+            signingKey = try BundleSigningKey.loadOrCreate(dataDirectory: configuration.dataDirectory, secrets: secrets)
         } catch let error as CoordinatorStartError {
             throw ValidationError(error.description)
         }
         let (store, service) = try await Coordinator.openStore(configuration.database, logger: logger)
-        let coordinator = Coordinator(store: store, catalog: catalog, secrets: secrets, fleet: fleet)
+        let coordinator = Coordinator(
+            store: store, catalog: catalog, secrets: secrets, fleet: fleet, signingKey: signingKey, nodeToken: configuration.nodeToken,
+            resolver: configuration.resolver, logger: logger)
         let created = OnceFlag()
         let dataDirectory = configuration.dataDirectory
         var app = try coordinator.buildApplication(configuration, storeService: service, logger: logger) { token in

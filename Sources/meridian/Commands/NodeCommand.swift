@@ -14,8 +14,9 @@ struct NodeCommand: AsyncParsableCommand {
         commandName: "node",
         abstract: "Run a regional mail node: SMTP in, webhooks out, metadata kept in the region.",
         discussion: """
-            The node takes its customers from a bundle file (--bundle; the coordinator pushes signed bundles in a \
-            later version) and its retention and queue policy from Regions/<region>.yaml. Queued mail is \
+            The node takes its customers from signed bundles: pushed by the coordinator (--coordinator, with \
+            --trust-key) and pulled at start and every --pull-interval, or from a bundle file (--bundle). Its \
+            retention and queue policy come from Regions/<region>.yaml. Queued mail is \
             spooled under --spool and survives a crash; SIGTERM lets transactions in flight finish.
             """)
 
@@ -39,6 +40,15 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(help: "The coordinator's bundle-signing public key (base64, or a file holding it such as bundle-signing.pub); then only signed bundles are applied.")
     var trustKey: String?
+
+    @Option(help: "The coordinator's URL: the node pulls its bundle from there at start and every --pull-interval, and reports ACK or NACK; needs --trust-key.")
+    var coordinator: String?
+
+    @Option(help: "Seconds between pulls from the coordinator (pushes arrive at once regardless).")
+    var pullInterval = 30
+
+    @Option(help: "This node's control API URL as the coordinator reaches it, for pushes (default: from --control-host and --control-port).")
+    var controlURL: String?
 
     @Option(help: "Address for SMTP.")
     var smtpHost = "0.0.0.0"
@@ -86,6 +96,7 @@ struct NodeCommand: AsyncParsableCommand {
         let token = try NodeToken.load(
             file: controlTokenFile ?? (configuration.dataDirectory as NSString).appendingPathComponent("node-token"), create: true)
         configuration.controlTokenHash = token.hash
+        configuration.coordinatorToken = token.secret
         let registry = PrometheusCollectorRegistry()
         let webhooks = WebhookClient(timeout: .seconds(Int64(webhookTimeout)))
         let node: RegionalNode
@@ -102,7 +113,7 @@ struct NodeCommand: AsyncParsableCommand {
               smtp     \(configuration.smtp.host):\(configuration.smtp.port)\(configuration.tlsCertificatePath == nil ? " (no STARTTLS: pass --tls-cert and --tls-key)" : " with STARTTLS")
               control  http://\(configuration.controlHost):\(configuration.controlPort)  (token in \(token.source))
               spool    \(configuration.spoolDirectory)
-              bundle   \(configuration.bundlePath) (version \(node.config.version), \(node.config.directory.bundle.customers.count) customers)
+              config   \(configuration.coordinatorURL.map { "from the coordinator at \($0), pulled every \(pullInterval) s; " } ?? "")bundle file \(configuration.bundlePath) (version \(node.config.version), \(node.config.directory.bundle.customers.count) customers)
             """)
         try await group.run()
         await node.close()
@@ -148,6 +159,23 @@ struct NodeCommand: AsyncParsableCommand {
         guard (1...600).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout \(webhookTimeout): from 1 to 600 seconds") }
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout \(idleTimeout): from 1 to 3600 seconds") }
         guard maxConnections >= 1, maxConnectionsPerIp >= 1 else { throw ValidationError("connection limits must be at least 1") }
+        if let coordinator {
+            guard let url = URL(string: coordinator), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ValidationError("--coordinator \(coordinator): expected an http(s) URL such as http://coordinator.internal:8080")
+            }
+            guard trustKey != nil else {
+                throw ValidationError("--coordinator needs --trust-key (the coordinator's bundle-signing.pub): a node applies only bundles it can verify")
+            }
+            configuration.coordinatorURL = coordinator
+        }
+        guard (1...86_400).contains(pullInterval) else { throw ValidationError("--pull-interval \(pullInterval): from 1 to 86400 seconds") }
+        configuration.pullInterval = .seconds(Int64(pullInterval))
+        if let controlURL {
+            guard let url = URL(string: controlURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ValidationError("--control-url \(controlURL): expected an http(s) URL")
+            }
+            configuration.controlURL = controlURL.hasSuffix("/") ? String(controlURL.dropLast()) : controlURL
+        }
         configuration.smtp.idleTimeout = .seconds(Int64(idleTimeout))
         configuration.smtp.maxConnections = maxConnections
         configuration.smtp.maxConnectionsPerIP = maxConnectionsPerIp

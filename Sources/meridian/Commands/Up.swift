@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -15,8 +16,8 @@ struct Up: AsyncParsableCommand {
         discussion: """
             The coordinator listens on 127.0.0.1:8080 with its data under --data-dir; the nodes take SMTP on \
             2525 (eu), 2526 (us), 2527 (ap) and their control APIs on 9101 to 9103, with STARTTLS on a \
-            self-signed certificate (DIR/tls). Each node reads its customers from DIR/node-<region>/bundle.json. \
-            The first start creates an admin token and writes it to DIR/admin-token; later starts reuse the \
+            self-signed certificate (DIR/tls). The nodes take their customers from the coordinator: it signs a \
+            new config version on every change and pushes it, and they pull at start and every 30 s. The first start creates an admin token and writes it to DIR/admin-token; later starts reuse the \
             data. Ctrl-C stops everything, letting SMTP transactions in flight finish.
             """)
 
@@ -44,7 +45,16 @@ struct Up: AsyncParsableCommand {
         let url = "http://127.0.0.1:\(configuration.port)"
         let tokenPath = (dataDir as NSString).appendingPathComponent("admin-token")
         let catalog = try loadCatalog(regions)
+        let signingKey: Curve25519.Signing.PrivateKey
+        do {
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            signingKey = try BundleSigningKey.loadOrCreate(
+                dataDirectory: dataDir, secrets: try MasterKey.load(dataDirectory: dataDir))
+        } catch let error as CoordinatorStartError {
+            throw ValidationError(error.description)
+        }
         let nodeToken = try NodeToken.load(file: (dataDir as NSString).appendingPathComponent("node-token"), create: true)
+        configuration.nodeToken = nodeToken.secret
         let tls = try SelfSignedCertificate.ensure(
             in: (dataDir as NSString).appendingPathComponent("tls"), hostnames: ["localhost"] + catalog.regions.map(\.mxHost))
         var relay: Smarthost?
@@ -71,6 +81,9 @@ struct Up: AsyncParsableCommand {
             node.tlsKeyPath = tls.key
             node.controlTokenHash = nodeToken.hash
             node.smarthost = relay
+            node.trustedKey = signingKey.publicKey
+            node.coordinatorURL = url
+            node.coordinatorToken = nodeToken.secret
             configurations.append(node)
         }
         // The stores and the HTTP client must be closed however this ends (SQLiteNIO and AsyncHTTPClient insist).
@@ -85,7 +98,7 @@ struct Up: AsyncParsableCommand {
             let nodeLines = nodes.map { node in
                 let config = node.configuration
                 return "\(config.region.id)  smtp 127.0.0.1:\(config.smtp.port)  control http://127.0.0.1:\(config.controlPort)  "
-                    + "bundle \(config.bundlePath) (\(node.config.directory.bundle.customers.count) customers)"
+                    + "config version \(node.config.version) (\(node.config.directory.bundle.customers.count) customers)"
             }
             try await serve(configuration, fleet: fleet, services: services, nodeLines: nodeLines, url: url, tokenPath: tokenPath, logger: logger)
         } catch {

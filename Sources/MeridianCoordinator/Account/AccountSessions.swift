@@ -1,0 +1,75 @@
+import Foundation
+import MeridianCore
+
+/// Sign-in sessions of the `/account` page, in memory: short-lived (30 minutes from sign-in), each with its own
+/// CSRF token. A restart signs everyone out, which for a page used for minutes at a time is acceptable.
+actor AccountSessions {
+    struct Session: Sendable {
+        var id: String
+        var tokenID: String
+        var customerID: String
+        var csrf: String
+        var expires: Date
+        /// A message for the next page view (the result of the last form), shown once.
+        var notice: Notice?
+    }
+
+    struct Notice: Sendable {
+        var text: String
+        var isError: Bool
+    }
+
+    static let lifetime: TimeInterval = 30 * 60
+    static let maximum = 10_000
+    private var sessions: [String: Session] = [:]
+    let now: @Sendable () -> Date
+
+    init(now: @escaping @Sendable () -> Date) {
+        self.now = now
+    }
+
+    func create(tokenID: String, customerID: String) -> Session {
+        sweep()
+        if sessions.count >= Self.maximum, let oldest = sessions.values.min(by: { $0.expires < $1.expires }) {
+            sessions[oldest.id] = nil
+        }
+        let session = Session(
+            id: Self.random(), tokenID: tokenID, customerID: customerID, csrf: Self.random(), expires: now().addingTimeInterval(Self.lifetime))
+        sessions[session.id] = session
+        return session
+    }
+
+    func find(_ id: String) -> Session? {
+        guard let session = sessions[id] else { return nil }
+        guard session.expires > now() else {
+            sessions[id] = nil
+            return nil
+        }
+        return session
+    }
+
+    /// Returns the pending notice and clears it.
+    func takeNotice(_ id: String) -> Notice? {
+        defer { sessions[id]?.notice = nil }
+        return sessions[id]?.notice
+    }
+
+    func setNotice(_ id: String, _ notice: Notice) {
+        sessions[id]?.notice = notice
+    }
+
+    func end(_ id: String) {
+        sessions[id] = nil
+    }
+
+    private func sweep() {
+        let date = now()
+        sessions = sessions.filter { $0.value.expires > date }
+    }
+
+    /// 256 random bits, base64url.
+    static func random() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+}

@@ -1,0 +1,283 @@
+"""Config push end to end, with real processes: `meridian up` (a coordinator and three nodes), or a
+coordinator and a `meridian node --coordinator` started apart. Changes made through the admin API reach the
+nodes as signed versions; every node's ACK or NACK shows in /v1/nodes; nodes keep serving while the
+coordinator is away and catch up when it is back."""
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+from harness import MERIDIAN, NODE_TOKEN, ROOT, WebhookSink, free_port, wait_for
+from test_federation import api
+from test_node import send
+
+
+def http(method, url, token, body=None, content_type="application/json"):
+    request = urllib.request.Request(url, method=method, data=body)
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+class Up:
+    """`meridian up` in a temporary directory on its own ports."""
+
+    def __init__(self, tmp_path):
+        self.data = str(tmp_path / "data")
+        self.offset = free_port() % 20000 + 20000
+        self.port = 8080 + self.offset
+        self.log_path = tmp_path / "up.log"
+        self.process = subprocess.Popen([MERIDIAN, "up", "--data-dir", self.data, "--port-offset", str(self.offset)], cwd=ROOT,
+                                        stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
+        wait_for(lambda: "stop         Ctrl-C" in self.log(), timeout=30, what="the up banner")
+        self.admin = open(f"{self.data}/admin-token").read().strip()
+        self.node_token = open(f"{self.data}/node-token").read().strip()
+
+    def log(self):
+        return open(self.log_path).read()
+
+    def smtp(self, region):
+        return {"eu": 2525, "us": 2526, "ap": 2527}[region] + self.offset
+
+    def control(self, region):
+        return {"eu": 9101, "us": 9102, "ap": 9103}[region] + self.offset
+
+    def api(self, method, path, body=None):
+        return api(self.port, method, path, self.admin, body)
+
+    def in_sync(self, after=0, count=3):
+        """Waits until a version newer than `after` is published and `count` nodes acknowledged it; returns it."""
+        def check():
+            status, nodes = self.api("GET", "/v1/nodes")
+            assert status == 200, nodes
+            states = [node["state"] for node in nodes["nodes"]]
+            return (len(states) == count and all(state == "in_sync" for state in states)
+                    and (nodes.get("config_version") or 0) > after and nodes["config_version"])
+        wait_for(check, timeout=20, what=f"{count} nodes in sync")
+        return self.api("GET", "/v1/nodes")[1]["config_version"]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                assert self.process.wait(timeout=40) == 0
+            finally:
+                if self.process.poll() is None:
+                    self.process.kill()
+
+
+def test_webhook_and_region_changes_reach_the_next_message(tmp_path):
+    sink = WebhookSink()
+    up = Up(tmp_path)
+    try:
+        status, created = up.api("POST", "/v1/customers", {
+            "name": "Push", "contact_email": "ops@push.example", "region": None, "domains": ["push.example"],
+            "webhook": {"url": sink.url("/ok"), "mode": "sync"}})
+        assert status == 201, created
+        cid = created["customer"]["id"]
+        first = up.in_sync(after=1)
+        assert send(up.smtp("eu"), rcpt="a@push.example")[0] == 250
+        assert len(sink.posts("/ok")) == 1
+
+        status, _ = up.api("PATCH", f"/v1/customers/{cid}", {"webhook": {"url": sink.url("/ok/second"), "mode": "sync"}})
+        assert status == 200
+        second = up.in_sync(after=first)
+        assert send(up.smtp("ap"), rcpt="b@push.example")[0] == 250
+        assert len(sink.posts("/ok/second")) == 1, "the next message goes to the new webhook URL"
+
+        status, pin = up.api("PUT", f"/v1/customers/{cid}/region", {"region": "us", "reason": "test"})
+        assert status == 200, pin
+        third = up.in_sync(after=second)
+        code, text = send(up.smtp("eu"), rcpt="c@push.example")
+        assert code == 451 and "us.mx." in text, (code, text)
+        assert send(up.smtp("us"), rcpt="d@push.example")[0] == 250
+        assert len(sink.posts("/ok/second")) == 2
+
+        # Each message's metadata names the config version it was processed under.
+        status, page = up.api("GET", f"/v1/customers/{cid}/messages")
+        assert status == 200, page
+        versions = sorted(record["metadata"]["config_version"] for record in page["messages"])
+        assert versions == [first, second, third], versions
+
+        # Every node acknowledged the newest version; the CLI says so too.
+        out = subprocess.run([MERIDIAN, "nodes", "--url", f"http://127.0.0.1:{up.port}", "--data-dir", up.data],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert f"config version {third}" in out.stdout and out.stdout.count("in_sync") == 3, out.stdout
+
+        # Publishing is audited.
+        status, audit = up.api("GET", "/v1/audit?limit=1000")
+        assert [e["target"] for e in audit["items"] if e["action"] == "config.publish"][-1] == f"config/{third}"
+    finally:
+        up.stop()
+        sink.close()
+
+
+def test_tampered_bundle_is_nacked_and_the_old_one_stays(tmp_path):
+    sink = WebhookSink()
+    up = Up(tmp_path)
+    try:
+        status, created = up.api("POST", "/v1/customers", {
+            "name": "Tamper", "contact_email": "ops@tamper.example", "region": "eu", "domains": ["tamper.example"],
+            "webhook": {"url": sink.url("/ok"), "mode": "sync"}})
+        assert status == 201
+        version = up.in_sync(after=1)
+        status, body = http("GET", f"http://127.0.0.1:{up.port}/node/v1/bundle?region=eu&node=eu-1&version=0"
+                            f"&control_url=http://127.0.0.1:{up.control('eu')}", up.node_token)
+        assert status == 200
+        signed = json.loads(body)
+        bundle = json.loads(base64.b64decode(signed["payload"]))
+        bundle["version"] = version + 100
+        bundle["customers"][0]["webhook"]["url"] = "http://attacker.example/steal"
+        signed["payload"] = base64.b64encode(json.dumps(bundle).encode()).decode()
+        status, body = http("PUT", f"http://127.0.0.1:{up.control('eu')}/v1/bundle", up.node_token, json.dumps(signed).encode())
+        report = json.loads(body)
+        assert status == 422 and report["status"] == "nack", report
+        assert "signature does not verify" in report["error"] and report["version"] == version, report
+        # Not a JSON document at all, and no token: refused as well.
+        assert http("PUT", f"http://127.0.0.1:{up.control('eu')}/v1/bundle", up.node_token, b"{not json")[0] == 422
+        assert http("PUT", f"http://127.0.0.1:{up.control('eu')}/v1/bundle", "mrd_wrong", json.dumps(signed).encode())[0] == 401
+        # The old bundle stays in force: mail still goes to the real webhook.
+        assert send(up.smtp("eu"), rcpt="x@tamper.example")[0] == 250
+        assert len(sink.posts("/ok")) == 1
+        status, body = http("GET", f"http://127.0.0.1:{up.control('eu')}/v1/status", up.node_token)
+        assert json.loads(body)["config_version"] == version
+    finally:
+        up.stop()
+        sink.close()
+
+
+def start_coordinator(work, port, regions="Regions"):
+    data = os.path.join(work, "coordinator")
+    return subprocess.Popen(
+        [MERIDIAN, "coordinator", "--database", f"sqlite:{data}/coordinator.sqlite", "--data-dir", data, "--port", str(port),
+         "--regions", os.path.join(ROOT, regions)],
+        cwd=ROOT, stdout=open(os.path.join(work, "coordinator.log"), "ab"), stderr=subprocess.STDOUT,
+        env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN)), data
+
+
+def start_node(work, coordinator_port, trust_key, smtp_port, control_port, pull_interval=1):
+    return subprocess.Popen(
+        [MERIDIAN, "node", "--region", "eu", "--regions", os.path.join(ROOT, "Regions"), "--data-dir", os.path.join(work, "node"),
+         "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port), "--control-port", str(control_port),
+         "--coordinator", f"http://127.0.0.1:{coordinator_port}", "--trust-key", trust_key, "--pull-interval", str(pull_interval)],
+        cwd=ROOT, stdout=open(os.path.join(work, "node.log"), "ab"), stderr=subprocess.STDOUT,
+        env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN))
+
+
+def answers(port, token):
+    try:
+        return api(port, "GET", "/v1/whoami", token)[0] == 200
+    except OSError:
+        return False
+
+
+def node_version(control_port):
+    try:
+        status, body = http("GET", f"http://127.0.0.1:{control_port}/v1/status", NODE_TOKEN)
+    except OSError:
+        return None
+    return json.loads(body)["config_version"] if status == 200 else None
+
+
+def first_admin(data, port):
+    """Waits for a new coordinator's first admin token and for its API; returns the token."""
+    wait_for(lambda: os.path.exists(os.path.join(data, "admin-token")), what="the coordinator's first start")
+    admin = open(os.path.join(data, "admin-token")).read().strip()
+    wait_for(lambda: answers(port, admin), what="the coordinator")
+    return admin
+
+
+def test_nodes_keep_serving_without_the_coordinator_and_reconcile(tmp_path):
+    sink = WebhookSink()
+    work = str(tmp_path)
+    port, smtp, control = free_port(), free_port(), free_port()
+    coordinator, data = start_coordinator(work, port)
+    node = None
+    try:
+        admin = first_admin(data, port)
+        status, created = api(port, "POST", "/v1/customers", admin, {
+            "name": "Away", "contact_email": "ops@away.example", "region": "eu", "domains": ["away.example"],
+            "webhook": {"url": sink.url("/ok"), "mode": "queued"}})
+        assert status == 201
+        cid = created["customer"]["id"]
+        node = start_node(work, port, os.path.join(data, "bundle-signing.pub"), smtp, control)
+        wait_for(lambda: node_version(control) == api(port, "GET", "/v1/nodes", admin)[1]["config_version"], what="the node's first pull")
+        version = node_version(control)
+
+        coordinator.kill()
+        coordinator.wait()
+        assert send(smtp, rcpt="one@away.example")[0] == 250
+        wait_for(lambda: len(sink.posts("/ok")) == 1, what="delivery with the coordinator down")
+
+        # A node restarted while the coordinator is down starts from its last-known-good bundle.
+        node.send_signal(signal.SIGTERM)
+        assert node.wait(timeout=40) == 0
+        node = start_node(work, port, os.path.join(data, "bundle-signing.pub"), smtp, control)
+        wait_for(lambda: node_version(control) == version, what="the node back on its last-known-good")
+        assert send(smtp, rcpt="two@away.example")[0] == 250
+        wait_for(lambda: len(sink.posts("/ok")) == 2, what="delivery after a restart without the coordinator")
+        assert "starting from the last-known-good" in open(os.path.join(work, "node.log")).read()
+
+        # The coordinator comes back; a change made while the node cannot answer pushes (stopped) reaches it
+        # by its next pull.
+        coordinator, _ = start_coordinator(work, port)
+        wait_for(lambda: answers(port, admin), what="the coordinator's restart")
+        node.send_signal(signal.SIGSTOP)
+        try:
+            status, _ = api(port, "PATCH", f"/v1/customers/{cid}", admin, {"webhook": {"url": sink.url("/ok/after"), "mode": "queued"}})
+            assert status == 200
+            newest = api(port, "GET", "/v1/nodes", admin)[1]["config_version"]
+            assert newest > version
+            time.sleep(0.5)
+            assert api(port, "GET", "/v1/nodes", admin)[1]["nodes"][0]["state"] in ("behind", "unreachable")
+        finally:
+            node.send_signal(signal.SIGCONT)
+        wait_for(lambda: api(port, "GET", "/v1/nodes", admin)[1]["nodes"][0]["state"] == "in_sync", timeout=30, what="the node reconciled")
+        assert node_version(control) == newest
+        assert send(smtp, rcpt="three@away.example")[0] == 250
+        wait_for(lambda: len(sink.posts("/ok/after")) == 1, what="delivery to the changed webhook")
+    finally:
+        for process in (node, coordinator):
+            if process and process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+        sink.close()
+
+
+def test_a_node_that_trusts_another_key_nacks_and_the_coordinator_records_it(tmp_path):
+    work = str(tmp_path)
+    port, smtp, control = free_port(), free_port(), free_port()
+    coordinator, data = start_coordinator(work, port)
+    node = None
+    try:
+        admin = first_admin(data, port)
+        other = base64.b64encode(bytes(range(32))).decode()  # a valid Ed25519 public key that did not sign anything here
+        node = start_node(work, port, other, smtp, control)
+
+        def refused():
+            status, nodes = api(port, "GET", "/v1/nodes", admin)
+            return nodes["nodes"] and nodes["nodes"][0]["state"] == "refused" and nodes["nodes"][0]
+
+        entry = wait_for(refused, what="the NACK recorded")
+        entry = refused()
+        assert "signed by key" in entry["last_error"] and entry.get("applied_version") is None, entry
+        assert node_version(control) == 0
+        # A customer is refused by that node, which has no usable config.
+        assert send(smtp, rcpt="x@nobody.example")[0] == 550
+        # Node-protocol input is checked: bad region, bad token.
+        status, body = http("GET", f"http://127.0.0.1:{port}/node/v1/bundle?region=mars&node=x&version=0&control_url=http://h:1", NODE_TOKEN)
+        assert status == 422 and b"region" in body
+        assert http("GET", f"http://127.0.0.1:{port}/node/v1/bundle?region=eu&node=x&version=0&control_url=http://h:1", "mrd_x")[0] == 401
+    finally:
+        for process in (node, coordinator):
+            if process and process.poll() is None:
+                process.kill()
