@@ -19,6 +19,8 @@ struct AuthorizationMatrixTests {
         case "getCustomerRegion": return (.get, "/v1/customers/\(id)/region", nil)
         case "setCustomerRegion": return (.put, "/v1/customers/\(id)/region", ["region": "eu"])
         case "getCustomerDNS": return (.get, "/v1/customers/\(id)/dns", nil)
+        case "checkCustomerDNS": return (.get, "/v1/customers/\(id)/dns/check", nil)
+        case "listNodes": return (.get, "/v1/nodes", nil)
         case "listCustomerMessages": return (.get, "/v1/customers/\(id)/messages", nil)
         case "closeCustomer": return (.post, "/v1/customers/\(id)/close", nil)
         case "reopenCustomer": return (.post, "/v1/customers/\(id)/reopen", nil)

@@ -267,3 +267,41 @@ class Node:
         status, _, body = self.get(f"/v1/messages?{query}")
         assert status == 200, body
         return json.loads(body)["messages"]
+
+
+class DNSZone:
+    """A real DNS server on UDP loopback (dnslib), answering MX and TXT from a dict the test changes as it
+    goes: {"name": {"MX": ["host", ...], "TXT": ["text", ...]}}. Unknown names get NXDOMAIN."""
+
+    def __init__(self):
+        from dnslib import MX, QTYPE, RCODE, RR, TXT
+        from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+        self.records = {}
+        zone = self
+
+        class Resolver(BaseResolver):
+            def resolve(self, request, handler):
+                reply = request.reply()
+                name = str(request.q.qname).rstrip(".").lower()
+                entry = zone.records.get(name)
+                if entry is None:
+                    reply.header.rcode = RCODE.NXDOMAIN
+                    return reply
+                kind = QTYPE[request.q.qtype]
+                for index, value in enumerate(entry.get(kind, [])):
+                    rdata = MX(value, preference=10 * (index + 1)) if kind == "MX" else TXT(value)
+                    reply.add_answer(RR(request.q.qname, request.q.qtype, rdata=rdata, ttl=60))
+                return reply
+
+        self.port = free_port()
+        quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data")
+        self.server = DNSServer(Resolver(), port=self.port, address="127.0.0.1", logger=quiet)
+        self.server.start_thread()
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def close(self):
+        self.server.stop()

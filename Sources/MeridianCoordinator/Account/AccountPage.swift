@@ -65,7 +65,7 @@ struct AccountPage: Sendable {
         }
         router.post("/account/domains") { request, context in
             try await change(request, context) { session, form, actor in
-                let list = (form["domains"] ?? "").split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "," || $0 == " " })
+                let list = (form["domains"] ?? "").split(whereSeparator: { $0.isNewline || $0 == "," || $0 == " " })
                     .map { String($0).lowercased() }
                 var changes = CustomerChanges()
                 changes.domains = try CustomerInput(catalog: catalog).domains(list)

@@ -1,0 +1,93 @@
+import Crypto
+import Foundation
+import Logging
+import MeridianCore
+import Testing
+
+@testable import MeridianCoordinator
+
+@Suite("Config versions, publishing and node records")
+struct ConfigPublisherTests {
+    static func publisher(_ store: any SQLStore, key: Curve25519.Signing.PrivateKey, debounce: Duration = .milliseconds(2)) -> ConfigPublisher {
+        ConfigPublisher(
+            customers: SQLCustomerRepository(store: store), config: ConfigRepository(store: store),
+            compiler: ConfigCompiler(catalog: TestStores.regions, secrets: ConfigCompilerTests.secrets), key: key,
+            pusher: NodePusher(token: nil), debounce: debounce, logger: Logger(label: "test"))
+    }
+
+    @Test("versions grow only when the content changes, and each region's bundle verifies", arguments: StoreKind.allCases)
+    func versions(kind: StoreKind) async throws {
+        try await TestStores.withStore(kind) { store in
+            let key = Curve25519.Signing.PrivateKey()
+            let publisher = Self.publisher(store, key: key)
+            let config = ConfigRepository(store: store)
+            let first = try await publisher.publish()
+            #expect(first.version == 1 && first.isNew)
+            let again = try await publisher.publish()
+            #expect(again.version == 1 && !again.isNew, "the same state is the same version, as after a restart")
+
+            let customers = SQLCustomerRepository(store: store)
+            try await customers.create(try ConfigCompilerTests.customer("cus_1", "one.example", region: "eu"), by: RepositoryTests.admin)
+            try await customers.create(try ConfigCompilerTests.customer("cus_2", "two.example", region: nil), by: RepositoryTests.admin)
+            let second = try await publisher.publish()
+            #expect(second.version == 2 && second.isNew)
+            let stored = try #require(try await config.bundle(for: RegionID("eu")!))
+            let bundle = try JSONDecoder().decode(SignedBundle.self, from: stored.signed).verify(with: key.publicKey, region: RegionID("eu")!)
+            #expect(bundle.version == 2 && bundle.customers.map(\.id) == ["cus_1", "cus_2"])
+            let us = try JSONDecoder().decode(SignedBundle.self, from: try #require(try await config.bundle(for: RegionID("us")!)).signed)
+                .verify(with: key.publicKey, region: RegionID("us")!)
+            #expect(us.customers.map(\.id) == ["cus_2"] && us.elsewhere.map(\.domain) == ["one.example"])
+
+            // Closing an account removes it from the next version.
+            _ = try await customers.close("cus_2", at: Date(), purgeAfter: Date().addingTimeInterval(86_400), reason: nil, by: RepositoryTests.admin)
+            #expect(try await customers.allActive().map(\.id) == ["cus_1"])
+            #expect(try await publisher.publish().version == 3)
+            let latest = try #require(try await config.latest())
+            #expect(latest.version == 3)
+            let published = try await SQLAuditLog(store: store).entries(after: 0, limit: 100).filter { $0.action == "config.publish" }
+            #expect(published.map(\.target) == ["config/1", "config/2", "config/3"])
+        }
+    }
+
+    @Test("changes close together become one version", arguments: [StoreKind.sqlite])
+    func coalescing(kind: StoreKind) async throws {
+        try await TestStores.withStore(kind) { store in
+            let publisher = Self.publisher(store, key: Curve25519.Signing.PrivateKey(), debounce: .milliseconds(200))
+            #expect(try await publisher.publish().version == 1)
+            let customers = SQLCustomerRepository(store: store)
+            for index in 0..<5 {
+                try await customers.create(try ConfigCompilerTests.customer("cus_\(index)", "c\(index).example", region: nil), by: RepositoryTests.admin)
+                publisher.changed()
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            await publisher.settled()
+            #expect(try await ConfigRepository(store: store).latest()?.version == 2)
+        }
+    }
+
+    @Test("nodes: registered once, ACK moves the applied version, NACK and failures keep it", arguments: StoreKind.allCases)
+    func nodes(kind: StoreKind) async throws {
+        try await TestStores.withStore(kind) { store in
+            let config = ConfigRepository(store: store)
+            let eu = RegionID("eu")!
+            #expect(try await config.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.1:9101", at: Date()))
+            #expect(try await !config.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.1:9101", at: Date()))
+            try await config.record(node: "eu-1", result: .ack, version: 4, error: nil, at: Date())
+            try await config.record(node: "eu-1", result: .nack, version: 4, error: "signature does not verify", at: Date())
+            var node = try #require(try await config.nodes().first)
+            #expect(node.appliedVersion == 4 && node.lastResult == .nack && node.lastError == "signature does not verify")
+            try await config.record(node: "eu-1", result: .unreachable, version: nil, error: "connection refused", at: Date())
+            node = try #require(try await config.nodes().first)
+            #expect(node.appliedVersion == 4 && node.lastResult == .unreachable)
+            #expect(AdminAPI.state(of: node, newest: 5) == .unreachable)
+            try await config.record(node: "eu-1", result: .ack, version: 5, error: nil, at: Date())
+            node = try #require(try await config.nodes().first)
+            #expect(AdminAPI.state(of: node, newest: 5) == .inSync && node.lastError == nil)
+            #expect(AdminAPI.state(of: node, newest: 6) == .behind)
+            // A node that moves is audited; one that only pulls again is not.
+            _ = try await config.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.2:9101", at: Date())
+            let actions = try await SQLAuditLog(store: store).entries(after: 0, limit: 100).map(\.action)
+            #expect(actions == ["node.register", "node.update"])
+        }
+    }
+}
