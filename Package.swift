@@ -125,6 +125,13 @@ let package = Package(
             path: "Benchmarks/ParserBenchmark",
             swiftSettings: swiftSettings
         ),
+        // Config compile and sign time, run by scripts/bench-config in release mode (docs/benchmarks.md).
+        .executableTarget(
+            name: "config-benchmark",
+            dependencies: ["MeridianCore", "MeridianCoordinator", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Benchmarks/ConfigBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MeridianCoreTests",
             dependencies: ["MeridianCore"],

@@ -355,7 +355,7 @@ struct BundleWatcher: Service {
     }
 }
 
-/// Applies the region's retention policy to the metadata store, at start and then every interval.
+/// Applies the retention policy to the metadata store, at start and then every interval.
 struct RetentionJob: Service {
     let node: RegionalNode
     let interval: Duration
@@ -363,7 +363,9 @@ struct RetentionJob: Service {
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let result = try await node.store.applyRetention(node.region.retention, masking: node.region.ipMasking, now: Date())
+                // The policy of the config version in force, as the coordinator compiled it from Regions/.
+                let policy = node.region.applying(node.config.directory.bundle.policy)
+                let result = try await node.store.applyRetention(policy.retention, masking: policy.ipMasking, now: Date())
                 if result != .init() {
                     node.logger.info(
                         "retention: deleted \(result.deletedRecords) metadata records and \(result.deletedAttempts) attempts, masked \(result.maskedAddresses) addresses",

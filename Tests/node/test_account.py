@@ -138,7 +138,9 @@ def test_account_sign_in_cookie_and_csrf(coordinator):
 def test_account_page_in_chromium(coordinator):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,1500"):
@@ -146,10 +148,25 @@ def test_account_page_in_chromium(coordinator):
     options.binary_location = "/usr/bin/chromium"
     browser = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
     port = coordinator["port"]
+
+    def gone(element):
+        try:
+            element.tag_name
+            return False
+        except StaleElementReferenceException:
+            return True
+
+    def submit(form, then):
+        """Submits a form and waits until its page is replaced by the one the redirect leads to, where `then` holds."""
+        old = browser.find_element(By.TAG_NAME, "html")
+        browser.find_element(By.CSS_SELECTOR, f"{form} button").click()
+        wait = WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+        wait.until(lambda _: gone(old) and then())
+
     try:
         browser.get(f"http://127.0.0.1:{port}/account")
         browser.find_element(By.ID, "api_key").send_keys(coordinator["token"])
-        browser.find_element(By.CSS_SELECTOR, "#sign-in button").click()
+        submit("#sign-in", lambda: browser.find_element(By.ID, "current-region"))
         assert browser.find_element(By.TAG_NAME, "h1").text == "Globex <Mail>"  # escaped in the HTML, shown as typed
         assert browser.find_element(By.ID, "current-region").get_attribute("data-region") == "none"
         assert "mx.meridian.example" in browser.find_element(By.ID, "dns-records").text
@@ -159,7 +176,7 @@ def test_account_page_in_chromium(coordinator):
 
         browser.find_element(By.CSS_SELECTOR, "#region-form input[value=us]").click()
         browser.find_element(By.ID, "reason").send_keys("US customers")
-        browser.find_element(By.CSS_SELECTOR, "#region-form button").click()
+        submit("#region-form", lambda: browser.find_element(By.ID, "notice"))
         assert "Region changed to" in browser.find_element(By.ID, "notice").text
         assert browser.find_element(By.ID, "current-region").get_attribute("data-region") == "us"
         assert browser.find_element(By.ID, "mx-host").text == "us.mx.meridian.example"
@@ -180,11 +197,10 @@ def test_account_page_in_chromium(coordinator):
         box = browser.find_element(By.ID, "domains")
         box.clear()
         box.send_keys("globex.example\nbad_domain!")
-        browser.find_element(By.CSS_SELECTOR, "#domains-form button").click()
+        submit("#domains-form", lambda: "error" in browser.find_element(By.ID, "notice").get_attribute("class"))
         notice = browser.find_element(By.ID, "notice")
         assert "error" in notice.get_attribute("class") and "bad_domain!" in notice.text, notice.text
 
-        browser.find_element(By.CSS_SELECTOR, "#sign-out button").click()
-        assert browser.find_elements(By.ID, "sign-in")
+        submit("#sign-out", lambda: browser.find_element(By.ID, "sign-in"))
     finally:
         browser.quit()

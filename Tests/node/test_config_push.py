@@ -235,8 +235,8 @@ def test_nodes_keep_serving_without_the_coordinator_and_reconcile(tmp_path):
         try:
             status, _ = api(port, "PATCH", f"/v1/customers/{cid}", admin, {"webhook": {"url": sink.url("/ok/after"), "mode": "queued"}})
             assert status == 200
-            newest = api(port, "GET", "/v1/nodes", admin)[1]["config_version"]
-            assert newest > version
+            newest = wait_for(lambda: (api(port, "GET", "/v1/nodes", admin)[1]["config_version"] or 0) > version
+                              and api(port, "GET", "/v1/nodes", admin)[1]["config_version"], what="the new version")
             time.sleep(0.5)
             assert api(port, "GET", "/v1/nodes", admin)[1]["nodes"][0]["state"] in ("behind", "unreachable")
         finally:

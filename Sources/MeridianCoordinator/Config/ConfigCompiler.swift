@@ -22,43 +22,71 @@ public struct ConfigCompiler: Sendable {
     }
 
     public func compile(_ customers: [CustomerRecord], version: Int) throws -> [NodeBundle] {
-        let active = customers.filter { $0.status == .active }.sorted { $0.id < $1.id }
-        var entries: [String: NodeBundle.Customer] = [:]
-        for customer in active {
-            let secret: String
-            do {
-                secret = try secrets.open(customer.webhookSecretSealed)
-            } catch {
-                throw CompileError(description: "customer \(customer.id): its webhook secret does not open with the master key")
+        var sorted = customers.filter { $0.status == .active }
+        if !zip(sorted, sorted.dropFirst()).allSatisfy({ $0.id < $1.id }) { sorted.sort { $0.id < $1.id } }
+        let active = sorted
+        // Each customer's entry once for every region, opening its secret and checking its fields, on every core.
+        let chunks = stride(from: 0, to: active.count, by: 4096).map { Array(active[$0..<Swift.min($0 + 4096, active.count)]) }
+        let secrets = self.secrets
+        let entries = try chunks.parallelMap { chunk in try chunk.map { try Self.entry($0, secrets: secrets) } }.flatMap { $0 }
+        // Ids and domains are unique across all customers (the database's keys say so too), hence within every
+        // bundle: checked once here, so that each region's bundle needs no check that spans customers.
+        var owners: [String: String] = [:]
+        owners.reserveCapacity(entries.count * 2)
+        for entry in entries {
+            guard owners.updateValue(entry.id, forKey: "id:" + entry.id) == nil else {
+                throw CompileError(description: "customer \(entry.id) appears twice")
             }
-            entries[customer.id] = NodeBundle.Customer(
-                id: customer.id, region: customer.region, domains: customer.domains.map(\.domain).sorted(),
-                webhook: .init(url: customer.webhookURL, mode: customer.webhookMode, secret: secret),
-                metadataRedactions: customer.metadataRedactions.sorted { $0.rawValue < $1.rawValue })
-        }
-        return try catalog.regions.map { region in
-            var included: [NodeBundle.Customer] = []
-            var elsewhere: [NodeBundle.PinnedElsewhere] = []
-            for customer in active {
-                if let pin = customer.region, pin != region.id {
-                    guard let home = catalog.region(pin) else {
-                        throw CompileError(description: "customer \(customer.id) is pinned to \(pin), which is not in Regions/")
-                    }
-                    elsewhere += customer.domains.map { .init(domain: $0.domain, region: pin, mxHost: home.mxHost) }
-                } else if let entry = entries[customer.id] {
-                    included.append(entry)
+            for domain in entry.domains {
+                if let other = owners.updateValue(entry.id, forKey: domain.lowercased()), other != entry.id {
+                    throw CompileError(description: "\"\(domain)\" belongs to both \(other) and \(entry.id)")
                 }
             }
-            let bundle = NodeBundle(
+        }
+        let catalog = self.catalog
+        return try catalog.regions.parallelMap { region in
+            var included: [NodeBundle.Customer] = []
+            var elsewhere: [NodeBundle.PinnedElsewhere] = []
+            included.reserveCapacity(entries.count)
+            for index in entries.indices {
+                guard let pin = entries[index].region, pin != region.id else {
+                    included.append(entries[index])
+                    continue
+                }
+                guard let home = catalog.region(pin) else {
+                    throw CompileError(description: "customer \(entries[index].id) is pinned to \(pin), which is not in Regions/")
+                }
+                for domain in entries[index].domains { elsewhere.append(.init(domain: domain, region: pin, mxHost: home.mxHost)) }
+            }
+            return NodeBundle(
                 version: version, region: region.id, customers: included,
                 elsewhere: elsewhere.sorted { $0.domain < $1.domain }, policy: NodeBundle.Policy(region))
-            do {
-                try bundle.validate(expectedRegion: region.id)
-            } catch {
-                throw CompileError(description: "the \(region.id) bundle would not validate: \(error)")
-            }
-            return bundle
         }
+    }
+
+    /// A customer as every bundle holds it, checked once (``NodeBundle/Customer/validate()``).
+    static func entry(_ customer: CustomerRecord, secrets: SecretBox) throws -> NodeBundle.Customer {
+        let secret: String
+        do {
+            secret = try secrets.open(customer.webhookSecretSealed)
+        } catch {
+            throw CompileError(description: "customer \(customer.id): its webhook secret does not open with the master key")
+        }
+        let entry = NodeBundle.Customer(
+            id: customer.id, region: customer.region, domains: customer.domains.map(\.domain).sorted(),
+            webhook: .init(url: customer.webhookURL, mode: customer.webhookMode, secret: secret),
+            metadataRedactions: customer.metadataRedactions.sorted { $0.rawValue < $1.rawValue })
+        do {
+            try entry.validate()
+        } catch {
+            throw CompileError(description: "a bundle would not validate: \(error)")
+        }
+        return entry
+    }
+
+    /// Signs each bundle (canonical JSON, Ed25519), one region per core; returns the `SignedBundle` JSON of each.
+    public static func sign(_ bundles: [NodeBundle], with key: Curve25519.Signing.PrivateKey) throws -> [Data] {
+        try bundles.parallelMap { Data(try SignedBundle.signedJSON($0, with: key)) }
     }
 }
 

@@ -89,19 +89,22 @@ public actor ConfigPublisher {
     public func publish() async throws -> Outcome {
         let active = try await customers.allActive()
         let unversioned = try compiler.compile(active, version: 0)
+        let encoded = try unversioned.parallelMap { $0.canonicalJSON() }
         var hasher = SHA256()
-        for bundle in unversioned { hasher.update(data: try SignedBundle.canonical(bundle)) }
+        for bytes in encoded { hasher.update(data: bytes) }
         let digest = hasher.finalize().hexString
         if let latest = try await config.latest(), latest.digest == digest {
             return Outcome(version: latest.version, isNew: false)
         }
         let key = self.key
         let version = try await config.publish(digest: digest, customers: active.count, at: now(), audit: .system("config")) { version in
-            try unversioned.map { bundle in
-                var bundle = bundle
-                bundle.version = version
-                return PublishedBundle(region: bundle.region, version: version, signed: try JSONEncoder().encode(SignedBundle.sign(bundle, with: key)))
+            let signed = try Array(zip(unversioned, encoded)).parallelMap { bundle, bytes in
+                guard let canonical = NodeBundle.canonicalJSON(bytes, settingVersion: version) else {
+                    throw ConfigCompiler.CompileError(description: "the \(bundle.region) bundle has no version to set")
+                }
+                return Data(try SignedBundle.signedJSON(canonical: canonical, with: key))
             }
+            return zip(unversioned, signed).map { PublishedBundle(region: $0.region, version: version, signed: $1) }
         }
         logger.info("config: published version \(version)", metadata: ["customers": "\(active.count)", "digest": "\(digest.prefix(12))"])
         return Outcome(version: version, isNew: true)

@@ -19,6 +19,27 @@ public struct CustomerRecord: Sendable, Hashable {
     public var updatedAt: Date
     public var closedAt: Date?
     public var purgeAfter: Date?
+
+    public init(
+        id: String, name: String, contactEmail: String, region: RegionID?, domains: [CustomerDomain], webhookURL: String,
+        webhookMode: DeliveryMode, webhookSecretSealed: String, metadataRedactions: [MetadataField], status: Status, createdAt: Date,
+        updatedAt: Date, closedAt: Date?, purgeAfter: Date?
+    ) {
+        self.id = id
+        self.name = name
+        self.contactEmail = contactEmail
+        self.region = region
+        self.domains = domains
+        self.webhookURL = webhookURL
+        self.webhookMode = webhookMode
+        self.webhookSecretSealed = webhookSecretSealed
+        self.metadataRedactions = metadataRedactions
+        self.status = status
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.closedAt = closedAt
+        self.purgeAfter = purgeAfter
+    }
 }
 
 public struct CustomerDomain: Sendable, Hashable {

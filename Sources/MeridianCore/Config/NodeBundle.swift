@@ -92,6 +92,24 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             case metadataRedactions = "metadata_redactions"
         }
 
+        /// The customer's own fields: an http(s) webhook URL, a well-formed secret, domains and addresses.
+        public func validate() throws(NodeBundleError) {
+            guard WebhookEndpoint(webhook.url) != nil else {
+                throw NodeBundleError("customer \(id): \"\(webhook.url)\" is not an http(s) webhook URL")
+            }
+            do {
+                _ = try WebhookSignature(secret: webhook.secret)
+            } catch {
+                throw NodeBundleError("customer \(id): the webhook secret is malformed (\(error))")
+            }
+            for domain in domains where DomainName(domain) == nil {
+                throw NodeBundleError("customer \(id): \"\(domain)\" is not a domain")
+            }
+            for address in addresses where SMTPMailbox(address) == nil {
+                throw NodeBundleError("customer \(id): \"\(address)\" is not an e-mail address")
+            }
+        }
+
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             id = try container.decode(String.self, forKey: .id)
@@ -166,42 +184,30 @@ extension NodeBundle {
         keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
     }
 
-    public func validate(expectedRegion: RegionID) throws(NodeBundleError) {
+    /// - Parameter checkingCustomers: also check each customer's own fields (``Customer/validate()``); the
+    ///   config compiler, which checks each customer once for all regions, passes false.
+    public func validate(expectedRegion: RegionID, checkingCustomers: Bool = true) throws(NodeBundleError) {
         guard region == expectedRegion else {
             throw NodeBundleError("the bundle is for region \(region), this node serves \(expectedRegion)")
         }
         guard version >= 0 else { throw NodeBundleError("version must not be negative") }
         var owners: [String: String] = [:]
+        owners.reserveCapacity(customers.count * 2 + elsewhere.count)
         func claim(_ key: String, by owner: String) throws(NodeBundleError) {
-            if let other = owners[key], other != owner {
+            if let other = owners.updateValue(owner, forKey: key), other != owner {
                 throw NodeBundleError("\"\(key)\" belongs to both \(other) and \(owner)")
             }
-            owners[key] = owner
         }
         var ids: Set<String> = []
+        ids.reserveCapacity(customers.count)
         for customer in customers {
             guard ids.insert(customer.id).inserted else { throw NodeBundleError("customer \(customer.id) appears twice") }
             if let pin = customer.region, pin != region {
                 throw NodeBundleError("customer \(customer.id) is pinned to \(pin) and must not be in the \(region) bundle")
             }
-            guard WebhookEndpoint(customer.webhook.url) != nil else {
-                throw NodeBundleError("customer \(customer.id): \"\(customer.webhook.url)\" is not an http(s) webhook URL")
-            }
-            do {
-                _ = try WebhookSignature(secret: customer.webhook.secret)
-            } catch {
-                throw NodeBundleError("customer \(customer.id): the webhook secret is malformed (\(error))")
-            }
-            for domain in customer.domains {
-                guard DomainName(domain) != nil else { throw NodeBundleError("customer \(customer.id): \"\(domain)\" is not a domain") }
-                try claim(domain.lowercased(), by: customer.id)
-            }
-            for address in customer.addresses {
-                guard SMTPMailbox(address) != nil else {
-                    throw NodeBundleError("customer \(customer.id): \"\(address)\" is not an e-mail address")
-                }
-                try claim(address.lowercased(), by: customer.id)
-            }
+            if checkingCustomers { try customer.validate() }
+            for domain in customer.domains { try claim(domain.lowercased(), by: customer.id) }
+            for address in customer.addresses { try claim(address.lowercased(), by: customer.id) }
         }
         for entry in elsewhere {
             guard entry.region != region else {
@@ -209,5 +215,24 @@ extension NodeBundle {
             }
             try claim(entry.domain.lowercased(), by: "region \(entry.region)")
         }
+    }
+}
+
+extension Region {
+    /// The region with the retention, queue and masking numbers of a bundle's policy, which the coordinator
+    /// compiled from Regions/: a node acts on the policy of the config version in force, so the version named in
+    /// a message's metadata says which rules applied. Without a policy (a hand-written bundle) the region's own.
+    public func applying(_ policy: NodeBundle.Policy?) -> Region {
+        guard let policy else { return self }
+        var region = self
+        region.retention.messageMetadata = PolicyDuration(seconds: policy.messageMetadataSeconds)
+        region.retention.deliveryLogs = PolicyDuration(seconds: policy.deliveryLogsSeconds)
+        region.queue.messageLifetime = PolicyDuration(seconds: policy.queueLifetimeSeconds)
+        region.queue.retryInitial = PolicyDuration(seconds: policy.retryInitialSeconds)
+        region.queue.retryMaximum = PolicyDuration(seconds: policy.retryMaximumSeconds)
+        region.ipMasking.after = PolicyDuration(seconds: policy.ipMaskingAfterSeconds)
+        region.ipMasking.ipv4KeepOctets = policy.ipv4KeepOctets
+        region.ipMasking.ipv6KeepHextets = policy.ipv6KeepHextets
+        return region
     }
 }

@@ -21,9 +21,7 @@ public struct SignedBundle: Sendable, Hashable, Codable {
 
     /// The canonical JSON of a bundle: keys sorted, no insignificant whitespace, `/` unescaped.
     public static func canonical(_ bundle: NodeBundle) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(bundle)
+        Data(bundle.canonicalJSON())
     }
 
     public static func sign(_ bundle: NodeBundle, with key: Curve25519.Signing.PrivateKey) throws -> SignedBundle {
@@ -31,6 +29,26 @@ public struct SignedBundle: Sendable, Hashable, Codable {
         return SignedBundle(
             keyID: keyID(of: key.publicKey), payload: bytes.base64EncodedString(),
             signature: try key.signature(for: bytes).base64EncodedString())
+    }
+
+    /// Signs a bundle and returns the `SignedBundle` JSON as sent to nodes, written in one pass over the
+    /// payload (what `JSONEncoder().encode(sign(...))` gives, without its copies of a bundle of many megabytes).
+    public static func signedJSON(_ bundle: NodeBundle, with key: Curve25519.Signing.PrivateKey) throws -> [UInt8] {
+        try signedJSON(canonical: bundle.canonicalJSON(), with: key)
+    }
+
+    /// The same, from a bundle's canonical JSON already written.
+    public static func signedJSON(canonical bytes: [UInt8], with key: Curve25519.Signing.PrivateKey) throws -> [UInt8] {
+        let signature = try key.signature(for: bytes)
+        var json = JSONWriter(capacity: bytes.count / 3 * 4 + 256)
+        json.beginObject()
+        json.field("key_id", keyID(of: key.publicKey))
+        json.key("payload")
+        json.base64String(bytes)
+        json.key("signature")
+        json.base64String(Array(signature))
+        json.endObject()
+        return json.bytes
     }
 
     public static func keyID(of key: Curve25519.Signing.PublicKey) -> String {

@@ -5,19 +5,36 @@
 public struct DomainName: Sendable, Hashable, Comparable, CustomStringConvertible {
     public let value: String
 
+    /// One pass over the bytes, lower-casing ASCII as it goes: domains are checked for every customer in every
+    /// config version and every RCPT, so this avoids `lowercased()` and `split`.
     public init?(_ text: String) {
-        var name = text.lowercased()
-        if name.hasSuffix(".") { name.removeLast() }
-        guard !name.isEmpty, name.utf8.count <= 253 else { return nil }
-        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.count >= 2 else { return nil }
-        for label in labels {
-            guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-",
-                label.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D })
-            else { return nil }
+        var bytes = Array(text.utf8)
+        if bytes.last == 0x2E { bytes.removeLast() }
+        guard !bytes.isEmpty, bytes.count <= 253 else { return nil }
+        var labels = 0
+        var start = 0
+        var digitsOnly = true
+        for index in 0...bytes.count {
+            if index == bytes.count || bytes[index] == 0x2E {
+                guard (1...63).contains(index - start), bytes[start] != 0x2D, bytes[index - 1] != 0x2D else { return nil }
+                labels += 1
+                if index == bytes.count { break }
+                start = index + 1
+                digitsOnly = true
+                continue
+            }
+            var byte = bytes[index]
+            if byte >= 0x41 && byte <= 0x5A {
+                byte += 0x20
+                bytes[index] = byte
+            }
+            let digit = byte >= 0x30 && byte <= 0x39
+            guard digit || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D else { return nil }
+            if !digit { digitsOnly = false }
         }
-        guard let top = labels.last, !top.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        self.value = name
+        // The top-level label is the last one scanned; all digits would make an IP address a domain.
+        guard labels >= 2, !digitsOnly else { return nil }
+        self.value = String(decoding: bytes, as: UTF8.self)
     }
 
     public var description: String { value }

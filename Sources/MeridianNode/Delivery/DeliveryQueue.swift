@@ -16,7 +16,9 @@ public actor DeliveryQueue: Service {
     private let webhooks: WebhookClient
     private let metrics: NodeMetrics
     private let logger: Logger
-    private let backoff: Backoff
+    /// The queue policy of the config version in force (the region file's when the bundle has none).
+    private var queuePolicy: QueuePolicy { region.applying(config.directory.bundle.policy).queue }
+    private var backoff: Backoff { Backoff(queuePolicy) }
     private let smarthost: Smarthost?
     private let hostname: String
     private let concurrency: Int
@@ -47,7 +49,6 @@ public actor DeliveryQueue: Service {
         self.hostname = hostname
         self.concurrency = concurrency
         self.logger = logger
-        self.backoff = Backoff(region.queue)
     }
 
     /// A message just spooled, with the parse the intake already made: its recipients are due now.
@@ -176,11 +177,11 @@ public actor DeliveryQueue: Service {
             let bounce = Bounce(status: "5.0.0", reason: "the webhook refused the message: \(result.summary)", attempts: number, since: Date())
             finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
         case .temporary:
-            let expiry = spooled.receivedAt.addingTimeInterval(Double(region.queue.messageLifetime.seconds))
+            let expiry = spooled.receivedAt.addingTimeInterval(Double(queuePolicy.messageLifetime.seconds))
             let now = Date()
             if now >= expiry {
                 let bounce = Bounce(
-                    status: "4.4.7", reason: "the queue lifetime of \(region.queue.messageLifetime) ran out; last error: \(result.summary)",
+                    status: "4.4.7", reason: "the queue lifetime of \(queuePolicy.messageLifetime) ran out; last error: \(result.summary)",
                     attempts: number, since: now)
                 finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
             } else {
@@ -220,7 +221,7 @@ public actor DeliveryQueue: Service {
                 try await SmarthostClient.send(dsn.encoded(), from: "", to: spooled.from, via: smarthost, helo: hostname)
                 finalReason += "; DSN sent to \(spooled.from)"
             } catch {
-                let giveUp = Date().timeIntervalSince(bounce.since) >= Double(region.queue.messageLifetime.seconds)
+                let giveUp = Date().timeIntervalSince(bounce.since) >= Double(queuePolicy.messageLifetime.seconds)
                 logger.error("delivery: DSN not sent", metadata: ["delivery": "\(key)", "error": "\(error)", "retrying": "\(!giveUp)"])
                 if !giveUp {
                     bounces[key] = bounce

@@ -6,7 +6,7 @@ import MeridianAPI
 struct Customers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list, show, pin, close and reopen customer accounts.",
-        subcommands: [Create.self, List.self, Show.self, Pin.self, DNS.self, Close.self, Reopen.self])
+        subcommands: [Create.self, List.self, Show.self, Update.self, Pin.self, DNS.self, Close.self, Reopen.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an account; prints its webhook secret once.")
@@ -63,6 +63,33 @@ struct Customers: AsyncParsableCommand {
         }
     }
 
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change an account's name, contact, domains or webhook; the nodes get the change as a new config version.")
+        @OptionGroup var connection: APIConnection
+        @Argument(help: "The customer id.") var id: String
+        @Option(help: "The customer's name.") var name: String?
+        @Option(help: "Contact e-mail address.") var email: String?
+        @Option(help: "The account's domains, all of them (repeatable; replaces the list).") var domain: [String] = []
+        @Option(help: "Webhook URL the mail is POSTed to.") var webhook: String?
+        @Option(help: "Delivery mode: sync or queued (with --webhook).") var mode: Components.Schemas.DeliveryMode?
+
+        func run() async throws {
+            guard name != nil || email != nil || !domain.isEmpty || webhook != nil else {
+                throw ValidationError("nothing to change: give --name, --email, --domain or --webhook")
+            }
+            guard mode == nil || webhook != nil else { throw ValidationError("--mode goes with --webhook") }
+            let body = Components.Schemas.CustomerUpdate(
+                name: name, contactEmail: email, domains: domain.isEmpty ? nil : domain,
+                webhook: webhook.map { .init(url: $0, mode: mode ?? .sync) })
+            let customer = try await connection.withClient {
+                try await $0.updateCustomer(path: .init(customerId: id), body: .json(body)).ok.body.json
+            }
+            if connection.json { return try printJSON(customer) }
+            printCustomer(customer)
+        }
+    }
+
     struct Pin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Pin an account to a region, or unpin it with 'none'.")
         @OptionGroup var connection: APIConnection
@@ -81,11 +108,22 @@ struct Customers: AsyncParsableCommand {
     }
 
     struct DNS: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The DNS records the customer must publish.")
+        static let configuration = CommandConfiguration(abstract: "The DNS records the customer must publish, or (--check) what DNS says now.")
         @OptionGroup var connection: APIConnection
         @Argument(help: "The customer id.") var id: String
+        @Flag(help: "Look the records up now through the coordinator's resolver and say, per domain, whether they are right.")
+        var check = false
 
         func run() async throws {
+            if check {
+                let result = try await connection.withClient { try await $0.checkCustomerDNS(path: .init(customerId: id)).ok.body.json }
+                if connection.json { return try printJSON(result) }
+                print("checked through \(result.resolver); mail should go to \(result.mxHost)")
+                printTable(
+                    ["DOMAIN", "STATUS", "MX FOUND", "WHAT TO DO"],
+                    result.domains.map { [$0.domain, $0.status.rawValue, $0.mxHosts.isEmpty ? "-" : $0.mxHosts.joined(separator: ","), $0.detail] })
+                return
+            }
             let dns = try await connection.withClient { try await $0.getCustomerDNS(path: .init(customerId: id)).ok.body.json }
             if connection.json { return try printJSON(dns) }
             printTable(

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import MeridianCore
 import Testing
@@ -89,5 +90,32 @@ struct NodeBundleTests {
         #expect(!text.contains("body"))
         let parsed = MIMEMessage(parsing: dsn.encoded())
         #expect(parsed.flags.isEmpty)
+    }
+
+    @Test("the canonical writer gives JSONEncoder's sorted-key bytes, and a version can be set on its output")
+    func canonicalJSON() throws {
+        var odd = Self.customer("cus_\"quoted\\", "odd.example", addresses: ["x/y@in.example"])
+        odd.region = Self.eu
+        odd.webhook.url = "https://hooks.example/päth?q=1&r=\u{01}"
+        odd.metadataRedactions = [.helo, .subject]
+        let bundle = NodeBundle(
+            version: 42, region: Self.eu, customers: [odd, Self.customer("cus_b", "b.example")],
+            elsewhere: [.init(domain: "us.example", region: RegionID("us")!, mxHost: "us.mx.example")])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(String(decoding: bundle.canonicalJSON(), as: UTF8.self) == String(decoding: try encoder.encode(bundle), as: UTF8.self))
+
+        var zero = bundle
+        zero.version = 0
+        let moved = try #require(NodeBundle.canonicalJSON(zero.canonicalJSON(), settingVersion: 1234))
+        var expected = bundle
+        expected.version = 1234
+        #expect(moved == expected.canonicalJSON())
+        #expect(NodeBundle.canonicalJSON(Array("[]".utf8), settingVersion: 1) == nil)
+
+        // What the coordinator sends verifies on a node.
+        let key = Curve25519.Signing.PrivateKey()
+        let signed = try JSONDecoder().decode(SignedBundle.self, from: Data(try SignedBundle.signedJSON(bundle, with: key)))
+        #expect(try signed.verify(with: key.publicKey, region: Self.eu) == bundle)
     }
 }

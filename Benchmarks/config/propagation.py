@@ -1,0 +1,148 @@
+"""Config propagation: time from an admin API change to the last node's ACK.
+
+Starts a coordinator (SQLite) and N nodes per region (`meridian node --coordinator`) on loopback, from a copy
+of Regions/ that lists N nodes per region, creates one unpinned customer (so every change reaches every
+region), then makes CHANGES webhook-URL changes one after another. For each, the clock starts before the
+PATCH is sent and stops when GET /v1/nodes shows every node having acknowledged the new version (polled
+every millisecond over one keep-alive connection). Prints JSON with the percentiles.
+
+    python3 Benchmarks/config/propagation.py --meridian .build/release/meridian [--changes 200] [--nodes-per-region 3]
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOKEN = "mrd_" + "b" * 43
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=60, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"propagation: timed out waiting for {what}")
+
+
+class API:
+    def __init__(self, port, token):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.token = token
+
+    def call(self, method, path, body=None):
+        self.connection.request(method, path, body=json.dumps(body) if body is not None else None,
+                                headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        response = self.connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--meridian", required=True)
+    parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument("--nodes-per-region", type=int, default=3)
+    args = parser.parse_args()
+
+    work = tempfile.mkdtemp(prefix="meridian-propagation-")
+    regions = os.path.join(work, "Regions")
+    shutil.copytree(os.path.join(ROOT, "Regions"), regions)
+    nodes = []
+    for name in ("eu", "us", "ap"):
+        path = os.path.join(regions, f"{name}.yaml")
+        text = open(path).read()
+        entries = []
+        for index in range(1, args.nodes_per_region + 1):
+            control = free_port()
+            nodes.append((name, f"{name}-{index}", control, free_port()))
+            entries.append(f"  - id: {name}-{index}\n    control_url: http://127.0.0.1:{control}\n")
+        text = re.sub(r"nodes:\n(?:  .*\n|    .*\n|  #.*\n)+", "nodes:\n" + "".join(entries), text)
+        open(path, "w").write(text)
+
+    env = dict(os.environ, MERIDIAN_NODE_TOKEN=TOKEN, LOG_LEVEL="warning")
+    port = free_port()
+    data = os.path.join(work, "coordinator")
+    processes = [subprocess.Popen(
+        [args.meridian, "coordinator", "--database", f"sqlite:{data}/coordinator.sqlite", "--data-dir", data,
+         "--port", str(port), "--regions", regions], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "coordinator.log"), "wb"))]
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(data, "admin-token")), what="the coordinator")
+        api = API(port, open(os.path.join(data, "admin-token")).read().strip())
+        wait_for(lambda: api.call("GET", "/v1/whoami")[0] == 200, what="the admin API")
+        status, created = api.call("POST", "/v1/customers", {
+            "name": "Bench", "contact_email": "ops@bench.example", "region": None, "domains": ["bench.example"],
+            "webhook": {"url": "https://hooks.bench.example/0", "mode": "queued"}})
+        assert status == 201, created
+        cid = created["customer"]["id"]
+        for region, node, control, smtp in nodes:
+            processes.append(subprocess.Popen(
+                [args.meridian, "node", "--region", region, "--node-id", node, "--regions", regions,
+                 "--data-dir", os.path.join(work, node), "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp),
+                 "--control-port", str(control), "--coordinator", f"http://127.0.0.1:{port}",
+                 "--trust-key", os.path.join(data, "bundle-signing.pub")],
+                env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, f"{node}.log"), "wb")))
+
+        def all_at(version):
+            status, body = api.call("GET", "/v1/nodes")
+            return (len(body["nodes"]) == len(nodes)
+                    and all((n.get("applied_version") or 0) >= version for n in body["nodes"]) and body)
+
+        version = wait_for(lambda: all_at(api.call("GET", "/v1/nodes")[1]["config_version"]), what="every node's first ACK")["config_version"]
+        times, api_times = [], []
+        for change in range(1, args.changes + 1):
+            start = time.perf_counter()
+            status, _ = api.call("PATCH", f"/v1/customers/{cid}", {"webhook": {"url": f"https://hooks.bench.example/{change}", "mode": "queued"}})
+            api_times.append(time.perf_counter() - start)
+            assert status == 200
+            version += 1
+            while not all_at(version):
+                if time.perf_counter() - start > 10:
+                    raise SystemExit(f"propagation: version {version} not acknowledged by every node within 10 s")
+                time.sleep(0.001)
+            times.append(time.perf_counter() - start)
+        ms = [t * 1000 for t in times]
+        print(json.dumps({
+            "changes": args.changes, "nodes": len(nodes), "regions": 3,
+            "p50_ms": round(percentile(ms, 50), 1), "p90_ms": round(percentile(ms, 90), 1), "p99_ms": round(percentile(ms, 99), 1),
+            "max_ms": round(max(ms), 1), "mean_ms": round(statistics.mean(ms), 1),
+            "api_patch_p50_ms": round(percentile([t * 1000 for t in api_times], 50), 1),
+        }))
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
