@@ -36,7 +36,7 @@ public struct Coordinator: Sendable {
     ) {
         self.store = store
         let customers = SQLCustomerRepository(store: store)
-        let config = ConfigRepository(store: store)
+        let config = ConfigRepository(store: store, secrets: secrets)
         self.config = config
         if let signingKey {
             let publisher = ConfigPublisher(

@@ -10,7 +10,7 @@ import Testing
 struct ConfigPublisherTests {
     static func publisher(_ store: any SQLStore, key: Curve25519.Signing.PrivateKey, debounce: Duration = .milliseconds(2)) -> ConfigPublisher {
         ConfigPublisher(
-            customers: SQLCustomerRepository(store: store), config: ConfigRepository(store: store),
+            customers: SQLCustomerRepository(store: store), config: ConfigRepository(store: store, secrets: ConfigCompilerTests.secrets),
             compiler: ConfigCompiler(catalog: TestStores.regions, secrets: ConfigCompilerTests.secrets), key: key,
             pusher: NodePusher(token: nil), debounce: debounce, logger: Logger(label: "test"))
     }
@@ -20,7 +20,7 @@ struct ConfigPublisherTests {
         try await TestStores.withStore(kind) { store in
             let key = Curve25519.Signing.PrivateKey()
             let publisher = Self.publisher(store, key: key)
-            let config = ConfigRepository(store: store)
+            let config = ConfigRepository(store: store, secrets: ConfigCompilerTests.secrets)
             let first = try await publisher.publish()
             #expect(first.version == 1 && first.isNew)
             let again = try await publisher.publish()
@@ -37,6 +37,11 @@ struct ConfigPublisherTests {
             let us = try JSONDecoder().decode(SignedBundle.self, from: try #require(try await config.bundle(for: RegionID("us")!)).signed)
                 .verify(with: key.publicKey, region: RegionID("us")!)
             #expect(us.customers.map(\.id) == ["cus_2"] && us.elsewhere.map(\.domain) == ["one.example"])
+            // The stored copy holds webhook secrets, so it is sealed like every secret at rest.
+            let raw = try await store.withSession { db in
+                try await db.raw("SELECT signed FROM config_bundles WHERE region = 'eu'").first()!.decode(column: "signed", as: String.self)
+            }
+            #expect(raw.hasPrefix("v1:") && !raw.contains("payload") && !raw.contains("whsec_"))
 
             // Closing an account removes it from the next version.
             _ = try await customers.close("cus_2", at: Date(), purgeAfter: Date().addingTimeInterval(86_400), reason: nil, by: RepositoryTests.admin)
@@ -61,14 +66,14 @@ struct ConfigPublisherTests {
             }
             try await Task.sleep(for: .milliseconds(50))
             await publisher.settled()
-            #expect(try await ConfigRepository(store: store).latest()?.version == 2)
+            #expect(try await ConfigRepository(store: store, secrets: ConfigCompilerTests.secrets).latest()?.version == 2)
         }
     }
 
     @Test("nodes: registered once, ACK moves the applied version, NACK and failures keep it", arguments: StoreKind.allCases)
     func nodes(kind: StoreKind) async throws {
         try await TestStores.withStore(kind) { store in
-            let config = ConfigRepository(store: store)
+            let config = ConfigRepository(store: store, secrets: ConfigCompilerTests.secrets)
             let eu = RegionID("eu")!
             #expect(try await config.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.1:9101", at: Date()))
             #expect(try await !config.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.1:9101", at: Date()))

@@ -43,24 +43,21 @@ public struct ConfigCompiler: Sendable {
                 }
             }
         }
-        let catalog = self.catalog
-        return try catalog.regions.parallelMap { region in
-            var included: [NodeBundle.Customer] = []
-            var elsewhere: [NodeBundle.PinnedElsewhere] = []
-            included.reserveCapacity(entries.count)
-            for index in entries.indices {
-                guard let pin = entries[index].region, pin != region.id else {
-                    included.append(entries[index])
-                    continue
-                }
-                guard let home = catalog.region(pin) else {
-                    throw CompileError(description: "customer \(entries[index].id) is pinned to \(pin), which is not in Regions/")
-                }
-                for domain in entries[index].domains { elsewhere.append(.init(domain: domain, region: pin, mxHost: home.mxHost)) }
+        // Every pinned domain once, sorted once; each region's `elsewhere` is those pinned to other regions.
+        var pinned: [NodeBundle.PinnedElsewhere] = []
+        for entry in entries {
+            guard let pin = entry.region else { continue }
+            guard let home = catalog.region(pin) else {
+                throw CompileError(description: "customer \(entry.id) is pinned to \(pin), which is not in Regions/")
             }
-            return NodeBundle(
-                version: version, region: region.id, customers: included,
-                elsewhere: elsewhere.sorted { $0.domain < $1.domain }, policy: NodeBundle.Policy(region))
+            for domain in entry.domains { pinned.append(.init(domain: domain, region: pin, mxHost: home.mxHost)) }
+        }
+        pinned.sort { $0.domain < $1.domain }
+        let elsewhereSorted = pinned
+        return try catalog.regions.parallelMap { region in
+            let included = entries.filter { $0.region == nil || $0.region == region.id }
+            let elsewhere = elsewhereSorted.filter { $0.region != region.id }
+            return NodeBundle(version: version, region: region.id, customers: included, elsewhere: elsewhere, policy: NodeBundle.Policy(region))
         }
     }
 

@@ -26,11 +26,16 @@ public struct NodeRecord: Sendable, Hashable {
 }
 
 /// Config versions, the latest bundle of each region, and the nodes with their ACKs and NACKs, in SQL.
+///
+/// A bundle holds its customers' webhook secrets (signed, not encrypted), so the stored copy is sealed with the
+/// master key like every other secret at rest.
 public struct ConfigRepository: Sendable {
     let store: any SQLStore
+    let secrets: SecretBox
 
-    public init(store: any SQLStore) {
+    public init(store: any SQLStore, secrets: SecretBox) {
         self.store = store
+        self.secrets = secrets
     }
 
     /// The newest version and its content digest (SHA-256 of the bundles with their version left out).
@@ -51,7 +56,8 @@ public struct ConfigRepository: Sendable {
         digest: String, customers: Int, at date: Date, audit actor: AuditActor,
         sign: @escaping @Sendable (Int) throws -> [PublishedBundle]
     ) async throws -> Int {
-        try await store.transaction { db in
+        let secrets = self.secrets
+        return try await store.transaction { db in
             if db.dialect.name == "postgresql" {
                 try await db.raw("SELECT pg_advisory_xact_lock(7291003)").run()
             }
@@ -67,7 +73,8 @@ public struct ConfigRepository: Sendable {
                 try await db.raw("DELETE FROM config_bundles WHERE region = \(bind: bundle.region.rawValue)").run()
                 try await db.raw("""
                     INSERT INTO config_bundles (region, version, signed)
-                    VALUES (\(bind: bundle.region.rawValue), \(bind: Int64(version)), \(bind: String(decoding: bundle.signed, as: UTF8.self)))
+                    VALUES (\(bind: bundle.region.rawValue), \(bind: Int64(version)),
+                        \(bind: try secrets.seal(String(decoding: bundle.signed, as: UTF8.self))))
                     """).run()
             }
             try await SQLAuditLog.append(
@@ -78,12 +85,13 @@ public struct ConfigRepository: Sendable {
     }
 
     public func bundle(for region: RegionID) async throws -> PublishedBundle? {
-        try await store.withSession { db in
+        let secrets = self.secrets
+        return try await store.withSession { db in
             guard let row = try await db.raw("SELECT version, signed FROM config_bundles WHERE region = \(bind: region.rawValue)").first()
             else { return nil }
             return PublishedBundle(
                 region: region, version: Int(try row.decode(column: "version", as: Int64.self)),
-                signed: Data(try row.decode(column: "signed", as: String.self).utf8))
+                signed: Data(try secrets.open(try row.decode(column: "signed", as: String.self)).utf8))
         }
     }
 
