@@ -31,8 +31,8 @@ public struct Coordinator: Sendable {
 
     public init(
         store: any SQLStore, catalog: RegionCatalog, secrets: SecretBox, fleet: NodeFleet = NodeFleet(urls: [], token: nil),
-        signingKey: Curve25519.Signing.PrivateKey? = nil, nodeToken: String? = nil, resolver: DNSResolver = .system(), logger: Logger = Logger(label: "meridian.coordinator"),
-        now: @escaping @Sendable () -> Date = Date.init
+        signingKey: Curve25519.Signing.PrivateKey? = nil, nodeToken: String? = nil, resolver: DNSResolver = .system(),
+        logger: Logger = Logger(label: "meridian.coordinator"), now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
         let customers = SQLCustomerRepository(store: store)
@@ -93,13 +93,16 @@ public struct Coordinator: Sendable {
 
     /// The HTTP application with the coordinator's background jobs, ready to run as a service. Migrations and the
     /// first admin token happen before the server accepts requests.
+    /// `onServerRunning` is called once the server listens.
     public func buildApplication(
         _ configuration: CoordinatorConfiguration, storeService: (any Service)?, logger: Logger,
-        onFirstAdminToken: @escaping @Sendable (BearerToken) async -> Void
+        onFirstAdminToken: @escaping @Sendable (BearerToken) async -> Void,
+        onServerRunning: @escaping @Sendable () async -> Void = {}
     ) throws -> Application<RouterResponder<CoordinatorRequestContext>> {
         var app = Application(
             router: try buildRouter(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "meridian"),
+            onServerRunning: { _ in await onServerRunning() },
             logger: logger)
         if let storeService { app.addServices(storeService) }
         app.addServices(AccountRetentionJob(customers: customers, interval: configuration.retentionInterval, now: now, logger: logger))

@@ -34,6 +34,9 @@ public actor ConfigPublisher {
     /// Nodes with a push in flight, and those among them that need the newest bundle once it ends.
     private var pushing: Set<String> = []
     private var again: Set<String> = []
+    /// The newest signed bundle of each region, as published by this coordinator, so that pushes to many
+    /// nodes do not each read and open it from the database.
+    private var newest: [RegionID: PublishedBundle] = [:]
 
     public init(
         customers: any CustomerRepository, config: ConfigRepository, compiler: ConfigCompiler, key: Curve25519.Signing.PrivateKey,
@@ -54,7 +57,7 @@ public actor ConfigPublisher {
         Task { await self.schedule() }
     }
 
-    /// Waits until every change made before the call is published and pushed (for tests and `meridian up`).
+    /// Waits until every change made before the call is published; pushes may still be in flight (for tests).
     public func settled() async {
         guard pending || running else { return }
         await withCheckedContinuation { waiters.append($0) }
@@ -96,8 +99,9 @@ public actor ConfigPublisher {
         if let latest = try await config.latest(), latest.digest == digest {
             return Outcome(version: latest.version, isNew: false)
         }
+        newest = [:]
         let key = self.key
-        let version = try await config.publish(digest: digest, customers: active.count, at: now(), audit: .system("config")) { version in
+        let (version, bundles) = try await config.publish(digest: digest, customers: active.count, at: now(), audit: .system("config")) { version in
             let signed = try Array(zip(unversioned, encoded)).parallelMap { bundle, bytes in
                 guard let canonical = NodeBundle.canonicalJSON(bytes, settingVersion: version) else {
                     throw ConfigCompiler.CompileError(description: "the \(bundle.region) bundle has no version to set")
@@ -106,6 +110,7 @@ public actor ConfigPublisher {
             }
             return zip(unversioned, signed).map { PublishedBundle(region: $0.region, version: version, signed: $1) }
         }
+        for bundle in bundles { newest[bundle.region] = bundle }
         logger.info("config: published version \(version)", metadata: ["customers": "\(active.count)", "digest": "\(digest.prefix(12))"])
         return Outcome(version: version, isNew: true)
     }
@@ -134,7 +139,10 @@ public actor ConfigPublisher {
     private func pushLoop(_ node: NodeRecord) async {
         repeat {
             again.remove(node.id)
-            guard let region = RegionID(node.region), let bundle = try? await config.bundle(for: region) else { break }
+            guard let region = RegionID(node.region) else { break }
+            var cached = newest[region]
+            if cached == nil { cached = try? await config.bundle(for: region) }
+            guard let bundle = cached else { break }
             await push(bundle, to: node)
         } while again.contains(node.id)
         pushing.remove(node.id)

@@ -52,10 +52,11 @@ public struct ConfigRepository: Sendable {
 
     /// Stores a new version with its bundles, numbered one above the newest; `sign` makes the bundles for
     /// that number. Serialised (advisory lock on PostgreSQL, the single writer on SQLite), so versions only grow.
+    /// Returns the version and its bundles.
     public func publish(
         digest: String, customers: Int, at date: Date, audit actor: AuditActor,
         sign: @escaping @Sendable (Int) throws -> [PublishedBundle]
-    ) async throws -> Int {
+    ) async throws -> (version: Int, bundles: [PublishedBundle]) {
         let secrets = self.secrets
         return try await store.transaction { db in
             if db.dialect.name == "postgresql" {
@@ -80,7 +81,7 @@ public struct ConfigRepository: Sendable {
             try await SQLAuditLog.append(
                 AuditEvent("config.publish", target: "config/\(version)", detail: ["digest": digest, "customers": "\(customers)"]),
                 by: actor, at: date, on: db)
-            return version
+            return (version, bundles)
         }
     }
 

@@ -117,6 +117,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             resolver: configuration.resolver, logger: logger)
         let created = OnceFlag()
         let dataDirectory = configuration.dataDirectory
+        // The banner (onRunning) comes once the API listens, so that what it prints works when it is read.
         var app = try coordinator.buildApplication(configuration, storeService: service, logger: logger) { token in
             do {
                 _ = try Coordinator.saveAdminToken(token, dataDirectory: dataDirectory)
@@ -125,9 +126,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
             }
             await created.set()
             await onFirstAdminToken(token)
+        } onServerRunning: {
+            await onRunning(await created.value)
         }
         app.addServices(services)
-        app.beforeServerStarts { await onRunning(await created.value) }
         try await app.runService()
         if let sqlite = store as? SQLiteStore { try? await sqlite.close() }
     }

@@ -114,11 +114,9 @@ struct Up: AsyncParsableCommand {
         _ configuration: CoordinatorConfiguration, fleet: NodeFleet, services: [any Service], nodeLines: [String], url: String,
         tokenPath: String, logger: Logger
     ) async throws {
-        try await CoordinatorCommand.serve(configuration, fleet: fleet, logger: logger, alongside: services) { token in
+        try await CoordinatorCommand.serve(configuration, fleet: fleet, logger: logger, alongside: services) { _ in
             say("meridian up: first start; created an admin token")
-            printBanner(url: url, token: token.secret, tokenPath: tokenPath, nodes: nodeLines)
-        } onRunning: { created in
-            guard !created else { return }
+        } onRunning: { _ in
             let token = (try? String(contentsOfFile: tokenPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             printBanner(url: url, token: token ?? "(\(tokenPath) is missing; create one with meridian tokens create)", tokenPath: tokenPath, nodes: nodeLines)
         }
