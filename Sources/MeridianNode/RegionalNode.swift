@@ -371,6 +371,8 @@ struct RetentionJob: Service {
                         "retention: deleted \(result.deletedRecords) metadata records and \(result.deletedAttempts) attempts, masked \(result.maskedAddresses) addresses",
                         metadata: ["region": "\(node.region.id)"])
                 }
+            } catch is CancellationError {
+                return
             } catch {
                 node.logger.error("retention: run failed", metadata: ["error": "\(error)"])
             }

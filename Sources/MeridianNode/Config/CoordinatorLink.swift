@@ -36,6 +36,8 @@ struct CoordinatorLink: Service {
                 }
                 reached = true
                 failures = 0
+            } catch is CancellationError {
+                return
             } catch {
                 failures += 1
                 // One line when the coordinator goes away, then one a minute, not one per try.

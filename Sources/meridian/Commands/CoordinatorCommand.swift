@@ -130,7 +130,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
             await onRunning(await created.value)
         }
         app.addServices(services)
-        try await app.runService()
+        // SQLiteNIO insists on an explicit close, also when the server cannot start (its port is taken, say).
+        do {
+            try await app.runService()
+        } catch {
+            if let sqlite = store as? SQLiteStore { try? await sqlite.close() }
+            throw CoordinatorStartError("the coordinator stopped: \(error) (is something else on \(configuration.host):\(configuration.port)?)")
+        }
         if let sqlite = store as? SQLiteStore { try? await sqlite.close() }
     }
 }
