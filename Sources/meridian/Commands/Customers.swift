@@ -72,18 +72,23 @@ struct Customers: AsyncParsableCommand {
         @Option(help: "Contact e-mail address.") var email: String?
         @Option(help: "The account's domains, all of them (repeatable; replaces the list).") var domain: [String] = []
         @Option(help: "Webhook URL the mail is POSTed to.") var webhook: String?
-        @Option(help: "Delivery mode: sync or queued (with --webhook).") var mode: Components.Schemas.DeliveryMode?
+        @Option(help: "Delivery mode: sync or queued (with --webhook; default: the account's current mode).") var mode: Components.Schemas.DeliveryMode?
 
         func run() async throws {
             guard name != nil || email != nil || !domain.isEmpty || webhook != nil else {
                 throw ValidationError("nothing to change: give --name, --email, --domain or --webhook")
             }
             guard mode == nil || webhook != nil else { throw ValidationError("--mode goes with --webhook") }
-            let body = Components.Schemas.CustomerUpdate(
-                name: name, contactEmail: email, domains: domain.isEmpty ? nil : domain,
-                webhook: webhook.map { .init(url: $0, mode: mode ?? .sync) })
-            let customer = try await connection.withClient {
-                try await $0.updateCustomer(path: .init(customerId: id), body: .json(body)).ok.body.json
+            let customer = try await connection.withClient { client in
+                // A new URL without --mode keeps the delivery mode the account has.
+                var keep = mode
+                if webhook != nil, keep == nil {
+                    keep = try await client.getCustomer(path: .init(customerId: id)).ok.body.json.webhook.mode
+                }
+                let body = Components.Schemas.CustomerUpdate(
+                    name: name, contactEmail: email, domains: domain.isEmpty ? nil : domain,
+                    webhook: webhook.map { .init(url: $0, mode: keep ?? .sync) })
+                return try await client.updateCustomer(path: .init(customerId: id), body: .json(body)).ok.body.json
             }
             if connection.json { return try printJSON(customer) }
             printCustomer(customer)
