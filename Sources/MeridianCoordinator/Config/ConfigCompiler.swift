@@ -7,7 +7,7 @@ import MeridianCore
 /// A region's bundle holds every active customer that may be processed there (pinned to it, or unpinned) with
 /// its domains, webhook (secret opened from the secret box) and redactions; for customers pinned elsewhere
 /// only their domains and that region's MX host; and the region's policy. Output is sorted, so the same
-/// state always gives the same bytes. Distribution (push, ACK/NACK) is not built yet.
+/// state always gives the same bytes. ``ConfigPublisher`` numbers, signs, stores and pushes what it compiles.
 public struct ConfigCompiler: Sendable {
     public let catalog: RegionCatalog
     public let secrets: SecretBox
@@ -57,7 +57,8 @@ public struct ConfigCompiler: Sendable {
         return try catalog.regions.parallelMap { region in
             let included = entries.filter { $0.region == nil || $0.region == region.id }
             let elsewhere = elsewhereSorted.filter { $0.region != region.id }
-            return NodeBundle(version: version, region: region.id, customers: included, elsewhere: elsewhere, policy: NodeBundle.Policy(region))
+            return NodeBundle(
+                version: version, region: region.id, customers: included, elsewhere: elsewhere, policy: NodeBundle.Policy(region))
         }
     }
 
