@@ -3,7 +3,8 @@
 // Builds N customer records in memory (a quarter pinned to each region, a quarter unpinned, one or two
 // domains each, webhook secrets sealed as the coordinator stores them), then times what the coordinator does
 // for every config version: compile one bundle per region (opening every secret), encode each as canonical
-// JSON, and sign it with Ed25519. Prints the median and spread over the rounds as JSON.
+// JSON, and sign it with Ed25519. Then what a node does with one region's signed bundle: verify and decode it.
+// Prints the medians and spread over the rounds as JSON.
 import Crypto
 import Foundation
 import MeridianCoordinator
@@ -50,10 +51,22 @@ for round in 0..<rounds {
     sign.append(seconds(done - compiled))
 }
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+// What a node does with the first region's bundle when it arrives: decode the envelope, check the signature,
+// decode and validate the bundle (`SignedBundle.verify`).
+let first = try ConfigCompiler.sign(try compiler.compile(customers, version: 1), with: key)[0]
+var apply: [Double] = []
+for _ in 0..<rounds {
+    let start = ContinuousClock.now
+    _ = try JSONDecoder().decode(SignedBundle.self, from: first).verify(with: key.publicKey, region: catalog.regions[0].id)
+    let elapsed = ContinuousClock.now - start
+    apply.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+}
 let total = zip(compile, sign).map { $0 + $1 }
 let result: [String: Any] = [
     "customers": count, "regions": catalog.regions.count, "rounds": rounds, "signed_bundle_bytes": bytes,
     "compile_median_s": median(compile), "encode_and_sign_median_s": median(sign), "total_median_s": median(total),
     "total_min_s": total.min()!, "total_max_s": total.max()!,
+    "node_verify_and_decode_one_region_median_s": median(apply), "one_region_signed_bytes": first.count,
 ]
 print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
