@@ -76,9 +76,7 @@ struct AccountPage: Sendable {
         router.post("/account/sign-out") { request, _ in
             if let (session, _) = try await current(request) {
                 let form = try await Self.form(request)
-                guard ConstantTime.equal(Array((form["csrf"] ?? "").utf8), Array(session.csrf.utf8)) else {
-                    throw Problem.forbidden("the form's CSRF token does not match this session; reload the page")
-                }
+                guard ConstantTime.equal(Array((form["csrf"] ?? "").utf8), Array(session.csrf.utf8)) else { return forgedForm() }
                 await sessions.end(session.id)
             }
             return Response(status: .seeOther, headers: [.location: "/account", .setCookie: "\(Self.cookie)=; Path=/account; HttpOnly; SameSite=Strict; Max-Age=0"])
@@ -95,9 +93,7 @@ struct AccountPage: Sendable {
             return Response(status: .seeOther, headers: [.location: "/account"])
         }
         let form = try await Self.form(request)
-        guard ConstantTime.equal(Array((form["csrf"] ?? "").utf8), Array(session.csrf.utf8)) else {
-            throw Problem.forbidden("the form's CSRF token does not match this session; reload the page and try again")
-        }
+        guard ConstantTime.equal(Array((form["csrf"] ?? "").utf8), Array(session.csrf.utf8)) else { return forgedForm() }
         let actor = AuditActor(id: session.tokenID, role: Role.customer.rawValue, sourceIP: context.remoteAddress?.ipAddress ?? "-")
         let notice: AccountSessions.Notice
         do {
@@ -107,6 +103,19 @@ struct AccountPage: Sendable {
         }
         await sessions.setNotice(session.id, notice)
         return Response(status: .seeOther, headers: [.location: "/account"])
+    }
+
+    /// A form whose CSRF token is not this session's (forged, or from a page older than the session): a 403
+    /// page that changes nothing.
+    private func forgedForm() -> Response {
+        page(
+            """
+            <h1>Nothing was changed</h1>
+            \(Self.notice(.init(
+                text: "The form's CSRF token does not match your session, so it was refused. It may come from another site, or from a page opened before you last signed in.",
+                isError: true)))
+            <p><a href="/account">Back to your account</a></p>
+            """, status: .forbidden)
     }
 
     /// The session of the request's cookie and its account, if the session and its token are still valid.
