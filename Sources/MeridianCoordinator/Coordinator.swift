@@ -21,6 +21,8 @@ public struct Coordinator: Sendable {
     public let fleet: NodeFleet
     /// Config versions, bundles and the nodes' ACKs.
     public let config: ConfigRepository
+    /// Government and law-enforcement requests.
+    public let legalRequests: LegalRequestRepository
     /// Compiles, signs and pushes config on every change; nil without a signing key (tests of the API alone).
     public let publisher: ConfigPublisher?
     /// Hex SHA-256 of the node token, which nodes present to pull and report.
@@ -38,6 +40,7 @@ public struct Coordinator: Sendable {
         let customers = SQLCustomerRepository(store: store)
         let config = ConfigRepository(store: store, secrets: secrets)
         self.config = config
+        self.legalRequests = LegalRequestRepository(store: store)
         if let signingKey {
             let publisher = ConfigPublisher(
                 customers: customers, config: config, compiler: ConfigCompiler(catalog: catalog, secrets: secrets), key: signingKey,
@@ -82,7 +85,7 @@ public struct Coordinator: Sendable {
         router.add(middleware: ProblemMiddleware())
         let api = AdminAPI(
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
-            secrets: secrets, fleet: fleet, config: config, resolver: resolver, now: now)
+            secrets: secrets, fleet: fleet, config: config, legalRequests: legalRequests, resolver: resolver, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
         NodeProtocol(config: config, catalog: catalog, tokenHash: nodeTokenHash, now: now).register(on: router)
         AccountPage(

@@ -7,7 +7,7 @@ struct Meridian: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian",
         abstract: "Inbound e-mail with enforced privacy promises: coordinator, regional nodes and admin tools.",
-        subcommands: [Up.self, CoordinatorCommand.self, NodeCommand.self, Customers.self, Tokens.self, Audit.self, MessageCommand.self, Nodes.self]
+        subcommands: [Up.self, CoordinatorCommand.self, NodeCommand.self, Customers.self, Tokens.self, Audit.self, MessageCommand.self, Nodes.self, LegalRequests.self]
     )
 
 }

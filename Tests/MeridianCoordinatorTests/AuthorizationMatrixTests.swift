@@ -21,6 +21,11 @@ struct AuthorizationMatrixTests {
         case "getCustomerDNS": return (.get, "/v1/customers/\(id)/dns", nil)
         case "checkCustomerDNS": return (.get, "/v1/customers/\(id)/dns/check", nil)
         case "listNodes": return (.get, "/v1/nodes", nil)
+        case "createLegalRequest":
+            return (.post, "/v1/legal-requests", ["received_on": "2026-11-01", "authority": "Court", "country": "DE", "kind": "subpoena"])
+        case "listLegalRequests": return (.get, "/v1/legal-requests", nil)
+        case "getLegalRequest": return (.get, "/v1/legal-requests/lrq_none", nil)
+        case "updateLegalRequest": return (.patch, "/v1/legal-requests/lrq_none", ["outcome": "rejected"])
         case "listCustomerMessages": return (.get, "/v1/customers/\(id)/messages", nil)
         case "closeCustomer": return (.post, "/v1/customers/\(id)/close", nil)
         case "reopenCustomer": return (.post, "/v1/customers/\(id)/reopen", nil)

@@ -15,6 +15,7 @@ struct AdminAPI: APIProtocol {
     let secrets: SecretBox
     let fleet: NodeFleet
     let config: ConfigRepository
+    let legalRequests: LegalRequestRepository
     let resolver: DNSResolver
     let now: @Sendable () -> Date
 

@@ -37,6 +37,10 @@ public enum AuthorizationPolicy {
         "listTokens": [.admin: .allowed],
         "revokeToken": [.admin: .allowed],
         "listNodes": [.admin: .allowed, .support: .allowed, .dpo: .allowed, .auditor: .allowed],
+        "createLegalRequest": [.admin: .allowed, .dpo: .allowed],
+        "listLegalRequests": [.admin: .allowed, .dpo: .allowed],
+        "getLegalRequest": [.admin: .allowed, .dpo: .allowed],
+        "updateLegalRequest": [.admin: .allowed, .dpo: .allowed],
         "listAuditEntries": [.admin: .allowed, .auditor: .allowed, .dpo: .allowed],
     ]
 

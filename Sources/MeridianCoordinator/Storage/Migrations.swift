@@ -150,6 +150,27 @@ public enum Migrations {
                 """,
             ]
         },
+        Migration(version: 3, name: "legal requests") { _ in
+            [
+                """
+                CREATE TABLE legal_requests (
+                    id TEXT PRIMARY KEY,
+                    received_on TEXT NOT NULL,
+                    authority TEXT NOT NULL,
+                    country TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    accounts_affected BIGINT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    gag_until TEXT,
+                    notes TEXT,
+                    created_at BIGINT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX legal_requests_received ON legal_requests (received_on)",
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

@@ -1,0 +1,133 @@
+import Foundation
+import MeridianCore
+import SQLKit
+
+/// A government or law-enforcement request, as the dpo records it.
+public struct LegalRequestRecord: Sendable, Hashable {
+    public var id: String
+    public var receivedOn: CalendarDay
+    public var authority: String
+    /// ISO 3166-1 alpha-2.
+    public var country: String
+    public var kind: LegalRequestKind
+    public var accountsAffected: Int
+    public var outcome: LegalRequestOutcome
+    public var gagUntil: CalendarDay?
+    public var notes: String?
+    public var createdAt: Date
+    public var createdBy: String
+    public var updatedAt: Date
+}
+
+/// The fields that `PATCH` may change; nil leaves a field as it is.
+public struct LegalRequestChanges: Sendable {
+    public var accountsAffected: Int?
+    public var outcome: LegalRequestOutcome?
+    public var gagUntil: CalendarDay?
+    public var notes: String?
+}
+
+/// The legal-request log in SQL. Every change is audited in its transaction; the log is what transparency
+/// reports count and what a canary must not contradict.
+public struct LegalRequestRepository: Sendable {
+    let store: any SQLStore
+
+    public init(store: any SQLStore) {
+        self.store = store
+    }
+
+    public func create(_ request: LegalRequestRecord, by actor: AuditActor) async throws {
+        try await store.transaction { db in
+            try await db.raw("""
+                INSERT INTO legal_requests (id, received_on, authority, country, kind, accounts_affected, outcome, gag_until, notes,
+                    created_at, created_by, updated_at)
+                VALUES (\(bind: request.id), \(bind: request.receivedOn.description), \(bind: request.authority), \(bind: request.country),
+                    \(bind: request.kind.rawValue), \(bind: Int64(request.accountsAffected)), \(bind: request.outcome.rawValue),
+                    \(bind: request.gagUntil?.description), \(bind: request.notes), \(bind: Timestamp.millis(request.createdAt)),
+                    \(bind: request.createdBy), \(bind: Timestamp.millis(request.updatedAt)))
+                """).run()
+            try await SQLAuditLog.append(
+                AuditEvent("legal_request.create", target: request.id, detail: [
+                    "kind": request.kind.rawValue, "country": request.country, "received_on": request.receivedOn.description,
+                    "outcome": request.outcome.rawValue,
+                ]), by: actor, at: request.createdAt, on: db)
+        }
+    }
+
+    public func find(_ id: String) async throws -> LegalRequestRecord? {
+        try await store.withSession { db in
+            try await db.raw("SELECT * FROM legal_requests WHERE id = \(bind: id)").first().map(Self.decode)
+        }
+    }
+
+    /// Newest received first (then by id), after `cursor` (an id from the previous page).
+    public func list(after cursor: String?, limit: Int) async throws -> [LegalRequestRecord] {
+        try await store.withSession { db in
+            var rows = try await db.raw("SELECT * FROM legal_requests ORDER BY received_on DESC, id DESC").all().map(Self.decode)
+            if let cursor, let index = rows.firstIndex(where: { $0.id == cursor }) { rows.removeFirst(index + 1) }
+            return Array(rows.prefix(limit))
+        }
+    }
+
+    /// Every request received from `from` to `through`, both included: what a report counts.
+    public func received(from: CalendarDay, through: CalendarDay) async throws -> [LegalRequestRecord] {
+        try await store.withSession { db in
+            try await db.raw("""
+                SELECT * FROM legal_requests WHERE received_on >= \(bind: from.description) AND received_on <= \(bind: through.description)
+                ORDER BY received_on, id
+                """).all().map(Self.decode)
+        }
+    }
+
+    public func update(_ id: String, _ changes: LegalRequestChanges, at date: Date, by actor: AuditActor) async throws -> LegalRequestRecord {
+        try await store.transaction { db in
+            guard var request = try await db.raw("SELECT * FROM legal_requests WHERE id = \(bind: id)").first().map(Self.decode) else {
+                throw RepositoryError.notFound(id)
+            }
+            var detail: [String: String] = [:]
+            if let count = changes.accountsAffected, count != request.accountsAffected {
+                request.accountsAffected = count
+                detail["accounts_affected"] = "\(count)"
+            }
+            if let outcome = changes.outcome, outcome != request.outcome {
+                request.outcome = outcome
+                detail["outcome"] = outcome.rawValue
+            }
+            if let gag = changes.gagUntil, gag != request.gagUntil {
+                request.gagUntil = gag
+                detail["gag_until"] = gag.description
+            }
+            if let notes = changes.notes, notes != request.notes {
+                request.notes = notes
+                detail["notes"] = "changed"
+            }
+            guard !detail.isEmpty else { return request }
+            request.updatedAt = Timestamp.date(Timestamp.millis(date))
+            try await db.raw("""
+                UPDATE legal_requests SET accounts_affected = \(bind: Int64(request.accountsAffected)), outcome = \(bind: request.outcome.rawValue),
+                    gag_until = \(bind: request.gagUntil?.description), notes = \(bind: request.notes), updated_at = \(bind: Timestamp.millis(date))
+                WHERE id = \(bind: id)
+                """).run()
+            try await SQLAuditLog.append(AuditEvent("legal_request.update", target: id, detail: detail), by: actor, at: date, on: db)
+            return request
+        }
+    }
+
+    static func decode(_ row: any SQLRow) throws -> LegalRequestRecord {
+        func day(_ column: String) throws -> CalendarDay? {
+            try row.decode(column: column, as: String?.self).flatMap(CalendarDay.init)
+        }
+        guard let received = try day("received_on"),
+            let kind = LegalRequestKind(rawValue: try row.decode(column: "kind", as: String.self)),
+            let outcome = LegalRequestOutcome(rawValue: try row.decode(column: "outcome", as: String.self))
+        else { throw RepositoryError.conflict("a legal request row does not decode") }
+        return LegalRequestRecord(
+            id: try row.decode(column: "id", as: String.self), receivedOn: received, authority: try row.decode(column: "authority", as: String.self),
+            country: try row.decode(column: "country", as: String.self), kind: kind,
+            accountsAffected: Int(try row.decode(column: "accounts_affected", as: Int64.self)), outcome: outcome,
+            gagUntil: try day("gag_until"), notes: try row.decode(column: "notes", as: String?.self),
+            createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
+            createdBy: try row.decode(column: "created_by", as: String.self),
+            updatedAt: Timestamp.date(try row.decode(column: "updated_at", as: Int64.self)))
+    }
+}
