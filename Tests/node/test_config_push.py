@@ -268,7 +268,6 @@ def test_a_node_that_trusts_another_key_nacks_and_the_coordinator_records_it(tmp
             return nodes["nodes"] and nodes["nodes"][0]["state"] == "refused" and nodes["nodes"][0]
 
         entry = wait_for(refused, what="the NACK recorded")
-        entry = refused()
         assert "signed by key" in entry["last_error"] and entry.get("applied_version") is None, entry
         assert node_version(control) == 0
         # A customer is refused by that node, which has no usable config.

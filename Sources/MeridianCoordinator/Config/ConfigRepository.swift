@@ -51,37 +51,43 @@ public struct ConfigRepository: Sendable {
     }
 
     /// Stores a new version with its bundles, numbered one above the newest; `sign` makes the bundles for
-    /// that number. Serialised (advisory lock on PostgreSQL, the single writer on SQLite), so versions only grow.
-    /// Returns the version and its bundles.
+    /// that number. Signing and sealing happen before the transaction, so that writers are not held up by
+    /// them; the transaction (advisory lock on PostgreSQL, the single writer on SQLite) stores the version only
+    /// if it is still the next one, and otherwise the whole is done again for the new next number, so versions
+    /// only grow. Returns the version and its bundles.
     public func publish(
         digest: String, customers: Int, at date: Date, audit actor: AuditActor,
         sign: @escaping @Sendable (Int) throws -> [PublishedBundle]
     ) async throws -> (version: Int, bundles: [PublishedBundle]) {
-        let secrets = self.secrets
-        return try await store.transaction { db in
-            if db.dialect.name == "postgresql" {
-                try await db.raw("SELECT pg_advisory_xact_lock(7291003)").run()
-            }
-            let newest = try await db.raw("SELECT MAX(version) AS newest FROM config_versions").first()?
-                .decode(column: "newest", as: Int64?.self) ?? 0
-            let version = Int(newest) + 1
+        while true {
+            let version = (try await latest()?.version ?? 0) + 1
             let bundles = try sign(version)
-            try await db.raw("""
-                INSERT INTO config_versions (version, digest, customers, created_at)
-                VALUES (\(bind: Int64(version)), \(bind: digest), \(bind: Int64(customers)), \(bind: Timestamp.millis(date)))
-                """).run()
-            for bundle in bundles {
-                try await db.raw("DELETE FROM config_bundles WHERE region = \(bind: bundle.region.rawValue)").run()
+            let sealed = try bundles.map { try secrets.seal(String(decoding: $0.signed, as: UTF8.self)) }
+            let stored = try await store.transaction { db in
+                if db.dialect.name == "postgresql" {
+                    try await db.raw("SELECT pg_advisory_xact_lock(7291003)").run()
+                }
+                let newest = try await db.raw("SELECT MAX(version) AS newest FROM config_versions").first()?
+                    .decode(column: "newest", as: Int64?.self) ?? 0
+                // Another replica published meanwhile: sign again for the next number.
+                guard Int(newest) + 1 == version else { return false }
                 try await db.raw("""
-                    INSERT INTO config_bundles (region, version, signed)
-                    VALUES (\(bind: bundle.region.rawValue), \(bind: Int64(version)),
-                        \(bind: try secrets.seal(String(decoding: bundle.signed, as: UTF8.self))))
+                    INSERT INTO config_versions (version, digest, customers, created_at)
+                    VALUES (\(bind: Int64(version)), \(bind: digest), \(bind: Int64(customers)), \(bind: Timestamp.millis(date)))
                     """).run()
+                for (bundle, sealed) in zip(bundles, sealed) {
+                    try await db.raw("DELETE FROM config_bundles WHERE region = \(bind: bundle.region.rawValue)").run()
+                    try await db.raw("""
+                        INSERT INTO config_bundles (region, version, signed)
+                        VALUES (\(bind: bundle.region.rawValue), \(bind: Int64(version)), \(bind: sealed))
+                        """).run()
+                }
+                try await SQLAuditLog.append(
+                    AuditEvent("config.publish", target: "config/\(version)", detail: ["digest": digest, "customers": "\(customers)"]),
+                    by: actor, at: date, on: db)
+                return true
             }
-            try await SQLAuditLog.append(
-                AuditEvent("config.publish", target: "config/\(version)", detail: ["digest": digest, "customers": "\(customers)"]),
-                by: actor, at: date, on: db)
-            return (version, bundles)
+            if stored { return (version, bundles) }
         }
     }
 

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Hummingbird
 import MeridianCore
@@ -74,8 +73,7 @@ struct NodeProtocol: Sendable {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw Problem.unauthorized("send the node token as Authorization: Bearer <token>")
         }
-        let presented = SHA256.hash(data: Data(header.dropFirst("Bearer ".count).utf8)).hexString
-        guard let tokenHash, ConstantTime.equal(Array(presented.utf8), Array(tokenHash.utf8)) else {
+        guard let tokenHash, BearerToken.matches(authorization: header, hash: tokenHash) else {
             throw Problem.unauthorized("the node token is not valid")
         }
     }

@@ -63,9 +63,23 @@ public struct LegalRequestRepository: Sendable {
     /// Newest received first (then by id), after `cursor` (an id from the previous page).
     public func list(after cursor: String?, limit: Int) async throws -> [LegalRequestRecord] {
         try await store.withSession { db in
-            var rows = try await db.raw("SELECT * FROM legal_requests ORDER BY received_on DESC, id DESC").all().map(Self.decode)
-            if let cursor, let index = rows.firstIndex(where: { $0.id == cursor }) { rows.removeFirst(index + 1) }
-            return Array(rows.prefix(limit))
+            // Keyset paging on (received_on, id): the page after the cursor's row, in the same order.
+            var after: String?
+            if let cursor {
+                after = try await db.raw("SELECT received_on FROM legal_requests WHERE id = \(bind: cursor)").first()?
+                    .decode(column: "received_on", as: String.self)
+            }
+            let rows: [any SQLRow]
+            if let cursor, let after {
+                rows = try await db.raw("""
+                    SELECT * FROM legal_requests
+                    WHERE received_on < \(bind: after) OR (received_on = \(bind: after) AND id < \(bind: cursor))
+                    ORDER BY received_on DESC, id DESC LIMIT \(bind: limit)
+                    """).all()
+            } else {
+                rows = try await db.raw("SELECT * FROM legal_requests ORDER BY received_on DESC, id DESC LIMIT \(bind: limit)").all()
+            }
+            return try rows.map(Self.decode)
         }
     }
 

@@ -184,9 +184,7 @@ extension NodeBundle {
         keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
     }
 
-    /// - Parameter checkingCustomers: also check each customer's own fields (``Customer/validate()``); the
-    ///   config compiler, which checks each customer once for all regions, passes false.
-    public func validate(expectedRegion: RegionID, checkingCustomers: Bool = true) throws(NodeBundleError) {
+    public func validate(expectedRegion: RegionID) throws(NodeBundleError) {
         guard region == expectedRegion else {
             throw NodeBundleError("the bundle is for region \(region), this node serves \(expectedRegion)")
         }
@@ -205,7 +203,7 @@ extension NodeBundle {
             if let pin = customer.region, pin != region {
                 throw NodeBundleError("customer \(customer.id) is pinned to \(pin) and must not be in the \(region) bundle")
             }
-            if checkingCustomers { try customer.validate() }
+            try customer.validate()
             for domain in customer.domains { try claim(domain.lowercased(), by: customer.id) }
             for address in customer.addresses { try claim(address.lowercased(), by: customer.id) }
         }

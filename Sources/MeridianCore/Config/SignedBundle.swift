@@ -5,8 +5,8 @@ import Foundation
 /// coordinator's key, and which key signed it.
 ///
 /// The signed bytes travel as they were signed (base64 in `payload`), so a node verifies exactly what the
-/// coordinator signed and decodes only after the signature holds, as JWS does. `canonical` makes the bytes
-/// deterministic: the same state always gives the same bundle and the same signature input.
+/// coordinator signed and decodes only after the signature holds, as JWS does. `NodeBundle.canonicalJSON`
+/// makes the bytes deterministic: the same state always gives the same bundle and the same signature input.
 public struct SignedBundle: Sendable, Hashable, Codable {
     /// The first 16 hex digits of the SHA-256 of the raw public key.
     public var keyID: String
@@ -19,13 +19,8 @@ public struct SignedBundle: Sendable, Hashable, Codable {
         case keyID = "key_id", payload, signature
     }
 
-    /// The canonical JSON of a bundle: keys sorted, no insignificant whitespace, `/` unescaped.
-    public static func canonical(_ bundle: NodeBundle) throws -> Data {
-        Data(bundle.canonicalJSON())
-    }
-
     public static func sign(_ bundle: NodeBundle, with key: Curve25519.Signing.PrivateKey) throws -> SignedBundle {
-        let bytes = try canonical(bundle)
+        let bytes = Data(bundle.canonicalJSON())
         return SignedBundle(
             keyID: keyID(of: key.publicKey), payload: bytes.base64EncodedString(),
             signature: try key.signature(for: bytes).base64EncodedString())

@@ -13,19 +13,19 @@ public enum DNSMessage {
         case other(UInt8)
     }
 
+    /// An MX answer: its preference and the exchange host, lower case without the final dot.
+    public struct MX: Sendable, Equatable {
+        public var preference: UInt16
+        public var host: String
+    }
+
     public struct Response: Sendable, Equatable {
         public var id: UInt16
         public var code: ResponseCode
         public var truncated: Bool
-        /// MX answers as (preference, exchange host, lower case without the final dot).
-        public var mx: [(preference: UInt16, host: String)]
+        public var mx: [MX]
         /// TXT answers, each record's strings joined.
         public var txt: [String]
-
-        public static func == (a: Response, b: Response) -> Bool {
-            a.id == b.id && a.code == b.code && a.truncated == b.truncated && a.txt == b.txt
-                && a.mx.map(\.preference) == b.mx.map(\.preference) && a.mx.map(\.host) == b.mx.map(\.host)
-        }
     }
 
     public struct FormatError: Error, Sendable, CustomStringConvertible {
@@ -71,7 +71,7 @@ public enum DNSMessage {
             guard end <= bytes.count else { throw FormatError("a record runs past the end of the message") }
             if klass == 1, type == RecordType.mx.rawValue {
                 let preference = try reader.u16()
-                response.mx.append((preference, try reader.name()))
+                response.mx.append(MX(preference: preference, host: try reader.name()))
             } else if klass == 1, type == RecordType.txt.rawValue {
                 var text: [UInt8] = []
                 while reader.offset < end {

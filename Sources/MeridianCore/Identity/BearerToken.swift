@@ -23,6 +23,13 @@ public struct BearerToken: Sendable {
     }
 
     /// Cheap shape check done before touching the database.
+    /// Whether an `Authorization: Bearer <token>` header carries the token whose hash is `hash`, compared in
+    /// constant time. For the shared node token, which is known by its hash alone.
+    public static func matches(authorization header: String, hash: String) -> Bool {
+        guard header.hasPrefix("Bearer ") else { return false }
+        return ConstantTime.equal(Array(Self.hash(of: String(header.dropFirst("Bearer ".count))).utf8), Array(hash.utf8))
+    }
+
     public static func isWellFormed(_ text: String) -> Bool {
         text.hasPrefix(prefix) && text.utf8.count == prefix.utf8.count + 43
             && text.utf8.dropFirst(prefix.utf8.count).allSatisfy(Base64URL.isAlphabet)

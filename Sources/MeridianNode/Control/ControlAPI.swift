@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Hummingbird
 import MeridianCore
@@ -96,8 +95,7 @@ struct ControlAPI: Sendable {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw ControlProblem(.unauthorized, "send the node token as Authorization: Bearer <token>")
         }
-        let presented = Array(SHA256.hash(data: Data(header.dropFirst("Bearer ".count).utf8)).hexString.utf8)
-        guard let tokenHash, ConstantTime.equal(presented, Array(tokenHash.utf8)) else {
+        guard let tokenHash, BearerToken.matches(authorization: header, hash: tokenHash) else {
             throw ControlProblem(.unauthorized, "the node token is not valid")
         }
     }
