@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-openapi-generator.git", from: "1.14.0"),
         .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -46,6 +47,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The SMTP client both roles hand outgoing mail to the smarthost with (DSNs, notices to customers).
+        .target(
+            name: "MeridianSmarthost",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Types, server protocol and client generated from docs/openapi.yaml.
         .target(
             name: "MeridianAPI",
@@ -61,6 +72,8 @@ let package = Package(
             dependencies: [
                 "MeridianCore",
                 "MeridianAPI",
+                "MeridianSmarthost",
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
@@ -77,12 +90,15 @@ let package = Package(
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
             ],
+            // The public pages' Mustache templates.
+            resources: [.copy("PublicSite/Templates")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "MeridianNode",
             dependencies: [
                 "MeridianCore",
+                "MeridianSmarthost",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -107,6 +123,7 @@ let package = Package(
                 "MeridianAPI",
                 "MeridianCoordinator",
                 "MeridianNode",
+                "MeridianSmarthost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

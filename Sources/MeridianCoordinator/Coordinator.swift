@@ -23,6 +23,12 @@ public struct Coordinator: Sendable {
     public let config: ConfigRepository
     /// Government and law-enforcement requests.
     public let legalRequests: LegalRequestRepository
+    /// Sub-processors, objections, DPAs and the outbox of notices.
+    public let registry: SubProcessorRegistry
+    /// The warrant canary and the transparency reports.
+    public let publications: Publications
+    /// The public pages.
+    public let site: PublicSite
     /// Compiles, signs and pushes config on every change; nil without a signing key (tests of the API alone).
     public let publisher: ConfigPublisher?
     /// Hex SHA-256 of the node token, which nodes present to pull and report.
@@ -33,18 +39,25 @@ public struct Coordinator: Sendable {
 
     public init(
         store: any SQLStore, catalog: RegionCatalog, secrets: SecretBox, fleet: NodeFleet = NodeFleet(urls: [], token: nil),
-        signingKey: Curve25519.Signing.PrivateKey? = nil, nodeToken: String? = nil, resolver: DNSResolver = .system(),
-        logger: Logger = Logger(label: "meridian.coordinator"), now: @escaping @Sendable () -> Date = Date.init
+        signingKey: Curve25519.Signing.PrivateKey? = nil, publicationKey: Curve25519.Signing.PrivateKey? = nil, noticeDays: Int = 30,
+        nodeToken: String? = nil, resolver: DNSResolver = .system(), logger: Logger = Logger(label: "meridian.coordinator"),
+        now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.store = store
         let customers = SQLCustomerRepository(store: store)
         let config = ConfigRepository(store: store, secrets: secrets)
         self.config = config
-        self.legalRequests = LegalRequestRepository(store: store)
+        let legalRequests = LegalRequestRepository(store: store)
+        self.legalRequests = legalRequests
+        let registry = SubProcessorRegistry(store: store, noticeDays: noticeDays)
+        self.registry = registry
+        let publications = Publications(store: store, legalRequests: legalRequests, service: catalog.service, key: publicationKey, now: now)
+        self.publications = publications
         if let signingKey {
             let publisher = ConfigPublisher(
-                customers: customers, config: config, compiler: ConfigCompiler(catalog: catalog, secrets: secrets), key: signingKey,
-                pusher: NodePusher(token: nodeToken), logger: logger, now: now)
+                customers: customers, subprocessors: registry.subprocessors, objections: registry.objections, config: config,
+                compiler: ConfigCompiler(catalog: catalog, secrets: secrets), key: signingKey, pusher: NodePusher(token: nodeToken), logger: logger,
+                now: now)
             self.publisher = publisher
             self.customers = PublishingCustomerRepository(base: customers, publisher: publisher)
         } else {
@@ -61,6 +74,7 @@ public struct Coordinator: Sendable {
         self.secrets = secrets
         self.now = now
         self.fleet = fleet
+        self.site = PublicSite(catalog: catalog, registry: registry, publications: publications, config: config, publisher: publisher, now: now)
     }
 
     /// Opens the configured database. For PostgreSQL the returned service must run (it is the connection
@@ -85,12 +99,14 @@ public struct Coordinator: Sendable {
         router.add(middleware: ProblemMiddleware())
         let api = AdminAPI(
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
-            secrets: secrets, fleet: fleet, config: config, legalRequests: legalRequests, resolver: resolver, now: now)
+            secrets: secrets, fleet: fleet, config: config, legalRequests: legalRequests, registry: registry, publications: publications,
+            publisher: publisher, site: site, resolver: resolver, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
         NodeProtocol(config: config, catalog: catalog, tokenHash: nodeTokenHash, now: now).register(on: router)
         AccountPage(
             customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, now: now
         ).register(on: router)
+        site.register(on: router)
         return router
     }
 
@@ -109,8 +125,21 @@ public struct Coordinator: Sendable {
             logger: logger)
         if let storeService { app.addServices(storeService) }
         app.addServices(AccountRetentionJob(customers: customers, interval: configuration.retentionInterval, now: now, logger: logger))
+        app.addServices(
+            OutboxJob(
+                outbox: registry.outbox, customers: customers, secrets: secrets, smarthost: configuration.smarthost,
+                sender: catalog.service.controller.email, hostname: configuration.hostname, interval: configuration.outboxInterval, now: now,
+                logger: logger))
+        let registry = self.registry
+        let seed = configuration.seedDemoRegistry
         app.beforeServerStarts {
             try await Migrations.run(on: store, logger: logger)
+            if seed, try await registry.subprocessors.isEmpty() {
+                for entry in DemoRegistry.entries(at: now()) {
+                    try await registry.subprocessors.add(entry, by: .system("seed"))
+                }
+                logger.info("registry: seeded the demo sub-processors (AWS, Heroku, Crunchy Data, OpenAI), flagged as demo data")
+            }
             if let token = try await bootstrapAdminToken() {
                 await onFirstAdminToken(token)
             }

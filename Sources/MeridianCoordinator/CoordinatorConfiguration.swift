@@ -1,5 +1,6 @@
 import Foundation
 import MeridianCore
+import MeridianSmarthost
 
 /// Everything `meridian coordinator` needs to start, with the defaults of `meridian up`.
 public struct CoordinatorConfiguration: Sendable {
@@ -18,6 +19,16 @@ public struct CoordinatorConfiguration: Sendable {
     public var nodeToken: String?
     /// The resolver DNS checks ask.
     public var resolver: DNSResolver = .system()
+    /// Where notices to customers (new sub-processors) are relayed; without one they wait in the outbox.
+    public var smarthost: Smarthost?
+    /// The name the coordinator gives in EHLO and Message-IDs.
+    public var hostname: String = "coordinator.localhost"
+    /// How often the outbox job looks for notifications due.
+    public var outboxInterval: Duration = .seconds(5)
+    /// Seed the demo sub-processors from the source policies into an empty registry (`meridian up`).
+    public var seedDemoRegistry = false
+    /// Days a new sub-processor is announced before it takes effect.
+    public var noticeDays = 30
 
     public init(database: DatabaseLocation, dataDirectory: String) {
         self.database = database

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import MeridianCore
+import MeridianSmarthost
 import NIOCore
 import NIOSSL
 import Prometheus

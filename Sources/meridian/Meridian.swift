@@ -7,7 +7,10 @@ struct Meridian: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian",
         abstract: "Inbound e-mail with enforced privacy promises: coordinator, regional nodes and admin tools.",
-        subcommands: [Up.self, CoordinatorCommand.self, NodeCommand.self, Customers.self, Tokens.self, Audit.self, MessageCommand.self, Nodes.self, LegalRequests.self]
+        subcommands: [
+            Up.self, CoordinatorCommand.self, NodeCommand.self, Customers.self, Tokens.self, Audit.self, MessageCommand.self, Nodes.self,
+            LegalRequests.self, Subprocessors.self, DPACommand.self, Canary.self, Transparency.self, Publish.self,
+        ]
     )
 
 }

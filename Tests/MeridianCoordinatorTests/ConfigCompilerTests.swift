@@ -89,8 +89,8 @@ struct ConfigCompilerTests {
     @Test("the signing key is sealed at rest and comes back the same; a different master key cannot open it")
     func signingKeyAtRest() throws {
         let directory = NSTemporaryDirectory() + "signing-" + UUID().uuidString
-        let key = try BundleSigningKey.loadOrCreate(dataDirectory: directory, secrets: Self.secrets)
-        let again = try BundleSigningKey.loadOrCreate(dataDirectory: directory, secrets: Self.secrets)
+        let key = try SigningKeyFile.loadOrCreate(dataDirectory: directory, secrets: Self.secrets)
+        let again = try SigningKeyFile.loadOrCreate(dataDirectory: directory, secrets: Self.secrets)
         #expect(key.rawRepresentation == again.rawRepresentation)
         let stored = try String(contentsOfFile: directory + "/bundle-signing.key", encoding: .utf8)
         #expect(stored.hasPrefix("v1:"))
@@ -100,7 +100,7 @@ struct ConfigCompilerTests {
         let published = try String(contentsOfFile: directory + "/bundle-signing.pub", encoding: .utf8)
         #expect(published.trimmingCharacters(in: .whitespacesAndNewlines) == key.publicKey.rawRepresentation.base64EncodedString())
         #expect(throws: CoordinatorStartError.self) {
-            try BundleSigningKey.loadOrCreate(dataDirectory: directory, secrets: SecretBox(keyBytes: Data(repeating: 1, count: 32))!)
+            try SigningKeyFile.loadOrCreate(dataDirectory: directory, secrets: SecretBox(keyBytes: Data(repeating: 1, count: 32))!)
         }
     }
 }

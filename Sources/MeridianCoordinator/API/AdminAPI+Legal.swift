@@ -18,7 +18,7 @@ extension AdminAPI {
         }
         let date = now()
         let caller = try caller
-        let record = LegalRequestRecord(
+        let record = LegalRequest(
             id: ResourceID.make(prefix: "lrq", at: date), receivedOn: received, authority: authority, country: body.country,
             kind: LegalRequestKind(rawValue: body.kind.rawValue) ?? .courtOrder, accountsAffected: accounts,
             outcome: body.outcome.flatMap { LegalRequestOutcome(rawValue: $0.rawValue) } ?? .pending, gagUntil: gag, notes: body.notes,
@@ -59,7 +59,7 @@ extension AdminAPI {
         return .ok(.init(body: .json(.init(updated))))
     }
 
-    func legalRequest(_ id: String) async throws -> LegalRequestRecord {
+    func legalRequest(_ id: String) async throws -> LegalRequest {
         guard let record = try await legalRequests.find(id) else { throw Problem.notFound("no legal request with id \(id)") }
         return record
     }
@@ -80,10 +80,10 @@ extension AdminAPI {
 }
 
 extension Components.Schemas.LegalRequest {
-    init(_ record: LegalRequestRecord) {
+    init(_ record: LegalRequest) {
         self.init(
             id: record.id, receivedOn: record.receivedOn.description, authority: record.authority, country: record.country,
-            kind: .init(rawValue: record.kind.rawValue) ?? .courtOrder, canaryCode: record.kind.canaryCode,
+            kind: .init(rawValue: record.kind.rawValue) ?? .courtOrder, canaryCode: record.kind.canaryCode?.rawValue,
             accountsAffected: record.accountsAffected, outcome: .init(rawValue: record.outcome.rawValue) ?? .pending,
             gagUntil: record.gagUntil?.description, notes: record.notes, createdAt: record.createdAt, createdBy: record.createdBy,
             updatedAt: record.updatedAt)

@@ -16,6 +16,10 @@ struct AdminAPI: APIProtocol {
     let fleet: NodeFleet
     let config: ConfigRepository
     let legalRequests: LegalRequestRepository
+    let registry: SubProcessorRegistry
+    let publications: Publications
+    let publisher: ConfigPublisher?
+    let site: PublicSite
     let resolver: DNSResolver
     let now: @Sendable () -> Date
 

@@ -42,6 +42,21 @@ public enum AuthorizationPolicy {
         "getLegalRequest": [.admin: .allowed, .dpo: .allowed],
         "updateLegalRequest": [.admin: .allowed, .dpo: .allowed],
         "listAuditEntries": [.admin: .allowed, .auditor: .allowed, .dpo: .allowed],
+        "listSubprocessors": [.admin: .allowed, .support: .allowed, .dpo: .allowed, .auditor: .allowed, .customer: .allowed],
+        "getSubprocessor": [.admin: .allowed, .support: .allowed, .dpo: .allowed, .auditor: .allowed, .customer: .allowed],
+        "createSubprocessor": [.admin: .allowed, .dpo: .allowed],
+        "updateSubprocessor": [.admin: .allowed, .dpo: .allowed],
+        "listObjections": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "createObjection": [.admin: .allowed, .dpo: .allowed, .customer: .ownAccount],
+        "withdrawObjection": [.admin: .allowed, .dpo: .allowed, .customer: .ownAccount],
+        "getDPA": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "getDPAAnnex": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "recordDPA": [.admin: .allowed, .dpo: .allowed],
+        "listNotifications": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed],
+        "listTransparencyReports": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed],
+        "freezeTransparencyReport": [.admin: .allowed, .dpo: .allowed],
+        "getCanary": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed],
+        "issueCanary": [.admin: .allowed, .dpo: .allowed],
     ]
 
     public static func access(_ role: Role, to operationID: String) -> Access? {

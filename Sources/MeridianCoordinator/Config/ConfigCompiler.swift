@@ -21,7 +21,21 @@ public struct ConfigCompiler: Sendable {
         public let description: String
     }
 
-    public func compile(_ customers: [CustomerRecord], version: Int) throws -> [NodeBundle] {
+    /// The sub-processor registry and the standing objections, as the compiler enforces them at one moment.
+    public struct Registry: Sendable {
+        public var subprocessors: [SubProcessor]
+        /// Sub-processor ids each customer objects to.
+        public var objections: [String: Set<String>]
+        public var at: Date
+
+        public init(subprocessors: [SubProcessor] = [], objections: [String: Set<String>] = [:], at: Date = Date()) {
+            self.subprocessors = subprocessors
+            self.objections = objections
+            self.at = at
+        }
+    }
+
+    public func compile(_ customers: [CustomerRecord], registry: Registry = Registry(), version: Int) throws -> [NodeBundle] {
         var sorted = customers.filter { $0.status == .active }
         if !zip(sorted, sorted.dropFirst()).allSatisfy({ $0.id < $1.id }) { sorted.sort { $0.id < $1.id } }
         let active = sorted
@@ -55,10 +69,24 @@ public struct ConfigCompiler: Sendable {
         pinned.sort { $0.domain < $1.domain }
         let elsewhereSorted = pinned
         return try catalog.regions.parallelMap { region in
-            let included = entries.filter { $0.region == nil || $0.region == region.id }
+            // A sub-processor's steps run in a region only once it is in force there; an objection removes its
+            // optional steps from that customer's entry.
+            let serving = registry.subprocessors.filter { $0.serves(region.id, at: registry.at) }.sorted { $0.id < $1.id }
+            let steps = SubProcessor.allowedOptionalSteps(serving, objectedTo: [], in: region.id, at: registry.at)
+            var included = entries.filter { $0.region == nil || $0.region == region.id }
+            if !steps.isEmpty {
+                for index in included.indices {
+                    if let objections = registry.objections[included[index].id] {
+                        included[index].steps = SubProcessor.allowedOptionalSteps(serving, objectedTo: objections, in: region.id, at: registry.at)
+                    } else {
+                        included[index].steps = steps
+                    }
+                }
+            }
             let elsewhere = elsewhereSorted.filter { $0.region != region.id }
             return NodeBundle(
-                version: version, region: region.id, customers: included, elsewhere: elsewhere, policy: NodeBundle.Policy(region))
+                version: version, region: region.id, customers: included, elsewhere: elsewhere, policy: NodeBundle.Policy(region),
+                subprocessors: serving.map { .init(id: $0.id, name: $0.name, steps: $0.steps.sorted(), egressHosts: $0.egressHosts.sorted()) })
         }
     }
 
@@ -88,11 +116,12 @@ public struct ConfigCompiler: Sendable {
     }
 }
 
-/// The coordinator's Ed25519 key for signing bundles, kept sealed under the master key in
-/// `DATA_DIR/bundle-signing.key`; its public half, which nodes pin, in `bundle-signing.pub` (base64, raw).
-public enum BundleSigningKey {
-    public static func loadOrCreate(dataDirectory: String, secrets: SecretBox) throws -> Curve25519.Signing.PrivateKey {
-        let path = (dataDirectory as NSString).appendingPathComponent("bundle-signing.key")
+/// An Ed25519 key of the coordinator, kept sealed under the master key in `DATA_DIR/<name>.key`, with its
+/// public half in `<name>.pub` (base64, raw). `bundle-signing` signs config bundles (nodes pin its public half);
+/// `publication-signing` signs the warrant canary and frozen transparency reports (published as PEM).
+public enum SigningKeyFile {
+    public static func loadOrCreate(dataDirectory: String, secrets: SecretBox, name: String = "bundle-signing") throws -> Curve25519.Signing.PrivateKey {
+        let path = (dataDirectory as NSString).appendingPathComponent("\(name).key")
         if let sealed = try? String(contentsOfFile: path, encoding: .utf8) {
             guard let raw = try? secrets.open(sealed.trimmingCharacters(in: .whitespacesAndNewlines)),
                 let bytes = Data(base64Encoded: raw), let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: bytes)
@@ -104,7 +133,7 @@ public enum BundleSigningKey {
         let key = Curve25519.Signing.PrivateKey()
         try PrivateFile.write(Data((try secrets.seal(key.rawRepresentation.base64EncodedString()) + "\n").utf8), to: path)
         try Data((key.publicKey.rawRepresentation.base64EncodedString() + "\n").utf8)
-            .write(to: URL(fileURLWithPath: (dataDirectory as NSString).appendingPathComponent("bundle-signing.pub")))
+            .write(to: URL(fileURLWithPath: (dataDirectory as NSString).appendingPathComponent("\(name).pub")))
         return key
     }
 }

@@ -21,6 +21,8 @@ public actor ConfigPublisher {
     }
 
     let customers: any CustomerRepository
+    let subprocessors: SubProcessorRepository?
+    let objections: ObjectionRepository?
     let config: ConfigRepository
     let compiler: ConfigCompiler
     let key: Curve25519.Signing.PrivateKey
@@ -37,12 +39,21 @@ public actor ConfigPublisher {
     /// The newest signed bundle of each region, as published by this coordinator, so that pushes to many
     /// nodes do not each read and open it from the database.
     private var newest: [RegionID: PublishedBundle] = [:]
+    /// Wakes the publisher when the next sub-processor takes effect or retires, so that bundles follow the
+    /// registry's dates without anyone changing anything.
+    private var wake: Task<Void, Never>?
+    /// The policy each region's bundle carries in the newest version: what the nodes enforce, and what
+    /// `/privacy` publishes.
+    public private(set) var enforcedPolicies: [RegionID: NodeBundle.Policy] = [:]
 
     public init(
-        customers: any CustomerRepository, config: ConfigRepository, compiler: ConfigCompiler, key: Curve25519.Signing.PrivateKey,
-        pusher: NodePusher, debounce: Duration = .milliseconds(2), logger: Logger, now: @escaping @Sendable () -> Date = Date.init
+        customers: any CustomerRepository, subprocessors: SubProcessorRepository? = nil, objections: ObjectionRepository? = nil,
+        config: ConfigRepository, compiler: ConfigCompiler, key: Curve25519.Signing.PrivateKey, pusher: NodePusher,
+        debounce: Duration = .milliseconds(2), logger: Logger, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.customers = customers
+        self.subprocessors = subprocessors
+        self.objections = objections
         self.config = config
         self.compiler = compiler
         self.key = key
@@ -91,12 +102,18 @@ public actor ConfigPublisher {
     @discardableResult
     public func publish() async throws -> Outcome {
         let active = try await customers.allActive()
-        let unversioned = try compiler.compile(active, version: 0)
+        let date = now()
+        let registry = ConfigCompiler.Registry(
+            subprocessors: try await subprocessors?.all() ?? [], objections: try await objections?.standing() ?? [:], at: date)
+        scheduleWake(at: SubProcessor.nextChange(registry.subprocessors, after: date), from: date)
+        let unversioned = try compiler.compile(active, registry: registry, version: 0)
+        let policies = Dictionary(unversioned.map { ($0.region, $0.policy) }, uniquingKeysWith: { a, _ in a }).compactMapValues { $0 }
         let encoded = try unversioned.parallelMap { $0.canonicalJSON() }
         var hasher = SHA256()
         for bytes in encoded { hasher.update(data: bytes) }
         let digest = hasher.finalize().hexString
         if let latest = try await config.latest(), latest.digest == digest {
+            enforcedPolicies = policies
             return Outcome(version: latest.version, isNew: false)
         }
         newest = [:]
@@ -111,8 +128,20 @@ public actor ConfigPublisher {
             return zip(unversioned, signed).map { PublishedBundle(region: $0.region, version: version, signed: $1) }
         }
         for bundle in bundles { newest[bundle.region] = bundle }
+        enforcedPolicies = policies
         logger.info("config: published version \(version)", metadata: ["customers": "\(active.count)", "digest": "\(digest.prefix(12))"])
         return Outcome(version: version, isNew: true)
+    }
+
+    private func scheduleWake(at date: Date?, from current: Date) {
+        wake?.cancel()
+        guard let date else { return }
+        // At most an hour at a time: the wall clock may jump, and the check is cheap.
+        let seconds = min(3600, max(0, date.timeIntervalSince(current)) + 0.5)
+        wake = Task { [weak self] in
+            guard (try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))) != nil else { return }
+            self?.changed()
+        }
     }
 
     /// Pushes the newest bundle of its region to every node not yet at `version`, all at once. A node still

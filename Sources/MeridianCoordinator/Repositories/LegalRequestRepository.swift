@@ -2,23 +2,6 @@ import Foundation
 import MeridianCore
 import SQLKit
 
-/// A government or law-enforcement request, as the dpo records it.
-public struct LegalRequestRecord: Sendable, Hashable {
-    public var id: String
-    public var receivedOn: CalendarDay
-    public var authority: String
-    /// ISO 3166-1 alpha-2.
-    public var country: String
-    public var kind: LegalRequestKind
-    public var accountsAffected: Int
-    public var outcome: LegalRequestOutcome
-    public var gagUntil: CalendarDay?
-    public var notes: String?
-    public var createdAt: Date
-    public var createdBy: String
-    public var updatedAt: Date
-}
-
 /// The fields that `PATCH` may change; nil leaves a field as it is.
 public struct LegalRequestChanges: Sendable {
     public var accountsAffected: Int?
@@ -36,7 +19,7 @@ public struct LegalRequestRepository: Sendable {
         self.store = store
     }
 
-    public func create(_ request: LegalRequestRecord, by actor: AuditActor) async throws {
+    public func create(_ request: LegalRequest, by actor: AuditActor) async throws {
         try await store.transaction { db in
             try await db.raw("""
                 INSERT INTO legal_requests (id, received_on, authority, country, kind, accounts_affected, outcome, gag_until, notes,
@@ -54,14 +37,14 @@ public struct LegalRequestRepository: Sendable {
         }
     }
 
-    public func find(_ id: String) async throws -> LegalRequestRecord? {
+    public func find(_ id: String) async throws -> LegalRequest? {
         try await store.withSession { db in
             try await db.raw("SELECT * FROM legal_requests WHERE id = \(bind: id)").first().map(Self.decode)
         }
     }
 
     /// Newest received first (then by id), after `cursor` (an id from the previous page).
-    public func list(after cursor: String?, limit: Int) async throws -> [LegalRequestRecord] {
+    public func list(after cursor: String?, limit: Int) async throws -> [LegalRequest] {
         try await store.withSession { db in
             // Keyset paging on (received_on, id): the page after the cursor's row, in the same order.
             var after: String?
@@ -84,7 +67,7 @@ public struct LegalRequestRepository: Sendable {
     }
 
     /// Every request received from `from` to `through`, both included: what a report counts.
-    public func received(from: CalendarDay, through: CalendarDay) async throws -> [LegalRequestRecord] {
+    public func received(from: CalendarDay, through: CalendarDay) async throws -> [LegalRequest] {
         try await store.withSession { db in
             try await db.raw("""
                 SELECT * FROM legal_requests WHERE received_on >= \(bind: from.description) AND received_on <= \(bind: through.description)
@@ -93,7 +76,7 @@ public struct LegalRequestRepository: Sendable {
         }
     }
 
-    public func update(_ id: String, _ changes: LegalRequestChanges, at date: Date, by actor: AuditActor) async throws -> LegalRequestRecord {
+    public func update(_ id: String, _ changes: LegalRequestChanges, at date: Date, by actor: AuditActor) async throws -> LegalRequest {
         try await store.transaction { db in
             guard var request = try await db.raw("SELECT * FROM legal_requests WHERE id = \(bind: id)").first().map(Self.decode) else {
                 throw RepositoryError.notFound(id)
@@ -127,7 +110,7 @@ public struct LegalRequestRepository: Sendable {
         }
     }
 
-    static func decode(_ row: any SQLRow) throws -> LegalRequestRecord {
+    static func decode(_ row: any SQLRow) throws -> LegalRequest {
         func day(_ column: String) throws -> CalendarDay? {
             try row.decode(column: column, as: String?.self).flatMap(CalendarDay.init)
         }
@@ -135,7 +118,7 @@ public struct LegalRequestRepository: Sendable {
             let kind = LegalRequestKind(rawValue: try row.decode(column: "kind", as: String.self)),
             let outcome = LegalRequestOutcome(rawValue: try row.decode(column: "outcome", as: String.self))
         else { throw RepositoryError.conflict("a legal request row does not decode") }
-        return LegalRequestRecord(
+        return LegalRequest(
             id: try row.decode(column: "id", as: String.self), receivedOn: received, authority: try row.decode(column: "authority", as: String.self),
             country: try row.decode(column: "country", as: String.self), kind: kind,
             accountsAffected: Int(try row.decode(column: "accounts_affected", as: Int64.self)), outcome: outcome,

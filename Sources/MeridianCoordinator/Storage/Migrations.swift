@@ -171,6 +171,86 @@ public enum Migrations {
                 "CREATE INDEX legal_requests_received ON legal_requests (received_on)",
             ]
         },
+        Migration(version: 4, name: "sub-processors, objections, DPAs, notifications, canaries, transparency reports") { _ in
+            [
+                // The registry: the current entry as JSON, and every version of it with who changed it and when.
+                "CREATE TABLE subprocessors (id TEXT PRIMARY KEY, entry TEXT NOT NULL, version BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+                """
+                CREATE TABLE subprocessor_versions (
+                    subprocessor_id TEXT NOT NULL,
+                    version BIGINT NOT NULL,
+                    change TEXT NOT NULL,
+                    entry TEXT NOT NULL,
+                    changed_at BIGINT NOT NULL,
+                    changed_by TEXT NOT NULL,
+                    PRIMARY KEY (subprocessor_id, version)
+                )
+                """,
+                """
+                CREATE TABLE objections (
+                    id TEXT PRIMARY KEY,
+                    customer_id TEXT NOT NULL,
+                    subprocessor_id TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    withdrawn_at BIGINT
+                )
+                """,
+                "CREATE INDEX objections_customer ON objections (customer_id)",
+                """
+                CREATE TABLE dpas (
+                    id TEXT PRIMARY KEY,
+                    customer_id TEXT NOT NULL,
+                    dpa_version TEXT NOT NULL,
+                    signed_on TEXT NOT NULL,
+                    signatory TEXT NOT NULL,
+                    document_sha256 TEXT NOT NULL,
+                    annex TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    created_by TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX dpas_customer ON dpas (customer_id, created_at)",
+                // The outbox: e-mails and webhook events to customers, sent and retried by the outbox job.
+                """
+                CREATE TABLE notifications (
+                    id TEXT PRIMARY KEY,
+                    customer_id TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    event_type TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts BIGINT NOT NULL,
+                    next_attempt_at BIGINT NOT NULL,
+                    last_error TEXT,
+                    created_at BIGINT NOT NULL,
+                    sent_at BIGINT
+                )
+                """,
+                "CREATE INDEX notifications_due ON notifications (status, next_attempt_at)",
+                """
+                CREATE TABLE canaries (
+                    sequence BIGINT PRIMARY KEY,
+                    statement TEXT NOT NULL,
+                    signature TEXT NOT NULL,
+                    issued_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    issued_by TEXT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE transparency_reports (
+                    period TEXT PRIMARY KEY,
+                    report TEXT NOT NULL,
+                    signature TEXT NOT NULL,
+                    frozen_at BIGINT NOT NULL,
+                    frozen_by TEXT NOT NULL
+                )
+                """,
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

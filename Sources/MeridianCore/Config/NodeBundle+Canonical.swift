@@ -15,6 +15,7 @@ extension NodeBundle {
             json.field("id", customer.id)
             json.field("metadata_redactions", strings: customer.metadataRedactions.map(\.rawValue))
             if let region = customer.region { json.field("region", region.rawValue) }
+            json.field("steps", strings: customer.steps.map(\.rawValue))
             json.key("webhook")
             json.beginObject()
             json.field("mode", customer.webhook.mode.rawValue)
@@ -48,6 +49,17 @@ extension NodeBundle {
             json.endObject()
         }
         json.field("region", region.rawValue)
+        json.key("subprocessors")
+        json.beginArray()
+        for entry in subprocessors {
+            json.beginObject()
+            json.field("egress_hosts", strings: entry.egressHosts)
+            json.field("id", entry.id)
+            json.field("name", entry.name)
+            json.field("steps", strings: entry.steps.map(\.rawValue))
+            json.endObject()
+        }
+        json.endArray()
         json.field("version", version)
         json.endObject()
         return json.bytes

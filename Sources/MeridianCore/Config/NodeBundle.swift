@@ -15,16 +15,22 @@ public struct NodeBundle: Sendable, Hashable, Codable {
     /// The region's retention, queue and masking policy as the coordinator compiled it from Regions/; nil in a
     /// hand-written bundle, where the node's own Regions/ file applies.
     public var policy: Policy?
+    /// The sub-processors in force in the region, with the steps they run and the hosts those steps may reach.
+    public var subprocessors: [SubProcessorEntry]
 
-    public init(version: Int, region: RegionID, customers: [Customer], elsewhere: [PinnedElsewhere] = [], policy: Policy? = nil) {
+    public init(
+        version: Int, region: RegionID, customers: [Customer], elsewhere: [PinnedElsewhere] = [], policy: Policy? = nil,
+        subprocessors: [SubProcessorEntry] = []
+    ) {
         self.version = version
         self.region = region
         self.customers = customers
         self.elsewhere = elsewhere
         self.policy = policy
+        self.subprocessors = subprocessors
     }
 
-    enum CodingKeys: String, CodingKey { case version, region, customers, elsewhere, policy }
+    enum CodingKeys: String, CodingKey { case version, region, customers, elsewhere, policy, subprocessors }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -33,6 +39,27 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         customers = try container.decode([Customer].self, forKey: .customers)
         elsewhere = try container.decodeIfPresent([PinnedElsewhere].self, forKey: .elsewhere) ?? []
         policy = try container.decodeIfPresent(Policy.self, forKey: .policy)
+        subprocessors = try container.decodeIfPresent([SubProcessorEntry].self, forKey: .subprocessors) ?? []
+    }
+
+    /// A sub-processor in force in the bundle's region.
+    public struct SubProcessorEntry: Sendable, Hashable, Codable {
+        public var id: String
+        public var name: String
+        public var steps: [ProcessingStep]
+        public var egressHosts: [String]
+
+        public init(id: String, name: String, steps: [ProcessingStep], egressHosts: [String]) {
+            self.id = id
+            self.name = name
+            self.steps = steps
+            self.egressHosts = egressHosts
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, steps
+            case egressHosts = "egress_hosts"
+        }
     }
 
     /// The policy numbers a node enforces, in seconds.
@@ -74,10 +101,13 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         public var addresses: [String]
         public var webhook: Webhook
         public var metadataRedactions: [MetadataField]
+        /// The optional processing steps the node may run for this customer here: their sub-processors are in
+        /// force in the region and the customer has not objected to any of them. Absent means none.
+        public var steps: [ProcessingStep]
 
         public init(
             id: String, region: RegionID?, domains: [String], addresses: [String] = [], webhook: Webhook,
-            metadataRedactions: [MetadataField] = []
+            metadataRedactions: [MetadataField] = [], steps: [ProcessingStep] = []
         ) {
             self.id = id
             self.region = region
@@ -85,10 +115,11 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             self.addresses = addresses
             self.webhook = webhook
             self.metadataRedactions = metadataRedactions
+            self.steps = steps
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, region, domains, addresses, webhook
+            case id, region, domains, addresses, webhook, steps
             case metadataRedactions = "metadata_redactions"
         }
 
@@ -118,6 +149,7 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             addresses = try container.decodeIfPresent([String].self, forKey: .addresses) ?? []
             webhook = try container.decode(Webhook.self, forKey: .webhook)
             metadataRedactions = try container.decodeIfPresent([MetadataField].self, forKey: .metadataRedactions) ?? []
+            steps = try container.decodeIfPresent([ProcessingStep].self, forKey: .steps) ?? []
         }
     }
 
@@ -196,6 +228,7 @@ extension NodeBundle {
                 throw NodeBundleError("\"\(key)\" belongs to both \(other) and \(owner)")
             }
         }
+        let served = Set(subprocessors.flatMap(\.steps))
         var ids: Set<String> = []
         ids.reserveCapacity(customers.count)
         for customer in customers {
@@ -204,6 +237,9 @@ extension NodeBundle {
                 throw NodeBundleError("customer \(customer.id) is pinned to \(pin) and must not be in the \(region) bundle")
             }
             try customer.validate()
+            for step in customer.steps where !step.isOptional || !served.contains(step) {
+                throw NodeBundleError("customer \(customer.id): step \(step.rawValue) is not an optional step of a sub-processor in this bundle")
+            }
             for domain in customer.domains { try claim(domain.lowercased(), by: customer.id) }
             for address in customer.addresses { try claim(address.lowercased(), by: customer.id) }
         }

@@ -1,3 +1,40 @@
+import Foundation
+
+/// A government or law-enforcement request, as the dpo records it.
+public struct LegalRequest: Sendable, Hashable {
+    public var id: String
+    public var receivedOn: CalendarDay
+    public var authority: String
+    /// ISO 3166-1 alpha-2.
+    public var country: String
+    public var kind: LegalRequestKind
+    public var accountsAffected: Int
+    public var outcome: LegalRequestOutcome
+    public var gagUntil: CalendarDay?
+    public var notes: String?
+    public var createdAt: Date
+    public var createdBy: String
+    public var updatedAt: Date
+
+    public init(
+        id: String, receivedOn: CalendarDay, authority: String, country: String, kind: LegalRequestKind, accountsAffected: Int,
+        outcome: LegalRequestOutcome, gagUntil: CalendarDay?, notes: String?, createdAt: Date, createdBy: String, updatedAt: Date
+    ) {
+        self.id = id
+        self.receivedOn = receivedOn
+        self.authority = authority
+        self.country = country
+        self.kind = kind
+        self.accountsAffected = accountsAffected
+        self.outcome = outcome
+        self.gagUntil = gagUntil
+        self.notes = notes
+        self.createdAt = createdAt
+        self.createdBy = createdBy
+        self.updatedAt = updatedAt
+    }
+}
+
 /// What a government or law-enforcement authority asked for. The kinds a warrant canary speaks of map to its
 /// CanaryTail codes, so that the coordinator can refuse to sign a canary that the legal-request log contradicts.
 public enum LegalRequestKind: String, Sendable, CaseIterable, Codable {
@@ -6,17 +43,17 @@ public enum LegalRequestKind: String, Sendable, CaseIterable, Codable {
     case preservationRequest = "preservation_request", emergencyRequest = "emergency_request"
 
     /// The canary code whose "never received" this kind of request makes false, if any.
-    public var canaryCode: String? {
+    public var canaryCode: CanaryCode? {
         switch self {
-        case .warrant: "WAR"
-        case .gagOrder: "GAG"
-        case .subpoena: "SUBP"
-        case .trapAndTrace: "TRAP"
-        case .ceaseOrder: "CEASE"
-        case .raid: "RAID"
-        case .seizure: "SEIZE"
-        case .credentialDemand: "XCRED"
-        case .operationalDemand: "XOPERS"
+        case .warrant: .warrants
+        case .gagOrder: .gagOrders
+        case .subpoena: .subpoenas
+        case .trapAndTrace: .trapAndTrace
+        case .ceaseOrder: .ceaseOrders
+        case .raid: .raids
+        case .seizure: .seizures
+        case .credentialDemand: .credentialsCompromised
+        case .operationalDemand: .operationsCompromised
         case .courtOrder, .preservationRequest, .emergencyRequest: nil
         }
     }

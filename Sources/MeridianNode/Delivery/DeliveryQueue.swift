@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MeridianCore
+import MeridianSmarthost
 import ServiceLifecycle
 
 /// Delivers spooled messages to webhooks: new ones at once, failed ones again with backoff, until the

@@ -31,9 +31,14 @@ struct APIConnection: ParsableArguments {
         throw ValidationError("no token: pass --token, set MERIDIAN_TOKEN, or run meridian up so that \(path) exists")
     }
 
+    /// The coordinator's base URL, without a trailing slash.
+    var baseURL: String {
+        (url ?? ProcessInfo.processInfo.environment["MERIDIAN_URL"] ?? "http://127.0.0.1:8080").trimmingCharacters(in: ["/"])
+    }
+
     /// Runs `body` with a client for the admin API; problems the API returns become CLI errors.
     func withClient<R: Sendable>(_ body: (Client) async throws -> R) async throws -> R {
-        let base = url ?? ProcessInfo.processInfo.environment["MERIDIAN_URL"] ?? "http://127.0.0.1:8080"
+        let base = baseURL
         guard let serverURL = URL(string: base), serverURL.scheme != nil, serverURL.host != nil else {
             throw ValidationError("--url \(base) is not a URL like http://127.0.0.1:8080")
         }

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import MeridianCoordinator
+import MeridianSmarthost
 import MeridianCore
 import ServiceLifecycle
 
@@ -50,10 +51,22 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "The DNS resolver (IP[:PORT]) that checks customers' MX and TXT records (default: the first nameserver in /etc/resolv.conf).")
         var dnsResolver: String?
 
+        @Option(help: "SMTP relay (host:port) for notices to customers, such as new sub-processors (default: none; they wait in the outbox).")
+        var smarthost: String?
+
+        @Option(help: "Days a new sub-processor is announced before it takes effect (GDPR Art. 28(2)).")
+        var noticeDays = 30
+
         func run() async throws {
             var configuration = CoordinatorConfiguration(database: try options.location(), dataDirectory: options.dataDir)
             configuration.host = host
             configuration.port = port
+            if let smarthost {
+                guard let relay = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }
+                configuration.smarthost = relay
+            }
+            guard (1...365).contains(noticeDays) else { throw ValidationError("--notice-days must be from 1 to 365, not \(noticeDays)") }
+            configuration.noticeDays = noticeDays
             configuration.regionsDirectory = options.regions
             let dataDir = options.dataDir
             let token = try NodeToken.load(file: nodeTokenFile ?? (dataDir as NSString).appendingPathComponent("node-token"), create: true)
@@ -104,16 +117,20 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let catalog = try loadCatalog(configuration.regionsDirectory)
         let secrets: SecretBox
         let signingKey: Curve25519.Signing.PrivateKey
+        let publicationKey: Curve25519.Signing.PrivateKey
         do {
             secrets = try MasterKey.load(dataDirectory: configuration.dataDirectory)
             // Created on first start, so that its public half (bundle-signing.pub) can be given to the nodes.
-            signingKey = try BundleSigningKey.loadOrCreate(dataDirectory: configuration.dataDirectory, secrets: secrets)
+            signingKey = try SigningKeyFile.loadOrCreate(dataDirectory: configuration.dataDirectory, secrets: secrets)
+            // Signs the canary and frozen transparency reports; published as /.well-known/canary.pub.
+            publicationKey = try SigningKeyFile.loadOrCreate(dataDirectory: configuration.dataDirectory, secrets: secrets, name: "publication-signing")
         } catch let error as CoordinatorStartError {
             throw ValidationError(error.description)
         }
         let (store, service) = try await Coordinator.openStore(configuration.database, logger: logger)
         let coordinator = Coordinator(
-            store: store, catalog: catalog, secrets: secrets, fleet: fleet, signingKey: signingKey, nodeToken: configuration.nodeToken,
+            store: store, catalog: catalog, secrets: secrets, fleet: fleet, signingKey: signingKey, publicationKey: publicationKey,
+            noticeDays: configuration.noticeDays, nodeToken: configuration.nodeToken,
             resolver: configuration.resolver, logger: logger)
         let created = OnceFlag()
         let dataDirectory = configuration.dataDirectory

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Logging
 import MeridianCore
+import MeridianSmarthost
 import MeridianNode
 import NIOCore
 import Prometheus

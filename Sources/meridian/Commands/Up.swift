@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import MeridianCoordinator
 import MeridianCore
+import MeridianSmarthost
 import MeridianNode
 import Prometheus
 import ServiceLifecycle
@@ -30,7 +31,7 @@ struct Up: AsyncParsableCommand {
     @Option(help: "The Regions directory (service.yaml and one YAML file per region).")
     var regions = "Regions"
 
-    @Option(help: "SMTP relay (host:port) through which the nodes send delivery status notifications.")
+    @Option(help: "SMTP relay (host:port) through which the nodes send delivery status notifications and the coordinator its notices to customers.")
     var smarthost: String?
 
     func run() async throws {
@@ -48,7 +49,7 @@ struct Up: AsyncParsableCommand {
         let signingKey: Curve25519.Signing.PrivateKey
         do {
             try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-            signingKey = try BundleSigningKey.loadOrCreate(
+            signingKey = try SigningKeyFile.loadOrCreate(
                 dataDirectory: dataDir, secrets: try MasterKey.load(dataDirectory: dataDir))
         } catch let error as CoordinatorStartError {
             throw ValidationError(error.description)
@@ -62,6 +63,8 @@ struct Up: AsyncParsableCommand {
             guard let parsed = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }
             relay = parsed
         }
+        configuration.smarthost = relay
+        configuration.seedDemoRegistry = true
         let registry = PrometheusCollectorRegistry()
         let webhooks = WebhookClient()
         var configurations: [NodeConfiguration] = []

@@ -27,9 +27,10 @@ public struct SmarthostError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// A minimal SMTP client that hands one message to the smarthost (plain SMTP on a private network).
-enum SmarthostClient {
-    static func send(_ message: [UInt8], from: String, to: String, via smarthost: Smarthost, helo: String) async throws {
+/// A minimal SMTP client that hands one message to the smarthost (plain SMTP on a private network). Nodes send
+/// DSNs through it, the coordinator its notices to customers.
+public enum SmarthostClient {
+    public static func send(_ message: [UInt8], from: String, to: String, via smarthost: Smarthost, helo: String) async throws {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
             .connect(host: smarthost.host, port: smarthost.port) { channel in

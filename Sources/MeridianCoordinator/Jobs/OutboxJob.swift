@@ -1,0 +1,115 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MeridianCore
+import MeridianSmarthost
+import NIOCore
+import ServiceLifecycle
+
+/// Sends the outbox (``NotificationOutbox``): e-mails to customers' contact addresses through the smarthost and
+/// events to their webhooks, signed per Standard Webhooks with the customer's secret. Failures are retried with
+/// backoff; each attempt's error is kept on the notification, which `GET /v1/notifications` shows.
+public struct OutboxJob: Service {
+    let outbox: NotificationOutbox
+    let customers: any CustomerRepository
+    let secrets: SecretBox
+    let smarthost: Smarthost?
+    /// The envelope and `From:` sender of notices: the controller's address from Regions/service.yaml.
+    let sender: String
+    let hostname: String
+    let interval: Duration
+    let now: @Sendable () -> Date
+    let logger: Logger
+
+    public init(
+        outbox: NotificationOutbox, customers: any CustomerRepository, secrets: SecretBox, smarthost: Smarthost?, sender: String,
+        hostname: String, interval: Duration, now: @escaping @Sendable () -> Date, logger: Logger
+    ) {
+        self.outbox = outbox
+        self.customers = customers
+        self.secrets = secrets
+        self.smarthost = smarthost
+        self.sender = sender
+        self.hostname = hostname
+        self.interval = interval
+        self.now = now
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await runOnce()
+            } catch {
+                logger.error("outbox: cannot read the outbox; will retry", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    /// Sends every notification that is due; returns how many were sent.
+    @discardableResult
+    public func runOnce() async throws -> Int {
+        var sent = 0
+        for notification in try await outbox.due(at: now()) {
+            do {
+                try await send(notification)
+                try await outbox.markSent(notification.id, at: now())
+                sent += 1
+            } catch {
+                logger.warning(
+                    "outbox: a notification failed; will retry",
+                    metadata: ["notification": "\(notification.id)", "channel": "\(notification.channel.rawValue)", "error": "\(error)"])
+                try await outbox.markFailed(notification, error: "\(error)", at: now())
+            }
+        }
+        return sent
+    }
+
+    struct SendError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    func send(_ notification: Notification) async throws {
+        guard let customer = try await customers.find(notification.customerID) else {
+            throw SendError(description: "customer \(notification.customerID) no longer exists")
+        }
+        switch notification.channel {
+        case .email:
+            guard let smarthost else { throw SendError(description: "no smarthost is configured (meridian coordinator --smarthost HOST:PORT)") }
+            let message = Self.email(notification, from: sender, to: customer.contactEmail, at: now(), hostname: hostname)
+            try await SmarthostClient.send(Array(message.utf8), from: sender, to: customer.contactEmail, via: smarthost, helo: hostname)
+        case .webhook:
+            let secret = try secrets.open(customer.webhookSecretSealed)
+            let signature = try WebhookSignature(secret: secret)
+            let body = Array(notification.body.utf8)
+            var request = HTTPClientRequest(url: customer.webhookURL)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "Meridian-Webhook/1")
+            for header in signature.headers(id: "evt_" + notification.id, timestamp: Int(now().timeIntervalSince1970), body: body) {
+                request.headers.add(name: header.name, value: header.value)
+            }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            guard (200..<300).contains(response.status.code) else {
+                throw SendError(description: "the webhook answered \(response.status.code)")
+            }
+        }
+    }
+
+    /// A plain-text RFC 5322 message.
+    static func email(_ notification: Notification, from: String, to: String, at date: Date, hostname: String) -> String {
+        let dateHeader = date.formatted(
+            Date.VerbatimFormatStyle(
+                format: "\(weekday: .abbreviated), \(day: .twoDigits) \(month: .abbreviated) \(year: .defaultDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits) +0000",
+                locale: Locale(identifier: "en_US_POSIX"), timeZone: TimeZone(identifier: "UTC")!, calendar: Calendar(identifier: .gregorian)))
+        let body = notification.body.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")
+        return [
+            "From: \(from)", "To: \(to)", "Subject: \(notification.subject)", "Date: \(dateHeader)",
+            "Message-ID: <\(notification.id)@\(hostname)>", "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
+            "Content-Transfer-Encoding: 8bit", "Auto-Submitted: auto-generated", "", body,
+        ].joined(separator: "\r\n") + "\r\n"
+    }
+}

@@ -1,0 +1,339 @@
+import Crypto
+import Foundation
+import MeridianCore
+
+extension PublicSite {
+    /// What every page is made from, read once per request (or once for `meridian publish`).
+    struct Snapshot {
+        var site: PublicSite
+        var date: Date
+        var configVersion: Int?
+        var policies: [RegionID: NodeBundle.Policy]
+        var entries: [SubProcessor]
+        var versions: [SubProcessorVersion]
+        var reports: [Publications.PeriodReport]
+        var canary: SignedCanary?
+
+        static func take(_ site: PublicSite) async throws -> Snapshot {
+            var policies = await site.publisher?.enforcedPolicies ?? [:]
+            // Without a publisher (a coordinator that signs no bundles) the compiler's own reading of Regions/.
+            for region in site.catalog.regions where policies[region.id] == nil { policies[region.id] = NodeBundle.Policy(region) }
+            return Snapshot(
+                site: site, date: site.now(), configVersion: try await site.config.latest()?.version, policies: policies,
+                entries: try await site.registry.subprocessors.all(), versions: try await site.registry.subprocessors.versions(limit: 200),
+                reports: try await site.publications.allReports(), canary: try await site.publications.canaries.latest())
+        }
+
+        func document(_ path: String) -> Document? {
+            switch path {
+            case "/": html(path, "index", title: "Overview", index)
+            case "/privacy": html(path, "privacy", title: "Privacy", privacy)
+            case "/privacy.json": json(path, privacyJSON)
+            case "/regions": html(path, "regions", title: "Regions", regions)
+            case "/regions.json": json(path, ["regions": regionsJSON])
+            case "/subprocessors": html(path, "subprocessors", title: "Sub-processors", subprocessors)
+            case "/subprocessors.json": json(path, subprocessorsJSON)
+            case "/subprocessors.atom": Document(path: path, contentType: "application/atom+xml; charset=utf-8", body: Data(atom.utf8))
+            case "/transparency": html(path, "transparency", title: "Transparency reports", transparency)
+            case "/transparency.json": json(path, ["reports": reports.map(reportJSON)])
+            case "/canary": html(path, "canary", title: "Warrant canary", canaryPage)
+            case "/canary.json": json(path, canaryJSON)
+            case "/.well-known/canary.txt": canary.map { Document(path: path, contentType: "text/plain; charset=utf-8", body: Data($0.text.utf8)) }
+            case "/.well-known/canary.txt.sig": canary.map { Document(path: path, contentType: "application/octet-stream", body: $0.signature) }
+            case "/.well-known/canary.pub":
+                site.publications.key.map {
+                    Document(path: path, contentType: "application/x-pem-file", body: Data(Ed25519PEM.encode($0.publicKey).utf8))
+                }
+            default: nil
+            }
+        }
+
+        // MARK: - HTML
+
+        func html(_ path: String, _ template: String, title: String, _ context: [String: Any]) -> Document {
+            let service = site.catalog.service
+            var context = context
+            context["title"] = title
+            context["service"] = service.name
+            context["controller"] = service.controller.name
+            context["controllerAddress"] = service.controller.address
+            context["dpoEmail"] = service.dpo.email
+            context["generatedAt"] = CanaryStatement.timestamp(date)
+            context["configVersion"] = configVersion.map(String.init) ?? "none yet"
+            let text = PublicSite.library.render(context, withTemplate: template) ?? ""
+            return Document(path: path, contentType: "text/html; charset=utf-8", body: Data(text.utf8))
+        }
+
+        var canaryState: (state: String, text: String) {
+            guard let canary else { return ("expired", "none issued") }
+            return canary.statement.isExpired(at: date)
+                ? ("expired", "expired on \(PublicSite.day(canary.statement.expiresAt))")
+                : ("current", "current until \(PublicSite.day(canary.statement.expiresAt))")
+        }
+
+        var index: [String: Any] {
+            [
+                "regionCount": site.catalog.regions.count, "announcedCount": entries.filter { $0.state(at: date) == .announced }.count,
+                "canaryState": canaryState.state, "canaryStateText": canaryState.text,
+            ]
+        }
+
+        /// One row of the retention table: a label, a value per region, where the number comes from.
+        struct RetentionRow: Sendable {
+            var key: String
+            var label: String
+            var enforced: Bool
+            var source: String
+            var seconds: @Sendable (Region, NodeBundle.Policy) -> Int64
+        }
+
+        static let retentionRows: [RetentionRow] = [
+            .init(key: "message_metadata", label: "Message metadata (the fields below)", enforced: true, source: "CloudMailin") { $1.messageMetadataSeconds },
+            .init(key: "delivery_logs", label: "Delivery and access logs with IP addresses", enforced: true, source: "CipherMail, Cleanmail") {
+                $1.deliveryLogsSeconds
+            },
+            .init(key: "ip_masking", label: "IP addresses in metadata masked after", enforced: true, source: "CipherMail") { $1.ipMaskingAfterSeconds },
+            .init(key: "queue_lifetime", label: "Queued message, retried until it fails and the sender is told", enforced: true, source: "Cleanmail, RFC 5321") {
+                $1.queueLifetimeSeconds
+            },
+            .init(key: "smtp_protocol_logs", label: "Raw SMTP protocol logs", enforced: false, source: "Cleanmail") { r, _ in r.retention.smtpProtocolLogs.seconds },
+            .init(key: "backups", label: "Backups", enforced: false, source: "CipherMail") { r, _ in r.retention.backups.seconds },
+            .init(key: "deleted_customer_backups", label: "Backups of deleted customer data", enforced: false, source: "Mailfence") { r, _ in
+                r.retention.deletedCustomerBackups.seconds
+            },
+            .init(key: "closed_account", label: "Closed account, reopenable until deleted", enforced: false, source: "Mailfence") { r, _ in
+                r.retention.closedAccountPeriod.seconds
+            },
+            .init(key: "financial_records", label: "Financial and billing records (exempt from erasure)", enforced: false, source: "CipherMail, Cleanmail") {
+                r, _ in r.retention.financialRecords.seconds
+            },
+        ]
+
+        var privacy: [String: Any] {
+            let regions = site.catalog.regions
+            let rows: [[String: Any]] = Self.retentionRows.map { row in
+                [
+                    "key": row.key, "label": row.label, "enforced": row.enforced, "source": row.source,
+                    "values": regions.map { region -> [String: Any] in
+                        let seconds = row.seconds(region, policies[region.id] ?? NodeBundle.Policy(region))
+                        return ["region": region.id.rawValue, "seconds": seconds, "text": PublicSite.duration(seconds)]
+                    },
+                ]
+            }
+            return [
+                "regions": regions.map { ["id": $0.id.rawValue, "name": $0.name] }, "retention": rows,
+                "fields": PublicSite.metadataFields.map { ["name": $0.name, "description": $0.description, "redactable": $0.redactable] },
+            ]
+        }
+
+        var privacyJSON: [String: Any] {
+            [
+                "config_version": configVersion as Any,
+                "retention": Dictionary(uniqueKeysWithValues: site.catalog.regions.map { region in
+                    (region.id.rawValue, Dictionary(uniqueKeysWithValues: Self.retentionRows.map {
+                        ($0.key + "_seconds", $0.seconds(region, policies[region.id] ?? NodeBundle.Policy(region)))
+                    }))
+                }),
+                "ip_masking": Dictionary(uniqueKeysWithValues: site.catalog.regions.map { region in
+                    let policy = policies[region.id] ?? NodeBundle.Policy(region)
+                    return (region.id.rawValue, ["ipv4_keep_octets": policy.ipv4KeepOctets, "ipv6_keep_hextets": policy.ipv6KeepHextets])
+                }),
+                "metadata_fields": PublicSite.metadataFields.map { ["name": $0.name, "description": $0.description, "redactable": $0.redactable] },
+            ]
+        }
+
+        var regions: [String: Any] {
+            [
+                "globalMX": site.catalog.service.mxHost,
+                "regions": site.catalog.regions.map { region -> [String: Any] in
+                    let policy = policies[region.id] ?? NodeBundle.Policy(region)
+                    return [
+                        "id": region.id.rawValue, "name": region.name, "location": region.location, "jurisdiction": region.jurisdiction,
+                        "mxHost": region.mxHost, "metadata": PublicSite.duration(policy.messageMetadataSeconds),
+                        "queue": PublicSite.duration(policy.queueLifetimeSeconds),
+                    ]
+                },
+            ]
+        }
+
+        var regionsJSON: [[String: Any]] {
+            site.catalog.regions.map { region in
+                let policy = policies[region.id] ?? NodeBundle.Policy(region)
+                return [
+                    "id": region.id.rawValue, "name": region.name, "location": region.location, "jurisdiction": region.jurisdiction,
+                    "mx_host": region.mxHost, "message_metadata_seconds": policy.messageMetadataSeconds,
+                    "queue_lifetime_seconds": policy.queueLifetimeSeconds,
+                ]
+            }
+        }
+
+        var subprocessors: [String: Any] {
+            [
+                "noticeDays": site.registry.noticeDays,
+                "items": entries.filter { $0.state(at: date) != .retired || $0.effectiveUntil.map { date.timeIntervalSince($0) < 365 * 86_400 } == true }
+                    .map { PublicSite.row($0, at: date) },
+                "changes": versions.map { version -> [String: Any] in
+                    var change: [String: Any] = [
+                        "changedAt": PublicSite.day(version.changedAt), "change": version.change.rawValue, "name": version.entry.name,
+                        "effectiveFrom": PublicSite.day(version.entry.effectiveFrom),
+                    ]
+                    if let until = version.entry.effectiveUntil { change["effectiveUntil"] = PublicSite.day(until) }
+                    return change
+                },
+            ]
+        }
+
+        var subprocessorsJSON: [String: Any] {
+            [
+                "notice_days": site.registry.noticeDays,
+                "subprocessors": entries.map { entry -> [String: Any] in
+                    [
+                        "id": entry.id, "name": entry.name, "legal_entity": entry.legalEntity, "purpose": entry.purpose,
+                        "data_categories": entry.dataCategories, "regions": entry.regions.map(\.rawValue), "locations": entry.locations,
+                        "transfer_mechanism": entry.transferMechanism, "dpa_in_place": entry.dpaInPlace, "steps": entry.steps.map(\.rawValue),
+                        "announced_at": CanaryStatement.timestamp(entry.announcedAt), "effective_from": CanaryStatement.timestamp(entry.effectiveFrom),
+                        "effective_until": entry.effectiveUntil.map(CanaryStatement.timestamp) as Any, "state": entry.state(at: date).rawValue,
+                        "demo": entry.demo, "version": entry.version,
+                    ]
+                },
+            ]
+        }
+
+        var transparency: [String: Any] {
+            [
+                "reports": reports.map { entry -> [String: Any] in
+                    let report = entry.report
+                    let counts = { (rows: [TransparencyReport.Count]) in rows.map { ["key": $0.key, "count": $0.count] } }
+                    return [
+                        "period": report.period, "from": report.from, "through": report.through, "requests": report.requests,
+                        "accountsAffected": report.accountsAffected, "hasRequests": report.requests > 0,
+                        "byKind": counts(report.byKind), "byCountry": counts(report.byCountry), "byOutcome": counts(report.byOutcome),
+                        "statusText": entry.frozen != nil ? "final, signed" : entry.closed ? "period over, not yet frozen" : "in progress",
+                    ]
+                }
+            ]
+        }
+
+        func reportJSON(_ entry: Publications.PeriodReport) -> [String: Any] {
+            let report = entry.report
+            let counts = { (rows: [TransparencyReport.Count]) in rows.map { ["key": $0.key, "count": $0.count] } }
+            var json: [String: Any] = [
+                "period": report.period, "from": report.from, "through": report.through, "requests": report.requests,
+                "accounts_affected": report.accountsAffected, "by_kind": counts(report.byKind), "by_country": counts(report.byCountry),
+                "by_outcome": counts(report.byOutcome), "generated_at": CanaryStatement.timestamp(report.generatedAt),
+                "status": entry.frozen != nil ? "frozen" : entry.closed ? "closed" : "open",
+            ]
+            if let frozen = entry.frozen {
+                json["report_json"] = frozen.json
+                json["signature"] = frozen.signature.base64EncodedString()
+            }
+            return json
+        }
+
+        var canaryPage: [String: Any] {
+            guard let canary else { return [:] }
+            return [
+                "canary": [
+                    "state": canaryState.state, "stateText": canaryState.text, "expired": canary.statement.isExpired(at: date),
+                    "issuedAt": CanaryStatement.timestamp(canary.statement.issuedAt),
+                    "expiresAt": CanaryStatement.timestamp(canary.statement.expiresAt), "text": canary.text,
+                    "codes": CanaryCode.allCases.map { code -> [String: Any] in
+                        ["code": code.rawValue, "statement": code.statement, "asserted": canary.statement.asserted.contains(code)]
+                    },
+                ] as [String: Any]
+            ]
+        }
+
+        var canaryJSON: [String: Any] {
+            guard let canary else { return ["state": "none"] }
+            return [
+                "state": canary.statement.isExpired(at: date) ? "expired" : "current", "sequence": canary.statement.sequence,
+                "issued_at": CanaryStatement.timestamp(canary.statement.issuedAt),
+                "expires_at": CanaryStatement.timestamp(canary.statement.expiresAt),
+                "asserted": canary.statement.asserted.map(\.rawValue), "withheld": canary.statement.withheld.map(\.rawValue),
+                "text": canary.text, "signature": canary.signature.base64EncodedString(),
+                "public_key": site.publications.key.map { Ed25519PEM.encode($0.publicKey) } as Any,
+            ]
+        }
+
+        // MARK: - Atom
+
+        var atom: String {
+            let zone = site.catalog.service.dnsZone
+            let updated = versions.map(\.changedAt).max() ?? Date(timeIntervalSince1970: 0)
+            var lines = [
+                #"<?xml version="1.0" encoding="utf-8"?>"#,
+                #"<feed xmlns="http://www.w3.org/2005/Atom">"#,
+                "<title>\(PublicSite.xml(site.catalog.service.name)): sub-processor changes</title>",
+                "<id>urn:meridian:\(PublicSite.xml(zone)):subprocessors</id>",
+                #"<link rel="self" href="/subprocessors.atom"/>"#,
+                #"<link rel="alternate" type="text/html" href="/subprocessors"/>"#,
+                "<updated>\(CanaryStatement.timestamp(updated))</updated>",
+                "<author><name>\(PublicSite.xml(site.catalog.service.controller.name))</name></author>",
+            ]
+            for version in versions {
+                let entry = version.entry
+                let verb = switch version.change {
+                case .added: "New sub-processor"
+                case .changed: "Changed"
+                case .retired: "Retiring"
+                }
+                var summary = "\(entry.name) (\(entry.legalEntity)): \(entry.purpose). Regions: \(entry.regions.map(\.rawValue).joined(separator: ", ")). "
+                summary += "Effective from \(CanaryStatement.timestamp(entry.effectiveFrom))"
+                if let until = entry.effectiveUntil { summary += " until \(CanaryStatement.timestamp(until))" }
+                summary += "."
+                lines += [
+                    "<entry>",
+                    "<id>urn:meridian:\(PublicSite.xml(zone)):subprocessor:\(PublicSite.xml(entry.id)):\(entry.version)</id>",
+                    "<title>\(verb): \(PublicSite.xml(entry.name)), effective \(PublicSite.day(entry.effectiveFrom))</title>",
+                    "<updated>\(CanaryStatement.timestamp(version.changedAt))</updated>",
+                    #"<link rel="alternate" type="text/html" href="/subprocessors"/>"#,
+                    "<summary>\(PublicSite.xml(summary))</summary>",
+                    "</entry>",
+                ]
+            }
+            lines.append("</feed>")
+            return lines.joined(separator: "\n") + "\n"
+        }
+
+        func json(_ path: String, _ object: [String: Any]) -> Document {
+            var object = object
+            object["generated_at"] = CanaryStatement.timestamp(date)
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+            return Document(path: path, contentType: "application/json", body: data + Data("\n".utf8))
+        }
+    }
+
+    static func xml(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// `60 days`, `12 hours`, `7 years`: whole units as a person reads them.
+    static func duration(_ seconds: Int64) -> String {
+        func plural(_ n: Int64, _ unit: String) -> String { "\(n) \(unit)\(n == 1 ? "" : "s")" }
+        if seconds % (365 * 86_400) == 0 { return plural(seconds / (365 * 86_400), "year") }
+        if seconds % 86_400 == 0 { return plural(seconds / 86_400, "day") }
+        if seconds % 3_600 == 0 { return plural(seconds / 3_600, "hour") }
+        if seconds % 60 == 0 { return plural(seconds / 60, "minute") }
+        return plural(seconds, "second")
+    }
+
+    /// The metadata record's fields (``MessageMetadata``), and whether a customer may have them left out.
+    static let metadataFields: [(name: String, description: String, redactable: Bool)] = [
+        ("received_at", "When the message arrived", false),
+        (MetadataField.senderIP.rawValue, "The sending server's IP address, masked after the period above", true),
+        (MetadataField.helo.rawValue, "The name the sending server gave in HELO/EHLO", true),
+        (MetadataField.messageID.rawValue, "The Message-ID header", true),
+        (MetadataField.envelopeFrom.rawValue, "The envelope sender (MAIL FROM)", true),
+        (MetadataField.envelopeTo.rawValue, "The envelope recipient (RCPT TO)", true),
+        (MetadataField.subject.rawValue, "The Subject header", true),
+        (MetadataField.date.rawValue, "The Date header as the sender wrote it", true),
+        ("size", "The message size in bytes", false),
+        (MetadataField.tls.rawValue, "The TLS version and cipher of the connection", true),
+        (MetadataField.serverResponse.rawValue, "The webhook's answer (status and start of its body)", true),
+        ("processing_time", "How long delivery attempts took", false),
+        ("config_version", "The signed config version in force, so it is provable which rules applied", false),
+        ("flags", "Parser findings such as malformed headers", false),
+    ]
+}

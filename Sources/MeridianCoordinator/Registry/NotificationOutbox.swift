@@ -1,0 +1,117 @@
+import Foundation
+import MeridianCore
+import SQLKit
+
+/// A message to a customer waiting in the outbox: an e-mail through the smarthost or a signed webhook event.
+public struct Notification: Sendable, Hashable {
+    public enum Channel: String, Sendable { case email, webhook }
+    public enum Status: String, Sendable { case pending, sent, failed }
+
+    public var id: String
+    public var customerID: String
+    public var channel: Channel
+    /// For example `subprocessor.announced`; the webhook event's `type`.
+    public var eventType: String
+    public var subject: String
+    /// The e-mail's text, or the webhook event's JSON.
+    public var body: String
+    public var status: Status
+    public var attempts: Int
+    public var nextAttemptAt: Date
+    public var lastError: String?
+    public var createdAt: Date
+    public var sentAt: Date?
+
+    public init(id: String, customerID: String, channel: Channel, eventType: String, subject: String, body: String, createdAt: Date) {
+        self.id = id
+        self.customerID = customerID
+        self.channel = channel
+        self.eventType = eventType
+        self.subject = subject
+        self.body = body
+        self.status = .pending
+        self.attempts = 0
+        self.nextAttemptAt = createdAt
+        self.lastError = nil
+        self.createdAt = createdAt
+        self.sentAt = nil
+    }
+}
+
+/// The outbox table. Notifications are written in the transaction of the change they announce, so a change is
+/// never made without its announcement, and sent afterwards by ``OutboxJob`` with retries.
+public struct NotificationOutbox: Sendable {
+    let store: any SQLStore
+    /// After this many failed attempts a notification is marked failed and left for an operator.
+    public static let maximumAttempts = 12
+
+    public init(store: any SQLStore) {
+        self.store = store
+    }
+
+    static func insert(_ notification: Notification, on db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO notifications (id, customer_id, channel, event_type, subject, body, status, attempts, next_attempt_at, created_at)
+            VALUES (\(bind: notification.id), \(bind: notification.customerID), \(bind: notification.channel.rawValue),
+                \(bind: notification.eventType), \(bind: notification.subject), \(bind: notification.body), 'pending', 0,
+                \(bind: Timestamp.millis(notification.nextAttemptAt)), \(bind: Timestamp.millis(notification.createdAt)))
+            """).run()
+    }
+
+    public func due(at date: Date, limit: Int = 100) async throws -> [Notification] {
+        try await store.withSession { db in
+            try await db.raw("""
+                SELECT * FROM notifications WHERE status = 'pending' AND next_attempt_at <= \(bind: Timestamp.millis(date))
+                ORDER BY next_attempt_at, id LIMIT \(bind: limit)
+                """).all().map(Self.decode)
+        }
+    }
+
+    /// Newest first, optionally for one customer.
+    public func list(customerID: String? = nil, limit: Int = 200) async throws -> [Notification] {
+        try await store.withSession { db in
+            if let customerID {
+                return try await db.raw("""
+                    SELECT * FROM notifications WHERE customer_id = \(bind: customerID) ORDER BY created_at DESC, id DESC LIMIT \(bind: limit)
+                    """).all().map(Self.decode)
+            }
+            return try await db.raw("SELECT * FROM notifications ORDER BY created_at DESC, id DESC LIMIT \(bind: limit)").all().map(Self.decode)
+        }
+    }
+
+    public func markSent(_ id: String, at date: Date) async throws {
+        try await store.withSession { db in
+            try await db.raw("""
+                UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = \(bind: Timestamp.millis(date)), last_error = NULL
+                WHERE id = \(bind: id)
+                """).run()
+        }
+    }
+
+    /// Records a failed attempt; retries after 30 s, doubling up to an hour, until ``maximumAttempts``.
+    public func markFailed(_ notification: Notification, error: String, at date: Date) async throws {
+        let attempts = notification.attempts + 1
+        let delay = min(3600, 30 * pow(2, Double(attempts - 1)))
+        let status: Notification.Status = attempts >= Self.maximumAttempts ? .failed : .pending
+        try await store.withSession { db in
+            try await db.raw("""
+                UPDATE notifications SET status = \(bind: status.rawValue), attempts = \(bind: Int64(attempts)), last_error = \(bind: String(error.prefix(500))),
+                    next_attempt_at = \(bind: Timestamp.millis(date.addingTimeInterval(delay))) WHERE id = \(bind: notification.id)
+                """).run()
+        }
+    }
+
+    static func decode(_ row: any SQLRow) throws -> Notification {
+        var notification = Notification(
+            id: try row.decode(column: "id", as: String.self), customerID: try row.decode(column: "customer_id", as: String.self),
+            channel: Notification.Channel(rawValue: try row.decode(column: "channel", as: String.self)) ?? .email,
+            eventType: try row.decode(column: "event_type", as: String.self), subject: try row.decode(column: "subject", as: String.self),
+            body: try row.decode(column: "body", as: String.self), createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)))
+        notification.status = Notification.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .pending
+        notification.attempts = Int(try row.decode(column: "attempts", as: Int64.self))
+        notification.nextAttemptAt = Timestamp.date(try row.decode(column: "next_attempt_at", as: Int64.self))
+        notification.lastError = try row.decode(column: "last_error", as: String?.self)
+        notification.sentAt = try row.decode(column: "sent_at", as: Int64?.self).map(Timestamp.date)
+        return notification
+    }
+}

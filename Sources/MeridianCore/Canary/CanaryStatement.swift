@@ -1,0 +1,109 @@
+import Foundation
+
+/// A warrant canary: the codes the issuer asserts, when it asserted them and until when they hold. Its text is
+/// what `/.well-known/canary.txt` serves and what the Ed25519 signature covers, byte for byte.
+public struct CanaryStatement: Sendable, Hashable {
+    public var sequence: Int
+    /// Who states it: the controller of Regions/service.yaml.
+    public var issuer: String
+    /// The service zone, so that a canary cannot be passed off as another service's.
+    public var domain: String
+    public var issuedAt: Date
+    public var expiresAt: Date
+    public var asserted: [CanaryCode]
+
+    public init(sequence: Int, issuer: String, domain: String, issuedAt: Date, expiresAt: Date, asserted: [CanaryCode]) {
+        self.sequence = sequence
+        self.issuer = issuer
+        self.domain = domain
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.asserted = CanaryCode.allCases.filter(asserted.contains)
+    }
+
+    /// The codes no longer stated, in CanaryTail order.
+    public var withheld: [CanaryCode] { CanaryCode.allCases.filter { !asserted.contains($0) } }
+
+    public func isExpired(at date: Date) -> Bool { date >= expiresAt }
+
+    /// The signed text: plain ASCII lines, each code on its own line, ending in a newline.
+    public var text: String {
+        var lines = [
+            "Meridian warrant canary",
+            "Issuer: \(issuer)",
+            "Domain: \(domain)",
+            "Sequence: \(sequence)",
+            "Issued: \(Self.timestamp(issuedAt))",
+            "Expires: \(Self.timestamp(expiresAt))",
+            "",
+            "As of the time issued, \(issuer) states:",
+        ]
+        lines += asserted.map { "  \($0.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \($0.statement)" }
+        if !withheld.isEmpty {
+            lines += ["", "No longer stated:"]
+            lines += withheld.map { "  \($0.rawValue)" }
+        }
+        lines += [
+            "",
+            "If this canary is not renewed by the time it expires, or a statement above is missing, assume the worst.",
+            "Verify: openssl pkeyutl -verify -pubin -inkey canary.pub -rawin -in canary.txt -sigfile canary.txt.sig",
+        ]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Reads back a canary's text (for `meridian canary verify`); nil when it is not one.
+    public init?(text: String) {
+        var fields: [String: String] = [:]
+        var asserted: [CanaryCode] = []
+        var inStatements = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("  "), inStatements {
+                let code = line.dropFirst(2).prefix { $0 != " " }
+                if let code = CanaryCode(rawValue: String(code)) { asserted.append(code) }
+                continue
+            }
+            inStatements = line.hasPrefix("As of the time issued")
+            if let colon = line.firstIndex(of: ":"), !line.hasPrefix(" ") {
+                fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        guard text.hasPrefix("Meridian warrant canary\n"), let issuer = fields["Issuer"], let domain = fields["Domain"],
+            let sequence = fields["Sequence"].flatMap({ Int($0) }), let issued = fields["Issued"].flatMap(Self.date),
+            let expires = fields["Expires"].flatMap(Self.date)
+        else { return nil }
+        self.init(sequence: sequence, issuer: issuer, domain: domain, issuedAt: issued, expiresAt: expires, asserted: asserted)
+    }
+
+    public static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
+    }
+
+    static func date(_ text: String) -> Date? {
+        try? Date(text, strategy: .iso8601)
+    }
+}
+
+/// An event in the legal-request log that makes a canary statement false.
+public struct CanaryContradiction: Sendable, Hashable, CustomStringConvertible {
+    public var code: CanaryCode
+    /// The legal request that holds the event.
+    public var requestID: String
+    public var reason: String
+
+    public var description: String { "\(code.rawValue): \(reason) (\(requestID))" }
+
+    /// The statements among `asserted` that the log contradicts: a request of the code's kind received on or
+    /// before `day`, and for GAG also any request under a gag period.
+    public static func find(asserting asserted: [CanaryCode], log: [LegalRequest], on day: CalendarDay) -> [CanaryContradiction] {
+        var found: [CanaryContradiction] = []
+        for entry in log where entry.receivedOn <= day {
+            if let code = entry.kind.canaryCode, asserted.contains(code) {
+                found.append(.init(code: code, requestID: entry.id, reason: "a \(entry.kind.rawValue) received on \(entry.receivedOn) is on record"))
+            }
+            if let gag = entry.gagUntil, asserted.contains(.gagOrders), entry.kind != .gagOrder {
+                found.append(.init(code: .gagOrders, requestID: entry.id, reason: "a \(entry.kind.rawValue) came with a gag until \(gag)"))
+            }
+        }
+        return found
+    }
+}
