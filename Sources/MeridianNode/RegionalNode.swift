@@ -30,6 +30,8 @@ public struct NodeConfiguration: Sendable {
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
     public var smarthost: Smarthost?
+    /// The analysis service of the `content_analysis` step; it runs only where the config in force allows it.
+    public var analysisURL: String?
     public var deliveryConcurrency = 64
     /// Hex SHA-256 of the node token the control API accepts.
     public var controlTokenHash: String?
@@ -111,13 +113,14 @@ public final class RegionalNode: Sendable {
         let metrics = NodeMetrics(region: configuration.region.id.rawValue, registry: registry)
         self.metrics = metrics
         self.webhooks = webhooks
+        let analyzer = ContentAnalyzer(url: configuration.analysisURL, logger: logger)
         self.queue = DeliveryQueue(
-            region: configuration.region, config: config, spool: spool, store: store, webhooks: webhooks, metrics: metrics,
+            region: configuration.region, config: config, spool: spool, store: store, webhooks: webhooks, analyzer: analyzer, metrics: metrics,
             smarthost: configuration.smarthost, hostname: configuration.smtp.hostname, concurrency: configuration.deliveryConcurrency,
             logger: logger)
         let processor = MessageProcessor(
-            region: configuration.region, config: config, spool: spool, store: store, webhooks: webhooks, queue: queue, metrics: metrics,
-            logger: logger)
+            region: configuration.region, config: config, spool: spool, store: store, webhooks: webhooks, queue: queue, analyzer: analyzer,
+            metrics: metrics, logger: logger)
         let config = self.config
         self.smtp = SMTPServer(configuration: configuration.smtp, tls: tls, intake: processor, metrics: metrics, logger: logger) {
             let directory = config.directory

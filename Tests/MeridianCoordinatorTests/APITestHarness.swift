@@ -17,10 +17,12 @@ struct APITestHarness: Sendable {
     let customerID: String
     let otherCustomerID: String
 
-    static func run(_ kind: StoreKind = .sqlite, _ body: @escaping @Sendable (APITestHarness, any TestClientProtocol) async throws -> Void) async throws {
+    static func run(
+        _ kind: StoreKind = .sqlite, publishing: Bool = false, _ body: @escaping @Sendable (APITestHarness, any TestClientProtocol) async throws -> Void
+    ) async throws {
         try await TestStores.withStore(kind) { store in
             let clock = TestClock()
-            let coordinator = TestStores.coordinator(store, clock: clock)
+            let coordinator = TestStores.coordinator(store, clock: clock, publishing: publishing)
             let admin = try #require(try await coordinator.bootstrapAdminToken())
             let app = Application(router: try coordinator.buildRouter())
             try await app.test(.router) { client in

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import MeridianCore
@@ -61,12 +62,17 @@ enum TestStores {
     }
 
     /// A coordinator over `store` with a fixed master key and a clock the test can move.
-    static func coordinator(_ store: any SQLStore, clock: TestClock = TestClock()) -> Coordinator {
+    /// With `publishing`, changes become signed config versions (``Coordinator/publisher``).
+    static func coordinator(_ store: any SQLStore, clock: TestClock = TestClock(), publishing: Bool = false) -> Coordinator {
         // DNS checks go to a port where nothing answers, so they fail fast instead of asking the machine's resolver.
         Coordinator(
             store: store, catalog: regions, secrets: SecretBox(keyBytes: Data(repeating: 7, count: 32))!,
+            signingKey: publishing ? bundleKey : nil, publicationKey: publicationKey,
             resolver: DNSResolver(host: "127.0.0.1", port: 9, timeout: .milliseconds(100)), now: { clock.now })
     }
+
+    static let bundleKey = Curve25519.Signing.PrivateKey()
+    static let publicationKey = Curve25519.Signing.PrivateKey()
 }
 
 /// Counts test bodies that ran to the end against PostgreSQL, one line each in the file named by

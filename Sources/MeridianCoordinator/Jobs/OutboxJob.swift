@@ -18,13 +18,16 @@ public struct OutboxJob: Service {
     let sender: String
     let hostname: String
     let interval: Duration
+    /// How long a webhook event may take, connection retries included.
+    let webhookTimeout: TimeAmount
     let now: @Sendable () -> Date
     let logger: Logger
 
     public init(
         outbox: NotificationOutbox, customers: any CustomerRepository, secrets: SecretBox, smarthost: Smarthost?, sender: String,
-        hostname: String, interval: Duration, now: @escaping @Sendable () -> Date, logger: Logger
+        hostname: String, interval: Duration, webhookTimeout: TimeAmount = .seconds(15), now: @escaping @Sendable () -> Date, logger: Logger
     ) {
+        self.webhookTimeout = webhookTimeout
         self.outbox = outbox
         self.customers = customers
         self.secrets = secrets
@@ -91,7 +94,7 @@ public struct OutboxJob: Service {
                 request.headers.add(name: header.name, value: header.value)
             }
             request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+            let response = try await HTTPClient.shared.execute(request, timeout: webhookTimeout)
             _ = try? await response.body.collect(upTo: 64 * 1024)
             guard (200..<300).contains(response.status.code) else {
                 throw SendError(description: "the webhook answered \(response.status.code)")

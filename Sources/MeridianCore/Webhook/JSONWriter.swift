@@ -55,6 +55,12 @@ struct JSONWriter {
         bytes += String(value).utf8
     }
 
+    /// Writes an already-encoded JSON value as it is; the caller vouches that it is valid JSON.
+    mutating func rawJSON(_ value: [UInt8]) {
+        separate()
+        bytes += value
+    }
+
     mutating func bool(_ value: Bool) {
         separate()
         bytes += (value ? "true" : "false").utf8

@@ -2,8 +2,16 @@
 /// `headers` with lower-case underscore keys, `plain`, `html`, `reply_plain`, `attachments`), so existing
 /// CloudMailin receivers work unchanged. Meridian's own fields sit under `meridian`, which they ignore.
 public enum WebhookPayload {
+    /// The outcome of the optional `content_analysis` step, when it ran.
+    public enum Analysis: Sendable, Equatable {
+        /// The analysis service's answer: a JSON object, already validated and re-encoded.
+        case verdict([UInt8])
+        case failed(String)
+    }
+
     public static func encode(
-        envelope: MessageEnvelope, message: MIMEMessage, content: MessageContent, configVersion: Int? = nil, pretty: Bool = false
+        envelope: MessageEnvelope, message: MIMEMessage, content: MessageContent, configVersion: Int? = nil, analysis: Analysis? = nil,
+        pretty: Bool = false
     ) -> [UInt8] {
         var json = JSONWriter(capacity: message.raw.count + message.raw.count / 3 + 1024, pretty: pretty)
         json.beginObject()
@@ -22,6 +30,15 @@ public enum WebhookPayload {
         json.beginObject()
         if let configVersion { json.field("config_version", configVersion) }
         json.field("flags", strings: content.flags.sorted().map(\.rawValue))
+        switch analysis {
+        case .verdict(let object)?:
+            json.key("analysis")
+            json.rawJSON(object)
+        case .failed(let reason)?:
+            json.field("analysis_error", reason)
+        case nil:
+            break
+        }
         json.endObject()
         json.endObject()
         return json.bytes

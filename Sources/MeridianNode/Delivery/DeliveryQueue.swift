@@ -12,6 +12,7 @@ import ServiceLifecycle
 public actor DeliveryQueue: Service {
     private let region: Region
     private let config: NodeConfigState
+    private let analyzer: ContentAnalyzer
     private let spool: Spool
     private let store: MetadataStore
     private let webhooks: WebhookClient
@@ -37,10 +38,11 @@ public actor DeliveryQueue: Service {
     static let freshLimit = 64 << 20
 
     init(
-        region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, metrics: NodeMetrics,
-        smarthost: Smarthost?, hostname: String, concurrency: Int, logger: Logger
+        region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, analyzer: ContentAnalyzer,
+        metrics: NodeMetrics, smarthost: Smarthost?, hostname: String, concurrency: Int, logger: Logger
     ) {
         self.region = region
+        self.analyzer = analyzer
         self.config = config
         self.spool = spool
         self.store = store
@@ -156,10 +158,15 @@ public actor DeliveryQueue: Service {
         let number = nextAttemptNumber(key)
         let recipient = spooled.recipients[key.recipient]
         let result: WebhookResult
-        if let customer = config.directory.customer(recipient.customer) {
+        let directory = config.directory
+        if let customer = directory.customer(recipient.customer) {
             let message = parsed ?? MIMEMessage(parsing: data)
+            let content = MessageContent(message)
+            // The step follows the config in force now: an objection made while the message waited is respected.
+            let analysis = await analyzer.run(
+                for: customer, in: directory.bundle, content: content, subject: message.headers.first(named: "Subject")?.value)
             result = await webhooks.deliver(
-                spooled, recipient: key.recipient, data: data, message: message, content: MessageContent(message), to: customer,
+                spooled, recipient: key.recipient, data: data, message: message, content: content, to: customer, analysis: analysis,
                 metrics: metrics)
         } else {
             result = WebhookResult(

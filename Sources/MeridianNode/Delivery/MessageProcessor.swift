@@ -15,13 +15,15 @@ public final class MessageProcessor: MessageIntake {
     let store: MetadataStore
     let webhooks: WebhookClient
     let queue: DeliveryQueue
+    let analyzer: ContentAnalyzer
     let metrics: NodeMetrics
     let logger: Logger
 
     init(
         region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, queue: DeliveryQueue,
-        metrics: NodeMetrics, logger: Logger
+        analyzer: ContentAnalyzer, metrics: NodeMetrics, logger: Logger
     ) {
+        self.analyzer = analyzer
         self.region = region
         self.config = config
         self.spool = spool
@@ -75,9 +77,12 @@ public final class MessageProcessor: MessageIntake {
     private func deliverNow(_ spooled: SpooledMessage, data: [UInt8], message: MIMEMessage, customers: [NodeBundle.Customer]) async -> SMTPReply {
         let content = MessageContent(message)
         var results: [WebhookResult] = []
+        let bundle = config.directory.bundle
+        let subject = message.headers.first(named: "Subject")?.value
         for (index, customer) in customers.enumerated() {
+            let analysis = await analyzer.run(for: customer, in: bundle, content: content, subject: subject)
             let result = await webhooks.deliver(
-                spooled, recipient: index, data: data, message: message, content: content, to: customer, metrics: metrics)
+                spooled, recipient: index, data: data, message: message, content: content, to: customer, analysis: analysis, metrics: metrics)
             let key = DeliveryKey(messageID: spooled.id, recipient: index)
             let status: DeliveryStatus =
                 switch result.outcome {

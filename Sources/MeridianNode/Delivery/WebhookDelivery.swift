@@ -5,12 +5,12 @@ extension WebhookClient {
     /// `webhook-id`, and counts the attempt. Sync and queued delivery both go through here.
     func deliver(
         _ spooled: SpooledMessage, recipient index: Int, data: [UInt8], message: MIMEMessage, content: MessageContent,
-        to customer: NodeBundle.Customer, metrics: NodeMetrics
+        to customer: NodeBundle.Customer, analysis: WebhookPayload.Analysis? = nil, metrics: NodeMetrics
     ) async -> WebhookResult {
         let recipient = spooled.recipients[index]
         let body = WebhookPayload.encode(
             envelope: spooled.envelope(for: recipient, size: data.count), message: message, content: content,
-            configVersion: spooled.configVersion)
+            configVersion: spooled.configVersion, analysis: analysis)
         let result: WebhookResult
         if let signature = try? WebhookSignature(secret: customer.webhook.secret) {
             result = await post(url: customer.webhook.url, body: body, webhookID: recipient.webhookID, signature: signature)

@@ -75,6 +75,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "SMTP relay (host:port) for delivery status notifications to senders.")
     var smarthost: String?
 
+    @Option(help: "The analysis service of the content_analysis step (a sub-processor's endpoint). It is called only for customers whose config allows the step, and only if its host is that sub-processor's registered egress host.")
+    var analysisURL: String?
+
     @Option(help: "Seconds a webhook has to answer.")
     var webhookTimeout = 30
 
@@ -152,6 +155,12 @@ struct NodeCommand: AsyncParsableCommand {
             configuration.tlsKeyPath = key
         case (nil, nil): break
         default: throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        if let analysisURL {
+            guard let url = URL(string: analysisURL), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                throw ValidationError("--analysis-url \(analysisURL) is not an http(s) URL")
+            }
+            configuration.analysisURL = analysisURL
         }
         if let smarthost {
             guard let parsed = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }

@@ -15,7 +15,7 @@ struct LegalRequestTests {
 
     @Test("the kinds a canary speaks of carry its codes; the others none")
     func codes() {
-        let codes = LegalRequestKind.allCases.compactMap(\.canaryCode)
+        let codes = LegalRequestKind.allCases.compactMap(\.canaryCode?.rawValue)
         #expect(Set(codes) == ["WAR", "GAG", "SUBP", "TRAP", "CEASE", "RAID", "SEIZE", "XCRED", "XOPERS"])
         #expect(LegalRequestKind.preservationRequest.canaryCode == nil)
     }
