@@ -39,7 +39,8 @@ def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
 
 class WebhookSink:
     """An HTTP server that answers per path: /ok 200, /refuse 422, /fail 503, /hang (never answers in time),
-    /redirect (302 to itself), /huge (200 with a 50 MB body), /outage (503 while `outage` is set)."""
+    /redirect (302 to itself), /huge (200 with a 50 MB body), /outage (503 while `outage` is set), /analyse (200 with
+    a JSON verdict, as a content-analysis sub-processor answers)."""
 
     def __init__(self):
         self.requests = []
@@ -76,6 +77,8 @@ class WebhookSink:
                     return
                 if path == "/refuse":
                     return self.reply(422, b"unknown mailbox, go away")
+                if path == "/analyse":
+                    return self.reply(200, b'{"verdict": "clean", "score": 0.02}', [("Content-Type", "application/json")])
                 if path == "/fail" or (path == "/outage" and sink.outage.is_set()):
                     return self.reply(503, b"down for maintenance")
                 self.reply(200, b"thanks")

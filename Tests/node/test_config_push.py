@@ -155,11 +155,11 @@ def test_tampered_bundle_is_nacked_and_the_old_one_stays(tmp_path):
         sink.close()
 
 
-def start_coordinator(work, port, regions="Regions"):
+def start_coordinator(work, port, regions="Regions", extra=()):
     data = os.path.join(work, "coordinator")
     return subprocess.Popen(
         [MERIDIAN, "coordinator", "--database", f"sqlite:{data}/coordinator.sqlite", "--data-dir", data, "--port", str(port),
-         "--regions", os.path.join(ROOT, regions)],
+         "--regions", os.path.join(ROOT, regions), *extra],
         cwd=ROOT, stdout=open(os.path.join(work, "coordinator.log"), "ab"), stderr=subprocess.STDOUT,
         env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN)), data
 
