@@ -130,6 +130,7 @@ public struct Coordinator: Sendable {
                 outbox: registry.outbox, customers: customers, secrets: secrets, smarthost: configuration.smarthost,
                 sender: catalog.service.controller.email, hostname: configuration.hostname, interval: configuration.outboxInterval, now: now,
                 logger: logger))
+        app.addServices(PublicationsJob(publications: publications, interval: configuration.retentionInterval, now: now, logger: logger))
         let registry = self.registry
         let seed = configuration.seedDemoRegistry
         app.beforeServerStarts {

@@ -96,6 +96,25 @@ struct PublicationsTests {
         }
     }
 
+    @Test("the job freezes a half-year's report a month after it ends, as the system, and leaves the open one")
+    func automaticFreeze() async throws {
+        try await APITestHarness.run { harness, client in
+            for day in ["2026-03-01", "2026-08-01"] {
+                try await client.json(.post, "/v1/legal-requests", token: harness.tokens[.dpo], body: [
+                    "received_on": day, "authority": "A", "country": "DE", "kind": "subpoena",
+                ], expect: .created)
+            }
+            let job = PublicationsJob(publications: harness.coordinator.publications, interval: .seconds(3600), now: { harness.clock.now }, logger: .init(label: "test"))
+            // The test clock stands in late September 2026: 2026-H1 ended more than 30 days ago.
+            #expect(try await job.runOnce() == ["2026-H1"])
+            #expect(try await job.runOnce() == [])
+            let items = try #require(try await client.json(.get, "/v1/transparency/reports", token: harness.tokens[.dpo])["items"] as? [[String: Any]])
+            #expect(items.map { $0["status"] as? String } == ["open", "frozen"])
+            let entries = try await harness.coordinator.audit.entries(after: 0, limit: 1000)
+            #expect(entries.contains { $0.action == "transparency_report.freeze" && $0.actorID == "system:transparency" })
+        }
+    }
+
     @Test("every public page answers without a token, cookies or scripts; /privacy shows the retention the bundles carry")
     func pages() async throws {
         try await APITestHarness.run(publishing: true) { harness, client in
