@@ -32,17 +32,23 @@ class Up:
 
     def __init__(self, tmp_path):
         self.data = str(tmp_path / "data")
-        self.offset = free_port() % 20000 + 20000
+        # Below the kernel's ephemeral range (32768 and up), where outgoing connections could hold a port.
+        self.offset = free_port() % 20000 + 2000
         self.port = 8080 + self.offset
         self.log_path = tmp_path / "up.log"
         self.process = subprocess.Popen([MERIDIAN, "up", "--data-dir", self.data, "--port-offset", str(self.offset)], cwd=ROOT,
                                         stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
-        wait_for(lambda: "stop         Ctrl-C" in self.log(), timeout=30, what="the up banner")
+        wait_for(self.started, timeout=30, what="the up banner")
         self.admin = open(f"{self.data}/admin-token").read().strip()
         self.node_token = open(f"{self.data}/node-token").read().strip()
 
     def log(self):
         return open(self.log_path).read()
+
+    def started(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"meridian up exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+        return "stop         Ctrl-C" in self.log()
 
     def smtp(self, region):
         return {"eu": 2525, "us": 2526, "ap": 2527}[region] + self.offset

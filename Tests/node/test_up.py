@@ -13,7 +13,7 @@ from test_federation import api
 def test_up_runs_three_nodes_that_deliver(tmp_path):
     sink = WebhookSink()
     data = str(tmp_path / "data")
-    offset = free_port() % 20000 + 20000
+    offset = free_port() % 20000 + 2000  # below the ephemeral range, where outgoing connections could hold a port
     up = subprocess.Popen([MERIDIAN, "up", "--data-dir", data, "--port-offset", str(offset)], cwd=ROOT,
                           stdout=open(tmp_path / "up.log", "wb"), stderr=subprocess.STDOUT)
     try:

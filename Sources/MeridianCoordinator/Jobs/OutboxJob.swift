@@ -40,13 +40,15 @@ public struct OutboxJob: Service {
     }
 
     public func run() async throws {
+        // The first pass waits one interval: the schema may still be migrating when services start.
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
             do {
                 try await runOnce()
             } catch {
                 logger.error("outbox: cannot read the outbox; will retry", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 

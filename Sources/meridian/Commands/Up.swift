@@ -128,6 +128,7 @@ struct Up: AsyncParsableCommand {
     private func printBanner(url: String, token: String, tokenPath: String, nodes: [String]) {
         say("""
             coordinator  \(url)   (admin API under /v1, health at /healthz)
+            public pages \(url)/   (privacy, regions, sub-processors, transparency, canary; customers: \(url)/account)
             admin token  \(token)
                          (also in \(tokenPath); the CLI reads it from there)
             nodes        \(nodes.joined(separator: "\n             "))
