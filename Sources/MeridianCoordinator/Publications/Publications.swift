@@ -99,10 +99,3 @@ public struct Publications: Sendable {
         return frozen
     }
 }
-
-extension CalendarDay {
-    /// The UTC day of `date`.
-    public init(containing date: Date) {
-        self = CalendarDay(String(CanaryStatement.timestamp(date).prefix(10)))!
-    }
-}

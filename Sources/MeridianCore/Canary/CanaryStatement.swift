@@ -107,3 +107,10 @@ public struct CanaryContradiction: Sendable, Hashable, CustomStringConvertible {
         return found
     }
 }
+
+extension CalendarDay {
+    /// The UTC day of `date`.
+    public init(containing date: Date) {
+        self = CalendarDay(String(CanaryStatement.timestamp(date).prefix(10)))!
+    }
+}
