@@ -126,22 +126,6 @@ extension PublicSite {
             ]
         }
 
-        var privacyJSON: [String: Any] {
-            [
-                "config_version": configVersion as Any,
-                "retention": Dictionary(uniqueKeysWithValues: site.catalog.regions.map { region in
-                    (region.id.rawValue, Dictionary(uniqueKeysWithValues: Self.retentionRows.map {
-                        ($0.key + "_seconds", $0.seconds(region, policies[region.id] ?? NodeBundle.Policy(region)))
-                    }))
-                }),
-                "ip_masking": Dictionary(uniqueKeysWithValues: site.catalog.regions.map { region in
-                    let policy = policies[region.id] ?? NodeBundle.Policy(region)
-                    return (region.id.rawValue, ["ipv4_keep_octets": policy.ipv4KeepOctets, "ipv6_keep_hextets": policy.ipv6KeepHextets])
-                }),
-                "metadata_fields": PublicSite.metadataFields.map { ["name": $0.name, "description": $0.description, "redactable": $0.redactable] },
-            ]
-        }
-
         var regions: [String: Any] {
             [
                 "globalMX": site.catalog.service.mxHost,
@@ -156,17 +140,6 @@ extension PublicSite {
             ]
         }
 
-        var regionsJSON: [[String: Any]] {
-            site.catalog.regions.map { region in
-                let policy = policies[region.id] ?? NodeBundle.Policy(region)
-                return [
-                    "id": region.id.rawValue, "name": region.name, "location": region.location, "jurisdiction": region.jurisdiction,
-                    "mx_host": region.mxHost, "message_metadata_seconds": policy.messageMetadataSeconds,
-                    "queue_lifetime_seconds": policy.queueLifetimeSeconds,
-                ]
-            }
-        }
-
         var subprocessors: [String: Any] {
             [
                 "noticeDays": site.registry.noticeDays,
@@ -179,22 +152,6 @@ extension PublicSite {
                     ]
                     if let until = version.entry.effectiveUntil { change["effectiveUntil"] = PublicSite.day(until) }
                     return change
-                },
-            ]
-        }
-
-        var subprocessorsJSON: [String: Any] {
-            [
-                "notice_days": site.registry.noticeDays,
-                "subprocessors": entries.map { entry -> [String: Any] in
-                    [
-                        "id": entry.id, "name": entry.name, "legal_entity": entry.legalEntity, "purpose": entry.purpose,
-                        "data_categories": entry.dataCategories, "regions": entry.regions.map(\.rawValue), "locations": entry.locations,
-                        "transfer_mechanism": entry.transferMechanism, "dpa_in_place": entry.dpaInPlace, "steps": entry.steps.map(\.rawValue),
-                        "announced_at": CanaryStatement.timestamp(entry.announcedAt), "effective_from": CanaryStatement.timestamp(entry.effectiveFrom),
-                        "effective_until": entry.effectiveUntil.map(CanaryStatement.timestamp) as Any, "state": entry.state(at: date).rawValue,
-                        "demo": entry.demo, "version": entry.version,
-                    ]
                 },
             ]
         }
@@ -214,22 +171,6 @@ extension PublicSite {
             ]
         }
 
-        func reportJSON(_ entry: Publications.PeriodReport) -> [String: Any] {
-            let report = entry.report
-            let counts = { (rows: [TransparencyReport.Count]) in rows.map { ["key": $0.key, "count": $0.count] } }
-            var json: [String: Any] = [
-                "period": report.period, "from": report.from, "through": report.through, "requests": report.requests,
-                "accounts_affected": report.accountsAffected, "by_kind": counts(report.byKind), "by_country": counts(report.byCountry),
-                "by_outcome": counts(report.byOutcome), "generated_at": CanaryStatement.timestamp(report.generatedAt),
-                "status": entry.frozen != nil ? "frozen" : entry.closed ? "closed" : "open",
-            ]
-            if let frozen = entry.frozen {
-                json["report_json"] = frozen.json
-                json["signature"] = frozen.signature.base64EncodedString()
-            }
-            return json
-        }
-
         var canaryPage: [String: Any] {
             guard let canary else { return [:] }
             return [
@@ -243,70 +184,6 @@ extension PublicSite {
                 ] as [String: Any]
             ]
         }
-
-        var canaryJSON: [String: Any] {
-            guard let canary else { return ["state": "none"] }
-            return [
-                "state": canary.statement.isExpired(at: date) ? "expired" : "current", "sequence": canary.statement.sequence,
-                "issued_at": CanaryStatement.timestamp(canary.statement.issuedAt),
-                "expires_at": CanaryStatement.timestamp(canary.statement.expiresAt),
-                "asserted": canary.statement.asserted.map(\.rawValue), "withheld": canary.statement.withheld.map(\.rawValue),
-                "text": canary.text, "signature": canary.signature.base64EncodedString(),
-                "public_key": site.publications.key.map { Ed25519PEM.encode($0.publicKey) } as Any,
-            ]
-        }
-
-        // MARK: - Atom
-
-        var atom: String {
-            let zone = site.catalog.service.dnsZone
-            let updated = versions.map(\.changedAt).max() ?? Date(timeIntervalSince1970: 0)
-            var lines = [
-                #"<?xml version="1.0" encoding="utf-8"?>"#,
-                #"<feed xmlns="http://www.w3.org/2005/Atom">"#,
-                "<title>\(PublicSite.xml(site.catalog.service.name)): sub-processor changes</title>",
-                "<id>urn:meridian:\(PublicSite.xml(zone)):subprocessors</id>",
-                #"<link rel="self" href="/subprocessors.atom"/>"#,
-                #"<link rel="alternate" type="text/html" href="/subprocessors"/>"#,
-                "<updated>\(CanaryStatement.timestamp(updated))</updated>",
-                "<author><name>\(PublicSite.xml(site.catalog.service.controller.name))</name></author>",
-            ]
-            for version in versions {
-                let entry = version.entry
-                let verb = switch version.change {
-                case .added: "New sub-processor"
-                case .changed: "Changed"
-                case .retired: "Retiring"
-                }
-                var summary = "\(entry.name) (\(entry.legalEntity)): \(entry.purpose). Regions: \(entry.regions.map(\.rawValue).joined(separator: ", ")). "
-                summary += "Effective from \(CanaryStatement.timestamp(entry.effectiveFrom))"
-                if let until = entry.effectiveUntil { summary += " until \(CanaryStatement.timestamp(until))" }
-                summary += "."
-                lines += [
-                    "<entry>",
-                    "<id>urn:meridian:\(PublicSite.xml(zone)):subprocessor:\(PublicSite.xml(entry.id)):\(entry.version)</id>",
-                    "<title>\(verb): \(PublicSite.xml(entry.name)), effective \(PublicSite.day(entry.effectiveFrom))</title>",
-                    "<updated>\(CanaryStatement.timestamp(version.changedAt))</updated>",
-                    #"<link rel="alternate" type="text/html" href="/subprocessors"/>"#,
-                    "<summary>\(PublicSite.xml(summary))</summary>",
-                    "</entry>",
-                ]
-            }
-            lines.append("</feed>")
-            return lines.joined(separator: "\n") + "\n"
-        }
-
-        func json(_ path: String, _ object: [String: Any]) -> Document {
-            var object = object
-            object["generated_at"] = CanaryStatement.timestamp(date)
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-            return Document(path: path, contentType: "application/json", body: data + Data("\n".utf8))
-        }
-    }
-
-    static func xml(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
     /// `60 days`, `12 hours`, `7 years`: whole units as a person reads them.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What a regional node needs to know about customers: the body of a region's config bundle (DESIGN.md,
-/// "Config push"). Until the coordinator pushes signed bundles, a node reads this shape from a local JSON file.
+/// "Config push"), signed by the coordinator, or read from a local JSON file by a node run without one.
 ///
 /// A bundle holds every customer that may be processed in its region (pinned there, or unpinned) with its
 /// webhook, and for customers pinned elsewhere only their domains and that region's MX host, so that the node
