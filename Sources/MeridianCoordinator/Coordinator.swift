@@ -29,6 +29,8 @@ public struct Coordinator: Sendable {
     public let publications: Publications
     /// The public pages.
     public let site: PublicSite
+    /// GDPR and CCPA data-subject requests.
+    public let dataSubjectRequests: DataSubjectRequestRepository
     /// Compiles, signs and pushes config on every change; nil without a signing key (tests of the API alone).
     public let publisher: ConfigPublisher?
     /// Hex SHA-256 of the node token, which nodes present to pull and report.
@@ -53,6 +55,7 @@ public struct Coordinator: Sendable {
         self.registry = registry
         let publications = Publications(store: store, legalRequests: legalRequests, service: catalog.service, key: publicationKey, now: now)
         self.publications = publications
+        self.dataSubjectRequests = DataSubjectRequestRepository(store: store)
         if let signingKey {
             let publisher = ConfigPublisher(
                 customers: customers, subprocessors: registry.subprocessors, objections: registry.objections, config: config,
@@ -100,7 +103,7 @@ public struct Coordinator: Sendable {
         let api = AdminAPI(
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
             secrets: secrets, fleet: fleet, config: config, legalRequests: legalRequests, registry: registry, publications: publications,
-            publisher: publisher, site: site, resolver: resolver, now: now)
+            dataSubjectRequests: dataSubjectRequests, publisher: publisher, site: site, resolver: resolver, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
         NodeProtocol(config: config, catalog: catalog, tokenHash: nodeTokenHash, now: now).register(on: router)
         AccountPage(

@@ -51,6 +51,12 @@ struct AuthorizationMatrixTests {
         case "freezeTransparencyReport": return (.post, "/v1/transparency/reports", ["period": "2020-H1"])
         case "getCanary": return (.get, "/v1/canary", nil)
         case "issueCanary": return (.post, "/v1/canary", [String: Any]())
+        case "createGdprRequest": return (.post, "/v1/gdpr-requests", ["type": "access", "regulation": "gdpr", "subject": ["email": "x@y.example"]])
+        case "listGdprRequests": return (.get, "/v1/gdpr-requests", nil)
+        case "getGdprRequest": return (.get, "/v1/gdpr-requests/dsr_none", nil)
+        case "updateGdprRequest": return (.patch, "/v1/gdpr-requests/dsr_none", ["state": "in_progress"])
+        case "verifyGdprRequest": return (.post, "/v1/gdpr-requests/dsr_none/verify", ["code": "12345678"])
+        case "extendGdprRequest": return (.post, "/v1/gdpr-requests/dsr_none/extend", ["reason": "x"])
         default: return (.get, "/unknown-operation/\(operation)", nil)
         }
     }

@@ -18,6 +18,7 @@ struct AdminAPI: APIProtocol {
     let legalRequests: LegalRequestRepository
     let registry: SubProcessorRegistry
     let publications: Publications
+    let dataSubjectRequests: DataSubjectRequestRepository
     let publisher: ConfigPublisher?
     let site: PublicSite
     let resolver: DNSResolver

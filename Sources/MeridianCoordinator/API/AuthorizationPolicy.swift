@@ -57,6 +57,12 @@ public enum AuthorizationPolicy {
         "freezeTransparencyReport": [.admin: .allowed, .dpo: .allowed],
         "getCanary": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed],
         "issueCanary": [.admin: .allowed, .dpo: .allowed],
+        "createGdprRequest": [.admin: .allowed, .dpo: .allowed],
+        "listGdprRequests": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed],
+        "getGdprRequest": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed],
+        "updateGdprRequest": [.admin: .allowed, .dpo: .allowed],
+        "verifyGdprRequest": [.admin: .allowed, .dpo: .allowed],
+        "extendGdprRequest": [.admin: .allowed, .dpo: .allowed],
     ]
 
     public static func access(_ role: Role, to operationID: String) -> Access? {

@@ -76,15 +76,26 @@ public struct OutboxJob: Service {
     }
 
     func send(_ notification: Notification) async throws {
-        guard let customer = try await customers.find(notification.customerID) else {
-            throw SendError(description: "customer \(notification.customerID) no longer exists")
-        }
+        var notification = notification
+        if notification.bodySealed { notification.body = try secrets.open(notification.body) }
         switch notification.channel {
         case .email:
             guard let smarthost else { throw SendError(description: "no smarthost is configured (meridian coordinator --smarthost HOST:PORT)") }
-            let message = Self.email(notification, from: sender, to: customer.contactEmail, at: now(), hostname: hostname)
-            try await SmarthostClient.send(Array(message.utf8), from: sender, to: customer.contactEmail, via: smarthost, helo: hostname)
+            let to: String
+            if let recipient = notification.recipient {
+                to = recipient
+            } else {
+                guard let customer = try await customers.find(notification.customerID) else {
+                    throw SendError(description: "customer \(notification.customerID) no longer exists")
+                }
+                to = customer.contactEmail
+            }
+            let message = Self.email(notification, from: sender, to: to, at: now(), hostname: hostname)
+            try await SmarthostClient.send(Array(message.utf8), from: sender, to: to, via: smarthost, helo: hostname)
         case .webhook:
+            guard let customer = try await customers.find(notification.customerID) else {
+                throw SendError(description: "customer \(notification.customerID) no longer exists")
+            }
             let secret = try secrets.open(customer.webhookSecretSealed)
             let signature = try WebhookSignature(secret: secret)
             let body = Array(notification.body.utf8)

@@ -12,9 +12,13 @@ public struct Notification: Sendable, Hashable {
     public var channel: Channel
     /// For example `subprocessor.announced`; the webhook event's `type`.
     public var eventType: String
+    /// An address that is not the customer's contact address (a data subject's), for e-mail.
+    public var recipient: String?
     public var subject: String
-    /// The e-mail's text, or the webhook event's JSON.
+    /// The e-mail's text, or the webhook event's JSON; sealed under the master key when ``bodySealed``.
     public var body: String
+    /// A body holding a secret (a verification code) is stored sealed and opened only to send it.
+    public var bodySealed: Bool
     public var status: Status
     public var attempts: Int
     public var nextAttemptAt: Date
@@ -22,13 +26,18 @@ public struct Notification: Sendable, Hashable {
     public var createdAt: Date
     public var sentAt: Date?
 
-    public init(id: String, customerID: String, channel: Channel, eventType: String, subject: String, body: String, createdAt: Date) {
+    public init(
+        id: String, customerID: String, channel: Channel, eventType: String, recipient: String? = nil, subject: String, body: String,
+        bodySealed: Bool = false, createdAt: Date
+    ) {
         self.id = id
         self.customerID = customerID
         self.channel = channel
         self.eventType = eventType
+        self.recipient = recipient
         self.subject = subject
         self.body = body
+        self.bodySealed = bodySealed
         self.status = .pending
         self.attempts = 0
         self.nextAttemptAt = createdAt
@@ -51,10 +60,12 @@ public struct NotificationOutbox: Sendable {
 
     static func insert(_ notification: Notification, on db: any SQLDatabase) async throws {
         try await db.raw("""
-            INSERT INTO notifications (id, customer_id, channel, event_type, subject, body, status, attempts, next_attempt_at, created_at)
+            INSERT INTO notifications (id, customer_id, channel, event_type, recipient, subject, body, body_sealed, status, attempts,
+                next_attempt_at, created_at)
             VALUES (\(bind: notification.id), \(bind: notification.customerID), \(bind: notification.channel.rawValue),
-                \(bind: notification.eventType), \(bind: notification.subject), \(bind: notification.body), 'pending', 0,
-                \(bind: Timestamp.millis(notification.nextAttemptAt)), \(bind: Timestamp.millis(notification.createdAt)))
+                \(bind: notification.eventType), \(bind: notification.recipient), \(bind: notification.subject), \(bind: notification.body),
+                \(bind: notification.bodySealed ? 1 : 0), 'pending', 0, \(bind: Timestamp.millis(notification.nextAttemptAt)),
+                \(bind: Timestamp.millis(notification.createdAt)))
             """).run()
     }
 
@@ -105,8 +116,10 @@ public struct NotificationOutbox: Sendable {
         var notification = Notification(
             id: try row.decode(column: "id", as: String.self), customerID: try row.decode(column: "customer_id", as: String.self),
             channel: Notification.Channel(rawValue: try row.decode(column: "channel", as: String.self)) ?? .email,
-            eventType: try row.decode(column: "event_type", as: String.self), subject: try row.decode(column: "subject", as: String.self),
-            body: try row.decode(column: "body", as: String.self), createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)))
+            eventType: try row.decode(column: "event_type", as: String.self), recipient: try row.decode(column: "recipient", as: String?.self),
+            subject: try row.decode(column: "subject", as: String.self), body: try row.decode(column: "body", as: String.self),
+            bodySealed: try row.decode(column: "body_sealed", as: Int64.self) != 0,
+            createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)))
         notification.status = Notification.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .pending
         notification.attempts = Int(try row.decode(column: "attempts", as: Int64.self))
         notification.nextAttemptAt = Timestamp.date(try row.decode(column: "next_attempt_at", as: Int64.self))

@@ -251,6 +251,45 @@ public enum Migrations {
                 """,
             ]
         },
+        Migration(version: 5, name: "data-subject requests and their identity checks") { _ in
+            [
+                """
+                CREATE TABLE gdpr_requests (
+                    id TEXT PRIMARY KEY,
+                    type TEXT NOT NULL,
+                    regulation TEXT NOT NULL,
+                    subject_kind TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    received_at BIGINT NOT NULL,
+                    due_at BIGINT NOT NULL,
+                    extended BIGINT NOT NULL,
+                    extension_reason TEXT,
+                    verification_method TEXT,
+                    state_reason TEXT,
+                    notes TEXT,
+                    created_by TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    closed_at BIGINT
+                )
+                """,
+                "CREATE INDEX gdpr_requests_due ON gdpr_requests (state, due_at)",
+                // The code sent to the subject, as a hash; attempts are counted here.
+                """
+                CREATE TABLE gdpr_verifications (
+                    request_id TEXT PRIMARY KEY,
+                    code_hash TEXT NOT NULL,
+                    sent_to TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    attempts BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                // Notices to people who are not customers (a data subject's code), and bodies sealed at rest.
+                "ALTER TABLE notifications ADD COLUMN recipient TEXT",
+                "ALTER TABLE notifications ADD COLUMN body_sealed BIGINT NOT NULL DEFAULT 0",
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.
