@@ -108,10 +108,10 @@ extension AdminAPI {
         guard until <= latest else {
             throw Problem.invalid(
                 "until",
-                "until \(CanaryStatement.timestamp(until)) is beyond the cap: \(existing.regulation == .gdpr ? "two months" : "45 days") after the deadline of \(CanaryStatement.timestamp(existing.dueAt)), so at most \(CanaryStatement.timestamp(latest))")
+                "until \(ISOTime.string(until)) is beyond the cap: \(existing.regulation == .gdpr ? "two months" : "45 days") after the deadline of \(ISOTime.string(existing.dueAt)), so at most \(ISOTime.string(latest))")
         }
         guard until > existing.dueAt else {
-            throw Problem.invalid("until", "until must be after the current deadline, \(CanaryStatement.timestamp(existing.dueAt))")
+            throw Problem.invalid("until", "until must be after the current deadline, \(ISOTime.string(existing.dueAt))")
         }
         let ticket = try await handle { try await dataSubjectRequests.extend(existing.id, until: until, reason: reason, at: now(), by: try caller.actor) }
         return .ok(.init(body: .json(.init(ticket, verification: nil, at: now()))))
@@ -137,7 +137,7 @@ extension AdminAPI {
             case .alreadyVerified(let state): throw Problem.conflict("the request is already \(state.rawValue); identity is verified once")
             case .noCodeSent: throw Problem.conflict("no code is waiting for this request")
             case .codeExpired(let date):
-                throw Problem.invalid("code", "the code expired at \(CanaryStatement.timestamp(date)); open a new request or have the dpo record another proof")
+                throw Problem.invalid("code", "the code expired at \(ISOTime.string(date)); open a new request or have the dpo record another proof")
             case .tooManyAttempts:
                 throw Problem.invalid("code", "the code was tried \(VerificationCode.maximumAttempts) times and no longer counts; the dpo may record another proof")
             case .wrongCode(let left):
@@ -157,7 +157,7 @@ extension AdminAPI {
 
             \(code)
 
-        It is valid until \(CanaryStatement.timestamp(expires)). If you did not make this request, ignore this message.
+        It is valid until \(ISOTime.string(expires)). If you did not make this request, ignore this message.
 
         \(service.controller.name)
         """

@@ -9,7 +9,7 @@ extension AdminAPI {
         let date = now()
         let current = try await publications.canaries.latest()
         let today = CalendarDay(containing: date)
-        let log = try await legalRequests.received(from: CalendarDay("0001-01-01")!, through: today)
+        let log = try await legalRequests.received(through: today)
         let contradicted = CanaryContradiction.find(asserting: CanaryCode.allCases, log: log, on: today)
         return .ok(.init(body: .json(.init(current: current.map { .init($0, at: date) }, contradicted: contradicted.map(Components.Schemas.CanaryContradiction.init)))))
     }

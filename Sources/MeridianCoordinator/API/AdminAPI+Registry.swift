@@ -31,7 +31,7 @@ extension AdminAPI {
         guard effective >= earliest.addingTimeInterval(-1) else {
             throw Problem.invalid(
                 "effective_from",
-                "effective_from \(CanaryStatement.timestamp(effective)) is within the \(registry.noticeDays)-day notice period; the earliest is \(CanaryStatement.timestamp(earliest))")
+                "effective_from \(ISOTime.string(effective)) is within the \(registry.noticeDays)-day notice period; the earliest is \(ISOTime.string(earliest))")
         }
         let id = try body.id.map { try Self.slug($0) } ?? Self.slug(fromName: body.name)
         let entry = SubProcessor(
@@ -66,7 +66,7 @@ extension AdminAPI {
         try widens(body.dataCategories, existing.dataCategories, "data_categories")
         try widens(hosts, existing.egressHosts, "egress_hosts")
         if let until = body.effectiveUntil, until < date.addingTimeInterval(-60) {
-            throw Problem.invalid("effective_until", "effective_until \(CanaryStatement.timestamp(until)) is in the past; retire from now or later")
+            throw Problem.invalid("effective_until", "effective_until \(ISOTime.string(until)) is in the past; retire from now or later")
         }
         let name = try body.name.map { try Self.text($0, field: "name") }
         let legalEntity = try body.legalEntity.map { try Self.text($0, field: "legal_entity") }
@@ -90,7 +90,7 @@ extension AdminAPI {
             set(\.steps, steps, "steps")
             if let until = body.effectiveUntil, entry.effectiveUntil != until {
                 entry.effectiveUntil = until
-                detail["effective_until"] = CanaryStatement.timestamp(until)
+                detail["effective_until"] = ISOTime.string(until)
             }
             return detail
         }
@@ -121,7 +121,7 @@ extension AdminAPI {
     static func hosts(_ hosts: [String]) throws -> [String] {
         try hosts.map { host in
             let lower = host.lowercased()
-            guard DomainName(lower) != nil || IPv4Literal.isValid(lower) else {
+            guard DomainName(lower) != nil || IPAddressMask.parseIPv4(lower[...]) != nil else {
                 throw Problem.invalid("egress_hosts", "\"\(host)\" is not a host name or an IPv4 address")
             }
             return lower
@@ -233,14 +233,6 @@ extension AdminAPI {
     func listNotifications(_ input: Operations.ListNotifications.Input) async throws -> Operations.ListNotifications.Output {
         let items = try await registry.outbox.list(customerID: input.query.customerId).map(Components.Schemas.Notification.init)
         return .ok(.init(body: .json(.init(items: items))))
-    }
-}
-
-/// A dotted IPv4 address, which egress hosts may be (a sub-processor reached by address).
-enum IPv4Literal {
-    static func isValid(_ text: String) -> Bool {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { $0.count <= 3 && UInt8($0) != nil }
     }
 }
 

@@ -77,7 +77,7 @@ public struct DataSubjectRequestRepository: Sendable {
             try await SQLAuditLog.append(
                 AuditEvent("gdpr_request.create", target: ticket.id, detail: [
                     "type": ticket.type.rawValue, "regulation": ticket.regulation.rawValue, "subject_kind": ticket.subject.kind,
-                    "state": ticket.state.rawValue, "due_at": CanaryStatement.timestamp(ticket.dueAt),
+                    "state": ticket.state.rawValue, "due_at": ISOTime.string(ticket.dueAt),
                 ]), by: actor, at: ticket.receivedAt, on: db)
         }
     }
@@ -164,7 +164,7 @@ public struct DataSubjectRequestRepository: Sendable {
                 """).run()
             try await SQLAuditLog.append(
                 AuditEvent("gdpr_request.extend", target: id, detail: [
-                    "from": CanaryStatement.timestamp(previous), "to": CanaryStatement.timestamp(until), "reason": reason,
+                    "from": ISOTime.string(previous), "to": ISOTime.string(until), "reason": reason,
                 ]), by: actor, at: date, on: db)
             return ticket
         }

@@ -17,11 +17,7 @@ public struct AccountRetentionJob: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown {
-                try await Task.sleep(for: interval)
-            }
-            guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
+        await Periodic.run(every: interval) {
             do {
                 _ = try await runOnce()
             } catch {

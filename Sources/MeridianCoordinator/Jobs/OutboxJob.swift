@@ -40,10 +40,7 @@ public struct OutboxJob: Service {
     }
 
     public func run() async throws {
-        // The first pass waits one interval: the schema may still be migrating when services start.
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
+        await Periodic.run(every: interval) {
             do {
                 try await runOnce()
             } catch {
@@ -117,13 +114,9 @@ public struct OutboxJob: Service {
 
     /// A plain-text RFC 5322 message.
     static func email(_ notification: Notification, from: String, to: String, at date: Date, hostname: String) -> String {
-        let dateHeader = date.formatted(
-            Date.VerbatimFormatStyle(
-                format: "\(weekday: .abbreviated), \(day: .twoDigits) \(month: .abbreviated) \(year: .defaultDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits) +0000",
-                locale: Locale(identifier: "en_US_POSIX"), timeZone: TimeZone(identifier: "UTC")!, calendar: Calendar(identifier: .gregorian)))
         let body = notification.body.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")
         return [
-            "From: \(from)", "To: \(to)", "Subject: \(notification.subject)", "Date: \(dateHeader)",
+            "From: \(from)", "To: \(to)", "Subject: \(notification.subject)", "Date: \(DeliveryStatusNotification.rfc5322(date))",
             "Message-ID: <\(notification.id)@\(hostname)>", "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
             "Content-Transfer-Encoding: 8bit", "Auto-Submitted: auto-generated", "", body,
         ].joined(separator: "\r\n") + "\r\n"

@@ -22,10 +22,7 @@ public struct PublicationsJob: Service {
     }
 
     public func run() async throws {
-        // The first pass waits one interval: the schema may still be migrating when services start.
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
+        await Periodic.run(every: interval) {
             do {
                 _ = try await runOnce()
             } catch {
@@ -51,15 +48,15 @@ public struct PublicationsJob: Service {
         if let canary = try await publications.canaries.latest() {
             let left = canary.statement.expiresAt.timeIntervalSince(date)
             if left <= 0 {
-                logger.error("publications: the warrant canary expired at \(CanaryStatement.timestamp(canary.statement.expiresAt)); the public pages show it expired")
+                logger.error("publications: the warrant canary expired at \(ISOTime.string(canary.statement.expiresAt)); the public pages show it expired")
             } else if left < 7 * 86_400 {
-                logger.warning("publications: the warrant canary expires at \(CanaryStatement.timestamp(canary.statement.expiresAt)); renew it with meridian canary issue")
+                logger.warning("publications: the warrant canary expires at \(ISOTime.string(canary.statement.expiresAt)); renew it with meridian canary issue")
             }
         }
         return frozen
     }
 
     static func date(_ day: CalendarDay) -> Date? {
-        try? Date("\(day)T00:00:00Z", strategy: .iso8601)
+        ISOTime.date("\(day)T00:00:00Z")
     }
 }

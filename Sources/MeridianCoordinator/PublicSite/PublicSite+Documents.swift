@@ -3,7 +3,8 @@ import Foundation
 import MeridianCore
 
 extension PublicSite {
-    /// What every page is made from, read once per request (or once for `meridian publish`).
+    /// What the pages are made from, read once per request (or once for `meridian publish`); only what the
+    /// requested paths show is read from the database.
     struct Snapshot {
         var site: PublicSite
         var date: Date
@@ -14,14 +15,23 @@ extension PublicSite {
         var reports: [Publications.PeriodReport]
         var canary: SignedCanary?
 
-        static func take(_ site: PublicSite) async throws -> Snapshot {
-            var policies = await site.publisher?.enforcedPolicies ?? [:]
-            // Without a publisher (a coordinator that signs no bundles) the compiler's own reading of Regions/.
-            for region in site.catalog.regions where policies[region.id] == nil { policies[region.id] = NodeBundle.Policy(region) }
+        static func take(_ site: PublicSite, for paths: [String]) async throws -> Snapshot {
+            let paths = Set(paths)
+            func any(_ wanted: String...) -> Bool { !paths.isDisjoint(with: wanted) }
+            let canaryFiles = ["/", "/canary", "/canary.json", "/.well-known/canary.txt", "/.well-known/canary.txt.sig"]
             return Snapshot(
-                site: site, date: site.now(), configVersion: try await site.config.latest()?.version, policies: policies,
-                entries: try await site.registry.subprocessors.all(), versions: try await site.registry.subprocessors.versions(limit: 200),
-                reports: try await site.publications.allReports(), canary: try await site.publications.canaries.latest())
+                site: site, date: site.now(), configVersion: try await site.config.latest()?.version,
+                policies: await site.publisher?.enforcedPolicies ?? [:],
+                entries: any("/", "/subprocessors", "/subprocessors.json") ? try await site.registry.subprocessors.all() : [],
+                versions: any("/subprocessors", "/subprocessors.atom") ? try await site.registry.subprocessors.versions(limit: 200) : [],
+                reports: any("/transparency", "/transparency.json") ? try await site.publications.allReports() : [],
+                canary: !paths.isDisjoint(with: canaryFiles) ? try await site.publications.canaries.latest() : nil)
+        }
+
+        /// The policy the region's nodes enforce: the newest version's, or without a publisher (a coordinator
+        /// that signs no bundles) the compiler's own reading of Regions/.
+        func policy(_ region: Region) -> NodeBundle.Policy {
+            policies[region.id] ?? NodeBundle.Policy(region)
         }
 
         func document(_ path: String) -> Document? {
@@ -58,7 +68,7 @@ extension PublicSite {
             context["controller"] = service.controller.name
             context["controllerAddress"] = service.controller.address
             context["dpoEmail"] = service.dpo.email
-            context["generatedAt"] = CanaryStatement.timestamp(date)
+            context["generatedAt"] = ISOTime.string(date)
             context["configVersion"] = configVersion.map(String.init) ?? "none yet"
             let text = PublicSite.library.render(context, withTemplate: template) ?? ""
             return Document(path: path, contentType: "text/html; charset=utf-8", body: Data(text.utf8))
@@ -67,8 +77,8 @@ extension PublicSite {
         var canaryState: (state: String, text: String) {
             guard let canary else { return ("expired", "none issued") }
             return canary.statement.isExpired(at: date)
-                ? ("expired", "expired on \(PublicSite.day(canary.statement.expiresAt))")
-                : ("current", "current until \(PublicSite.day(canary.statement.expiresAt))")
+                ? ("expired", "expired on \(CalendarDay(containing: canary.statement.expiresAt))")
+                : ("current", "current until \(CalendarDay(containing: canary.statement.expiresAt))")
         }
 
         var index: [String: Any] {
@@ -115,7 +125,7 @@ extension PublicSite {
                 [
                     "key": row.key, "label": row.label, "enforced": row.enforced, "source": row.source,
                     "values": regions.map { region -> [String: Any] in
-                        let seconds = row.seconds(region, policies[region.id] ?? NodeBundle.Policy(region))
+                        let seconds = row.seconds(region, policy(region))
                         return ["region": region.id.rawValue, "seconds": seconds, "text": PublicSite.duration(seconds)]
                     },
                 ]
@@ -130,7 +140,7 @@ extension PublicSite {
             [
                 "globalMX": site.catalog.service.mxHost,
                 "regions": site.catalog.regions.map { region -> [String: Any] in
-                    let policy = policies[region.id] ?? NodeBundle.Policy(region)
+                    let policy = policy(region)
                     return [
                         "id": region.id.rawValue, "name": region.name, "location": region.location, "jurisdiction": region.jurisdiction,
                         "mxHost": region.mxHost, "metadata": PublicSite.duration(policy.messageMetadataSeconds),
@@ -147,10 +157,10 @@ extension PublicSite {
                     .map { PublicSite.row($0, at: date) },
                 "changes": versions.map { version -> [String: Any] in
                     var change: [String: Any] = [
-                        "changedAt": PublicSite.day(version.changedAt), "change": version.change.rawValue, "name": version.entry.name,
-                        "effectiveFrom": PublicSite.day(version.entry.effectiveFrom),
+                        "changedAt": CalendarDay(containing: version.changedAt).description, "change": version.change.rawValue, "name": version.entry.name,
+                        "effectiveFrom": CalendarDay(containing: version.entry.effectiveFrom).description,
                     ]
-                    if let until = version.entry.effectiveUntil { change["effectiveUntil"] = PublicSite.day(until) }
+                    if let until = version.entry.effectiveUntil { change["effectiveUntil"] = CalendarDay(containing: until).description }
                     return change
                 },
             ]
@@ -176,8 +186,8 @@ extension PublicSite {
             return [
                 "canary": [
                     "state": canaryState.state, "stateText": canaryState.text, "expired": canary.statement.isExpired(at: date),
-                    "issuedAt": CanaryStatement.timestamp(canary.statement.issuedAt),
-                    "expiresAt": CanaryStatement.timestamp(canary.statement.expiresAt), "text": canary.text,
+                    "issuedAt": ISOTime.string(canary.statement.issuedAt),
+                    "expiresAt": ISOTime.string(canary.statement.expiresAt), "text": canary.text,
                     "codes": CanaryCode.allCases.map { code -> [String: Any] in
                         ["code": code.rawValue, "statement": code.statement, "asserted": canary.statement.asserted.contains(code)]
                     },

@@ -8,11 +8,11 @@ extension PublicSite.Snapshot {
             "config_version": configVersion as Any,
             "retention": Dictionary(uniqueKeysWithValues: site.catalog.regions.map { region in
                 (region.id.rawValue, Dictionary(uniqueKeysWithValues: Self.retentionRows.map {
-                    ($0.key + "_seconds", $0.seconds(region, policies[region.id] ?? NodeBundle.Policy(region)))
+                    ($0.key + "_seconds", $0.seconds(region, policy(region)))
                 }))
             }),
             "ip_masking": Dictionary(uniqueKeysWithValues: site.catalog.regions.map { region in
-                let policy = policies[region.id] ?? NodeBundle.Policy(region)
+                let policy = policy(region)
                 return (region.id.rawValue, ["ipv4_keep_octets": policy.ipv4KeepOctets, "ipv6_keep_hextets": policy.ipv6KeepHextets])
             }),
             "metadata_fields": PublicSite.metadataFields.map { ["name": $0.name, "description": $0.description, "redactable": $0.redactable] },
@@ -21,7 +21,7 @@ extension PublicSite.Snapshot {
 
     var regionsJSON: [[String: Any]] {
         site.catalog.regions.map { region in
-            let policy = policies[region.id] ?? NodeBundle.Policy(region)
+            let policy = policy(region)
             return [
                 "id": region.id.rawValue, "name": region.name, "location": region.location, "jurisdiction": region.jurisdiction,
                 "mx_host": region.mxHost, "message_metadata_seconds": policy.messageMetadataSeconds,
@@ -38,8 +38,8 @@ extension PublicSite.Snapshot {
                     "id": entry.id, "name": entry.name, "legal_entity": entry.legalEntity, "purpose": entry.purpose,
                     "data_categories": entry.dataCategories, "regions": entry.regions.map(\.rawValue), "locations": entry.locations,
                     "transfer_mechanism": entry.transferMechanism, "dpa_in_place": entry.dpaInPlace, "steps": entry.steps.map(\.rawValue),
-                    "announced_at": CanaryStatement.timestamp(entry.announcedAt), "effective_from": CanaryStatement.timestamp(entry.effectiveFrom),
-                    "effective_until": entry.effectiveUntil.map(CanaryStatement.timestamp) as Any, "state": entry.state(at: date).rawValue,
+                    "announced_at": ISOTime.string(entry.announcedAt), "effective_from": ISOTime.string(entry.effectiveFrom),
+                    "effective_until": entry.effectiveUntil.map(ISOTime.string) as Any, "state": entry.state(at: date).rawValue,
                     "demo": entry.demo, "version": entry.version,
                 ]
             },
@@ -52,7 +52,7 @@ extension PublicSite.Snapshot {
         var json: [String: Any] = [
             "period": report.period, "from": report.from, "through": report.through, "requests": report.requests,
             "accounts_affected": report.accountsAffected, "by_kind": counts(report.byKind), "by_country": counts(report.byCountry),
-            "by_outcome": counts(report.byOutcome), "generated_at": CanaryStatement.timestamp(report.generatedAt),
+            "by_outcome": counts(report.byOutcome), "generated_at": ISOTime.string(report.generatedAt),
             "status": entry.frozen != nil ? "frozen" : entry.closed ? "closed" : "open",
         ]
         if let frozen = entry.frozen {
@@ -66,8 +66,8 @@ extension PublicSite.Snapshot {
         guard let canary else { return ["state": "none"] }
         return [
             "state": canary.statement.isExpired(at: date) ? "expired" : "current", "sequence": canary.statement.sequence,
-            "issued_at": CanaryStatement.timestamp(canary.statement.issuedAt),
-            "expires_at": CanaryStatement.timestamp(canary.statement.expiresAt),
+            "issued_at": ISOTime.string(canary.statement.issuedAt),
+            "expires_at": ISOTime.string(canary.statement.expiresAt),
             "asserted": canary.statement.asserted.map(\.rawValue), "withheld": canary.statement.withheld.map(\.rawValue),
             "text": canary.text, "signature": canary.signature.base64EncodedString(),
             "public_key": site.publications.key.map { Ed25519PEM.encode($0.publicKey) } as Any,
@@ -86,7 +86,7 @@ extension PublicSite.Snapshot {
             "<id>urn:meridian:\(PublicSite.xml(zone)):subprocessors</id>",
             #"<link rel="self" href="/subprocessors.atom"/>"#,
             #"<link rel="alternate" type="text/html" href="/subprocessors"/>"#,
-            "<updated>\(CanaryStatement.timestamp(updated))</updated>",
+            "<updated>\(ISOTime.string(updated))</updated>",
             "<author><name>\(PublicSite.xml(site.catalog.service.controller.name))</name></author>",
         ]
         for version in versions {
@@ -97,14 +97,14 @@ extension PublicSite.Snapshot {
             case .retired: "Retiring"
             }
             var summary = "\(entry.name) (\(entry.legalEntity)): \(entry.purpose). Regions: \(entry.regions.map(\.rawValue).joined(separator: ", ")). "
-            summary += "Effective from \(CanaryStatement.timestamp(entry.effectiveFrom))"
-            if let until = entry.effectiveUntil { summary += " until \(CanaryStatement.timestamp(until))" }
+            summary += "Effective from \(ISOTime.string(entry.effectiveFrom))"
+            if let until = entry.effectiveUntil { summary += " until \(ISOTime.string(until))" }
             summary += "."
             lines += [
                 "<entry>",
                 "<id>urn:meridian:\(PublicSite.xml(zone)):subprocessor:\(PublicSite.xml(entry.id)):\(entry.version)</id>",
-                "<title>\(verb): \(PublicSite.xml(entry.name)), effective \(PublicSite.day(entry.effectiveFrom))</title>",
-                "<updated>\(CanaryStatement.timestamp(version.changedAt))</updated>",
+                "<title>\(verb): \(PublicSite.xml(entry.name)), effective \(CalendarDay(containing: entry.effectiveFrom))</title>",
+                "<updated>\(ISOTime.string(version.changedAt))</updated>",
                 #"<link rel="alternate" type="text/html" href="/subprocessors"/>"#,
                 "<summary>\(PublicSite.xml(summary))</summary>",
                 "</entry>",
@@ -116,7 +116,7 @@ extension PublicSite.Snapshot {
 
     func json(_ path: String, _ object: [String: Any]) -> PublicSite.Document {
         var object = object
-        object["generated_at"] = CanaryStatement.timestamp(date)
+        object["generated_at"] = ISOTime.string(date)
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return PublicSite.Document(path: path, contentType: "application/json", body: data + Data("\n".utf8))
     }

@@ -50,13 +50,13 @@ public struct PublicSite: Sendable {
 
     /// Every document of the site, as now; the canary files only once a canary has been issued.
     public func documents() async throws -> [Document] {
-        let snapshot = try await Snapshot.take(self)
+        let snapshot = try await Snapshot.take(self, for: Self.paths)
         return Self.paths.compactMap { snapshot.document($0) }
     }
 
     public func document(_ path: String) async throws -> Document? {
         guard Self.paths.contains(path) else { return nil }
-        return try await Snapshot.take(self).document(path)
+        return try await Snapshot.take(self, for: [path]).document(path)
     }
 
     public func register(on router: Router<CoordinatorRequestContext>) {
@@ -88,7 +88,7 @@ public struct PublicSite: Sendable {
         let context: [String: Any] = [
             "customerName": customerName, "customerID": dpa.customerID, "version": dpa.version, "signedOn": dpa.signedOn.description,
             "signatory": dpa.signatory, "documentSHA256": dpa.documentSHA256, "controller": catalog.service.controller.name,
-            "recordedAt": Self.day(dpa.createdAt), "noticeDays": registry.noticeDays, "generatedAt": CanaryStatement.timestamp(date),
+            "recordedAt": CalendarDay(containing: dpa.createdAt).description, "noticeDays": registry.noticeDays, "generatedAt": ISOTime.string(date),
             "annex": dpa.annex.map { Self.row($0, at: dpa.createdAt) },
         ]
         return Self.library.render(context, withTemplate: "dpa-annex") ?? ""
@@ -98,7 +98,7 @@ public struct PublicSite: Sendable {
         let state = entry.state(at: date)
         let stateText =
             switch state {
-            case .announced: "announced, in force from \(day(entry.effectiveFrom))"
+            case .announced: "announced, in force from \(CalendarDay(containing: entry.effectiveFrom))"
             case .inForce: "in force"
             case .retired: "retired"
             }
@@ -106,13 +106,11 @@ public struct PublicSite: Sendable {
             "id": entry.id, "name": entry.name, "legalEntity": entry.legalEntity, "purpose": entry.purpose,
             "dataCategories": entry.dataCategories.joined(separator: ", "), "regions": entry.regions.map(\.rawValue).joined(separator: ", "),
             "locations": entry.locations.joined(separator: "; "), "transferMechanism": entry.transferMechanism, "dpaInPlace": entry.dpaInPlace,
-            "steps": entry.steps.map(\.rawValue).joined(separator: ", "), "effectiveFrom": day(entry.effectiveFrom), "demo": entry.demo,
+            "steps": entry.steps.map(\.rawValue).joined(separator: ", "), "effectiveFrom": CalendarDay(containing: entry.effectiveFrom).description, "demo": entry.demo,
             "state": state.rawValue,
             "stateText": stateText,
         ]
-        if let until = entry.effectiveUntil { row["effectiveUntil"] = day(until) }
+        if let until = entry.effectiveUntil { row["effectiveUntil"] = CalendarDay(containing: until).description }
         return row
     }
-
-    static func day(_ date: Date) -> String { String(CanaryStatement.timestamp(date).prefix(10)) }
 }

@@ -41,7 +41,7 @@ public struct CanaryRepository: Sendable {
                 AuditEvent("canary.issue", target: "canary-\(canary.statement.sequence)", detail: [
                     "asserted": canary.statement.asserted.map(\.rawValue).joined(separator: ","),
                     "withheld": canary.statement.withheld.map(\.rawValue).joined(separator: ","),
-                    "expires": CanaryStatement.timestamp(canary.statement.expiresAt),
+                    "expires": ISOTime.string(canary.statement.expiresAt),
                 ]), by: actor, at: canary.statement.issuedAt, on: db)
         }
     }

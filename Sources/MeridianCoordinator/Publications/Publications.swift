@@ -41,7 +41,7 @@ public struct Publications: Sendable {
         let asserted = codes ?? previous?.statement.asserted ?? CanaryCode.allCases
         let issued = Date(timeIntervalSince1970: now().timeIntervalSince1970.rounded(.down))
         let today = CalendarDay(containing: issued)
-        let log = try await legalRequests.received(from: CalendarDay("0001-01-01")!, through: today)
+        let log = try await legalRequests.received(through: today)
         let contradictions = CanaryContradiction.find(asserting: asserted, log: log, on: today)
         guard contradictions.isEmpty else { throw RefusalReason.contradicted(contradictions) }
         let statement = CanaryStatement(
@@ -63,7 +63,7 @@ public struct Publications: Sendable {
     /// Every half-year from the first with a legal request (or the current one) to the current one, newest first.
     public func allReports() async throws -> [PeriodReport] {
         let today = CalendarDay(containing: now())
-        let log = try await legalRequests.received(from: CalendarDay("0001-01-01")!, through: CalendarDay("9999-12-31")!)
+        let log = try await legalRequests.received()
         let frozen = Dictionary(try await reports.all().map { ($0.report.period, $0) }, uniquingKeysWith: { a, _ in a })
         let current = ReportingPeriod(containing: today)
         var earliest = log.map { ReportingPeriod(containing: $0.receivedOn) }.min() ?? current

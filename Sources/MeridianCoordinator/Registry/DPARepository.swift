@@ -48,8 +48,6 @@ public struct DPARepository: Sendable {
     }
 
     static func decode(_ row: any SQLRow) throws -> DPARecord {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .millisecondsSince1970
         guard let signed = CalendarDay(try row.decode(column: "signed_on", as: String.self)) else {
             throw RepositoryError.conflict("a DPA row does not decode")
         }
@@ -57,7 +55,7 @@ public struct DPARepository: Sendable {
             id: try row.decode(column: "id", as: String.self), customerID: try row.decode(column: "customer_id", as: String.self),
             version: try row.decode(column: "dpa_version", as: String.self), signedOn: signed,
             signatory: try row.decode(column: "signatory", as: String.self), documentSHA256: try row.decode(column: "document_sha256", as: String.self),
-            annex: try decoder.decode([SubProcessor].self, from: Data(try row.decode(column: "annex", as: String.self).utf8)),
+            annex: try SubProcessorRepository.decoder.decode([SubProcessor].self, from: Data(try row.decode(column: "annex", as: String.self).utf8)),
             createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)), createdBy: try row.decode(column: "created_by", as: String.self))
     }
 }

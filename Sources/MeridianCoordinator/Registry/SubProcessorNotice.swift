@@ -11,7 +11,7 @@ enum SubProcessorNotice {
             [
                 Notification(
                     id: ResourceID.make(prefix: "ntf", at: date), customerID: customer.id, channel: .email, eventType: eventType,
-                    subject: "New sub-processor: \(entry.name), from \(day(entry.effectiveFrom))", body: text(entry, customer, service),
+                    subject: "New sub-processor: \(entry.name), from \(CalendarDay(containing: entry.effectiveFrom))", body: text(entry, customer, service),
                     createdAt: date),
                 Notification(
                     id: ResourceID.make(prefix: "ntf", at: date), customerID: customer.id, channel: .webhook, eventType: eventType,
@@ -32,7 +32,7 @@ enum SubProcessorNotice {
         Regions:         \(entry.regions.map(\.rawValue).joined(separator: ", ")) (\(entry.locations.joined(separator: "; ")))
         Transfers:       \(entry.transferMechanism)
         Processing step: \(entry.steps.map(\.rawValue).joined(separator: ", "))
-        Takes effect:    \(CanaryStatement.timestamp(entry.effectiveFrom))
+        Takes effect:    \(ISOTime.string(entry.effectiveFrom))
 
         You may object until then: POST /v1/customers/\(customer.id)/objections with {"subprocessor_id": "\(entry.id)", "reason": "..."},
         or write to \(service.dpo.email). For a step that can be left out (such as content analysis) we then do not run it for you.
@@ -46,11 +46,11 @@ enum SubProcessorNotice {
     static func event(_ entry: SubProcessor, _ customer: CustomerContact, at date: Date) -> String {
         let event: [String: Any] = [
             "type": eventType,
-            "timestamp": CanaryStatement.timestamp(date),
+            "timestamp": ISOTime.string(date),
             "data": [
                 "customer_id": customer.id, "subprocessor_id": entry.id, "name": entry.name, "legal_entity": entry.legalEntity,
                 "purpose": entry.purpose, "regions": entry.regions.map(\.rawValue), "steps": entry.steps.map(\.rawValue),
-                "effective_from": CanaryStatement.timestamp(entry.effectiveFrom),
+                "effective_from": ISOTime.string(entry.effectiveFrom),
                 "objections_url": "/v1/customers/\(customer.id)/objections",
             ] as [String: Any],
         ]
@@ -58,5 +58,4 @@ enum SubProcessorNotice {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func day(_ date: Date) -> String { String(CanaryStatement.timestamp(date).prefix(10)) }
 }

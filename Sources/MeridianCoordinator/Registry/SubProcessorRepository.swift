@@ -54,7 +54,7 @@ public struct SubProcessorRepository: Sendable {
             for notification in notifications { try await NotificationOutbox.insert(notification, on: db) }
             try await SQLAuditLog.append(
                 AuditEvent("subprocessor.create", target: entry.id, detail: [
-                    "name": entry.name, "effective_from": CanaryStatement.timestamp(entry.effectiveFrom),
+                    "name": entry.name, "effective_from": ISOTime.string(entry.effectiveFrom),
                     "regions": entry.regions.map(\.rawValue).joined(separator: ","), "notifications": "\(notifications.count)",
                 ]), by: actor, at: entry.announcedAt, on: db)
         }
@@ -136,10 +136,14 @@ public struct SubProcessorRepository: Sendable {
 
     static func json(_ entry: SubProcessor) throws -> String { String(decoding: try encoder.encode(entry), as: UTF8.self) }
 
-    static func entry(_ json: String) throws -> SubProcessor {
+    static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .millisecondsSince1970
-        return try decoder.decode(SubProcessor.self, from: Data(json.utf8))
+        return decoder
+    }()
+
+    static func entry(_ json: String) throws -> SubProcessor {
+        try decoder.decode(SubProcessor.self, from: Data(json.utf8))
     }
 }
 

@@ -66,13 +66,14 @@ public struct LegalRequestRepository: Sendable {
         }
     }
 
-    /// Every request received from `from` to `through`, both included: what a report counts.
-    public func received(from: CalendarDay, through: CalendarDay) async throws -> [LegalRequest] {
+    /// Every request received from `from` to `through`, both included (either open-ended when nil): what a report
+    /// counts and what a canary must not contradict.
+    public func received(from: CalendarDay? = nil, through: CalendarDay? = nil) async throws -> [LegalRequest] {
         try await store.withSession { db in
-            try await db.raw("""
-                SELECT * FROM legal_requests WHERE received_on >= \(bind: from.description) AND received_on <= \(bind: through.description)
-                ORDER BY received_on, id
-                """).all().map(Self.decode)
+            var query = db.select().column("*").from("legal_requests")
+            if let from { query = query.where("received_on", .greaterThanOrEqual, from.description) }
+            if let through { query = query.where("received_on", .lessThanOrEqual, through.description) }
+            return try await query.orderBy("received_on").orderBy("id").all().map(Self.decode)
         }
     }
 

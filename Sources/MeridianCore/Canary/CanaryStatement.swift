@@ -33,8 +33,8 @@ public struct CanaryStatement: Sendable, Hashable {
             "Issuer: \(issuer)",
             "Domain: \(domain)",
             "Sequence: \(sequence)",
-            "Issued: \(Self.timestamp(issuedAt))",
-            "Expires: \(Self.timestamp(expiresAt))",
+            "Issued: \(ISOTime.string(issuedAt))",
+            "Expires: \(ISOTime.string(expiresAt))",
             "",
             "As of the time issued, \(issuer) states:",
         ]
@@ -68,19 +68,12 @@ public struct CanaryStatement: Sendable, Hashable {
             }
         }
         guard text.hasPrefix("Meridian warrant canary\n"), let issuer = fields["Issuer"], let domain = fields["Domain"],
-            let sequence = fields["Sequence"].flatMap({ Int($0) }), let issued = fields["Issued"].flatMap(Self.date),
-            let expires = fields["Expires"].flatMap(Self.date)
+            let sequence = fields["Sequence"].flatMap({ Int($0) }), let issued = fields["Issued"].flatMap(ISOTime.date),
+            let expires = fields["Expires"].flatMap(ISOTime.date)
         else { return nil }
         self.init(sequence: sequence, issuer: issuer, domain: domain, issuedAt: issued, expiresAt: expires, asserted: asserted)
     }
 
-    public static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
-    }
-
-    static func date(_ text: String) -> Date? {
-        try? Date(text, strategy: .iso8601)
-    }
 }
 
 /// An event in the legal-request log that makes a canary statement false.
@@ -111,6 +104,6 @@ public struct CanaryContradiction: Sendable, Hashable, CustomStringConvertible {
 extension CalendarDay {
     /// The UTC day of `date`.
     public init(containing date: Date) {
-        self = CalendarDay(String(CanaryStatement.timestamp(date).prefix(10)))!
+        self = CalendarDay(String(ISOTime.string(date).prefix(10)))!
     }
 }

@@ -37,7 +37,8 @@ public struct IPAddressMask: Sendable, Hashable {
 
     // MARK: Parsing and formatting
 
-    static func parseIPv4(_ text: Substring) -> [UInt8]? {
+    /// The four octets of a dotted IPv4 address, or nil (no leading zeros, each part 0 to 255).
+    public static func parseIPv4(_ text: Substring) -> [UInt8]? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4 else { return nil }
         var octets: [UInt8] = []

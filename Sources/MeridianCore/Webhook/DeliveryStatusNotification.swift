@@ -92,7 +92,8 @@ public struct DeliveryStatusNotification: Sendable {
         return lines
     }
 
-    static func rfc5322(_ date: Date) -> String {
+    /// A `Date:` header value (RFC 5322), in UTC.
+    public static func rfc5322(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import MeridianAPI
+import MeridianCore
 import OpenAPIAsyncHTTPClient
 import OpenAPIRuntime
 
@@ -33,7 +34,7 @@ struct APIConnection: ParsableArguments {
 
     /// The coordinator's base URL, without a trailing slash.
     var baseURL: String {
-        (url ?? ProcessInfo.processInfo.environment["MERIDIAN_URL"] ?? "http://127.0.0.1:8080").trimmingCharacters(in: ["/"])
+        publicSite(url)
     }
 
     /// Runs `body` with a client for the admin API; problems the API returns become CLI errors.
@@ -115,6 +116,12 @@ func printTable(_ header: [String], _ rows: [[String]]) {
         print(row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
             .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
     }
+}
+
+/// An ISO 8601 time given to `option`, or an error naming the option and the expected form.
+func isoDate(_ text: String, option: String) throws -> Date {
+    guard let date = ISOTime.date(text) else { throw ValidationError("\(option) \(text) is not an ISO 8601 time such as 2027-01-01T00:00:00Z") }
+    return date
 }
 
 func iso(_ date: Date?) -> String {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Crypto
 import Foundation
 import MeridianAPI
@@ -66,16 +65,11 @@ struct Canary: AsyncParsableCommand {
                 }
                 (text, signature, publicKey) = (try read("canary.txt"), try read("canary.txt.sig"), try read("canary.pub"))
             } else {
-                let base = (url ?? ProcessInfo.processInfo.environment["MERIDIAN_URL"] ?? "http://127.0.0.1:8080").trimmingCharacters(in: ["/"])
+                let base = publicSite(url)
                 func fetch(_ name: String) async throws -> Data {
-                    let response: HTTPClientResponse
-                    do {
-                        response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(base)/.well-known/\(name)"), timeout: .seconds(15))
-                    } catch {
-                        throw CLIError("cannot fetch \(base)/.well-known/\(name): \(error)")
-                    }
-                    guard response.status == .ok else { throw CLIError("\(base)/.well-known/\(name) answered \(response.status.code)") }
-                    return Data(buffer: try await response.body.collect(upTo: 1 << 20))
+                    let response = try await fetchPublic("\(base)/.well-known/\(name)", limit: 1 << 20)
+                    guard response.status == 200 else { throw CLIError("\(base)/.well-known/\(name) answered \(response.status)") }
+                    return response.body
                 }
                 (text, signature, publicKey) = (try await fetch("canary.txt"), try await fetch("canary.txt.sig"), try await fetch("canary.pub"))
             }

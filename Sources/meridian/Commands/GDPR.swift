@@ -86,10 +86,7 @@ struct GDPR: AsyncParsableCommand {
         @Option(help: "The new deadline, ISO 8601 (default: the latest allowed).") var until: String?
 
         func run() async throws {
-            let date = try until.map { text in
-                guard let date = try? Date(text, strategy: .iso8601) else { throw ValidationError("--until \(text) is not an ISO 8601 time") }
-                return date
-            }
+            let date = try until.map { try isoDate($0, option: "--until") }
             let ticket = try await connection.withClient {
                 try await $0.extendGdprRequest(path: .init(requestId: id), body: .json(.init(reason: reason, until: date))).ok.body.json
             }

@@ -13,22 +13,17 @@ struct Publish: AsyncParsableCommand {
     @Option(help: "The directory to write.") var out: String
 
     func run() async throws {
-        let base = (url ?? ProcessInfo.processInfo.environment["MERIDIAN_URL"] ?? "http://127.0.0.1:8080").trimmingCharacters(in: ["/"])
+        let base = publicSite(url)
         var written = 0
         for (index, path) in PublicSite.paths.enumerated() {
-            let response: HTTPClientResponse
-            do {
-                response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + path), timeout: .seconds(30))
-            } catch {
-                throw CLIError("cannot fetch \(base)\(path): \(error)")
-            }
-            let body = Data(buffer: try await response.body.collect(upTo: 16 << 20))
-            if response.status == .notFound, path.hasPrefix("/.well-known/canary") {
+            let response = try await fetchPublic(base + path, limit: 16 << 20)
+            if response.status == 404, path.hasPrefix("/.well-known/canary") {
                 print("[\(index + 1)/\(PublicSite.paths.count)] \(path): no canary issued yet, skipped")
                 continue
             }
-            guard response.status == .ok else { throw CLIError("\(base)\(path) answered \(response.status.code)") }
-            let file = Self.file(for: path, contentType: response.headers.first(name: "Content-Type") ?? "")
+            guard response.status == 200 else { throw CLIError("\(base)\(path) answered \(response.status)") }
+            let body = response.body
+            let file = Self.file(for: path, contentType: response.contentType)
             let target = URL(fileURLWithPath: out).appendingPathComponent(file)
             try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
             try body.write(to: target)
@@ -43,5 +38,21 @@ struct Publish: AsyncParsableCommand {
         if path == "/" { return "index.html" }
         let name = String(path.dropFirst())
         return contentType.hasPrefix("text/html") ? name + "/index.html" : name
+    }
+}
+
+/// The public site's base URL: `--url`, else `$MERIDIAN_URL`, else the local coordinator; no trailing slash.
+func publicSite(_ url: String?) -> String {
+    (url ?? ProcessInfo.processInfo.environment["MERIDIAN_URL"] ?? "http://127.0.0.1:8080").trimmingCharacters(in: ["/"])
+}
+
+/// GETs a public page (no token); an unreachable site is an error naming the URL, any status is returned.
+func fetchPublic(_ url: String, limit: Int) async throws -> (status: Int, contentType: String, body: Data) {
+    do {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        let body = Data(buffer: try await response.body.collect(upTo: limit))
+        return (Int(response.status.code), response.headers.first(name: "Content-Type") ?? "", body)
+    } catch {
+        throw CLIError("cannot fetch \(url): \(error)")
     }
 }

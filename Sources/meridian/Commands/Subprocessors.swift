@@ -61,12 +61,7 @@ struct Subprocessors: AsyncParsableCommand {
         @Option(help: "When it takes effect, ISO 8601 (default: after the notice period).") var effectiveFrom: String?
 
         func run() async throws {
-            let effective = try effectiveFrom.map { text in
-                guard let date = try? Date(text, strategy: .iso8601) else {
-                    throw ValidationError("--effective-from \(text) is not an ISO 8601 time such as 2027-01-01T00:00:00Z")
-                }
-                return date
-            }
+            let effective = try effectiveFrom.map { try isoDate($0, option: "--effective-from") }
             let body = Components.Schemas.SubProcessorCreate(
                 id: id, name: name, legalEntity: legalEntity, purpose: purpose, dataCategories: data, regions: regions, locations: locations,
                 transferMechanism: transfer, dpaInPlace: dpa, egressHosts: egress, steps: steps, effectiveFrom: effective)
@@ -84,10 +79,7 @@ struct Subprocessors: AsyncParsableCommand {
         @Option(help: "When it stops, ISO 8601 (default: now).") var at: String?
 
         func run() async throws {
-            let until = try at.map { text in
-                guard let date = try? Date(text, strategy: .iso8601) else { throw ValidationError("--at \(text) is not an ISO 8601 time") }
-                return date
-            } ?? Date()
+            let until = try at.map { try isoDate($0, option: "--at") } ?? Date()
             let updated = try await connection.withClient {
                 try await $0.updateSubprocessor(path: .init(subprocessorId: id), body: .json(.init(effectiveUntil: until))).ok.body.json
             }

@@ -1,0 +1,14 @@
+import ServiceLifecycle
+
+/// The loop every coordinator job runs: wait `interval`, do one pass, again until graceful shutdown. The first
+/// pass comes one interval after start, when the schema has been migrated. A pass handles its own failures, so
+/// that one bad pass never ends the job.
+enum Periodic {
+    static func run(every interval: Duration, _ pass: () async -> Void) async {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
+            await pass()
+        }
+    }
+}
