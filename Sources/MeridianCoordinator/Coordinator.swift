@@ -31,6 +31,8 @@ public struct Coordinator: Sendable {
     public let site: PublicSite
     /// GDPR and CCPA data-subject requests.
     public let dataSubjectRequests: DataSubjectRequestRepository
+    /// Carries out access, portability and erasure in every region; nil without a signing key.
+    public let directives: DirectiveDispatcher?
     /// Compiles, signs and pushes config on every change; nil without a signing key (tests of the API alone).
     public let publisher: ConfigPublisher?
     /// Hex SHA-256 of the node token, which nodes present to pull and report.
@@ -55,7 +57,13 @@ public struct Coordinator: Sendable {
         self.registry = registry
         let publications = Publications(store: store, legalRequests: legalRequests, service: catalog.service, key: publicationKey, now: now)
         self.publications = publications
-        self.dataSubjectRequests = DataSubjectRequestRepository(store: store)
+        let dataSubjectRequests = DataSubjectRequestRepository(store: store)
+        self.dataSubjectRequests = dataSubjectRequests
+        self.directives = signingKey.map { key in
+            DirectiveDispatcher(
+                requests: dataSubjectRequests, config: config, legalRequests: legalRequests, own: CoordinatorSubjectData(store: store, catalog: catalog),
+                catalog: catalog, secrets: secrets, key: key, pusher: NodePusher(token: nodeToken), now: now, logger: logger)
+        }
         if let signingKey {
             let publisher = ConfigPublisher(
                 customers: customers, subprocessors: registry.subprocessors, objections: registry.objections, config: config,
@@ -103,7 +111,7 @@ public struct Coordinator: Sendable {
         let api = AdminAPI(
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
             secrets: secrets, fleet: fleet, config: config, legalRequests: legalRequests, registry: registry, publications: publications,
-            dataSubjectRequests: dataSubjectRequests, publisher: publisher, site: site, resolver: resolver, now: now)
+            dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, site: site, resolver: resolver, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
         NodeProtocol(config: config, catalog: catalog, tokenHash: nodeTokenHash, now: now).register(on: router)
         AccountPage(
@@ -127,7 +135,12 @@ public struct Coordinator: Sendable {
             onServerRunning: { _ in await onServerRunning() },
             logger: logger)
         if let storeService { app.addServices(storeService) }
-        app.addServices(AccountRetentionJob(customers: customers, interval: configuration.retentionInterval, now: now, logger: logger))
+        app.addServices(
+            AccountRetentionJob(
+                customers: customers, requests: dataSubjectRequests, interval: configuration.retentionInterval, now: now, logger: logger))
+        if let directives {
+            app.addServices(DirectiveJob(dispatcher: directives, interval: configuration.outboxInterval, logger: logger))
+        }
         app.addServices(
             OutboxJob(
                 outbox: registry.outbox, customers: customers, secrets: secrets, smarthost: configuration.smarthost,

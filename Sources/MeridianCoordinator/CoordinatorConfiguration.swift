@@ -23,7 +23,7 @@ public struct CoordinatorConfiguration: Sendable {
     public var smarthost: Smarthost?
     /// The name the coordinator gives in EHLO and Message-IDs.
     public var hostname: String = "coordinator.localhost"
-    /// How often the outbox job looks for notifications due.
+    /// How often the outbox job looks for notifications due, and the directive job for GDPR directives to send.
     public var outboxInterval: Duration = .seconds(5)
     /// Seed the demo sub-processors from the source policies into an empty registry (`meridian up`).
     public var seedDemoRegistry = false

@@ -57,6 +57,7 @@ struct AuthorizationMatrixTests {
         case "updateGdprRequest": return (.patch, "/v1/gdpr-requests/dsr_none", ["state": "in_progress"])
         case "verifyGdprRequest": return (.post, "/v1/gdpr-requests/dsr_none/verify", ["code": "12345678"])
         case "extendGdprRequest": return (.post, "/v1/gdpr-requests/dsr_none/extend", ["reason": "x"])
+        case "exportGdprRequest": return (.get, "/v1/gdpr-requests/dsr_none/export", nil)
         default: return (.get, "/unknown-operation/\(operation)", nil)
         }
     }

@@ -123,7 +123,8 @@ struct CustomerAPITests {
             try await client.json(.post, "/v1/customers/\(id)/reopen", token: harness.tokens[.customer])
             try await client.json(.post, "/v1/customers/\(id)/close", token: admin)
 
-            let job = AccountRetentionJob(customers: harness.coordinator.customers, interval: .seconds(3600), now: { harness.clock.now }, logger: TestStores.logger)
+            let job = AccountRetentionJob(
+                customers: harness.coordinator.customers, requests: harness.coordinator.dataSubjectRequests, interval: .seconds(3600), now: { harness.clock.now }, logger: TestStores.logger)
             harness.clock.advance(days: 394)
             #expect(try await job.runOnce().isEmpty)
             harness.clock.advance(days: 2)

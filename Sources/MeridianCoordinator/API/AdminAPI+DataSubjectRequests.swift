@@ -1,6 +1,7 @@
 import Foundation
 import MeridianAPI
 import MeridianCore
+import OpenAPIRuntime
 
 extension AdminAPI {
     func createGdprRequest(_ input: Operations.CreateGdprRequest.Input) async throws -> Operations.CreateGdprRequest.Output {
@@ -61,13 +62,64 @@ extension AdminAPI {
         let ticket = try await dataSubjectRequest(input.path.requestId)
         try await audit.record(AuditEvent("gdpr_request.read", target: ticket.id), by: try caller.actor, at: now())
         let pending = ticket.state == .identityPending ? try await dataSubjectRequests.verification(of: ticket.id) : nil
-        return .ok(.init(body: .json(.init(ticket, verification: pending, at: now()))))
+        var body = Components.Schemas.GdprRequest(ticket, verification: pending, at: now())
+        body.answers = try await answers(of: ticket)
+        return .ok(.init(body: .json(body)))
+    }
+
+    /// Where a fanned-out ticket's directive went and what came back; nil for a ticket that does not fan out or
+    /// has not started.
+    func answers(of ticket: DataSubjectRequestRecord) async throws -> [Components.Schemas.GdprAnswer]? {
+        guard ticket.type.fansOut, [.inProgress, .completed, .cancelled, .rejected].contains(ticket.state) else { return nil }
+        let progress: [DirectiveAnswer]
+        if let directives, ticket.state == .inProgress {
+            progress = try await directives.progress(of: ticket.id)
+        } else {
+            progress = try await dataSubjectRequests.answers(of: ticket.id)
+        }
+        return progress.map { answer in
+            .init(
+                place: answer.place, region: answer.region, status: .init(rawValue: answer.status.rawValue) ?? .waiting, attempts: answer.attempts,
+                lastError: answer.lastError, answeredAt: answer.answeredAt,
+                classes: answer.classes.map {
+                    .init(dataClass: $0.dataClass, found: $0.found, erased: $0.erased, held: $0.held, holdReasons: $0.holdReasons)
+                })
+        }
+    }
+
+    func exportGdprRequest(_ input: Operations.ExportGdprRequest.Input) async throws -> Operations.ExportGdprRequest.Output {
+        let ticket = try await dataSubjectRequest(input.path.requestId)
+        guard DataSubjectDirective.action(for: ticket.type) == .access else {
+            throw Problem.conflict("only access and portability requests have an export; this one is \(ticket.type.rawValue)")
+        }
+        let answers = try await dataSubjectRequests.answers(of: ticket.id)
+        guard ticket.state == .completed else {
+            let answered = answers.filter { $0.status == .answered }.count
+            throw Problem.conflict(
+                "the export is ready once every region has answered and the request is completed; it is \(ticket.state.rawValue), with \(answered) answer\(answered == 1 ? "" : "s") so far")
+        }
+        var parts: [SubjectExport.Part] = []
+        for (region, place, sealed) in try await dataSubjectRequests.answerData(of: ticket.id) {
+            let data = try JSONDecoder().decode([String: JSONValue].self, from: Data(try secrets.open(sealed).utf8))
+            parts.append(SubjectExport.Part(region: region, place: place, data: data))
+        }
+        let date = now()
+        let zip = try SubjectExport.zip(ticket, progress: answers, parts: parts, service: catalog.service, at: date)
+        try await audit.record(
+            AuditEvent("gdpr_request.export", target: ticket.id, detail: ["bytes": "\(zip.count)", "places": "\(parts.count)"]), by: try caller.actor, at: date)
+        return .ok(.init(
+            headers: .init(contentDisposition: "attachment; filename=\"\(ticket.id).zip\""), body: .applicationZip(HTTPBody(zip))))
     }
 
     func updateGdprRequest(_ input: Operations.UpdateGdprRequest.Input) async throws -> Operations.UpdateGdprRequest.Output {
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "send application/json") }
         let state = DataSubjectRequestState(rawValue: body.state.rawValue) ?? .inProgress
         let reason = body.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if state == .completed, let existing = try await dataSubjectRequests.find(input.path.requestId), existing.type.fansOut {
+            throw Problem.conflict(
+                "a \(existing.type.rawValue) request completes by itself once every region has answered its directive; see answers in GET /v1/gdpr-requests/\(existing.id)",
+                field: "state")
+        }
         if state == .rejected || state == .cancelled, reason?.isEmpty != false {
             throw Problem.invalid("reason", "say why the request is \(state.rawValue): the reason is kept for accountability (GDPR Art. 12(4))")
         }

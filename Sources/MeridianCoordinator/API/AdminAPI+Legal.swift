@@ -16,13 +16,15 @@ extension AdminAPI {
         if let gag, gag < received {
             throw Problem.invalid("gag_until", "gag_until \(gag) is before the request was received (\(received))")
         }
+        let customerIDs = try await heldAccounts(body.customerIds)
         let date = now()
         let caller = try caller
-        let record = LegalRequest(
+        var record = LegalRequest(
             id: ResourceID.make(prefix: "lrq", at: date), receivedOn: received, authority: authority, country: body.country,
             kind: LegalRequestKind(rawValue: body.kind.rawValue) ?? .courtOrder, accountsAffected: accounts,
             outcome: body.outcome.flatMap { LegalRequestOutcome(rawValue: $0.rawValue) } ?? .pending, gagUntil: gag, notes: body.notes,
             createdAt: date, createdBy: caller.token.id, updatedAt: date)
+        record.customerIDs = customerIDs ?? []
         try await legalRequests.create(record, by: caller.actor)
         return .created(.init(body: .json(.init(try await legalRequest(record.id)))))
     }
@@ -55,6 +57,7 @@ extension AdminAPI {
             throw Problem.invalid("gag_until", "gag_until \(gag) is before the request was received (\(existing.receivedOn))")
         }
         changes.notes = body.notes
+        changes.customerIDs = try await heldAccounts(body.customerIds)
         let updated = try await legalRequests.update(existing.id, changes, at: now(), by: try caller.actor)
         return .ok(.init(body: .json(.init(updated))))
     }
@@ -62,6 +65,16 @@ extension AdminAPI {
     func legalRequest(_ id: String) async throws -> LegalRequest {
         guard let record = try await legalRequests.find(id) else { throw Problem.notFound("no legal request with id \(id)") }
         return record
+    }
+
+    /// The accounts a legal request holds: each must be a customer that exists.
+    func heldAccounts(_ ids: [String]?) async throws -> [String]? {
+        guard let ids else { return nil }
+        guard ids.count <= 1000 else { throw Problem.invalid("customer_ids", "customer_ids names at most 1000 accounts") }
+        for id in ids where try await customers.find(id) == nil {
+            throw Problem.invalid("customer_ids", "customer_ids names \"\(id)\", which is not a customer")
+        }
+        return Array(Set(ids)).sorted()
     }
 
     static func accounts(_ count: Int) throws -> Int {
@@ -85,7 +98,7 @@ extension Components.Schemas.LegalRequest {
             id: record.id, receivedOn: record.receivedOn.description, authority: record.authority, country: record.country,
             kind: .init(rawValue: record.kind.rawValue) ?? .courtOrder, canaryCode: record.kind.canaryCode?.rawValue,
             accountsAffected: record.accountsAffected, outcome: .init(rawValue: record.outcome.rawValue) ?? .pending,
-            gagUntil: record.gagUntil?.description, notes: record.notes, createdAt: record.createdAt, createdBy: record.createdBy,
-            updatedAt: record.updatedAt)
+            gagUntil: record.gagUntil?.description, notes: record.notes, customerIds: record.customerIDs, createdAt: record.createdAt,
+            createdBy: record.createdBy, updatedAt: record.updatedAt)
     }
 }

@@ -19,6 +19,8 @@ struct AdminAPI: APIProtocol {
     let registry: SubProcessorRegistry
     let publications: Publications
     let dataSubjectRequests: DataSubjectRequestRepository
+    /// Sends access, portability and erasure directives; nil without a signing key.
+    let directives: DirectiveDispatcher?
     let publisher: ConfigPublisher?
     let site: PublicSite
     let resolver: DNSResolver

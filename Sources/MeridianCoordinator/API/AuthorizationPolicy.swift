@@ -63,6 +63,8 @@ public enum AuthorizationPolicy {
         "updateGdprRequest": [.admin: .allowed, .dpo: .allowed],
         "verifyGdprRequest": [.admin: .allowed, .dpo: .allowed],
         "extendGdprRequest": [.admin: .allowed, .dpo: .allowed],
+        // The subject's data itself: only the dpo handles it.
+        "exportGdprRequest": [.dpo: .allowed],
     ]
 
     public static func access(_ role: Role, to operationID: String) -> Access? {

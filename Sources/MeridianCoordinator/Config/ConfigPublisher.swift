@@ -233,3 +233,39 @@ public struct NodePusher: Sendable {
         }
     }
 }
+
+extension NodePusher {
+    /// Sends a signed GDPR/CCPA directive to a node's control API; the node's receipt, or why there is none.
+    public func send(_ directive: SignedDirective, to controlURL: String) async -> Result<DirectiveReceipt, DirectiveFailure> {
+        var request = HTTPClientRequest(url: controlURL + "/v1/directives")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        do {
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(directive)))
+            // An access answer carries the subject's records: more time and room than a bundle's ACK. Not much
+            // more: the client retries a refused connection until this deadline, and a pass waits for it.
+            let response = try await http.execute(request, timeout: .seconds(20))
+            let body = Data(buffer: try await response.body.collect(upTo: 256 << 20))
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            guard response.status == .ok else {
+                let detail = (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["detail"] as? String
+                return .failure(DirectiveFailure("the node answered \(response.status.code): \(detail ?? String(decoding: body.prefix(300), as: UTF8.self))"))
+            }
+            do {
+                return .success(try decoder.decode(DirectiveReceipt.self, from: body))
+            } catch {
+                return .failure(DirectiveFailure("the node's receipt does not decode: \(error)"))
+            }
+        } catch {
+            return .failure(DirectiveFailure("unreachable: \(error)"))
+        }
+    }
+}
+
+/// Why a node gave no receipt.
+public struct DirectiveFailure: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -65,10 +65,11 @@ public struct DataSubjectRequestRepository: Sendable {
         try await store.transaction { db in
             try await db.raw("""
                 INSERT INTO gdpr_requests (id, type, regulation, subject_kind, subject, state, received_at, due_at, extended, notes, created_by,
-                    updated_at)
+                    updated_at, verification_method, state_reason)
                 VALUES (\(bind: ticket.id), \(bind: ticket.type.rawValue), \(bind: ticket.regulation.rawValue), \(bind: ticket.subject.kind),
                     \(bind: ticket.subject.value), \(bind: ticket.state.rawValue), \(bind: Timestamp.millis(ticket.receivedAt)),
-                    \(bind: Timestamp.millis(ticket.dueAt)), 0, \(bind: ticket.notes), \(bind: ticket.createdBy), \(bind: Timestamp.millis(ticket.updatedAt)))
+                    \(bind: Timestamp.millis(ticket.dueAt)), 0, \(bind: ticket.notes), \(bind: ticket.createdBy), \(bind: Timestamp.millis(ticket.updatedAt)),
+                    \(bind: ticket.verificationMethod), \(bind: ticket.stateReason))
                 """).run()
             if let code {
                 try await Self.storeCode(code.verification, for: ticket.id, at: ticket.receivedAt, on: db)

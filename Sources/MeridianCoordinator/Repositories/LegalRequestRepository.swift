@@ -8,6 +8,7 @@ public struct LegalRequestChanges: Sendable {
     public var outcome: LegalRequestOutcome?
     public var gagUntil: CalendarDay?
     public var notes: String?
+    public var customerIDs: [String]?
 }
 
 /// The legal-request log in SQL. Every change is audited in its transaction; the log is what transparency
@@ -23,16 +24,16 @@ public struct LegalRequestRepository: Sendable {
         try await store.transaction { db in
             try await db.raw("""
                 INSERT INTO legal_requests (id, received_on, authority, country, kind, accounts_affected, outcome, gag_until, notes,
-                    created_at, created_by, updated_at)
+                    created_at, created_by, updated_at, customer_ids)
                 VALUES (\(bind: request.id), \(bind: request.receivedOn.description), \(bind: request.authority), \(bind: request.country),
                     \(bind: request.kind.rawValue), \(bind: Int64(request.accountsAffected)), \(bind: request.outcome.rawValue),
                     \(bind: request.gagUntil?.description), \(bind: request.notes), \(bind: Timestamp.millis(request.createdAt)),
-                    \(bind: request.createdBy), \(bind: Timestamp.millis(request.updatedAt)))
+                    \(bind: request.createdBy), \(bind: Timestamp.millis(request.updatedAt)), \(bind: request.customerIDs.joined(separator: " ")))
                 """).run()
             try await SQLAuditLog.append(
                 AuditEvent("legal_request.create", target: request.id, detail: [
                     "kind": request.kind.rawValue, "country": request.country, "received_on": request.receivedOn.description,
-                    "outcome": request.outcome.rawValue,
+                    "outcome": request.outcome.rawValue, "customer_ids": request.customerIDs.joined(separator: " "),
                 ]), by: actor, at: request.createdAt, on: db)
         }
     }
@@ -95,6 +96,10 @@ public struct LegalRequestRepository: Sendable {
                 request.gagUntil = gag
                 detail["gag_until"] = gag.description
             }
+            if let ids = changes.customerIDs, ids != request.customerIDs {
+                request.customerIDs = ids
+                detail["customer_ids"] = ids.joined(separator: " ")
+            }
             if let notes = changes.notes, notes != request.notes {
                 request.notes = notes
                 detail["notes"] = "changed"
@@ -103,7 +108,8 @@ public struct LegalRequestRepository: Sendable {
             request.updatedAt = Timestamp.date(Timestamp.millis(date))
             try await db.raw("""
                 UPDATE legal_requests SET accounts_affected = \(bind: Int64(request.accountsAffected)), outcome = \(bind: request.outcome.rawValue),
-                    gag_until = \(bind: request.gagUntil?.description), notes = \(bind: request.notes), updated_at = \(bind: Timestamp.millis(date))
+                    gag_until = \(bind: request.gagUntil?.description), notes = \(bind: request.notes), updated_at = \(bind: Timestamp.millis(date)),
+                    customer_ids = \(bind: request.customerIDs.joined(separator: " "))
                 WHERE id = \(bind: id)
                 """).run()
             try await SQLAuditLog.append(AuditEvent("legal_request.update", target: id, detail: detail), by: actor, at: date, on: db)
@@ -119,7 +125,7 @@ public struct LegalRequestRepository: Sendable {
             let kind = LegalRequestKind(rawValue: try row.decode(column: "kind", as: String.self)),
             let outcome = LegalRequestOutcome(rawValue: try row.decode(column: "outcome", as: String.self))
         else { throw RepositoryError.conflict("a legal request row does not decode") }
-        return LegalRequest(
+        var request = LegalRequest(
             id: try row.decode(column: "id", as: String.self), receivedOn: received, authority: try row.decode(column: "authority", as: String.self),
             country: try row.decode(column: "country", as: String.self), kind: kind,
             accountsAffected: Int(try row.decode(column: "accounts_affected", as: Int64.self)), outcome: outcome,
@@ -127,5 +133,14 @@ public struct LegalRequestRepository: Sendable {
             createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
             createdBy: try row.decode(column: "created_by", as: String.self),
             updatedAt: Timestamp.date(try row.decode(column: "updated_at", as: Int64.self)))
+        request.customerIDs = (try row.decode(column: "customer_ids", as: String?.self) ?? "").split(separator: " ").map(String.init)
+        return request
+    }
+
+    /// The holds of every open request: the accounts whose data no erasure removes while it stands.
+    public func openHolds() async throws -> [LegalHold] {
+        try await store.withSession { db in
+            try await db.raw("SELECT * FROM legal_requests WHERE outcome IN ('pending', 'challenged') ORDER BY id").all().map(Self.decode)
+        }.flatMap(\.holds)
     }
 }

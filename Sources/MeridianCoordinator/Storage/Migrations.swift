@@ -290,6 +290,28 @@ public enum Migrations {
                 "ALTER TABLE notifications ADD COLUMN body_sealed BIGINT NOT NULL DEFAULT 0",
             ]
         },
+        Migration(version: 6, name: "data-subject directives: each place's answer; accounts under legal hold") { _ in
+            [
+                // One row per ticket and place (a node, or `coordinator`): its receipt once answered, else the
+                // attempts so far. An access receipt's data is sealed, as it is the subject's personal data.
+                """
+                CREATE TABLE gdpr_answers (
+                    request_id TEXT NOT NULL REFERENCES gdpr_requests (id),
+                    place TEXT NOT NULL,
+                    region TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts BIGINT NOT NULL DEFAULT 0,
+                    last_error TEXT,
+                    classes TEXT,
+                    data_sealed TEXT,
+                    answered_at BIGINT,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (request_id, place)
+                )
+                """,
+                "ALTER TABLE legal_requests ADD COLUMN customer_ids TEXT",
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

@@ -53,6 +53,14 @@ public struct SignedBundle: Sendable, Hashable, Codable {
     /// Checks the signature against the pinned coordinator key, then decodes and validates the bundle for
     /// `region`. Every failure is a ``NodeBundleError`` saying which check failed, for the NACK.
     public func verify(with key: Curve25519.Signing.PublicKey, region: RegionID) throws(NodeBundleError) -> NodeBundle {
+        let bytes = try Self.verifiedBytes(keyID: keyID, payload: payload, signature: signature, with: key, what: "bundle")
+        return try NodeBundle.decode(bytes, expectedRegion: region)
+    }
+
+    /// The signed bytes, once the key id is the pinned key's and the Ed25519 signature over them holds.
+    static func verifiedBytes(
+        keyID: String, payload: String, signature: String, with key: Curve25519.Signing.PublicKey, what: String
+    ) throws(NodeBundleError) -> Data {
         guard keyID == Self.keyID(of: key) else {
             throw NodeBundleError("signed by key \(keyID), but this node trusts key \(Self.keyID(of: key))")
         }
@@ -60,8 +68,8 @@ public struct SignedBundle: Sendable, Hashable, Codable {
             throw NodeBundleError("the payload or the signature is not base64")
         }
         guard key.isValidSignature(signature, for: bytes) else {
-            throw NodeBundleError("the signature does not verify: the bundle was changed after signing")
+            throw NodeBundleError("the signature does not verify: the \(what) was changed after signing")
         }
-        return try NodeBundle.decode(bytes, expectedRegion: region)
+        return bytes
     }
 }

@@ -15,6 +15,9 @@ public struct LegalRequest: Sendable, Hashable {
     public var createdAt: Date
     public var createdBy: String
     public var updatedAt: Date
+    /// The accounts the request concerns: while it is open, their data is under legal hold and no erasure
+    /// removes it.
+    public var customerIDs: [String] = []
 
     public init(
         id: String, receivedOn: CalendarDay, authority: String, country: String, kind: LegalRequestKind, accountsAffected: Int,
@@ -32,6 +35,17 @@ public struct LegalRequest: Sendable, Hashable {
         self.createdAt = createdAt
         self.createdBy = createdBy
         self.updatedAt = updatedAt
+    }
+
+    /// Still being answered or contested: its accounts' data is on hold.
+    public var isOpen: Bool { outcome == .pending || outcome == .challenged }
+
+    /// The holds this request places while it is open, one per account, with the reason a receipt gives.
+    public var holds: [LegalHold] {
+        guard isOpen else { return [] }
+        return customerIDs.map {
+            LegalHold(customerID: $0, reason: "data under an open legal request (\(id), \(kind.rawValue) from \(authority), \(outcome.rawValue))")
+        }
     }
 }
 

@@ -7,6 +7,7 @@ import NIOCore
 ///
 /// * `GET /healthz` and `GET /metrics` (Prometheus text), without a token;
 /// * `PUT /v1/bundle`: a coordinator push of a signed bundle, answered with the node's ACK or NACK;
+/// * `POST /v1/directives`: a signed GDPR/CCPA directive, answered with the node's receipt;
 /// * `GET /v1/status`, `GET /v1/messages` (a customer's deliveries, by time, message id, sender or recipient)
 ///   and `GET /v1/messages/{id}/{recipient}` (one delivery with its attempts), with the node token.
 ///
@@ -38,6 +39,22 @@ struct ControlAPI: Sendable {
             let body = try await request.body.collect(upTo: Self.maximumBundleSize)
             let report = node.offer(Data(buffer: body), from: "a coordinator push")
             return try json(report, status: report.status == .ack ? .ok : .unprocessableContent)
+        }
+        // A signed GDPR/CCPA directive; the answer is the receipt (200) or why it was refused (422).
+        router.post("/v1/directives") { request, _ in
+            try authorize(request)
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let signed: SignedDirective
+            do {
+                signed = try JSONDecoder().decode(SignedDirective.self, from: Data(buffer: body))
+            } catch {
+                throw ControlProblem(.badRequest, "the body is not a signed directive {key_id, payload, signature}: \(error)")
+            }
+            do {
+                return try json(try await node.carryOut(signed))
+            } catch let error as NodeBundleError {
+                throw ControlProblem(.unprocessableContent, "directive refused: \(error.description)")
+            }
         }
         router.get("/v1/messages") { request, _ in
             try authorize(request)

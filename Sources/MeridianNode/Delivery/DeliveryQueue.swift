@@ -36,6 +36,8 @@ public actor DeliveryQueue: Service {
     private var fresh: [String: (message: SpooledMessage, data: [UInt8], parsed: MIMEMessage, firstAttemptsLeft: Int)] = [:]
     private var freshBytes = 0
     static let freshLimit = 64 << 20
+    /// Deliveries erased for a data-subject request: dropped when next due, and an attempt in flight writes nothing.
+    private var erased: Set<DeliveryKey> = []
 
     init(
         region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, analyzer: ContentAnalyzer,
@@ -88,6 +90,15 @@ public actor DeliveryQueue: Service {
     }
 
     public var pending: Int { ready.count - readyStart + waiting.count + inFlight }
+
+    /// Stops the deliveries of an erasure: they are not attempted again, and the spool has already let them go.
+    func forget(_ keys: some Sequence<DeliveryKey>) {
+        for key in keys {
+            erased.insert(key)
+            bounces[key] = nil
+            if let entry = fresh.removeValue(forKey: key.messageID) { freshBytes -= entry.data.count }
+        }
+    }
 
     public func run() async throws {
         await withDiscardingTaskGroup { group in
@@ -143,6 +154,7 @@ public actor DeliveryQueue: Service {
 
     /// One attempt; decides what happens next.
     private func deliver(_ key: DeliveryKey) async {
+        if erased.remove(key) != nil { return finished(key, retryAfter: nil) }
         let spooled: SpooledMessage
         let data: [UInt8]
         let parsed: MIMEMessage?
@@ -174,6 +186,7 @@ public actor DeliveryQueue: Service {
                 duration: .zero)
             metrics.attempt(result: result.outcome.rawValue, duration: result.duration)
         }
+        if erased.remove(key) != nil { return finished(key, retryAfter: nil) }
         await store.recordAttempt(key, number: number, DeliveryAttempt(result))
 
         switch result.outcome {
@@ -244,7 +257,8 @@ public actor DeliveryQueue: Service {
             finalReason += "; no DSN (no smarthost configured)"
         }
         bounces[key] = nil
-        logger.warning("delivery: failed for good", metadata: ["delivery": "\(key)", "reason": "\(finalReason)"])
+        // The log names the delivery, never an address: process logs hold nothing a data-subject erasure must reach.
+        logger.warning("delivery: failed for good", metadata: ["delivery": "\(key)", "reason": "\(bounce.reason)"])
         await store.updateStatus(key, .failed, attempts: bounce.attempts, completedAt: Date(), reason: finalReason)
         spool.complete(key)
         return nil

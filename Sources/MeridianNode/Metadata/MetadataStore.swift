@@ -73,7 +73,7 @@ public struct MetadataQuery: Sendable, Hashable {
 /// spool, not this store, is what makes a 250 durable; after a crash, recovery writes the rows of spooled
 /// messages again (`INSERT OR IGNORE`).
 public actor MetadataStore {
-    private let connection: SQLiteConnection
+    let connection: SQLiteConnection
     private let logger: Logger
     private var batch: [Write] = []
     private var flushScheduled = false
@@ -209,7 +209,7 @@ public actor MetadataStore {
     }
 
     /// Runs `body` with the connection to itself, after writing what is pending.
-    private func exclusive<R: Sendable>(_ body: () async throws -> R) async throws -> R {
+    func exclusive<R: Sendable>(_ body: () async throws -> R) async throws -> R {
         await acquire()
         defer { release() }
         try? await writePending()
@@ -233,8 +233,12 @@ public actor MetadataStore {
                     record.finalReason.map(SQLiteData.text) ?? .null, .text(try Self.encode(record.metadata)),
                 ])
         case .attempt(let key, let number, let attempt):
+            // Only for a delivery still on record: an attempt that ends after its delivery was erased leaves nothing.
             _ = try await connection.query(
-                "INSERT OR REPLACE INTO attempts (message_id, recipient, number, at, duration_ms, status_code, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                """
+                INSERT OR REPLACE INTO attempts (message_id, recipient, number, at, duration_ms, status_code, outcome, detail)
+                SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM deliveries WHERE message_id = ?1 AND recipient = ?2)
+                """,
                 [
                     .text(key.messageID), .integer(key.recipient), .integer(number), .integer(Self.millis(attempt.at)),
                     .integer(attempt.durationMilliseconds), attempt.statusCode.map(SQLiteData.integer) ?? .null,

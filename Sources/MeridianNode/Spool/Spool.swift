@@ -48,7 +48,8 @@ public final class Spool: @unchecked Sendable {
         var segment: Int
         var offset: Int
         var length: Int
-        var remaining: Int
+        /// The recipients (by index) not yet finished.
+        var pending: Set<Int>
     }
 
     private struct PendingWrite {
@@ -124,6 +125,7 @@ public final class Spool: @unchecked Sendable {
                     break
                 }
                 defer { offset = record.next }
+                if bytes[record.header].elementsEqual(Self.tombstone) { continue }
                 guard let message = try? decoder.decode(SpooledMessage.self, from: Data(bytes[record.header])) else {
                     logger.error("spool: a record's header does not decode; skipped", metadata: ["segment": "\(segment)", "offset": "\(offset)"])
                     continue
@@ -132,7 +134,7 @@ public final class Spool: @unchecked Sendable {
                 guard !left.isEmpty else { continue }
                 open += left.count
                 lock.withLock {
-                    messages[message.id] = Location(segment: segment, offset: offset, length: record.next - offset, remaining: left.count)
+                    messages[message.id] = Location(segment: segment, offset: offset, length: record.next - offset, pending: Set(left))
                 }
                 recovered.append(Recovered(message: message, pendingRecipients: left))
             }
@@ -244,7 +246,7 @@ public final class Spool: @unchecked Sendable {
                     lock.withLock {
                         var offset = start
                         for write in batch {
-                            messages[write.id] = Location(segment: segment, offset: offset, length: write.bytes.count, remaining: write.recipients)
+                            messages[write.id] = Location(segment: segment, offset: offset, length: write.bytes.count, pending: Set(0..<write.recipients))
                             outstanding[segment, default: 0] += write.recipients
                             offset += write.bytes.count
                         }
@@ -320,11 +322,11 @@ public final class Spool: @unchecked Sendable {
         return (message, Array(bytes[record.body]))
     }
 
-    /// Notes that a recipient's delivery is finished (delivered, or failed for good). When the last
-    /// recipient of the oldest segments is done, their files go.
+    /// Notes that a recipient's delivery is finished (delivered, failed for good, or erased). When the last
+    /// recipient of the oldest segments is done, their files go. Finishing a recipient twice does nothing.
     public func complete(_ key: DeliveryKey) {
         lock.withLock {
-            guard var location = messages[key.messageID] else { return }
+            guard var location = messages[key.messageID], location.pending.remove(key.recipient) != nil else { return }
             let line = Array("\(key.messageID) \(key.recipient)\n".utf8)
             if doneFiles[location.segment] == nil {
                 doneFiles[location.segment] = open(path(location.segment, "done"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
@@ -332,13 +334,52 @@ public final class Spool: @unchecked Sendable {
             if let descriptor = doneFiles[location.segment], descriptor >= 0 {
                 _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress!, line.count) }
             }
-            location.remaining -= 1
-            messages[key.messageID] = location.remaining > 0 ? location : nil
+            messages[key.messageID] = location.pending.isEmpty ? nil : location
             outstanding[location.segment, default: 1] -= 1
             if outstanding[location.segment] == 0, location.segment != writer?.number {
                 removeSegment(location.segment)
             }
         }
+    }
+
+    // MARK: - Erasure
+
+    /// The messages with recipients still to deliver, each with those recipients (by index).
+    public func pendingMessages() -> [String: Set<Int>] {
+        lock.withLock { messages.mapValues(\.pending) }
+    }
+
+    /// A record's header that says its message was erased: recovery skips it without a word.
+    static let tombstone = Array(#"{"erased":true}"#.utf8)
+
+    /// Erases a message for a data-subject request: its record is overwritten in place, on disk and synced, by a
+    /// tombstone of the same length (so the records after it still read), then every recipient still pending is
+    /// finished. The content is gone now, not when the segment is next deleted. Returns false for a message not
+    /// (or no longer) in the spool.
+    public func erase(_ messageID: String) throws -> Bool {
+        guard let location = lock.withLock({ messages[messageID] }) else { return false }
+        let payloadLength = location.length - Self.recordHeaderSize
+        var payload = [UInt8](repeating: 0, count: payloadLength)
+        let header = Self.tombstone
+        guard payloadLength >= 4 + header.count else { throw SpoolError.io("the record of \(messageID) is too short to erase") }
+        payload[0] = UInt8(header.count)
+        payload.replaceSubrange(4..<4 + header.count, with: header)
+        var record = Self.magic
+        for value in [UInt32(payloadLength), CRC32.checksum(payload)] {
+            record.append(contentsOf: [UInt8(value & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 24)])
+        }
+        record.append(contentsOf: payload)
+        // Its own descriptor without O_APPEND, so the write lands at the record's offset, beside the writer's appends.
+        let descriptor = open(path(location.segment, "log"), O_WRONLY | O_CLOEXEC)
+        if descriptor >= 0 {
+            defer { close(descriptor) }
+            let written = record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress!, record.count, off_t(location.offset)) }
+            guard written == record.count, fdatasync(descriptor) == 0 else {
+                throw SpoolError.io("cannot overwrite the record of \(messageID): \(String(cString: strerror(errno)))")
+            }
+        }
+        for recipient in location.pending { complete(DeliveryKey(messageID: messageID, recipient: recipient)) }
+        return true
     }
 
     /// Deletes a finished segment and its done file. Called with the lock held.

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import MeridianAPI
+import OpenAPIRuntime
 
 /// `meridian gdpr ...`: GDPR and CCPA data-subject requests (dpo and admin tokens; the auditor reads).
 struct GDPR: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gdpr", abstract: "Open, verify, extend and close GDPR and CCPA data-subject requests.",
-        subcommands: [Create.self, List.self, Show.self, Verify.self, Extend.self, Move.self])
+        subcommands: [Create.self, List.self, Show.self, Verify.self, Extend.self, Move.self, Export.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -59,6 +60,37 @@ struct GDPR: AsyncParsableCommand {
             print("next: \(ticket.nextStates.map(\.rawValue).joined(separator: ", "))")
             if let reason = ticket.extensionReason { print("extended: \(reason)") }
             if let reason = ticket.stateReason { print("reason: \(reason)") }
+            guard let answers = ticket.answers else { return }
+            print("")
+            printTable(
+                ["REGION", "PLACE", "STATUS", "TRIES", "FOUND", "ERASED", "HELD", "NOTE"],
+                answers.map { answer in
+                    [
+                        answer.region, answer.place ?? "-", answer.status.rawValue, "\(answer.attempts)",
+                        "\(answer.classes.reduce(0) { $0 + $1.found })", "\(answer.classes.reduce(0) { $0 + $1.erased })",
+                        "\(answer.classes.reduce(0) { $0 + $1.held })", answer.lastError ?? "",
+                    ]
+                })
+            let reasons = Set(answers.flatMap { $0.classes.flatMap(\.holdReasons) }).sorted()
+            for reason in reasons { print("held: \(reason)") }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download a completed access or portability request's ZIP (dpo token): a summary and JSON per data class and region.")
+        @OptionGroup var connection: APIConnection
+        @Argument(help: "The ticket id.") var id: String
+        @Option(name: .shortAndLong, help: "Where to write the ZIP (default: ID.zip).") var out: String?
+
+        func run() async throws {
+            let data = try await connection.withClient { client -> Data in
+                let body = try await client.exportGdprRequest(path: .init(requestId: id)).ok.body.applicationZip
+                return try await Data(collecting: body, upTo: 1 << 30)
+            }
+            let path = out ?? "\(id).zip"
+            try data.write(to: URL(fileURLWithPath: path))
+            print("wrote \(path) (\(data.count) bytes)")
         }
     }
 

@@ -19,11 +19,13 @@ struct LegalRequests: AsyncParsableCommand {
         @Option(help: "How many accounts it concerns.") var accounts: Int = 0
         @Option(help: "Until when it may not be disclosed, YYYY-MM-DD.") var gagUntil: String?
         @Option(help: "Free text kept with the record.") var notes: String?
+        @Option(name: .customLong("hold"), help: "An account it concerns (cus_...), repeatable: its data is on legal hold while the request is open.")
+        var holds: [String] = []
 
         func run() async throws {
             let body = Components.Schemas.LegalRequestCreate(
                 receivedOn: received, authority: authority, country: country, kind: kind, accountsAffected: accounts, gagUntil: gagUntil,
-                notes: notes)
+                notes: notes, customerIds: holds.isEmpty ? nil : holds)
             let created = try await connection.withClient { try await $0.createLegalRequest(body: .json(body)).created.body.json }
             if connection.json { return try printJSON(created) }
             printRequests([created])
@@ -66,12 +68,17 @@ struct LegalRequests: AsyncParsableCommand {
         @Option(help: "How many accounts it concerns.") var accounts: Int?
         @Option(help: "Until when it may not be disclosed, YYYY-MM-DD.") var gagUntil: String?
         @Option(help: "Free text kept with the record.") var notes: String?
+        @Option(name: .customLong("hold"), help: "The accounts under legal hold (cus_...), repeatable; replaces the list.")
+        var holds: [String] = []
+        @Flag(help: "Release every account from the hold.") var releaseHolds = false
 
         func run() async throws {
-            guard outcome != nil || accounts != nil || gagUntil != nil || notes != nil else {
-                throw ValidationError("nothing to change: give --outcome, --accounts, --gag-until or --notes")
+            guard outcome != nil || accounts != nil || gagUntil != nil || notes != nil || !holds.isEmpty || releaseHolds else {
+                throw ValidationError("nothing to change: give --outcome, --accounts, --gag-until, --notes, --hold or --release-holds")
             }
-            let body = Components.Schemas.LegalRequestUpdate(accountsAffected: accounts, outcome: outcome, gagUntil: gagUntil, notes: notes)
+            let body = Components.Schemas.LegalRequestUpdate(
+                accountsAffected: accounts, outcome: outcome, gagUntil: gagUntil, notes: notes,
+                customerIds: releaseHolds ? [] : holds.isEmpty ? nil : holds)
             let request = try await connection.withClient {
                 try await $0.updateLegalRequest(path: .init(requestId: id), body: .json(body)).ok.body.json
             }

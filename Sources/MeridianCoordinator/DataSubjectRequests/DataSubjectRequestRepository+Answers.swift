@@ -1,0 +1,93 @@
+import Foundation
+import MeridianCore
+import SQLKit
+
+/// What one place (a node, or the coordinator) answered to a ticket's directive, or why it has not yet.
+public struct DirectiveAnswer: Sendable, Hashable {
+    public enum Status: String, Sendable { case answered, failed, waiting }
+    /// The node's id, or `coordinator`; nil for a region with no node known yet.
+    public var place: String?
+    public var region: String
+    public var status: Status
+    public var attempts: Int
+    public var lastError: String?
+    public var answeredAt: Date?
+    public var classes: [DataClassCount]
+
+    public static let coordinator = "coordinator"
+}
+
+extension DataSubjectRequestRepository {
+    /// The tickets whose directives are being carried out: access, portability and erasure in progress.
+    public func fanningOut() async throws -> [DataSubjectRequestRecord] {
+        let types = DataSubjectRequestType.allCases.filter(\.fansOut).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try await store.withSession { db in
+            try await db.raw(SQLQueryString("SELECT * FROM gdpr_requests WHERE state = 'in_progress' AND type IN (\(types)) ORDER BY received_at, id"))
+                .all().map(Self.decode)
+        }
+    }
+
+    /// Every answer and failure so far, by place.
+    public func answers(of id: String) async throws -> [DirectiveAnswer] {
+        try await store.withSession { db in
+            try await db.raw("SELECT * FROM gdpr_answers WHERE request_id = \(bind: id) ORDER BY region, place").all().map { row in
+                let classes = try row.decode(column: "classes", as: String?.self).map { text in
+                    try JSONDecoder().decode([DataClassCount].self, from: Data(text.utf8))
+                }
+                return DirectiveAnswer(
+                    place: try row.decode(column: "place", as: String.self), region: try row.decode(column: "region", as: String.self),
+                    status: DirectiveAnswer.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .failed,
+                    attempts: Int(try row.decode(column: "attempts", as: Int64.self)), lastError: try row.decode(column: "last_error", as: String?.self),
+                    answeredAt: try row.decode(column: "answered_at", as: Int64?.self).map(Timestamp.date), classes: classes ?? [])
+            }
+        }
+    }
+
+    /// The sealed data of each access answer, as (region, place, sealed JSON).
+    public func answerData(of id: String) async throws -> [(region: String, place: String, sealed: String)] {
+        try await store.withSession { db in
+            try await db.raw("""
+                SELECT region, place, data_sealed FROM gdpr_answers
+                WHERE request_id = \(bind: id) AND status = 'answered' AND data_sealed IS NOT NULL ORDER BY region, place
+                """).all().map {
+                (try $0.decode(column: "region", as: String.self), try $0.decode(column: "place", as: String.self),
+                 try $0.decode(column: "data_sealed", as: String.self))
+            }
+        }
+    }
+
+    /// Keeps a place's receipt (its data sealed), audited; a place answers once.
+    public func recordAnswer(
+        _ id: String, place: String, region: String, classes: [DataClassCount], dataSealed: String?, at date: Date
+    ) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let text = String(decoding: try encoder.encode(classes), as: UTF8.self)
+        try await store.transaction { db in
+            try await db.raw("""
+                INSERT INTO gdpr_answers (request_id, place, region, status, attempts, classes, data_sealed, answered_at, updated_at)
+                VALUES (\(bind: id), \(bind: place), \(bind: region), 'answered', 1, \(bind: text), \(bind: dataSealed),
+                    \(bind: Timestamp.millis(date)), \(bind: Timestamp.millis(date)))
+                ON CONFLICT (request_id, place) DO UPDATE SET status = 'answered', attempts = gdpr_answers.attempts + 1, last_error = NULL,
+                    classes = excluded.classes, data_sealed = excluded.data_sealed, answered_at = excluded.answered_at, updated_at = excluded.updated_at
+                """).run()
+            var detail = ["place": place, "region": region]
+            for count in classes {
+                detail[count.dataClass] = "found \(count.found), erased \(count.erased), held \(count.held)"
+            }
+            try await SQLAuditLog.append(AuditEvent("gdpr_request.answer", target: id, detail: detail), by: .system("gdpr"), at: date, on: db)
+        }
+    }
+
+    /// Notes a place that did not answer; the next pass tries it again.
+    public func recordFailure(_ id: String, place: String, region: String, error: String, at date: Date) async throws {
+        try await store.withSession { db in
+            try await db.raw("""
+                INSERT INTO gdpr_answers (request_id, place, region, status, attempts, last_error, updated_at)
+                VALUES (\(bind: id), \(bind: place), \(bind: region), 'failed', 1, \(bind: String(error.prefix(1000))), \(bind: Timestamp.millis(date)))
+                ON CONFLICT (request_id, place) DO UPDATE SET attempts = gdpr_answers.attempts + 1, last_error = excluded.last_error,
+                    updated_at = excluded.updated_at
+                """).run()
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Crypto
+import Foundation
+import Logging
+import MeridianCore
+
+/// Carries out access, portability and erasure tickets: signs a directive, sends it to every node of every
+/// region (and runs the coordinator's own part), keeps each receipt, and completes the ticket once every region
+/// has answered. A node that does not answer is tried again on the next pass; the ticket stays in progress.
+public struct DirectiveDispatcher: Sendable {
+    let requests: DataSubjectRequestRepository
+    let config: ConfigRepository
+    let legalRequests: LegalRequestRepository
+    let own: CoordinatorSubjectData
+    let catalog: RegionCatalog
+    let secrets: SecretBox
+    let key: Curve25519.Signing.PrivateKey
+    let pusher: NodePusher
+    let now: @Sendable () -> Date
+    let logger: Logger
+
+    /// One pass over the tickets in progress; returns the ids of those it completed.
+    public func runOnce() async throws -> [String] {
+        var completed: [String] = []
+        for ticket in try await requests.fanningOut() {
+            if try await advance(ticket) { completed.append(ticket.id) }
+        }
+        return completed
+    }
+
+    /// Sends the ticket's directive where no receipt came yet, then completes it if every place answered.
+    func advance(_ ticket: DataSubjectRequestRecord) async throws -> Bool {
+        guard let action = DataSubjectDirective.action(for: ticket.type) else { return false }
+        let date = now()
+        let directive = DataSubjectDirective(
+            requestID: ticket.id, action: action, subject: ticket.subject, holds: try await legalRequests.openHolds(), issuedAt: date,
+            expiresAt: date.addingTimeInterval(DataSubjectDirective.lifetime))
+        let answered = Set(try await requests.answers(of: ticket.id).filter { $0.status == .answered }.compactMap(\.place))
+        if !answered.contains(DirectiveAnswer.coordinator) {
+            let (classes, data) = try await own.carryOut(directive, at: date)
+            try await requests.recordAnswer(
+                ticket.id, place: DirectiveAnswer.coordinator, region: DirectiveAnswer.coordinator, classes: classes,
+                dataSealed: try seal(data), at: date)
+        }
+        let nodes = try await targets().filter { !answered.contains($0.id) }
+        if !nodes.isEmpty {
+            let signed = try SignedDirective.sign(directive, with: key)
+            await withTaskGroup(of: Void.self) { group in
+                for node in nodes {
+                    group.addTask { await self.send(signed, ticket: ticket.id, to: node) }
+                }
+            }
+        }
+        let progress = try await self.progress(of: ticket.id)
+        guard progress.allSatisfy({ $0.status == .answered }) else { return false }
+        _ = try await requests.transition(ticket.id, to: .completed, reason: Self.summary(progress, action: action), at: now(), by: .system("gdpr"))
+        logger.info("gdpr: every region answered; request completed", metadata: ["request": "\(ticket.id)"])
+        return true
+    }
+
+    private func send(_ signed: SignedDirective, ticket: String, to node: NodeRecord) async {
+        let result = await pusher.send(signed, to: node.controlURL)
+        do {
+            switch result {
+            case .success(let receipt) where receipt.requestID == ticket && receipt.region == node.region:
+                try await requests.recordAnswer(
+                    ticket, place: node.id, region: node.region, classes: receipt.classes, dataSealed: try seal(receipt.data), at: now())
+            case .success(let receipt):
+                try await requests.recordFailure(
+                    ticket, place: node.id, region: node.region,
+                    error: "the receipt is for \(receipt.requestID) in \(receipt.region), not \(ticket) in \(node.region)", at: now())
+            case .failure(let failure):
+                logger.warning("gdpr: a node did not answer a directive; retrying", metadata: ["request": "\(ticket)", "node": "\(node.id)", "error": "\(failure)"])
+                try await requests.recordFailure(ticket, place: node.id, region: node.region, error: failure.description, at: now())
+            }
+        } catch {
+            logger.error("gdpr: cannot record a node's answer", metadata: ["request": "\(ticket)", "node": "\(node.id)", "error": "\(error)"])
+        }
+    }
+
+    /// The nodes a directive goes to: every node known in a region of the catalog.
+    private func targets() async throws -> [NodeRecord] {
+        let regions = Set(catalog.regionIDs.map(\.rawValue))
+        return try await config.nodes().filter { regions.contains($0.region) }
+    }
+
+    /// Every place that must answer, with what it answered: the coordinator, each known node, and a `waiting`
+    /// entry for a region with no node known yet.
+    public func progress(of id: String) async throws -> [DirectiveAnswer] {
+        let recorded = Dictionary(try await requests.answers(of: id).compactMap { answer in answer.place.map { ($0, answer) } }, uniquingKeysWith: { a, _ in a })
+        let nodes = try await targets()
+        var progress = [
+            recorded[DirectiveAnswer.coordinator]
+                ?? DirectiveAnswer(place: DirectiveAnswer.coordinator, region: DirectiveAnswer.coordinator, status: .waiting, attempts: 0, classes: [])
+        ]
+        for region in catalog.regionIDs.map(\.rawValue) {
+            let here = nodes.filter { $0.region == region }
+            if here.isEmpty {
+                progress.append(
+                    DirectiveAnswer(place: nil, region: region, status: .waiting, attempts: 0, lastError: "no node of this region is known yet", classes: []))
+            }
+            for node in here {
+                progress.append(recorded[node.id] ?? DirectiveAnswer(place: node.id, region: region, status: .waiting, attempts: 0, classes: []))
+            }
+        }
+        return progress
+    }
+
+    private func seal(_ data: [String: JSONValue]?) throws -> String? {
+        guard let data else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return try secrets.seal(String(decoding: try encoder.encode(data), as: UTF8.self))
+    }
+
+    /// The reason a completed ticket gives: per place, what was found, erased and kept.
+    static func summary(_ progress: [DirectiveAnswer], action: DataSubjectDirective.Action) -> String {
+        let places = progress.map { answer in
+            let found = answer.classes.reduce(0) { $0 + $1.found }
+            let erased = answer.classes.reduce(0) { $0 + $1.erased }
+            let held = answer.classes.reduce(0) { $0 + $1.held }
+            let name = answer.place == DirectiveAnswer.coordinator ? "coordinator" : "\(answer.region)/\(answer.place ?? "-")"
+            return action == .erasure ? "\(name): \(found) found, \(erased) erased, \(held) held" : "\(name): \(found) found"
+        }
+        return "every region answered. " + places.joined(separator: "; ")
+    }
+}

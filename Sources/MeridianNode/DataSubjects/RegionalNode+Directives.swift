@@ -1,0 +1,130 @@
+import Foundation
+import MeridianCore
+
+/// GDPR and CCPA directives from the coordinator (`POST /v1/directives` on the control API): find or erase a
+/// data subject's messages in this node's three data classes, and answer with a receipt.
+///
+/// * `message_metadata`: the deliveries naming the subject's address as envelope sender or recipient (or the
+///   customer's, for an account);
+/// * `delivery_logs`: the attempts of those deliveries;
+/// * `spooled_messages`: messages still waiting in the spool whose sender or a recipient is the subject.
+///
+/// Process logs name deliveries by message id, never by address, so they hold nothing to erase.
+extension RegionalNode {
+    /// Checks the directive's signature and expiry, then carries it out. Errors are the reason for refusing it.
+    public func carryOut(_ signed: SignedDirective, at date: Date = Date()) async throws -> DirectiveReceipt {
+        guard let key = configuration.trustedKey else {
+            throw NodeBundleError("this node trusts no coordinator key (--trust-key), so it takes no directives")
+        }
+        let directive = try signed.verify(with: key, at: date)
+        let receipt = try await carryOut(directive)
+        logger.notice(
+            "gdpr: carried out a directive", metadata: ["request": "\(directive.requestID)", "action": "\(directive.action.rawValue)"])
+        return receipt
+    }
+
+    func carryOut(_ directive: DataSubjectDirective) async throws -> DirectiveReceipt {
+        let held = Dictionary(directive.holds.map { ($0.customerID, $0.reason) }, uniquingKeysWith: { first, _ in first })
+        let spooled = try spooledMessages(of: directive.subject)
+        var receipt = DirectiveReceipt(
+            requestID: directive.requestID, action: directive.action, region: region.id.rawValue, node: nodeID, completedAt: Date(),
+            classes: [], data: nil)
+        switch directive.action {
+        case .access:
+            let records = try await store.records(of: directive.subject)
+            receipt.classes = [
+                DataClassCount(dataClass: "message_metadata", found: records.deliveries.count),
+                DataClassCount(dataClass: "delivery_logs", found: records.attempts.count),
+                DataClassCount(dataClass: "spooled_messages", found: spooled.count),
+            ]
+            receipt.data = [
+                "message_metadata": try JSONValue(encoding: records.deliveries),
+                "delivery_logs": try JSONValue(encoding: records.attempts),
+                "spooled_messages": try JSONValue(encoding: spooled.map(SpooledCopy.init)),
+            ]
+        case .erasure:
+            // The spool first, so that no new attempt writes metadata behind the erasure.
+            var spool = DataClassCount(dataClass: "spooled_messages", found: spooled.count)
+            var reasons: Set<String> = []
+            for match in spooled {
+                let kept = match.recipients.filter { held[match.message.recipients[$0].customer] != nil }
+                let cancelled = match.recipients.subtracting(kept)
+                if kept.isEmpty, match.recipients == self.spool.pendingMessages()[match.message.id] {
+                    _ = try self.spool.erase(match.message.id)
+                } else {
+                    for recipient in cancelled { self.spool.complete(DeliveryKey(messageID: match.message.id, recipient: recipient)) }
+                }
+                await queue.forget(cancelled.map { DeliveryKey(messageID: match.message.id, recipient: $0) })
+                if kept.isEmpty {
+                    spool.erased += 1
+                } else {
+                    spool.held += 1
+                    reasons.formUnion(kept.compactMap { held[match.message.recipients[$0].customer] })
+                }
+            }
+            spool.holdReasons = reasons.sorted()
+            let erasure = try await store.erase(directive.subject, holding: Set(held.keys))
+            let metadataReasons = erasure.heldCustomers.compactMap { held[$0] }.sorted()
+            receipt.classes = [
+                DataClassCount(
+                    dataClass: "message_metadata", found: erasure.erasedDeliveries + erasure.heldDeliveries, erased: erasure.erasedDeliveries,
+                    held: erasure.heldDeliveries, holdReasons: metadataReasons),
+                DataClassCount(
+                    dataClass: "delivery_logs", found: erasure.erasedAttempts + erasure.heldAttempts, erased: erasure.erasedAttempts,
+                    held: erasure.heldAttempts, holdReasons: erasure.heldAttempts > 0 ? metadataReasons : []),
+                spool,
+            ]
+        }
+        receipt.completedAt = Date()
+        return receipt
+    }
+
+    /// A spooled message of the subject, with the recipients still pending that concern the subject.
+    struct SpooledMatch {
+        var message: SpooledMessage
+        var data: [UInt8]
+        var recipients: Set<Int>
+    }
+
+    /// How a spooled message appears in an access export: its envelope and its content.
+    struct SpooledCopy: Encodable {
+        var messageID: String
+        var receivedAt: Date
+        var from: String
+        var recipients: [String]
+        var size: Int
+        var contentBase64: String
+
+        init(_ match: SpooledMatch) {
+            messageID = match.message.id
+            receivedAt = match.message.receivedAt
+            from = match.message.from
+            recipients = match.recipients.sorted().map { match.message.recipients[$0].address }
+            size = match.data.count
+            contentBase64 = Data(match.data).base64EncodedString()
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case messageID = "message_id", receivedAt = "received_at", from, recipients, size, contentBase64 = "content_base64"
+        }
+    }
+
+    /// The spooled messages still pending that concern the subject: for an address, every pending recipient of a
+    /// message it sent or is a recipient of; for a customer, the pending recipients that are the customer's.
+    func spooledMessages(of subject: SubjectIdentity) throws -> [SpooledMatch] {
+        var matches: [SpooledMatch] = []
+        for (id, pending) in spool.pendingMessages().sorted(by: { $0.key < $1.key }) {
+            guard let (message, data) = try? spool.read(id) else { continue }
+            let relevant: Set<Int>
+            switch subject {
+            case .email(let address):
+                let involved = message.from.lowercased() == address || message.recipients.contains { $0.address.lowercased() == address }
+                relevant = involved ? pending : []
+            case .customer(let customer):
+                relevant = pending.filter { message.recipients[$0].customer == customer }
+            }
+            if !relevant.isEmpty { matches.append(SpooledMatch(message: message, data: data, recipients: relevant)) }
+        }
+        return matches
+    }
+}

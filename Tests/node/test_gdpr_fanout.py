@@ -1,0 +1,197 @@
+"""Data-subject directives end to end across three regions, with real processes: a coordinator and one
+`meridian node` per region (eu, us, ap), each with its own store and spool. Mail from one subject lands in two
+regions; an access ticket gives one ZIP with every region's data; an erasure ticket stays in progress while a
+region is down, completes once it is back, and leaves the subject's metadata gone everywhere except what a legal
+hold keeps, with the reason in the receipt."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import urllib.parse
+import zipfile
+
+from harness import MERIDIAN, NODE_TOKEN, ROOT, WebhookSink, free_port, wait_for
+from test_config_push import first_admin, http, start_coordinator
+from test_federation import api
+from test_node import send
+
+SUBJECT = "alice@example.org"
+
+
+class RegionNode:
+    """One `meridian node` for a region, restartable on the same data directory and ports."""
+
+    def __init__(self, work, region, coordinator_port, trust_key):
+        self.work, self.region, self.coordinator_port, self.trust_key = work, region, coordinator_port, trust_key
+        self.smtp, self.control = free_port(), free_port()
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [MERIDIAN, "node", "--region", self.region, "--regions", os.path.join(ROOT, "Regions"),
+             "--data-dir", os.path.join(self.work, f"node-{self.region}"), "--smtp-host", "127.0.0.1", "--smtp-port", str(self.smtp),
+             "--control-port", str(self.control), "--coordinator", f"http://127.0.0.1:{self.coordinator_port}",
+             "--trust-key", self.trust_key, "--pull-interval", "1"],
+            cwd=ROOT, stdout=open(os.path.join(self.work, f"node-{self.region}.log"), "ab"), stderr=subprocess.STDOUT,
+            env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN))
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            assert self.process.wait(timeout=40) == 0
+
+    def messages(self, customer_id, **query):
+        query = "&".join([f"customer_id={customer_id}"] + [f"{k}={urllib.parse.quote(v)}" for k, v in query.items()])
+        status, body = http("GET", f"http://127.0.0.1:{self.control}/v1/messages?{query}", NODE_TOKEN)
+        assert status == 200, body
+        return json.loads(body)["messages"]
+
+    def status(self):
+        status, body = http("GET", f"http://127.0.0.1:{self.control}/v1/status", NODE_TOKEN)
+        assert status == 200, body
+        return json.loads(body)
+
+
+def ticket(port, admin, dpo, type_):
+    """Opens a ticket for the subject, has the dpo record a proof of identity, and starts it."""
+    status, created = api(port, "POST", "/v1/gdpr-requests", admin, {"type": type_, "regulation": "gdpr", "subject": {"email": SUBJECT}})
+    assert status == 201, created
+    status, verified = api(port, "POST", f"/v1/gdpr-requests/{created['id']}/verify", dpo, {"method": "document", "reason": "passport seen"})
+    assert status == 200 and verified["state"] == "verified", verified
+    status, started = api(port, "PATCH", f"/v1/gdpr-requests/{created['id']}", admin, {"state": "in_progress"})
+    assert status == 200, started
+    return created["id"]
+
+
+def state(port, token, ticket_id):
+    status, body = api(port, "GET", f"/v1/gdpr-requests/{ticket_id}", token)
+    assert status == 200, body
+    return body
+
+
+def by_place(answers, region):
+    return [answer for answer in answers if answer["region"] == region]
+
+
+def counts(answer, data_class):
+    return next(c for c in answer["classes"] if c["data_class"] == data_class)
+
+
+def test_access_and_erasure_reach_every_region(tmp_path):
+    sink = WebhookSink()
+    work = str(tmp_path)
+    port = free_port()
+    coordinator, data = start_coordinator(work, port)
+    nodes = {}
+    try:
+        admin = first_admin(data, port)
+        status, token = api(port, "POST", "/v1/tokens", admin, {"name": "dpo", "role": "dpo"})
+        assert status == 201, token
+        dpo = token["secret"]
+
+        def customer(name, region, path):
+            status, created = api(port, "POST", "/v1/customers", admin, {
+                "name": name, "contact_email": f"ops@{name}.example", "region": region, "domains": [f"{name}.example"],
+                "webhook": {"url": sink.url(path), "mode": "queued"}})
+            assert status == 201, created
+            return created["customer"]["id"]
+
+        acme, umbrella = customer("acme", "eu", "/ok"), customer("umbrella", "us", "/ok")
+        # Two customers whose webhooks are down: the subject's mail to them waits in the spool.
+        waiting_eu, held_us = customer("initech", "eu", "/fail"), customer("hooli", "us", "/fail")
+
+        trust = os.path.join(data, "bundle-signing.pub")
+        for region in ("eu", "us", "ap"):
+            nodes[region] = RegionNode(work, region, port, trust)
+
+        def in_sync():
+            listed = api(port, "GET", "/v1/nodes", admin)[1]
+            return len(listed["nodes"]) == 3 and all(node["state"] == "in_sync" for node in listed["nodes"])
+        wait_for(in_sync, timeout=60, what="three nodes in sync")
+
+        eu, us = nodes["eu"], nodes["us"]
+        assert send(eu.smtp, sender=SUBJECT, rcpt="x@acme.example")[0] == 250
+        assert send(eu.smtp, sender="bob@example.org", rcpt="x@acme.example")[0] == 250
+        assert send(eu.smtp, sender=SUBJECT, rcpt="w@initech.example")[0] == 250
+        assert send(us.smtp, sender="carol@example.org", rcpt=SUBJECT.replace("example.org", "umbrella.example"))[0] == 250
+        assert send(us.smtp, sender=SUBJECT, rcpt="y@umbrella.example")[0] == 250
+        assert send(us.smtp, sender=SUBJECT, rcpt="v@hooli.example")[0] == 250
+        wait_for(lambda: len(sink.posts("/ok")) == 4, what="the deliveries")
+        wait_for(lambda: len(sink.posts("/fail")) >= 2, what="the first attempts of the waiting messages")
+
+        # Access: one ZIP with the subject's data from the coordinator and from every region.
+        access = ticket(port, admin, dpo, "access")
+        wait_for(lambda: state(port, admin, access)["state"] == "completed", timeout=60, what="the access request completed")
+        status, _ = http("GET", f"http://127.0.0.1:{port}/v1/gdpr-requests/{access}/export", admin)
+        assert status == 403, "only the dpo downloads the subject's data"
+        status, body = http("GET", f"http://127.0.0.1:{port}/v1/gdpr-requests/{access}/export", dpo)
+        assert status == 200, body
+        archive = zipfile.ZipFile(io.BytesIO(body))
+        names = archive.namelist()
+        assert "summary.txt" in names and "summary.json" in names and "coordinator/notifications.json" in names
+        for region, found in (("eu", 2), ("us", 2), ("ap", 0)):
+            [metadata] = [n for n in names if n.startswith(f"{region}/") and n.endswith("/message_metadata.json")]
+            records = json.loads(archive.read(metadata))
+            assert len(records) == found, (region, records)
+            assert all(r["metadata"]["envelope_from"] == SUBJECT for r in records)
+        [spooled] = [n for n in names if n.startswith("eu/") and n.endswith("/spooled_messages.json")]
+        assert json.loads(archive.read(spooled))[0]["recipients"] == ["w@initech.example"]
+        summary = archive.read("summary.txt").decode()
+        assert access in summary and SUBJECT in summary and "region ap" in summary
+
+        # An open legal request holds one account's data.
+        status, legal = api(port, "POST", "/v1/legal-requests", admin, {
+            "received_on": "2026-11-20", "authority": "District court", "country": "US", "kind": "preservation_request",
+            "customer_ids": [held_us]})
+        assert status == 201 and legal["customer_ids"] == [held_us], legal
+        status, problem = api(port, "POST", "/v1/legal-requests", admin, {
+            "received_on": "2026-11-20", "authority": "X", "country": "US", "kind": "subpoena", "customer_ids": ["cus_nobody"]})
+        assert status == 422 and "cus_nobody" in problem["detail"]
+
+        # Erasure with the ap region down: the ticket waits for it, then completes when it is back.
+        nodes["ap"].stop()
+        erasure = ticket(port, admin, dpo, "erasure")
+        wait_for(lambda: any(a["status"] == "failed" for a in by_place(state(port, admin, erasure)["answers"], "ap")),
+                 timeout=60, what="a failed try in the region that is down")
+        current = state(port, admin, erasure)
+        assert current["state"] == "in_progress"
+        assert all(a["status"] == "answered" for a in current["answers"] if a["region"] in ("eu", "us", "coordinator")), current["answers"]
+        status, problem = api(port, "PATCH", f"/v1/gdpr-requests/{erasure}", admin, {"state": "completed"})
+        assert status == 409 and "every region has answered" in problem["detail"]
+        nodes["ap"].start()
+        wait_for(lambda: state(port, admin, erasure)["state"] == "completed", timeout=90, what="the erasure completed once ap is back")
+
+        answers = state(port, admin, erasure)["answers"]
+        [eu_answer], [us_answer], [ap_answer] = by_place(answers, "eu"), by_place(answers, "us"), by_place(answers, "ap")
+        assert counts(eu_answer, "message_metadata") == {"data_class": "message_metadata", "found": 2, "erased": 2, "held": 0, "hold_reasons": []}
+        assert counts(eu_answer, "spooled_messages")["erased"] == 1
+        assert counts(eu_answer, "delivery_logs")["erased"] >= 2
+        us_metadata = counts(us_answer, "message_metadata")
+        assert (us_metadata["found"], us_metadata["erased"], us_metadata["held"]) == (2, 1, 1)
+        assert legal["id"] in us_metadata["hold_reasons"][0] and "open legal request" in us_metadata["hold_reasons"][0]
+        assert counts(us_answer, "spooled_messages")["held"] == 1
+        assert ap_answer["attempts"] >= 2 and counts(ap_answer, "message_metadata")["found"] == 0
+
+        # The subject's metadata is gone in each region; other senders' and the held account's stay.
+        assert eu.messages(acme, sender=SUBJECT) == [] and eu.messages(waiting_eu, sender=SUBJECT) == []
+        assert len(eu.messages(acme, sender="bob@example.org")) == 1
+        assert us.messages(umbrella, sender=SUBJECT) == []
+        assert len(us.messages(held_us, sender=SUBJECT)) == 1
+        # The erased spooled message left the spool; the held one waits for its next attempt.
+        assert eu.status()["queue"]["spooled_recipients"] == 0
+        assert us.status()["queue"]["spooled_recipients"] == 1
+
+        # The request record stays (accountability) and the audit log has the receipts.
+        audit = api(port, "GET", "/v1/audit?limit=1000", admin)[1]
+        actions = [entry["action"] for entry in audit["items"] if entry["target"] == erasure]
+        assert actions.count("gdpr_request.answer") == 4 and "gdpr_request.transition" in actions
+    finally:
+        for node in nodes.values():
+            if node.process.poll() is None:
+                node.process.kill()
+        coordinator.terminate()
+        coordinator.wait(timeout=30)
+        sink.close()
