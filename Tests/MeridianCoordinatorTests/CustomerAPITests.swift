@@ -133,6 +133,10 @@ struct CustomerAPITests {
             try await client.json(.post, "/v1/customers/\(id)/reopen", token: admin, expect: .notFound)
             let audit = try await client.json(.get, "/v1/audit?limit=1000", token: admin)["items"] as? [[String: Any]]
             #expect(audit?.contains { $0["action"] as? String == "customer.purge" && $0["actor_id"] as? String == "system:retention" } == true)
+            // The purge opens an erasure of the account's data in every region, already in progress.
+            let tickets = try await harness.coordinator.dataSubjectRequests.fanningOut()
+            let ticket = try #require(tickets.first { $0.subject == .customer(id) })
+            #expect(ticket.type == .erasure && ticket.verificationMethod == "account_closure" && ticket.createdBy == "system:retention")
         }
     }
 

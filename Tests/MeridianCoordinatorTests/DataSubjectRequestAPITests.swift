@@ -23,7 +23,8 @@ struct DataSubjectRequestAPITests {
     func lifecycle(kind: StoreKind) async throws {
         try await APITestHarness.run(kind) { harness, client in
             let dpo = harness.tokens[.dpo]!
-            let ticket = try await Self.open(client, dpo, ["type": "erasure", "regulation": "gdpr", "subject": ["email": "Alice@Example.org"]])
+            // Rectification is carried out by hand, so the dpo completes it (a fanned-out type completes by itself).
+            let ticket = try await Self.open(client, dpo, ["type": "rectification", "regulation": "gdpr", "subject": ["email": "Alice@Example.org"]])
             let id = try #require(ticket["id"] as? String)
             #expect(ticket["state"] as? String == "identity_pending" && ticket["subject"] as? String == "alice@example.org")
             #expect((ticket["verification"] as? [String: Any])?["sent_to"] as? String == "alice@example.org")

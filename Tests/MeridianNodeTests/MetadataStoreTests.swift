@@ -50,6 +50,31 @@ struct MetadataStoreTests {
         try await store.close()
     }
 
+    @Test("a subject's erasure removes its deliveries and attempts, keeps held customers', and a late attempt writes nothing")
+    func subjectErasure() async throws {
+        let store = try await Self.open()
+        let now = Date()
+        await store.insert(Self.record("m1", at: now, from: "Alice@Example.org"))
+        await store.insert(Self.record("m2", customer: "cus_held", at: now, from: "alice@example.org"))
+        await store.insert(Self.record("m3", at: now, from: "bob@example.org"))
+        let attempt = DeliveryAttempt(at: now, durationMilliseconds: 5, statusCode: 503, outcome: "temporary", detail: "down")
+        for id in ["m1", "m2", "m3"] { await store.recordAttempt(DeliveryKey(messageID: id, recipient: 0), number: 1, attempt) }
+        let subject = SubjectIdentity.email("alice@example.org")
+
+        let found = try await store.records(of: subject)
+        #expect(Set(found.deliveries.map(\.messageID)) == ["m1", "m2"] && found.attempts.count == 2)
+        let erased = try await store.erase(subject, holding: ["cus_held"])
+        #expect(erased == .init(erasedDeliveries: 1, erasedAttempts: 1, heldDeliveries: 1, heldAttempts: 1, heldCustomers: ["cus_held"]))
+        // An attempt that was in flight during the erasure leaves no orphan row behind.
+        await store.recordAttempt(DeliveryKey(messageID: "m1", recipient: 0), number: 2, attempt)
+        let left = try await store.records(of: subject)
+        #expect(left.deliveries.map(\.messageID) == ["m2"] && left.attempts.count == 1)
+        #expect(try await store.delivery(DeliveryKey(messageID: "m1", recipient: 0)) == nil)
+        #expect(try await store.records(of: .email("bob@example.org")).deliveries.count == 1)
+        #expect(try await store.erase(.customer("cus_a"), holding: []).erasedDeliveries == 1, "bob's message is the account's last")
+        try await store.close()
+    }
+
     @Test("retention deletes old finished records and attempts, masks old IPs, keeps queued mail")
     func retention() async throws {
         let store = try await Self.open()

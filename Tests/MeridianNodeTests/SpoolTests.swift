@@ -20,6 +20,31 @@ struct SpoolTests {
             configVersion: 3)
     }
 
+    @Test("an erased message is overwritten on disk at once, and recovery skips it without losing its neighbours")
+    func erase() async throws {
+        let directory = Self.temporaryDirectory()
+        let spool = try Spool(directory: directory, logger: Logger(label: "test"))
+        _ = try spool.recover()
+        for id in ["m1", "m2", "m3"] {
+            try await spool.append(Self.message(id, recipients: 2), data: Array("secret body of \(id)\r\n".utf8))
+        }
+        spool.complete(DeliveryKey(messageID: "m2", recipient: 0))
+        #expect(try spool.erase("m2"))
+        #expect(try !spool.erase("m2"), "already gone")
+        #expect(spool.depth == 4 && spool.pendingMessages()["m2"] == nil)
+        spool.complete(DeliveryKey(messageID: "m1", recipient: 0))
+        spool.complete(DeliveryKey(messageID: "m1", recipient: 0))
+        #expect(spool.depth == 3, "finishing a recipient twice counts once")
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".log") }
+        let bytes = try files.map { try Data(contentsOf: URL(fileURLWithPath: directory + "/" + $0)) }.reduce(Data(), +)
+        #expect(bytes.range(of: Data("secret body of m2".utf8)) == nil && bytes.range(of: Data("secret body of m3".utf8)) != nil)
+
+        let recovered = try Spool(directory: directory, logger: Logger(label: "test")).recover()
+        #expect(recovered.map(\.message.id).sorted() == ["m1", "m3"])
+        #expect(recovered.first { $0.message.id == "m1" }?.pendingRecipients == [1])
+    }
+
     @Test("concurrent appends all land, and a restart finds each pending recipient")
     func appendAndRecover() async throws {
         let directory = Self.temporaryDirectory()
