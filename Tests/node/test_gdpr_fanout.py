@@ -72,6 +72,13 @@ def state(port, token, ticket_id):
     return body
 
 
+def cli(port, token, *args, check=True):
+    result = subprocess.run([MERIDIAN, "gdpr", *args], cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, MERIDIAN_TOKEN=token, MERIDIAN_URL=f"http://127.0.0.1:{port}"))
+    assert not check or result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
 def by_place(answers, region):
     return [answer for answer in answers if answer["region"] == region]
 
@@ -141,6 +148,10 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         assert json.loads(archive.read(spooled))[0]["recipients"] == ["w@initech.example"]
         summary = archive.read("summary.txt").decode()
         assert access in summary and SUBJECT in summary and "region ap" in summary
+        exported = cli(port, dpo, "export", access, "--out", str(tmp_path / "access.zip"))
+        assert "wrote" in exported.stdout and zipfile.ZipFile(tmp_path / "access.zip").namelist() == names
+        refused = cli(port, admin, "export", access, check=False)
+        assert refused.returncode != 0 and "403" in refused.stderr + refused.stdout
 
         # An open legal request holds one account's data.
         status, legal = api(port, "POST", "/v1/legal-requests", admin, {
@@ -174,6 +185,9 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         assert legal["id"] in us_metadata["hold_reasons"][0] and "open legal request" in us_metadata["hold_reasons"][0]
         assert counts(us_answer, "spooled_messages")["held"] == 1
         assert ap_answer["attempts"] >= 2 and counts(ap_answer, "message_metadata")["found"] == 0
+
+        shown = cli(port, admin, "show", erasure).stdout
+        assert "completed" in shown and f"held: data under an open legal request ({legal['id']}" in shown
 
         # The subject's metadata is gone in each region; other senders' and the held account's stay.
         assert eu.messages(acme, sender=SUBJECT) == [] and eu.messages(waiting_eu, sender=SUBJECT) == []

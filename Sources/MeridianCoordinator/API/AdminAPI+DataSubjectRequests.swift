@@ -115,9 +115,11 @@ extension AdminAPI {
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "send application/json") }
         let state = DataSubjectRequestState(rawValue: body.state.rawValue) ?? .inProgress
         let reason = body.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
-        if state == .completed, let existing = try await dataSubjectRequests.find(input.path.requestId), existing.type.fansOut {
+        if state == .completed, let existing = try await dataSubjectRequests.find(input.path.requestId), existing.type.fansOut,
+            existing.state.canMove(to: .completed)
+        {
             throw Problem.conflict(
-                "a \(existing.type.rawValue) request completes by itself once every region has answered its directive; see answers in GET /v1/gdpr-requests/\(existing.id)",
+                "this \(existing.type.rawValue) request completes by itself once every region has answered its directive; see answers in GET /v1/gdpr-requests/\(existing.id)",
                 field: "state")
         }
         if state == .rejected || state == .cancelled, reason?.isEmpty != false {

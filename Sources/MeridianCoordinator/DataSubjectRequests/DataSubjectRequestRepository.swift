@@ -140,7 +140,6 @@ public struct DataSubjectRequestRepository: Sendable {
                 return .failure(.wrongCode(attemptsLeft: pending.attemptsLeft - 1))
             }
             try await Self.move(&ticket, to: .verified, reason: nil, verificationMethod: "code", at: date, by: actor, on: db)
-            try await db.raw("DELETE FROM gdpr_verifications WHERE request_id = \(bind: id)").run()
             return .success(ticket)
         }
         return try outcome.get()
@@ -190,6 +189,10 @@ public struct DataSubjectRequestRepository: Sendable {
         if let reason { detail["reason"] = reason }
         if let verificationMethod { detail["verification"] = verificationMethod }
         try await SQLAuditLog.append(AuditEvent("gdpr_request.transition", target: ticket.id, detail: detail), by: actor, at: date, on: db)
+        if state != .identityPending {
+            // A code still waiting (verified by another proof, or the ticket closed) is no use any more.
+            try await db.raw("DELETE FROM gdpr_verifications WHERE request_id = \(bind: ticket.id)").run()
+        }
     }
 
     static func storeCode(_ verification: PendingVerification, for id: String, at date: Date, on db: any SQLDatabase) async throws {
