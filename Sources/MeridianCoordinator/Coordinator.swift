@@ -40,6 +40,7 @@ public struct Coordinator: Sendable {
     /// Where DNS checks of customers' domains are asked.
     public let resolver: DNSResolver
     let accountSessions: AccountSessions
+    let responseCounts = ResponseCounts()
 
     public init(
         store: any SQLStore, catalog: RegionCatalog, secrets: SecretBox, fleet: NodeFleet = NodeFleet(urls: [], token: nil),
@@ -107,6 +108,7 @@ public struct Coordinator: Sendable {
     /// The admin API and health routes, behind the problem and authentication middleware.
     public func buildRouter() throws -> Router<CoordinatorRequestContext> {
         let router = Router(context: CoordinatorRequestContext.self)
+        router.add(middleware: ResponseCounter(counts: responseCounts))
         router.add(middleware: ProblemMiddleware())
         let api = AdminAPI(
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
@@ -118,6 +120,7 @@ public struct Coordinator: Sendable {
             customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, now: now
         ).register(on: router)
         site.register(on: router)
+        CoordinatorMetrics(store: store, config: config, canaries: publications.canaries, responses: responseCounts, now: now).register(on: router)
         return router
     }
 

@@ -14,6 +14,7 @@ public struct NodeMetrics: Sendable {
     private let deliveryTimer: Metrics.Timer
     private let depthGauge: Metrics.Gauge
     private let versionGauge: Metrics.Gauge
+    private let queueAgeGauge: Metrics.Gauge
 
     public init(region: String, registry: PrometheusCollectorRegistry) {
         self.registry = registry
@@ -30,6 +31,7 @@ public struct NodeMetrics: Sendable {
         deliveryTimer = Metrics.Timer(label: "meridian_webhook_request_seconds", dimensions: [("region", region)], factory: factory)
         depthGauge = Metrics.Gauge(label: "meridian_queue_depth", dimensions: [("region", region)], factory: factory)
         versionGauge = Metrics.Gauge(label: "meridian_config_version", dimensions: [("region", region)], factory: factory)
+        queueAgeGauge = Metrics.Gauge(label: "meridian_queue_oldest_seconds", dimensions: [("region", region)], factory: factory)
     }
 
     /// A message got its 250, counted once per recipient.
@@ -49,6 +51,9 @@ public struct NodeMetrics: Sendable {
     }
 
     func queueDepth(_ depth: Int) { depthGauge.record(depth) }
+
+    /// How long the oldest queued delivery has waited (0 with none): the alert on a stuck queue reads it.
+    func queueAge(seconds: Double) { queueAgeGauge.record(seconds) }
 
     func bundleApplied(version: Int) {
         versionGauge.record(version)

@@ -7,9 +7,11 @@ hold keeps, with the reason in the receipt."""
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import urllib.parse
+import urllib.request
 import zipfile
 
 from harness import MERIDIAN, NODE_TOKEN, ROOT, WebhookSink, free_port, wait_for
@@ -197,6 +199,23 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         # The erased spooled message left the spool; the held one waits for its next attempt.
         assert eu.status()["queue"]["spooled_recipients"] == 0
         assert us.status()["queue"]["spooled_recipients"] == 1
+        with urllib.request.urlopen(f"http://127.0.0.1:{us.control}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        age = next(line for line in metrics.splitlines() if line.startswith('meridian_queue_oldest_seconds{region="us"}'))
+        assert float(age.split()[-1]) > 0, "the held message has been waiting"
+        assert api(port, "POST", "/v1/canary", dpo, {})[0] == 201
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            coordinator_metrics = response.read().decode()
+        assert 'meridian_nodes{state="in_sync"} 3' in coordinator_metrics and "meridian_gdpr_requests_open 0" in coordinator_metrics
+        # Every metric the documented alerts and the dashboard read is one these processes serve.
+        assert send(us.smtp, rcpt="nobody@unknown.example")[0] >= 400
+        served = set(re.findall(r"^(meridian_[a-z_]+)", coordinator_metrics, re.M))
+        for node in nodes.values():
+            with urllib.request.urlopen(f"http://127.0.0.1:{node.control}/metrics", timeout=10) as response:
+                served |= set(re.findall(r"^(meridian_[a-z_]+)", response.read().decode(), re.M))
+        for doc in ("docs/alerts.yaml", "docs/dashboard.json"):
+            used = set(re.findall(r"meridian_[a-z_]+", open(os.path.join(ROOT, doc)).read()))
+            assert used <= served, (doc, used - served)
 
         # The request record stays (accountability) and the audit log has the receipts.
         audit = api(port, "GET", "/v1/audit?limit=1000", admin)[1]

@@ -24,7 +24,9 @@ struct ControlAPI: Sendable {
             try json(["status": "ok", "region": node.region.id.rawValue, "node": node.nodeID])
         }
         router.get("/metrics") { _, _ in
-            Response(
+            let oldest = try? await node.store.oldestQueued()
+            node.metrics.queueAge(seconds: oldest.map { max(0, Date().timeIntervalSince($0).rounded()) } ?? 0)
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: node.metrics.render())))
         }

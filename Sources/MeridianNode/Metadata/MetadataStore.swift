@@ -349,6 +349,13 @@ public actor MetadataStore {
         return counts
     }
 
+    /// When the oldest delivery still queued arrived; nil with none queued.
+    public func oldestQueued() async throws -> Date? {
+        try await exclusive {
+            Self.date(try await connection.query("SELECT min(received_at) AS oldest FROM deliveries WHERE status = 'queued'").first?.column("oldest"))
+        }
+    }
+
     // MARK: - Retention
 
     /// What one retention run changed.

@@ -1,0 +1,124 @@
+import Foundation
+import Hummingbird
+import MeridianCore
+import SQLKit
+import Synchronization
+
+/// The coordinator's `/metrics`, in the Prometheus text format, for the alerts in docs/observability.md.
+///
+/// Counters of API answers are kept in memory; everything else is read from the database at scrape time, so that
+/// every replica reports the same state: the config version and each node's state, open and overdue data-subject
+/// requests, the canary's time to expiry, and the outbox.
+struct CoordinatorMetrics: Sendable {
+    let store: any SQLStore
+    let config: ConfigRepository
+    let canaries: CanaryRepository
+    let responses: ResponseCounts
+    let now: @Sendable () -> Date
+
+    func register(on router: Router<CoordinatorRequestContext>) {
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: await render())))
+        }
+    }
+
+    func render() async -> String {
+        var text = Exposition()
+        text.family("meridian_api_responses_total", "counter", "Admin API and page answers, by status class.")
+        for (code, count) in responses.snapshot().sorted(by: { $0.key < $1.key }) {
+            text.sample("meridian_api_responses_total", ["code": code], Double(count))
+        }
+        do {
+            let date = now()
+            let latest = try await config.latest()
+            text.family("meridian_config_version", "gauge", "The newest config version published.")
+            text.sample("meridian_config_version", [:], Double(latest?.version ?? 0))
+            var states = ["in_sync": 0, "behind": 0, "refused": 0, "unreachable": 0]
+            for node in try await config.nodes() {
+                states[AdminAPI.state(of: node, newest: latest?.version).rawValue, default: 0] += 1
+            }
+            text.family("meridian_nodes", "gauge", "Known nodes by state: in_sync, behind, refused (NACKed the newest bundle), unreachable.")
+            for (state, count) in states.sorted(by: { $0.key < $1.key }) { text.sample("meridian_nodes", ["state": state], Double(count)) }
+
+            let closed = DataSubjectRequestState.allCases.filter(\.isClosed).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+            let (open, overdue) = try await store.withSession { db in
+                let row = try await db.raw("""
+                    SELECT count(*) AS open, coalesce(sum(CASE WHEN due_at < \(bind: Timestamp.millis(date)) THEN 1 ELSE 0 END), 0) AS overdue
+                    FROM gdpr_requests WHERE state NOT IN (\(unsafeRaw: closed))
+                    """).first()
+                return (try row?.decode(column: "open", as: Int64.self) ?? 0, try row?.decode(column: "overdue", as: Int64.self) ?? 0)
+            }
+            text.family("meridian_gdpr_requests_open", "gauge", "Data-subject requests not yet closed.")
+            text.sample("meridian_gdpr_requests_open", [:], Double(open))
+            text.family("meridian_gdpr_requests_overdue", "gauge", "Open data-subject requests past their legal deadline.")
+            text.sample("meridian_gdpr_requests_overdue", [:], Double(overdue))
+
+            if let canary = try await canaries.latest() {
+                text.family("meridian_canary_expiry_seconds", "gauge", "Seconds until the published canary expires; negative once it has.")
+                text.sample("meridian_canary_expiry_seconds", [:], canary.statement.expiresAt.timeIntervalSince(date).rounded())
+            }
+            let outbox = try await store.withSession { db in
+                try await db.raw("SELECT status, count(*) AS n FROM notifications GROUP BY status").all().map {
+                    (try $0.decode(column: "status", as: String.self), try $0.decode(column: "n", as: Int64.self))
+                }
+            }
+            text.family("meridian_outbox_notifications", "gauge", "Notices in the outbox by status: pending, sent, failed.")
+            for status in ["failed", "pending", "sent"] {
+                text.sample("meridian_outbox_notifications", ["status": status], Double(outbox.first { $0.0 == status }?.1 ?? 0))
+            }
+            text.family("meridian_database_up", "gauge", "1 when the coordinator's database answered this scrape.")
+            text.sample("meridian_database_up", [:], 1)
+        } catch {
+            text.family("meridian_database_up", "gauge", "1 when the coordinator's database answered this scrape.")
+            text.sample("meridian_database_up", [:], 0)
+        }
+        return text.output
+    }
+
+    /// Prometheus text exposition, 0.0.4.
+    struct Exposition {
+        var output = ""
+
+        mutating func family(_ name: String, _ type: String, _ help: String) {
+            output += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+
+        mutating func sample(_ name: String, _ labels: [String: String], _ value: Double) {
+            let rendered = labels.isEmpty ? "" : "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") + "}"
+            let number = value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+            output += "\(name)\(rendered) \(number)\n"
+        }
+    }
+}
+
+/// Answers counted by status class (`2xx`, `4xx`, `5xx`), in memory.
+final class ResponseCounts: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    func record(_ status: Int) {
+        counts.withLock { $0["\(status / 100)xx", default: 0] += 1 }
+    }
+
+    func snapshot() -> [String: Int] { counts.withLock { $0 } }
+}
+
+/// Counts every answer, after the problem middleware has turned errors into answers.
+struct ResponseCounter<Context: RequestContext>: RouterMiddleware {
+    let counts: ResponseCounts
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            let response = try await next(request, context)
+            counts.record(response.status.code)
+            return response
+        } catch let error as HTTPError {
+            counts.record(error.status.code)
+            throw error
+        } catch {
+            counts.record(500)
+            throw error
+        }
+    }
+}

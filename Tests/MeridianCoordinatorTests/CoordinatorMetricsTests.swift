@@ -1,0 +1,34 @@
+import Foundation
+import HummingbirdTesting
+import MeridianCore
+import Testing
+
+@testable import MeridianCoordinator
+
+@Suite("The coordinator's /metrics: what the documented alerts read")
+struct CoordinatorMetricsTests {
+    static func value(_ text: String, _ series: String) -> Double? {
+        text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
+    @Test("overdue requests, the canary's expiry, answers by class; no token needed", arguments: StoreKind.allCases)
+    func alerts(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind) { harness, client in
+            let dpo = harness.tokens[.dpo]!
+            var text = String(buffer: try await client.send(.get, "/metrics", token: nil).body)
+            #expect(Self.value(text, "meridian_gdpr_requests_overdue") == 0 && Self.value(text, "meridian_database_up") == 1)
+            #expect(!text.contains("meridian_canary_expiry_seconds"), "no canary yet")
+
+            try await client.json(.post, "/v1/gdpr-requests", token: dpo, body: ["type": "erasure", "regulation": "gdpr", "subject": ["email": "a@example.org"]], expect: .created)
+            try await client.json(.post, "/v1/canary", token: dpo, body: [String: Any](), expect: .created)
+            try await client.send(.get, "/v1/gdpr-requests", token: nil)
+            harness.clock.advance(days: 32)
+            text = String(buffer: try await client.send(.get, "/metrics", token: nil).body)
+            #expect(Self.value(text, "meridian_gdpr_requests_open") == 1 && Self.value(text, "meridian_gdpr_requests_overdue") == 1)
+            #expect((Self.value(text, "meridian_canary_expiry_seconds") ?? 0) < 0, "expired two days ago")
+            #expect((Self.value(text, #"meridian_api_responses_total{code="4xx"}"#) ?? 0) >= 1)
+            #expect(Self.value(text, #"meridian_nodes{state="refused"}"#) == 0)
+            #expect(text.contains("# TYPE meridian_outbox_notifications gauge"))
+        }
+    }
+}
