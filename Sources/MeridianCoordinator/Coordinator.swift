@@ -144,6 +144,12 @@ public struct Coordinator: Sendable {
         if let directives {
             app.addServices(DirectiveJob(dispatcher: directives, interval: configuration.outboxInterval, logger: logger))
         }
+        if let directory = configuration.backupDirectory, let retention = catalog.regions.map(\.retention.backups).max() {
+            app.addServices(
+                BackupJob(
+                    database: configuration.database, box: secrets, directory: directory, retention: retention,
+                    interval: configuration.backupInterval, now: now, logger: logger))
+        }
         app.addServices(
             OutboxJob(
                 outbox: registry.outbox, customers: customers, secrets: secrets, smarthost: configuration.smarthost,

@@ -29,6 +29,10 @@ public struct CoordinatorConfiguration: Sendable {
     public var seedDemoRegistry = false
     /// Days a new sub-processor is announced before it takes effect.
     public var noticeDays = 30
+    /// Where the backup job writes encrypted backups of the database; nil runs no backup job.
+    public var backupDirectory: String?
+    /// How often the backup job runs.
+    public var backupInterval: Duration = .seconds(86_400)
 
     public init(database: DatabaseLocation, dataDirectory: String) {
         self.database = database

@@ -48,6 +48,7 @@ struct DirectiveDispatcherTests {
             #expect(classes["dpas"]?["held"] as? Int == 1)
             #expect(((classes["dpas"]?["hold_reasons"] as? [String])?.first)?.contains("financial and contractual records: kept 7y") == true)
             #expect(classes["audit_log"]?["held"] as? Int ?? 0 > 0)
+            #expect(((classes["backups"]?["hold_reasons"] as? [String])?.first)?.contains("within 90d (backups policy)") == true)
 
             let export = try await client.json(.get, "/v1/gdpr-requests/\(ticket)/export", token: dpo, expect: .conflict)
             #expect((export["detail"] as? String)?.contains("only access and portability") == true)

@@ -50,7 +50,20 @@ enum TestStores {
         }
     }
 
-    private static func withAdmin(_ location: DatabaseLocation.PostgresLocation, _ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) async throws {
+    /// Runs `body` with a store on an existing PostgreSQL database.
+    static func withPostgres<R: Sendable>(
+        _ location: DatabaseLocation.PostgresLocation, _ body: @escaping @Sendable (any SQLStore) async throws -> R
+    ) async throws -> R {
+        let store = try PostgresStore(location, logger: logger)
+        return try await withThrowingTaskGroup(of: R?.self) { group in
+            group.addTask { try await store.run(); return nil }
+            let result = try await body(store)
+            group.cancelAll()
+            return result
+        }
+    }
+
+    static func withAdmin(_ location: DatabaseLocation.PostgresLocation, _ body: @escaping @Sendable (any SQLDatabase) async throws -> Void) async throws {
         var admin = location
         admin.database = "postgres"
         let store = try PostgresStore(admin, logger: logger)

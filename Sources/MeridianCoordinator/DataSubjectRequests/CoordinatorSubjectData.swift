@@ -37,6 +37,12 @@ struct CoordinatorSubjectData: Sendable {
                 }
                 counts.append(count)
             }
+            if directive.action == .erasure {
+                let longest = catalog.regions.map(\.retention.backups).max().map(\.description) ?? "90d"
+                counts.append(DataClassCount(dataClass: "backups", holdReasons: [
+                    "backups made before this erasure keep the data until they are deleted, within \(longest) (backups policy); they are encrypted and restored only to recover from a failure",
+                ]))
+            }
             let payload = directive.action == .access
                 ? Dictionary(uniqueKeysWithValues: classes.map { ($0.name, JSONValue.array($0.rows.map(JSONValue.object))) }) : nil
             return (counts, payload)

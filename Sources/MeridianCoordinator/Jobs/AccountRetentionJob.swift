@@ -25,12 +25,8 @@ public struct AccountRetentionJob: Service {
     }
 
     public func run() async throws {
-        await Periodic.run(every: interval) {
-            do {
-                _ = try await runOnce()
-            } catch {
-                logger.error("account retention run failed; will retry", metadata: ["error": "\(error)"])
-            }
+        await Periodic.run(every: interval, logger: logger, failure: "account retention run failed; will retry") {
+            _ = try await runOnce()
         }
     }
 

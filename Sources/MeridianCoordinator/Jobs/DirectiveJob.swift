@@ -10,12 +10,8 @@ public struct DirectiveJob: Service {
     let logger: Logger
 
     public func run() async throws {
-        await Periodic.run(every: interval) {
-            do {
-                _ = try await dispatcher.runOnce()
-            } catch {
-                logger.error("gdpr: a directive pass failed; will retry", metadata: ["error": "\(error)"])
-            }
+        await Periodic.run(every: interval, logger: logger, failure: "gdpr: a directive pass failed; will retry") {
+            _ = try await dispatcher.runOnce()
         }
     }
 }

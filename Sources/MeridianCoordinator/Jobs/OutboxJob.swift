@@ -40,12 +40,8 @@ public struct OutboxJob: Service {
     }
 
     public func run() async throws {
-        await Periodic.run(every: interval) {
-            do {
-                try await runOnce()
-            } catch {
-                logger.error("outbox: cannot read the outbox; will retry", metadata: ["error": "\(error)"])
-            }
+        await Periodic.run(every: interval, logger: logger, failure: "outbox: cannot read the outbox; will retry") {
+            try await runOnce()
         }
     }
 

@@ -1,3 +1,4 @@
+import Logging
 import ServiceLifecycle
 
 /// The loop every coordinator job runs: wait `interval`, do one pass, again until graceful shutdown. The first
@@ -9,6 +10,17 @@ enum Periodic {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
             await pass()
+        }
+    }
+
+    /// The same loop for a pass that may throw: a failed pass is logged with `failure`, and the next one comes on time.
+    static func run(every interval: Duration, logger: Logger, failure: String, _ pass: () async throws -> Void) async {
+        await run(every: interval) {
+            do {
+                try await pass()
+            } catch {
+                logger.error("\(failure)", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

@@ -22,12 +22,8 @@ public struct PublicationsJob: Service {
     }
 
     public func run() async throws {
-        await Periodic.run(every: interval) {
-            do {
-                _ = try await runOnce()
-            } catch {
-                logger.error("publications: the check failed; will retry", metadata: ["error": "\(error)"])
-            }
+        await Periodic.run(every: interval, logger: logger, failure: "publications: the check failed; will retry") {
+            _ = try await runOnce()
         }
     }
 

@@ -107,7 +107,7 @@ extension PublicSite {
                 $1.queueLifetimeSeconds
             },
             .init(key: "smtp_protocol_logs", label: "Raw SMTP protocol logs", enforced: false, source: "Cleanmail") { r, _ in r.retention.smtpProtocolLogs.seconds },
-            .init(key: "backups", label: "Backups", enforced: false, source: "CipherMail") { r, _ in r.retention.backups.seconds },
+            .init(key: "backups", label: "Backups (encrypted; data erased on request leaves them within this period)", enforced: false, source: "CipherMail") { r, _ in r.retention.backups.seconds },
             .init(key: "deleted_customer_backups", label: "Backups of deleted customer data", enforced: false, source: "Mailfence") { r, _ in
                 r.retention.deletedCustomerBackups.seconds
             },

@@ -46,6 +46,18 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         public var password: String?
         public var database: String
         public var requireTLS: Bool
+
+        /// A libpq URL for the PostgreSQL tools, without the password (they take it from PGPASSWORD).
+        var toolURL: String {
+            var components = URLComponents()
+            components.scheme = "postgresql"
+            components.user = user
+            components.host = host
+            components.port = port
+            components.path = "/" + database
+            components.queryItems = [URLQueryItem(name: "sslmode", value: requireTLS ? "require" : "disable")]
+            return components.string ?? "postgresql://\(user)@\(host):\(port)/\(database)"
+        }
     }
 
     public init(parsing text: String) throws(DatabaseLocationError) {

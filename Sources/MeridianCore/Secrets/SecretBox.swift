@@ -27,6 +27,16 @@ public struct SecretBox: Sendable {
         return "v1:" + combined.base64EncodedString()
     }
 
+    /// Bytes sealed the same way, as nonce, ciphertext and tag (for backups).
+    public func seal(bytes: Data) throws -> Data {
+        guard let combined = try AES.GCM.seal(bytes, using: key).combined else { throw SecretBoxError.malformed }
+        return combined
+    }
+
+    public func open(bytes: Data) throws -> Data {
+        try AES.GCM.open(AES.GCM.SealedBox(combined: bytes), using: key)
+    }
+
     public func open(_ sealed: String) throws -> String {
         guard sealed.hasPrefix("v1:"), let data = Data(base64Encoded: String(sealed.dropFirst(3))) else {
             throw SecretBoxError.malformed

@@ -57,6 +57,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "Days a new sub-processor is announced before it takes effect (GDPR Art. 28(2)).")
         var noticeDays = 30
 
+        @Option(help: "Back the database up into this directory, encrypted with the master key, and delete backups past the backups policy (default: no backups).")
+        var backupDir: String?
+
+        @Option(help: "Hours between backups.")
+        var backupHours = 24
+
         func run() async throws {
             var configuration = CoordinatorConfiguration(database: try options.location(), dataDirectory: options.dataDir)
             configuration.host = host
@@ -67,6 +73,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
             }
             guard (1...365).contains(noticeDays) else { throw ValidationError("--notice-days must be from 1 to 365, not \(noticeDays)") }
             configuration.noticeDays = noticeDays
+            guard (1...720).contains(backupHours) else { throw ValidationError("--backup-hours must be from 1 to 720, not \(backupHours)") }
+            configuration.backupDirectory = backupDir
+            configuration.backupInterval = .seconds(backupHours * 3600)
             configuration.regionsDirectory = options.regions
             let dataDir = options.dataDir
             let token = try NodeToken.load(file: nodeTokenFile ?? (dataDir as NSString).appendingPathComponent("node-token"), create: true)

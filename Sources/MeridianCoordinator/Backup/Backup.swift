@@ -1,0 +1,188 @@
+import Foundation
+import Logging
+import MeridianCore
+import SQLKit
+
+/// Encrypted backups of the coordinator's database and of a node's metadata store, kept for the backups
+/// policy (90 days in Regions/), then deleted.
+///
+/// A backup file is `MRB1`, a line of JSON saying what it holds and when it was made, then the snapshot sealed
+/// with AES-256-GCM under a 32-byte key (the coordinator's master key, or a node's backup key). The snapshot is
+/// `pg_dump --format=custom` for PostgreSQL, and for SQLite a consistent copy made by `VACUUM INTO` while the
+/// database stays in use.
+public enum Backup {
+    public enum Kind: String, Codable, Sendable {
+        case coordinatorSQLite = "coordinator-sqlite", coordinatorPostgres = "coordinator-postgres", nodeMetadata = "node-metadata"
+    }
+
+    public struct Header: Codable, Sendable, Equatable {
+        public var kind: Kind
+        public var createdAt: Date
+        /// Where it came from: the database file, the PostgreSQL database name, or the node's data directory.
+        public var source: String
+        public var bytes: Int
+
+        enum CodingKeys: String, CodingKey { case kind, createdAt = "created_at", source, bytes }
+    }
+
+    static let magic = Data("MRB1\n".utf8)
+    public static let fileExtension = "mrbk"
+
+    // MARK: - Making
+
+    /// Snapshots the coordinator's database into `directory` and returns the new file's path.
+    public static func coordinator(_ location: DatabaseLocation, box: SecretBox, into directory: String, at date: Date = Date()) async throws -> String {
+        switch location {
+        case .sqlite(let path):
+            let snapshot = try await sqliteSnapshot(of: path)
+            return try write(Header(kind: .coordinatorSQLite, createdAt: date, source: path, bytes: snapshot.count), snapshot, box: box, into: directory)
+        case .postgres(let postgres):
+            let dump = try run("pg_dump", ["--format=custom", "--no-owner", "--dbname", postgres.toolURL], input: nil, password: postgres.password)
+            return try write(Header(kind: .coordinatorPostgres, createdAt: date, source: postgres.database, bytes: dump.count), dump, box: box, into: directory)
+        }
+    }
+
+    /// Snapshots a node's metadata store (`DATA-DIR/metadata.sqlite`).
+    public static func node(dataDirectory: String, box: SecretBox, into directory: String, at date: Date = Date()) async throws -> String {
+        let path = (dataDirectory as NSString).appendingPathComponent("metadata.sqlite")
+        guard FileManager.default.fileExists(atPath: path) else { throw BackupError("no metadata store at \(path): is --node-data a node's data directory?") }
+        let snapshot = try await sqliteSnapshot(of: path)
+        return try write(Header(kind: .nodeMetadata, createdAt: date, source: dataDirectory, bytes: snapshot.count), snapshot, box: box, into: directory)
+    }
+
+    /// A consistent copy of a SQLite database in use (WAL readers and writers go on), via `VACUUM INTO`.
+    static func sqliteSnapshot(of path: String) async throws -> Data {
+        guard FileManager.default.fileExists(atPath: path) else { throw BackupError("no database at \(path)") }
+        let copy = NSTemporaryDirectory() + "meridian-backup-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let store = try await SQLiteStore.open(path: path, logger: Logger(label: "meridian.backup"))
+        do {
+            try await store.withSession { db in try await db.raw("VACUUM INTO \(bind: copy)").run() }
+            try await store.close()
+        } catch {
+            try? await store.close()
+            throw BackupError("cannot snapshot \(path): \(error)")
+        }
+        guard let data = FileManager.default.contents(atPath: copy) else { throw BackupError("the snapshot of \(path) was not written") }
+        return data
+    }
+
+    static func write(_ header: Header, _ payload: Data, box: SecretBox, into directory: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = .sortedKeys
+        var file = magic
+        file.append(try encoder.encode(header))
+        file.append(0x0A)
+        file.append(try box.seal(bytes: payload))
+        let stamp = ISOTime.string(header.createdAt).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+        let path = (directory as NSString).appendingPathComponent("\(header.kind.rawValue)-\(stamp).\(fileExtension)")
+        try PrivateFile.write(file, to: path)
+        return path
+    }
+
+    // MARK: - Reading and restoring
+
+    public static func header(of path: String) throws -> Header {
+        try read(path, box: nil).header
+    }
+
+    /// The header, and with a key the decrypted snapshot (a wrong key or a changed byte is an error).
+    static func read(_ path: String, box: SecretBox?) throws -> (header: Header, payload: Data?) {
+        guard let file = FileManager.default.contents(atPath: path) else { throw BackupError("cannot read \(path)") }
+        guard file.starts(with: magic), let end = file[magic.count...].firstIndex(of: 0x0A) else {
+            throw BackupError("\(path) is not a Meridian backup (it does not start with MRB1)")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        guard let header = try? decoder.decode(Header.self, from: file[magic.count..<end]) else { throw BackupError("\(path) has a damaged header") }
+        guard let box else { return (header, nil) }
+        do {
+            return (header, try box.open(bytes: Data(file[(end + 1)...])))
+        } catch {
+            throw BackupError("\(path) does not decrypt with this key, or was changed after it was written")
+        }
+    }
+
+    /// Restores a coordinator backup into `location`. A SQLite file is written only where none exists; a
+    /// PostgreSQL database is restored with `pg_restore --clean`, replacing what it holds.
+    public static func restore(_ path: String, box: SecretBox, to location: DatabaseLocation) throws -> Header {
+        let (header, payload) = try read(path, box: box)
+        guard let payload else { throw BackupError("nothing to restore in \(path)") }
+        switch (header.kind, location) {
+        case (.coordinatorSQLite, .sqlite(let target)), (.nodeMetadata, .sqlite(let target)):
+            guard !FileManager.default.fileExists(atPath: target) else {
+                throw BackupError("\(target) exists; restore into a new path, stop the coordinator and move the file into place")
+            }
+            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try PrivateFile.write(payload, to: target)
+        case (.coordinatorPostgres, .postgres(let postgres)):
+            _ = try run("pg_restore", ["--clean", "--if-exists", "--no-owner", "--dbname", postgres.toolURL], input: payload, password: postgres.password)
+        default:
+            throw BackupError("\(path) holds a \(header.kind.rawValue) backup, which cannot be restored into \(location)")
+        }
+        return header
+    }
+
+    // MARK: - Retention
+
+    /// Deletes the backups in `directory` made more than `retention` before `date`; returns their paths.
+    /// Files that are not Meridian backups are left alone.
+    public static func prune(_ directory: String, retention: PolicyDuration, at date: Date = Date()) throws -> [String] {
+        let cutoff = date.addingTimeInterval(-Double(retention.seconds))
+        var deleted: [String] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory))?.sorted() ?? [] where name.hasSuffix("." + fileExtension) {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let header = try? header(of: path), header.createdAt < cutoff else { continue }
+            try FileManager.default.removeItem(atPath: path)
+            deleted.append(path)
+        }
+        return deleted
+    }
+
+    // MARK: - Tools
+
+    /// Runs a PostgreSQL client tool and returns its standard output; its standard error is the error.
+    static func run(_ tool: String, _ arguments: [String], input: Data?, password: String?) throws -> Data {
+        let candidates = ["/usr/bin/\(tool)"] + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+            .sorted(by: >).map { "/usr/lib/postgresql/\($0)/bin/\(tool)" }
+        guard let executable = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
+            throw BackupError("\(tool) is not installed (Debian: apt-get install postgresql-client)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        if let password { environment["PGPASSWORD"] = password }
+        process.environment = environment
+        let output = Pipe(), errors = Pipe(), stdin = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
+        try process.run()
+        // Read both pipes while the tool runs, so that neither fills up and blocks it.
+        let collected = DispatchGroup()
+        nonisolated(unsafe) var out = Data(), err = Data()
+        collected.enter()
+        DispatchQueue.global().async { out = output.fileHandleForReading.readDataToEndOfFile(); collected.leave() }
+        collected.enter()
+        DispatchQueue.global().async { err = errors.fileHandleForReading.readDataToEndOfFile(); collected.leave() }
+        if let input {
+            stdin.fileHandleForWriting.write(input)
+            try stdin.fileHandleForWriting.close()
+        }
+        process.waitUntilExit()
+        collected.wait()
+        guard process.terminationStatus == 0 else {
+            throw BackupError("\(tool) failed (exit \(process.terminationStatus)): \(String(decoding: err.prefix(2000), as: UTF8.self))")
+        }
+        return out
+    }
+}
+
+/// Why a backup or a restore did not happen, said so an operator can act.
+public struct BackupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import MeridianCore
+import SQLKit
+import Testing
+
+@testable import MeridianCoordinator
+
+@Suite("Backups: encrypted snapshots, restore, and deletion after the backups policy")
+struct BackupTests {
+    static func directory() -> String {
+        let path = NSTemporaryDirectory() + "meridian-backups-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static let box = SecretBox(keyBytes: Data(repeating: 7, count: 32))!
+
+    static func legalRequestCount(_ store: any SQLStore) async throws -> Int64 {
+        try await store.withSession { db in
+            try await db.raw("SELECT count(*) AS n FROM legal_requests").first()!.decode(column: "n", as: Int64.self)
+        }
+    }
+
+    static func record(_ store: any SQLStore) async throws {
+        let date = Date()
+        try await LegalRequestRepository(store: store).create(
+            LegalRequest(
+                id: ResourceID.make(prefix: "lrq", at: date), receivedOn: CalendarDay(containing: date), authority: "Court", country: "DE",
+                kind: .warrant, accountsAffected: 1, outcome: .pending, gagUntil: nil, notes: nil, createdAt: date, createdBy: "test", updatedAt: date),
+            by: .system("test"))
+    }
+
+    @Test("a SQLite coordinator is backed up while open, restored only into a new path, and refused with another key or a changed byte")
+    func sqlite() async throws {
+        let work = Self.directory()
+        let path = work + "/coordinator.sqlite"
+        let store = try await SQLiteStore.open(path: path, logger: TestStores.logger)
+        try await Migrations.run(on: store, logger: TestStores.logger)
+        try await Self.record(store)
+        let file = try await Backup.coordinator(.sqlite(path: path), box: Self.box, into: work + "/backups")
+        try await store.close()
+        let header = try Backup.header(of: file)
+        #expect(header.kind == .coordinatorSQLite && header.source == path && header.bytes > 0)
+        let raw = try #require(FileManager.default.contents(atPath: file))
+        #expect(raw.range(of: Data("Court".utf8)) == nil, "the snapshot is encrypted")
+
+        #expect(throws: BackupError.self) { try Backup.restore(file, box: Self.box, to: .sqlite(path: path)) }
+        let other = SecretBox(keyBytes: Data(repeating: 8, count: 32))!
+        #expect(throws: BackupError.self) { try Backup.restore(file, box: other, to: .sqlite(path: work + "/other.sqlite")) }
+        var changed = raw
+        changed[changed.count - 40] ^= 1
+        try changed.write(to: URL(fileURLWithPath: work + "/changed.mrbk"))
+        #expect(throws: BackupError.self) { try Backup.restore(work + "/changed.mrbk", box: Self.box, to: .sqlite(path: work + "/changed.sqlite")) }
+
+        _ = try Backup.restore(file, box: Self.box, to: .sqlite(path: work + "/restored.sqlite"))
+        let restored = try await SQLiteStore.open(path: work + "/restored.sqlite", logger: TestStores.logger)
+        #expect(try await Self.legalRequestCount(restored) == 1)
+        try await restored.close()
+    }
+
+    @Test("backups older than the policy are deleted, younger ones and other files are kept")
+    func prune() throws {
+        let work = Self.directory()
+        let now = Date()
+        let old = try Backup.write(
+            .init(kind: .nodeMetadata, createdAt: now.addingTimeInterval(-91 * 86_400), source: "x", bytes: 1), Data([1]), box: Self.box, into: work)
+        let young = try Backup.write(
+            .init(kind: .nodeMetadata, createdAt: now.addingTimeInterval(-89 * 86_400), source: "x", bytes: 1), Data([1]), box: Self.box, into: work)
+        try Data("notes".utf8).write(to: URL(fileURLWithPath: work + "/README.mrbk"))
+        let retention = try #require(PolicyDuration(parsing: "90d"))
+        #expect(try Backup.prune(work, retention: retention, at: now) == [old])
+        #expect(FileManager.default.fileExists(atPath: young) && FileManager.default.fileExists(atPath: work + "/README.mrbk"))
+    }
+
+    @Test("the backup job writes a backup and deletes those past the policy")
+    func job() async throws {
+        let work = Self.directory()
+        let path = work + "/coordinator.sqlite"
+        let store = try await SQLiteStore.open(path: path, logger: TestStores.logger)
+        try await Migrations.run(on: store, logger: TestStores.logger)
+        let clock = TestClock()
+        let expired = try Backup.write(
+            .init(kind: .coordinatorSQLite, createdAt: clock.now.addingTimeInterval(-100 * 86_400), source: path, bytes: 1), Data([1]),
+            box: Self.box, into: work + "/backups")
+        let job = BackupJob(
+            database: .sqlite(path: path), box: Self.box, directory: work + "/backups", retention: PolicyDuration(seconds: 90 * 86_400),
+            interval: .seconds(3600), now: { clock.now }, logger: TestStores.logger)
+        try await job.runOnce()
+        try await store.close()
+        let names = try FileManager.default.contentsOfDirectory(atPath: work + "/backups")
+        #expect(names.count == 1 && names[0].hasPrefix("coordinator-sqlite-") && !FileManager.default.fileExists(atPath: expired))
+    }
+
+    @Test("a PostgreSQL coordinator is backed up with pg_dump and restored with pg_restore")
+    func postgres() async throws {
+        guard let url = TestStores.postgresURL else {
+            if TestStores.requirePostgres { Issue.record("CI=true but MERIDIAN_TEST_POSTGRES_URL is not set") }
+            return
+        }
+        guard case .postgres(let base) = try DatabaseLocation(parsing: url) else { return }
+        let work = Self.directory()
+        let source = "b_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let target = source + "_restored"
+        try await TestStores.withAdmin(base) { db in
+            try await db.raw("CREATE DATABASE \(unsafeRaw: source)").run()
+            try await db.raw("CREATE DATABASE \(unsafeRaw: target)").run()
+        }
+        let from = { var location = base; location.database = source; return location }()
+        let to = { var location = base; location.database = target; return location }()
+        let file = try await TestStores.withPostgres(from) { store in
+            try await Migrations.run(on: store, logger: TestStores.logger)
+            try await Self.record(store)
+            return try await Backup.coordinator(.postgres(from), box: Self.box, into: work)
+        }
+        #expect(try Backup.header(of: file).kind == .coordinatorPostgres)
+        _ = try Backup.restore(file, box: Self.box, to: .postgres(to))
+        let count = try await TestStores.withPostgres(to) { try await Self.legalRequestCount($0) }
+        #expect(count == 1)
+        try await TestStores.withAdmin(base) { db in
+            try await db.raw("DROP DATABASE \(unsafeRaw: source) WITH (FORCE)").run()
+            try await db.raw("DROP DATABASE \(unsafeRaw: target) WITH (FORCE)").run()
+        }
+    }
+}
