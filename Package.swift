@@ -151,6 +151,13 @@ let package = Package(
             path: "Benchmarks/ConfigBenchmark",
             swiftSettings: swiftSettings
         ),
+        // The peer of the API benchmark: a bare Hummingbird route (scripts/bench-api, docs/benchmarks.md).
+        .executableTarget(
+            name: "api-baseline",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/APIBaseline",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MeridianCoreTests",
             dependencies: ["MeridianCore"],
