@@ -69,6 +69,8 @@ public final class MessageProcessor: MessageIntake {
             await store.insert(Self.record(spooled, index, message, customer, size: transaction.data.count, status: .queued))
         }
         metrics.accepted(recipients: customers.count)
+        // Per message, so at debug only; the client address is masked by the process's log handler.
+        logger.debug("smtp: accepted", metadata: ["message": "\(spooled.id)", "remote_ip": "\(spooled.remoteIP)", "recipients": "\(customers.count)"])
         await queue.enqueue(spooled, data: transaction.data, parsed: message)
         return SMTPReply(250, "2.0.0", "Queued as \(spooled.id)")
     }
