@@ -13,33 +13,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from support import free_port, wait_for  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    sys.exit(f"bench-api: timed out waiting for {what}")
 
 
 def request(method, url, token, body=None):
@@ -79,10 +62,10 @@ def main():
              "--regions", os.path.join(ROOT, "Regions")],
             stdout=open(os.path.join(work, "coordinator.log"), "wb"), stderr=subprocess.STDOUT)
         processes.append(coordinator)
-        wait(lambda: os.path.exists(os.path.join(work, "admin-token")), 30, "the coordinator's admin token")
+        wait_for(lambda: os.path.exists(os.path.join(work, "admin-token")), 30, "the coordinator's admin token")
         token = open(os.path.join(work, "admin-token")).read().strip()
         api = f"http://127.0.0.1:{port}"
-        wait(lambda: request("GET", api + "/v1/whoami", token)[0] == 200, 30, "the coordinator")
+        wait_for(lambda: request("GET", api + "/v1/whoami", token)[0] == 200, 30, "the coordinator")
         status, created = request("POST", api + "/v1/customers", token, {
             "name": "Bench", "contact_email": "ops@bench.example", "region": "eu", "domains": ["bench.example"],
             "webhook": {"url": "https://hooks.bench.example/in", "mode": "queued"}})
@@ -94,7 +77,7 @@ def main():
             open(body, "wb").write(request("GET", api + path, token)[1])
             baseline = subprocess.Popen([args.baseline, "--port", str(base_port), "--body", body], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
             processes.append(baseline)
-            wait(lambda: urllib.request.urlopen(f"http://127.0.0.1:{base_port}{path}", timeout=5).status == 200, 30, "the baseline")
+            wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{base_port}{path}", timeout=5).status == 200, 30, "the baseline")
             print(f"bench-api: {name}: {args.rounds} rounds of {args.seconds} s, {args.connections} connections", file=sys.stderr)
             runs = {"meridian": [], "bare": []}
             for _ in range(args.rounds):

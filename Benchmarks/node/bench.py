@@ -25,21 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 SMTP_SINK = "/usr/sbin/smtp-sink"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"bench: timed out waiting for {what}")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from support import free_port, wait_for  # noqa: E402
 
 
 def listening(port):
@@ -86,7 +73,7 @@ class Sink:
     def __init__(self):
         self.port = free_port()
         self.process = subprocess.Popen([sys.executable, os.path.join(HERE, "webhook_sink.py"), str(self.port)])
-        wait(lambda: listening(self.port), 10, "the webhook sink")
+        wait_for(lambda: listening(self.port), 10, "the webhook sink")
 
     def count(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count", timeout=5) as r:
@@ -112,7 +99,7 @@ class MeridianNode:
              "--max-connections", "5000", "--max-connections-per-ip", "5000"],
             stdout=open(os.path.join(work, "node.log"), "wb"), stderr=subprocess.STDOUT,
             env=dict(os.environ, MERIDIAN_NODE_TOKEN="mrd_" + "b" * 43, LOG_LEVEL="warning"))
-        wait(lambda: listening(self.port), 30, "the Meridian node")
+        wait_for(lambda: listening(self.port), 30, "the Meridian node")
 
     def rss_mb(self):
         for line in open(f"/proc/{self.process.pid}/status"):
@@ -169,7 +156,7 @@ default_process_limit = 100
         started = subprocess.run(["postfix", "-c", conf, "start"], capture_output=True, text=True)
         if started.returncode != 0:
             raise SystemExit(f"bench: Postfix did not start: {started.stderr}{open(os.path.join(work, 'maillog')).read()[-2000:]}")
-        wait(lambda: listening(self.port), 30, "Postfix")
+        wait_for(lambda: listening(self.port), 30, "Postfix")
 
     def queue_empty(self):
         out = subprocess.run(["postqueue", "-c", self.conf, "-p"], capture_output=True, text=True).stdout
@@ -217,7 +204,7 @@ def main():
                     sink = Sink()
                     node = MeridianNode(args.binary, base, sink)
                     accept, started = smtp_source(node.port, args.messages, args.sessions, args.size)
-                    wait(lambda: sink.count() >= args.messages, 600, "Meridian's deliveries")
+                    wait_for(lambda: sink.count() >= args.messages, 600, "Meridian's deliveries")
                     end_to_end = time.monotonic() - started
                     p99 = transaction_times(node.port)
                     rss = idle_sessions_rss(node) if round_ == 0 else None
@@ -226,10 +213,10 @@ def main():
                 else:
                     postfix = Postfix(base)
                     accept, started = smtp_source(postfix.port, args.messages, args.sessions, args.size)
-                    wait(postfix.queue_empty, 600, "Postfix's deliveries")
+                    wait_for(postfix.queue_empty, 600, "Postfix's deliveries")
                     end_to_end = time.monotonic() - started
                     p99 = transaction_times(postfix.port)
-                    wait(postfix.queue_empty, 600, "Postfix's queue")
+                    wait_for(postfix.queue_empty, 600, "Postfix's queue")
                     rss = None
                     postfix.stop()
                 row = {"accept": args.messages / accept, "e2e": args.messages / end_to_end, "p99_ms": p99 * 1000, "rss": rss}

@@ -120,7 +120,8 @@ public struct Coordinator: Sendable {
             customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, now: now
         ).register(on: router)
         site.register(on: router)
-        CoordinatorMetrics(store: store, config: config, canaries: publications.canaries, responses: responseCounts, now: now).register(on: router)
+        CoordinatorMetrics(
+            store: store, config: config, canaries: publications.canaries, requests: dataSubjectRequests, responses: responseCounts, now: now).register(on: router)
         return router
     }
 

@@ -53,7 +53,7 @@ extension AdminAPI {
         let date = now()
         let overdueOnly = input.query.overdue == true
         let tickets = try await dataSubjectRequests.list(open: input.query.open == true, overdueAt: overdueOnly ? date : nil)
-        let overdue = overdueOnly ? tickets.count : try await dataSubjectRequests.list(overdueAt: date, limit: 1000).count
+        let overdue = try await dataSubjectRequests.openCounts(at: date).overdue
         try await audit.record(AuditEvent("gdpr_request.list", target: "", detail: ["count": "\(tickets.count)"]), by: try caller.actor, at: date)
         return .ok(.init(body: .json(.init(items: tickets.map { .init($0, verification: nil, at: date) }, overdue: overdue))))
     }

@@ -66,14 +66,8 @@ struct CoordinatorSubjectData: Sendable {
                     name: "account_contacts",
                     rows: try await rows("SELECT id, name, contact_email, region, status, created_at FROM customers WHERE lower(contact_email) = \(bind: address)", on: db),
                     holdReason: "the contact address of an account, needed to run its contract: it goes when the account is purged, or when the customer names another contact"),
-                DataClass(
-                    name: "notifications",
-                    rows: try await rows("SELECT id, event_type, subject, status, created_at, sent_at FROM notifications WHERE lower(recipient) = \(bind: address)", on: db),
-                    erase: "DELETE FROM notifications WHERE lower(recipient) = \(bind: address)"),
-                DataClass(
-                    name: "data_subject_requests",
-                    rows: try await rows("SELECT id, type, regulation, state, received_at, closed_at FROM gdpr_requests WHERE subject_kind = 'email' AND subject = \(bind: address)", on: db),
-                    holdReason: accountability),
+                try await notifications(where: "lower(recipient) = \(bind: address)", on: db),
+                try await requests(of: subject, on: db),
             ]
         case .customer(let id):
             let account = try await rows("SELECT id, name, contact_email, region, status, created_at, closed_at, purge_after FROM customers WHERE id = \(bind: id)", on: db)
@@ -93,20 +87,33 @@ struct CoordinatorSubjectData: Sendable {
                     name: "objections",
                     rows: try await rows("SELECT id, subprocessor_id, reason, created_at, withdrawn_at FROM objections WHERE customer_id = \(bind: id)", on: db),
                     holdReason: financialRecords),
-                DataClass(
-                    name: "notifications",
-                    rows: try await rows("SELECT id, event_type, subject, status, created_at, sent_at FROM notifications WHERE customer_id = \(bind: id)", on: db),
-                    erase: "DELETE FROM notifications WHERE customer_id = \(bind: id)"),
-                DataClass(
-                    name: "data_subject_requests",
-                    rows: try await rows("SELECT id, type, regulation, state, received_at, closed_at FROM gdpr_requests WHERE subject_kind = 'customer' AND subject = \(bind: id)", on: db),
-                    holdReason: accountability),
+                try await notifications(where: "customer_id = \(bind: id)", on: db),
+                try await requests(of: subject, on: db),
                 DataClass(
                     name: "audit_log",
                     rows: try await rows("SELECT sequence, at_ms, actor_id, actor_role, action, target FROM audit_log WHERE target = \(bind: id) ORDER BY sequence", on: db),
                     holdReason: "the audit log is append-only and hash-chained; kept for accountability (GDPR Art. 5(2))"),
             ]
         }
+    }
+
+    /// The notices sent to the subject: erased.
+    private func notifications(where condition: SQLQueryString, on db: any SQLDatabase) async throws -> DataClass {
+        DataClass(
+            name: "notifications",
+            rows: try await rows("SELECT id, event_type, subject, status, created_at, sent_at FROM notifications WHERE \(condition)", on: db),
+            erase: "DELETE FROM notifications WHERE \(condition)")
+    }
+
+    /// The subject's own requests: kept for accountability.
+    private func requests(of subject: SubjectIdentity, on db: any SQLDatabase) async throws -> DataClass {
+        DataClass(
+            name: "data_subject_requests",
+            rows: try await rows("""
+                SELECT id, type, regulation, state, received_at, closed_at FROM gdpr_requests
+                WHERE subject_kind = \(bind: subject.kind) AND subject = \(bind: subject.value)
+                """, on: db),
+            holdReason: accountability)
     }
 
     /// The rows of a query as JSON objects: text stays text, integers become numbers, times stay milliseconds.

@@ -96,12 +96,25 @@ public struct DataSubjectRequestRepository: Sendable {
     /// Newest first; `open` keeps tickets not yet closed, `overdueAt` those open past their deadline at that time.
     public func list(open: Bool = false, overdueAt: Date? = nil, limit: Int = 200) async throws -> [DataSubjectRequestRecord] {
         try await store.withSession { db in
-            let closed = DataSubjectRequestState.allCases.filter(\.isClosed).map { "'\($0.rawValue)'" }.joined(separator: ", ")
             var query = "SELECT * FROM gdpr_requests"
-            if open || overdueAt != nil { query += " WHERE state NOT IN (\(closed))" }
+            if open || overdueAt != nil { query += " WHERE state NOT IN (\(Self.closedStates))" }
             if let overdueAt { query += " AND due_at < \(Timestamp.millis(overdueAt))" }
             query += " ORDER BY received_at DESC, id DESC LIMIT \(max(1, min(limit, 1000)))"
             return try await db.raw(SQLQueryString(query)).all().map(Self.decode)
+        }
+    }
+
+    /// The closed states as an SQL list, for `state NOT IN (...)`.
+    static let closedStates = DataSubjectRequestState.allCases.filter(\.isClosed).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+
+    /// How many tickets are open, and how many of those are past their deadline at `date`.
+    public func openCounts(at date: Date) async throws -> (open: Int, overdue: Int) {
+        return try await store.withSession { db in
+            let row = try await db.raw("""
+                SELECT count(*) AS open, coalesce(sum(CASE WHEN due_at < \(bind: Timestamp.millis(date)) THEN 1 ELSE 0 END), 0) AS overdue
+                FROM gdpr_requests WHERE state NOT IN (\(unsafeRaw: Self.closedStates))
+                """).first()
+            return (Int(try row?.decode(column: "open", as: Int64.self) ?? 0), Int(try row?.decode(column: "overdue", as: Int64.self) ?? 0))
         }
     }
 

@@ -13,6 +13,7 @@ struct CoordinatorMetrics: Sendable {
     let store: any SQLStore
     let config: ConfigRepository
     let canaries: CanaryRepository
+    let requests: DataSubjectRequestRepository
     let responses: ResponseCounts
     let now: @Sendable () -> Date
 
@@ -42,14 +43,7 @@ struct CoordinatorMetrics: Sendable {
             text.family("meridian_nodes", "gauge", "Known nodes by state: in_sync, behind, refused (NACKed the newest bundle), unreachable.")
             for (state, count) in states.sorted(by: { $0.key < $1.key }) { text.sample("meridian_nodes", ["state": state], Double(count)) }
 
-            let closed = DataSubjectRequestState.allCases.filter(\.isClosed).map { "'\($0.rawValue)'" }.joined(separator: ", ")
-            let (open, overdue) = try await store.withSession { db in
-                let row = try await db.raw("""
-                    SELECT count(*) AS open, coalesce(sum(CASE WHEN due_at < \(bind: Timestamp.millis(date)) THEN 1 ELSE 0 END), 0) AS overdue
-                    FROM gdpr_requests WHERE state NOT IN (\(unsafeRaw: closed))
-                    """).first()
-                return (try row?.decode(column: "open", as: Int64.self) ?? 0, try row?.decode(column: "overdue", as: Int64.self) ?? 0)
-            }
+            let (open, overdue) = try await requests.openCounts(at: date)
             text.family("meridian_gdpr_requests_open", "gauge", "Data-subject requests not yet closed.")
             text.sample("meridian_gdpr_requests_open", [:], Double(open))
             text.family("meridian_gdpr_requests_overdue", "gauge", "Open data-subject requests past their legal deadline.")

@@ -49,7 +49,7 @@ extension RegionalNode {
             for match in spooled {
                 let kept = match.recipients.filter { held[match.message.recipients[$0].customer] != nil }
                 let cancelled = match.recipients.subtracting(kept)
-                if kept.isEmpty, match.recipients == self.spool.pendingMessages()[match.message.id] {
+                if kept.isEmpty, match.recipients == match.pending {
                     _ = try self.spool.erase(match.message.id)
                 } else {
                     for recipient in cancelled { self.spool.complete(DeliveryKey(messageID: match.message.id, recipient: recipient)) }
@@ -84,6 +84,8 @@ extension RegionalNode {
         var message: SpooledMessage
         var data: [UInt8]
         var recipients: Set<Int>
+        /// Every recipient still pending, the subject's or not: when they are the same set, the whole message goes.
+        var pending: Set<Int>
     }
 
     /// How a spooled message appears in an access export: its envelope and its content.
@@ -123,7 +125,7 @@ extension RegionalNode {
             case .customer(let customer):
                 relevant = pending.filter { message.recipients[$0].customer == customer }
             }
-            if !relevant.isEmpty { matches.append(SpooledMatch(message: message, data: data, recipients: relevant)) }
+            if !relevant.isEmpty { matches.append(SpooledMatch(message: message, data: data, recipients: relevant, pending: pending)) }
         }
         return matches
     }
