@@ -9,6 +9,8 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
     public var field: String?
     /// A URI naming the kind of problem; `about:blank` when the status says it all.
     public var type: String
+    /// Seconds after which trying again makes sense (the `Retry-After` header), for a passing outage.
+    public var retryAfter: Int?
 
     public init(_ status: HTTPResponse.Status, _ detail: String, field: String? = nil, type: String = "about:blank") {
         self.status = status
@@ -39,6 +41,19 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
 
     public static func forbidden(_ detail: String) -> Problem {
         Problem(.forbidden, detail)
+    }
+
+    /// The database is away (a restart, a failover): a passing condition, so 503 with `Retry-After`.
+    public static func storeUnavailable(_ error: StoreUnavailable) -> Problem {
+        let detail =
+            switch error.reason {
+            case .noConnection: "the coordinator's database is not answering; nothing was changed, try again in a few seconds"
+            case .connectionLost:
+                "the connection to the coordinator's database was lost during this request; if it was a change, check whether it took effect before trying again"
+            }
+        var problem = Problem(.serviceUnavailable, detail, type: "https://meridian.example/problems/store-unavailable")
+        problem.retryAfter = 5
+        return problem
     }
 
     // MARK: - Wire form

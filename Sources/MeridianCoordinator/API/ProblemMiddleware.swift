@@ -24,7 +24,7 @@ struct ProblemMiddleware: RouterMiddleware {
                 }
             }
             return try await RequestOrigin.$current.withValue(origin) {
-                try await next(request, context)
+                try await Self.retryingReads(request) { try await next(request, context) }
             }
         } catch {
             let problem = Self.problem(for: error)
@@ -32,7 +32,7 @@ struct ProblemMiddleware: RouterMiddleware {
                 // Only the underlying error: a ServerError's description includes the request headers,
                 // bearer token included, and secrets never go to the log.
                 let underlying = (error as? ServerError)?.underlyingError ?? error
-                context.logger.error("request failed", metadata: [
+                context.logger.error(problem.status == .serviceUnavailable ? "request failed: database unavailable" : "request failed", metadata: [
                     "operation": "\((error as? ServerError)?.operationID ?? "-")", "error": "\(String(reflecting: underlying))",
                 ])
             }
@@ -40,9 +40,31 @@ struct ProblemMiddleware: RouterMiddleware {
         }
     }
 
+    /// A GET or HEAD whose database connection went mid-request (PostgreSQL restarting, a failover) is run
+    /// again, twice at most: reads are safe to repeat, and an audited read at worst records the read twice.
+    /// A change is never repeated here; its caller gets the 503 and decides.
+    static func retryingReads(_ request: Request, _ handle: () async throws -> Response) async throws -> Response {
+        guard request.method == .get || request.method == .head else { return try await handle() }
+        var tries = 0
+        while true {
+            do {
+                return try await handle()
+            } catch where tries < 2 && isLostConnection(error) {
+                tries += 1
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    private static func isLostConnection(_ error: any Error) -> Bool {
+        let error = (error as? ServerError)?.underlyingError ?? error
+        return (error as? StoreUnavailable)?.reason == .connectionLost
+    }
+
     static func response(_ problem: Problem) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
+        if let seconds = problem.retryAfter { headers[.retryAfter] = String(seconds) }
         return Response(status: problem.status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: problem.jsonBody)))
     }
 
@@ -62,6 +84,8 @@ struct ProblemMiddleware: RouterMiddleware {
             return problem(for: decoding)
         case let http as HTTPError:
             return Problem(http.status, http.body ?? http.status.reasonPhrase)
+        case let unavailable as StoreUnavailable:
+            return .storeUnavailable(unavailable)
         case let repository as RepositoryError:
             switch repository {
             case .notFound(let id): return .notFound("no resource with id \(id)")

@@ -34,6 +34,33 @@ extension SQLStore {
     }
 }
 
+/// The database cannot be reached, or the connection went while a statement was in flight. The API answers
+/// it with 503 and `Retry-After`; it is never a reason for a 500.
+public struct StoreUnavailable: Error, Sendable, CustomStringConvertible {
+    public enum Reason: Sendable {
+        /// No connection could be had in time: nothing was done.
+        case noConnection
+        /// The connection went during the work: whether its last statement took effect is unknown.
+        case connectionLost
+    }
+
+    public var reason: Reason
+    /// What the driver said, for the log only.
+    public var underlying: String?
+
+    public init(_ reason: Reason, underlying: String?) {
+        self.reason = reason
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        switch reason {
+        case .noConnection: "the database is not answering"
+        case .connectionLost: "the connection to the database was lost during the request"
+        }
+    }
+}
+
 /// Where the coordinator keeps its state, parsed from `--database`: `sqlite:PATH` or `postgres://...`.
 public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     case sqlite(path: String)

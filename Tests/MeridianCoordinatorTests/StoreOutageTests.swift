@@ -1,0 +1,63 @@
+import Foundation
+import HTTPTypes
+import SQLKit
+import Synchronization
+import Testing
+
+@testable import MeridianCoordinator
+
+/// What the coordinator does while PostgreSQL is away: a bounded wait, then a 503 with Retry-After; a session
+/// the server ends is run again. The fault suite (scripts/e2e) restarts a real server under load.
+@Suite struct StoreOutageTests {
+    @Test func aDatabaseThatDoesNotAnswerIsA503WithRetryAfterNotAHang() async throws {
+        // A port nothing listens on: every connection attempt is refused.
+        let closed = DatabaseLocation.PostgresLocation(
+            host: "127.0.0.1", port: 9, user: "postgres", password: nil, database: "none", requireTLS: false)
+        var store = try PostgresStore(closed, logger: TestStores.logger)
+        store.connectionWait = .seconds(1)
+        let waiting = store
+        let error = await withThrowingTaskGroup(of: Void.self) { group -> (any Error)? in
+            group.addTask { try await waiting.run() }
+            defer { group.cancelAll() }
+            do {
+                _ = try await waiting.withSession { db in try await db.raw("SELECT 1").all() }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let unavailable = try #require(error as? StoreUnavailable)
+        #expect(unavailable.reason == .noConnection)
+
+        let problem = ProblemMiddleware.problem(for: unavailable)
+        #expect(problem.status == .serviceUnavailable)
+        #expect(problem.detail.contains("not answering"))
+        let response = ProblemMiddleware.response(problem)
+        #expect(response.headers[.retryAfter] == "5")
+        #expect(response.headers[.contentType] == "application/problem+json")
+    }
+
+    @Test func aSessionThePostgresServerEndsIsRunAgainOnce() async throws {
+        guard let url = TestStores.postgresURL, case .postgres(let location) = try DatabaseLocation(parsing: url) else {
+            if TestStores.requirePostgres { Issue.record("CI=true but MERIDIAN_TEST_POSTGRES_URL is not set") }
+            return
+        }
+        let attempts = Mutex(0)
+        let answer = try await TestStores.withPostgres(location) { store in
+            try await store.withSession { db -> Int in
+                let attempt = attempts.withLock { $0 += 1; return $0 }
+                if attempt == 1 {
+                    // What a fast shutdown does to every session: the server ends it (SQLSTATE 57P01).
+                    let pid = try #require(try await db.raw("SELECT pg_backend_pid() AS pid").first()?.decode(column: "pid", as: Int.self))
+                    try await TestStores.withAdmin(location) { admin in
+                        _ = try await admin.raw("SELECT pg_terminate_backend(\(bind: pid)::integer)").all()
+                    }
+                }
+                return try #require(try await db.raw("SELECT 41 + 1 AS answer").first()?.decode(column: "answer", as: Int.self))
+            }
+        }
+        #expect(answer == 42)
+        #expect(attempts.withLock { $0 } == 2)
+        PostgresRunLog.record()
+    }
+}
