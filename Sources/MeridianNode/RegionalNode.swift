@@ -81,6 +81,8 @@ public final class RegionalNode: Sendable {
     public let smtp: SMTPServer
     let logger: Logger
     private let recovered: [Spool.Recovered]
+    /// Held for the node's life: no second node on the same data or spool directory.
+    private let locks: [DirectoryLock]
 
     /// Opens the spool and the store, recovers what the spool holds, loads the bundle. Nothing listens yet.
     /// `webhooks` is the process's one HTTP client for webhooks; nodes in one process (`meridian up`) share it.
@@ -88,6 +90,8 @@ public final class RegionalNode: Sendable {
         _ configuration: NodeConfiguration, webhooks: WebhookClient, registry: PrometheusCollectorRegistry, logger: Logger
     ) async throws -> RegionalNode {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: configuration.spoolDirectory, withIntermediateDirectories: true)
+        let locks = try [configuration.dataDirectory, configuration.spoolDirectory].map(DirectoryLock.init)
         let bundle = try BundleFile.load(configuration, logger: logger)
         let tls = try makeTLSContext(configuration)
         let spool = try Spool(directory: configuration.spoolDirectory, logger: logger)
@@ -95,14 +99,15 @@ public final class RegionalNode: Sendable {
         let store = try await MetadataStore.open(
             path: (configuration.dataDirectory as NSString).appendingPathComponent("metadata.sqlite"), logger: logger)
         return RegionalNode(
-            configuration, bundle: bundle, tls: tls, spool: spool, recovered: recovered, store: store, webhooks: webhooks, registry: registry,
-            logger: logger)
+            configuration, locks: locks, bundle: bundle, tls: tls, spool: spool, recovered: recovered, store: store, webhooks: webhooks,
+            registry: registry, logger: logger)
     }
 
     private init(
-        _ configuration: NodeConfiguration, bundle: NodeBundle, tls: NIOSSLContext?, spool: Spool, recovered: [Spool.Recovered],
-        store: MetadataStore, webhooks: WebhookClient, registry: PrometheusCollectorRegistry, logger: Logger
+        _ configuration: NodeConfiguration, locks: [DirectoryLock], bundle: NodeBundle, tls: NIOSSLContext?, spool: Spool,
+        recovered: [Spool.Recovered], store: MetadataStore, webhooks: WebhookClient, registry: PrometheusCollectorRegistry, logger: Logger
     ) {
+        self.locks = locks
         self.configuration = configuration
         self.region = configuration.region
         self.config = NodeConfigState(bundle)

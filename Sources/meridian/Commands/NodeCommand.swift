@@ -119,7 +119,13 @@ struct NodeCommand: AsyncParsableCommand {
               spool    \(configuration.spoolDirectory)
               config   \(configuration.coordinatorURL.map { "from the coordinator at \($0), pulled every \(pullInterval) s; " } ?? "")bundle file \(configuration.bundlePath) (version \(node.config.version), \(node.config.directory.bundle.customers.count) customers)
             """)
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await node.close()
+            try? await webhooks.shutdown()
+            throw error
+        }
         await node.close()
         try? await webhooks.shutdown()
     }
