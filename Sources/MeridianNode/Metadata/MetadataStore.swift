@@ -178,21 +178,41 @@ public actor MetadataStore {
         try? await writePending()
     }
 
-    /// Called with the connection held.
+    /// Called with the connection held. A batch that fails (the database locked, the disk full) is kept at the
+    /// head of the queue and tried again a second later: a delivery's record is never dropped.
     private func writePending() async throws {
         flushScheduled = false
         while !batch.isEmpty {
             let writes = batch
             batch = []
             do {
-                _ = try await connection.query("BEGIN IMMEDIATE")
+                try await begin()
                 for write in writes { try await apply(write) }
                 _ = try await connection.query("COMMIT")
             } catch {
                 _ = try? await connection.query("ROLLBACK")
-                logger.error("metadata store: a batch of \(writes.count) writes failed", metadata: ["error": "\(error)"])
+                batch = writes + batch
+                logger.error(
+                    "metadata store: a batch of \(writes.count) writes failed; kept, trying again in 1 s", metadata: ["error": "\(error)"])
+                if !flushScheduled {
+                    flushScheduled = true
+                    Task {
+                        try? await Task.sleep(for: .seconds(1))
+                        if self.flushScheduled { await self.flush() }
+                    }
+                }
                 throw error
             }
+        }
+    }
+
+    /// `BEGIN IMMEDIATE`, first ending a transaction a failed ROLLBACK may have left open.
+    private func begin() async throws {
+        do {
+            _ = try await connection.query("BEGIN IMMEDIATE")
+        } catch where "\(error)".contains("within a transaction") {
+            _ = try await connection.query("ROLLBACK")
+            _ = try await connection.query("BEGIN IMMEDIATE")
         }
     }
 
