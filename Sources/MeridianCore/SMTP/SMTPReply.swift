@@ -44,6 +44,7 @@ extension SMTPReply {
     static let tooManyErrors = SMTPReply(421, "4.7.0", "Too many errors; closing the connection")
     /// Sent by the transport when a client stays silent longer than the command timeout.
     public static let idleTimeout = SMTPReply(421, "4.4.2", "Idle timeout; closing the connection")
+    public static let commandTimeout = SMTPReply(421, "4.4.2", "Command line not completed in time; closing the connection")
     /// Sent by the transport when it shuts down between transactions.
     public static let shuttingDown = SMTPReply(421, "4.3.2", "Service shutting down; try again later")
 }

@@ -65,6 +65,13 @@ public struct SMTPSession: Sendable {
         return input.count == inputStart
     }
 
+    /// A command line has begun and not ended: what a slowloris client keeps open by sending it a byte at a
+    /// time. The server gives a command line as long as its idle timeout, however the bytes trickle in.
+    public var hasPartialCommand: Bool {
+        guard case .command = phase else { return false }
+        return input.count > inputStart
+    }
+
     // MARK: Input
 
     /// Feeds bytes from the client and returns what to do, in order.

@@ -22,15 +22,18 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private let tls: NIOSSLContext?
     private let metrics: NodeMetrics
     private let logger: Logger
+    private let commandTimeout: TimeAmount
+    private var commandDeadline: Scheduled<Void>?
     private var processing = false
     private var draining = false
     private var closed = false
 
     init(
         session: SMTPSession, configVersion: Int, intake: any MessageIntake, tls: NIOSSLContext?, metrics: NodeMetrics,
-        logger: Logger
+        commandTimeout: TimeAmount, logger: Logger
     ) {
         self.session = session
+        self.commandTimeout = commandTimeout
         self.configVersion = configVersion
         self.intake = intake
         self.tls = tls
@@ -46,12 +49,34 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        commandDeadline?.cancel()
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        handle(session.receive(buffer.readableBytesView), context: context)
+        let events = session.receive(buffer.readableBytesView)
+        if !events.isEmpty {
+            commandDeadline?.cancel()
+            commandDeadline = nil
+        }
+        handle(events, context: context)
+        watchPartialCommand(context: context)
+    }
+
+    /// The idle timeout is reset by every byte; a command line that trickles in a byte at a time (slowloris)
+    /// would hold its connection for ever. So a line gets the idle timeout from its first byte to its end.
+    private func watchPartialCommand(context: ChannelHandlerContext) {
+        guard !closed, session.hasPartialCommand, commandDeadline == nil else { return }
+        commandDeadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: commandTimeout) {
+            guard !self.closed, !self.processing, self.session.hasPartialCommand else { return }
+            self.logger.debug("smtp: a command line took longer than the idle timeout; closing")
+            self.write(.commandTimeout, context: context)
+            self.closed = true
+            context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

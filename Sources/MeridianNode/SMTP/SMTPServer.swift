@@ -127,7 +127,7 @@ public final class SMTPServer: Service, Sendable {
         try pipeline.addHandler(
             SMTPConnectionHandler(
                 session: SMTPSession(configuration: session, remoteAddress: ip, policy: policy),
-                configVersion: version, intake: intake, tls: tls, metrics: metrics, logger: logger))
+                configVersion: version, intake: intake, tls: tls, metrics: metrics, commandTimeout: configuration.idleTimeout, logger: logger))
     }
 
     /// Ends every session at its next idle moment, then waits (up to the grace period) for all to close.
