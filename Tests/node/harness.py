@@ -39,8 +39,8 @@ def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
 
 class WebhookSink:
     """An HTTP server that answers per path: /ok 200, /refuse 422, /fail 503, /hang (never answers in time),
-    /redirect (302 to itself), /huge (200 with a 50 MB body), /outage (503 while `outage` is set), /analyse (200 with
-    a JSON verdict, as a content-analysis sub-processor answers)."""
+    /redirect (302 to itself), /huge (200 with a 50 MB body), /outage and /outage/... (503 while `outage` is set),
+    /analyse (200 with a JSON verdict, as a content-analysis sub-processor answers)."""
 
     def __init__(self):
         self.requests = []
@@ -57,8 +57,9 @@ class WebhookSink:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 path = self.path
+                self.record = {"path": path, "headers": dict(self.headers), "body": body, "at": time.monotonic()}
                 with sink.lock:
-                    sink.requests.append({"path": path, "headers": dict(self.headers), "body": body, "at": time.monotonic()})
+                    sink.requests.append(self.record)
                 if path == "/hang":
                     time.sleep(30)
                     return
@@ -79,11 +80,12 @@ class WebhookSink:
                     return self.reply(422, b"unknown mailbox, go away")
                 if path == "/analyse":
                     return self.reply(200, b'{"verdict": "clean", "score": 0.02}', [("Content-Type", "application/json")])
-                if path == "/fail" or (path == "/outage" and sink.outage.is_set()):
+                if path == "/fail" or (path.startswith("/outage") and sink.outage.is_set()):
                     return self.reply(503, b"down for maintenance")
                 self.reply(200, b"thanks")
 
             def reply(self, code, body, headers=()):
+                self.record["status"] = code
                 self.send_response(code)
                 for name, value in headers:
                     self.send_header(name, value)
@@ -273,11 +275,12 @@ class Node:
 
 
 class DNSZone:
-    """A real DNS server on UDP loopback (dnslib), answering MX and TXT from a dict the test changes as it
-    goes: {"name": {"MX": ["host", ...], "TXT": ["text", ...]}}. Unknown names get NXDOMAIN."""
+    """A real DNS server on UDP loopback (dnslib), answering MX, TXT and A from a dict the test changes as it
+    goes: {"name": {"MX": ["host", ...], "TXT": ["text", ...], "A": ["127.1.0.1", ...]}}. Unknown names get
+    NXDOMAIN. MX records get preferences 10, 20, ... in list order unless given as (preference, host)."""
 
     def __init__(self):
-        from dnslib import MX, QTYPE, RCODE, RR, TXT
+        from dnslib import A, MX, QTYPE, RCODE, RR, TXT
         from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
         self.records = {}
@@ -293,7 +296,11 @@ class DNSZone:
                     return reply
                 kind = QTYPE[request.q.qtype]
                 for index, value in enumerate(entry.get(kind, [])):
-                    rdata = MX(value, preference=10 * (index + 1)) if kind == "MX" else TXT(value)
+                    if kind == "MX":
+                        preference, host = value if isinstance(value, tuple) else (10 * (index + 1), value)
+                        rdata = MX(host, preference=preference)
+                    else:
+                        rdata = A(value) if kind == "A" else TXT(value)
                     reply.add_answer(RR(request.q.qname, request.q.qtype, rdata=rdata, ttl=60))
                 return reply
 

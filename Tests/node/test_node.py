@@ -394,3 +394,57 @@ def test_connection_limits_and_idle_timeout(workdir, sink, nodes):
     assert send(node.smtp_port)[0] == 250
     status, _, body = node.get("/metrics", token=None)
     assert 'code="421"' in body.decode()
+
+
+def test_a_command_trickled_a_byte_at_a_time_is_cut_off_at_the_idle_timeout(workdir, sink, nodes):
+    node = Node(workdir, [customer("cus_acme", "acme.example", sink.url("/ok"))], idle_timeout=2)
+    nodes.append(node)
+    with socket.create_connection(("127.0.0.1", node.smtp_port), timeout=10) as slow:
+        assert slow.recv(200).startswith(b"220 ")
+        started = time.monotonic()
+        answer = b""
+        for byte in b"EHLO slow.loris.example":  # a byte every 0.5 s: the idle timeout alone never fires
+            try:
+                slow.sendall(bytes([byte]))
+            except OSError:
+                break
+            slow.settimeout(0.5)
+            try:
+                answer = slow.recv(200)
+            except socket.timeout:
+                continue
+            break
+        assert answer.startswith(b"421 4.4.2 Command line not completed in time"), answer
+        assert time.monotonic() - started < 8
+    assert send(node.smtp_port)[0] == 250, "whole commands within the timeout are untouched"
+
+
+def test_a_second_node_on_the_same_data_directory_refuses_to_start(workdir, sink, nodes):
+    node = Node(workdir, [customer("cus_acme", "acme.example", sink.url("/ok"))])
+    nodes.append(node)
+    args = list(node.args)
+    args[args.index("--smtp-port") + 1] = str(free_port())
+    args[args.index("--control-port") + 1] = str(free_port())
+    second = subprocess.run(args, capture_output=True, text=True, timeout=60, env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN))
+    assert second.returncode != 0
+    assert f"is in use by another node (pid {node.process.pid})" in second.stderr, second.stderr
+    assert send(node.smtp_port)[0] == 250, "the first node is untouched"
+
+
+def test_metadata_written_while_the_store_is_locked_is_kept_and_written_later(workdir, sink, nodes):
+    import sqlite3
+
+    node = Node(workdir, [customer("cus_acme", "acme.example", sink.url("/ok"))])
+    nodes.append(node)
+    lock = sqlite3.connect(os.path.join(node.data, "metadata.sqlite"), isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")  # longer than the store's 5 s busy timeout: its batch fails
+    try:
+        assert send(node.smtp_port, rcpt="locked@acme.example")[0] == 250
+        wait_for(lambda: len(sink.posts("/ok")) == 1, what="delivery while the metadata store is locked")
+        wait_for(lambda: "a batch of" in open(node.log_path).read(), timeout=15, what="the failed batch in the log")
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    records = wait_for(lambda: node.messages("cus_acme"), timeout=10, what="the record written after the lock")
+    assert [r["metadata"]["envelope_to"] for r in records] == ["locked@acme.example"]
+    wait_for(lambda: node.messages("cus_acme")[0]["status"] == "delivered", what="the delivered status written too")
