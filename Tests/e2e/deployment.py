@@ -1,0 +1,365 @@
+"""A whole Meridian deployment on loopback, built from this tree and nothing mocked:
+
+- PostgreSQL (a throwaway cluster, scripts/postgres-throwaway) under a coordinator;
+- three regions with two `meridian node` processes each. Every region has its own loopback network
+  (eu 127.1.0.0/16, us 127.2.0.0/16, ap 127.3.0.0/16), so every node listens on the same SMTP port on its
+  own address, as it would on its own machine, and the region's MX host resolves to both of its nodes;
+- a DNS server (dnslib) serving the service zone (eu.mx., us.mx., ap.mx., mx.) and the customers' MX and
+  TXT records, used by the coordinator's DNS check and by the load generator's MX lookups;
+- one webhook sink for every customer, and an SMTP sink as the smarthost for delivery status notifications.
+
+The deployment reads a copy of Regions/ with two nodes per region and queue retries shortened to 1-2 s,
+so that an outage's recovery shows within a test. Everything else is the shipped configuration.
+
+Run `scripts/e2e --up` to start it and look around; the fault suite (faults.py) drives it.
+"""
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "node"))
+from harness import MERIDIAN, NODE_TOKEN, ROOT, DNSZone, SMTPSink, WebhookSink, free_port, wait_for  # noqa: E402
+
+REGIONS = ("eu", "us", "ap")
+NETWORK = {"eu": "127.1.0", "us": "127.2.0", "ap": "127.3.0"}
+ZONE = "meridian.example"
+
+
+def free_port_on(addresses):
+    """A TCP port free on every one of `addresses`."""
+    for _ in range(100):
+        port = free_port()
+        try:
+            for address in addresses:
+                with socket.socket() as s:
+                    s.bind((address, port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError(f"no port free on all of {addresses}")
+
+
+def http(method, url, token=None, body=None, timeout=20):
+    """(status, parsed JSON or raw bytes). Raises OSError when nothing answers."""
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, method=method, data=data)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw
+
+
+class Process:
+    """A child process with its command line kept, so it can be killed and started again on the same data."""
+
+    def __init__(self, name, args, log, env=None, ready=None, prefix=()):
+        self.name, self.args, self.log_path, self.env, self.ready_check = name, list(args), log, env, ready
+        self.prefix = list(prefix)
+        self.process = None
+
+    def start(self, prefix=None, extra=()):
+        if prefix is not None:
+            self.prefix = list(prefix)
+        with open(self.log_path, "ab") as log:
+            # A session of its own, so that signals reach the whole group: a wrapper such as faketime forks the
+            # real process and does not pass signals on.
+            self.process = subprocess.Popen(self.prefix + self.args + list(extra), stdout=log, stderr=subprocess.STDOUT,
+                                            env=dict(os.environ, **(self.env or {})), start_new_session=True)
+        if self.ready_check:
+            wait_for(self.ready, timeout=60, interval=0.05, what=f"{self.name} to start (log: {self.log_path})")
+
+    def ready(self):
+        if self.process.poll() is not None:
+            tail = open(self.log_path, errors="replace").read()[-3000:]
+            raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{tail}")
+        return self.ready_check()
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self):
+        """kill -9: no shutdown, no flush; what a power cut does to the process."""
+        if self.running:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+            self._group_gone()
+
+    def _group_gone(self, timeout=40.0):
+        """Waits until nothing of the process group is left (the real process behind a wrapper included)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.killpg(self.process.pid, signal.SIGKILL)
+
+    def stop(self):
+        if self.running:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            self._group_gone()
+
+
+class Node(Process):
+    def __init__(self, deployment, region, index):
+        self.region, self.id = region, f"{region}-{index}"
+        self.address = f"{NETWORK[region]}.{index}"
+        self.smtp_port, self.control_port = deployment.smtp_port, deployment.control_port
+        self.data = os.path.join(deployment.work, self.id)
+        os.makedirs(self.data, exist_ok=True)
+        args = [
+            MERIDIAN, "node", "--region", region, "--node-id", self.id, "--regions", deployment.regions,
+            "--data-dir", self.data, "--smtp-host", self.address, "--smtp-port", str(self.smtp_port),
+            "--control-host", self.address, "--control-port", str(self.control_port),
+            "--coordinator", deployment.coordinator_url, "--trust-key", deployment.trust_key,
+            "--smarthost", f"127.0.0.1:{deployment.smarthost.port}", "--webhook-timeout", "5", "--idle-timeout", "20",
+        ]
+        super().__init__(self.id, args, os.path.join(deployment.work, f"{self.id}.log"),
+                         env={"MERIDIAN_NODE_TOKEN": NODE_TOKEN, "LOG_LEVEL": "info"}, ready=self.answers)
+
+    @property
+    def control_url(self):
+        return f"http://{self.address}:{self.control_port}"
+
+    def answers(self):
+        try:
+            with socket.create_connection((self.address, self.smtp_port), timeout=0.5) as s:
+                s.recv(100)
+            return http("GET", f"{self.control_url}/healthz", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def config_version(self):
+        try:
+            status, body = http("GET", f"{self.control_url}/v1/status", NODE_TOKEN, timeout=2)
+        except OSError:
+            return None
+        return body.get("config_version") if status == 200 else None
+
+    def metric(self, name):
+        try:
+            _, body = http("GET", f"{self.control_url}/metrics", timeout=2)
+        except OSError:
+            return None
+        for line in body.decode().splitlines() if isinstance(body, bytes) else []:
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+
+class Deployment:
+    """Starts everything in `work` (see the module's description); `close()` stops it all."""
+
+    def __init__(self, work, progress=print):
+        self.work, self.say = work, progress
+        self.processes = []
+        self.pgdir = None
+        os.makedirs(work, exist_ok=True)
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self):
+        self.say("deployment: PostgreSQL")
+        pgdir_file = os.path.join(self.work, "pgdir")
+        self.database_url = subprocess.run([os.path.join(ROOT, "scripts", "postgres-throwaway"), pgdir_file], check=True,
+                                           capture_output=True, text=True).stdout.strip()
+        self.pgdir = open(pgdir_file).read().strip()
+
+        self.dns = DNSZone()
+        self.smarthost = SMTPSink()
+        self.sink = WebhookSink()
+        self.regions = self._regions()
+
+        self.say("deployment: coordinator on PostgreSQL")
+        self.coordinator_port = free_port()
+        self.coordinator_url = f"http://127.0.0.1:{self.coordinator_port}"
+        self.coordinator_data = os.path.join(self.work, "coordinator")
+        self.coordinator = Process("coordinator", [
+            MERIDIAN, "coordinator", "--database", self.database_url, "--data-dir", self.coordinator_data,
+            "--port", str(self.coordinator_port), "--regions", self.regions, "--dns-resolver", self.dns.address,
+            "--smarthost", f"127.0.0.1:{self.smarthost.port}",
+        ], os.path.join(self.work, "coordinator.log"), env={"MERIDIAN_NODE_TOKEN": NODE_TOKEN}, ready=self._coordinator_answers)
+        self.processes.append(self.coordinator)
+        self.admin = None
+        self.coordinator.start()
+        self.trust_key = os.path.join(self.coordinator_data, "bundle-signing.pub")
+
+        self.customers = self._customers()
+
+        self.say("deployment: six nodes (two per region)")
+        self.nodes = [Node(self, region, index) for region in REGIONS for index in (1, 2)]
+        for node in self.nodes:
+            self.processes.append(node)
+            node.start()
+        self.in_sync(timeout=30)
+        self.say(f"deployment: up, config version {self.config_version()}")
+
+    def _regions(self):
+        """Regions/ with two nodes per region on that region's loopback network, and short queue retries."""
+        path = os.path.join(self.work, "Regions")
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(os.path.join(ROOT, "Regions"), path)
+        addresses = [f"{NETWORK[r]}.{i}" for r in REGIONS for i in (1, 2)]
+        self.smtp_port = free_port_on(addresses)
+        self.control_port = free_port_on(addresses)
+        for region in REGIONS:
+            file = os.path.join(path, f"{region}.yaml")
+            text = open(file).read()
+            nodes = "nodes:\n" + "".join(
+                f"  - id: {region}-{i}\n    control_url: http://{NETWORK[region]}.{i}:{self.control_port}\n" for i in (1, 2))
+            text = re.sub(r"nodes:\n(?:  .*\n|    .*\n)+", nodes, text)
+            text = re.sub(r"retry_initial: .*", "retry_initial: 1s", text)
+            text = re.sub(r"retry_maximum: .*", "retry_maximum: 2s", text)
+            open(file, "w").write(text)
+            mx = f"{region}.mx.{ZONE}"
+            self.dns.records[mx] = {"A": [f"{NETWORK[region]}.{i}" for i in (1, 2)]}
+        # The global MX for unpinned customers resolves to every node.
+        self.dns.records[f"mx.{ZONE}"] = {"A": addresses}
+        return path
+
+    def _coordinator_answers(self):
+        if self.admin is None:
+            token = os.path.join(self.coordinator_data, "admin-token")
+            if not os.path.exists(token):
+                return False
+            self.admin = open(token).read().strip()
+        try:
+            return http("GET", f"{self.coordinator_url}/v1/whoami", self.admin, timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def _customers(self):
+        """One queued customer pinned to each region, and a sync customer in the EU; their DNS records go
+        into the zone exactly as the coordinator asks for them, and its DNS check must find them."""
+        customers = {}
+        for key, region, mode in (("eu", "eu", "queued"), ("us", "us", "queued"), ("ap", "ap", "queued"),
+                                  ("sync", "eu", "sync")):
+            domain = f"{key}.fault.example"
+            status, body = self.api("POST", "/v1/customers", {
+                "name": f"Fault {key}", "contact_email": f"ops@{domain}", "region": region, "domains": [domain],
+                "webhook": {"url": self.sink.url(f"/outage/{key}"), "mode": mode}})
+            assert status == 201, body
+            cid = body["customer"]["id"]
+            status, dns = self.api("GET", f"/v1/customers/{cid}/dns")
+            assert status == 200, dns
+            for record in dns["records"]:
+                self.dns.records.setdefault(record["name"], {}).setdefault(record["type"], []).append(record["value"])
+            status, check = self.api("GET", f"/v1/customers/{cid}/dns/check")
+            assert status == 200 and [d["status"] for d in check["domains"]] == ["verified"], check
+            customers[key] = {"id": cid, "region": region, "domain": domain, "mode": mode}
+        return customers
+
+    # --- what the fault suite asks of it ---
+
+    def api(self, method, path, body=None, timeout=20):
+        return http(method, f"{self.coordinator_url}{path}", self.admin, body, timeout=timeout)
+
+    def config_version(self):
+        return self.api("GET", "/v1/nodes")[1]["config_version"]
+
+    def in_sync(self, timeout=5.0):
+        """Waits until every node reports the coordinator's newest config version; returns the seconds taken."""
+        start = time.monotonic()
+
+        def check():
+            try:
+                version = self.config_version()
+            except OSError:
+                return False
+            return version is not None and all(node.config_version() == version for node in self.nodes)
+
+        wait_for(check, timeout=timeout, interval=0.05, what="every node on the current config")
+        return time.monotonic() - start
+
+    def change_config(self, key="eu"):
+        """A change every node's bundle carries: a customer's redactions flip. Returns the new version."""
+        cid = self.customers[key]["id"]
+        status, body = self.api("GET", f"/v1/customers/{cid}")
+        redactions = [] if body["metadata_redactions"] else ["subject"]
+        status, body = self.api("PATCH", f"/v1/customers/{cid}", {"metadata_redactions": redactions})
+        assert status == 200, body
+        return self.config_version()
+
+    def pg_ctl(self, *args):
+        binary = sorted(os.listdir("/usr/lib/postgresql"))[-1]
+        command = [f"/usr/lib/postgresql/{binary}/bin/pg_ctl", "-D", os.path.join(self.pgdir, "data"), *args]
+        if os.getuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True)
+
+    def stop_postgres(self):
+        """A fast shutdown: PostgreSQL cuts every session, aborting their transactions."""
+        opts = shlex.split(open(os.path.join(self.pgdir, "data", "postmaster.opts")).read())
+        self._postgres_options = " ".join(shlex.quote(o) for o in opts[3:])  # after: postgres -D DIR
+        self.pg_ctl("stop", "-m", "fast", "-w")
+
+    def start_postgres(self):
+        self.pg_ctl("start", "-w", "-l", os.path.join(self.pgdir, "server.log"), "-o", self._postgres_options)
+
+    def describe(self):
+        lines = [f"coordinator  {self.coordinator_url}  (admin token in {self.coordinator_data}/admin-token)",
+                 f"PostgreSQL   {self.database_url}", f"DNS          {self.dns.address} (zone {ZONE})",
+                 f"smarthost    127.0.0.1:{self.smarthost.port}", f"webhooks     {self.sink.url('/outage/<customer>')}"]
+        for node in self.nodes:
+            lines.append(f"{node.id:<12} smtp {node.address}:{node.smtp_port}  control {node.control_url}")
+        for key, c in self.customers.items():
+            lines.append(f"customer     {c['domain']:<20} {c['id']}  {c['region']} {c['mode']}")
+        return "\n".join(lines)
+
+    def close(self):
+        for process in reversed(self.processes):
+            try:
+                process.stop()
+            except Exception:
+                process.kill()
+        for closer in ("sink", "smarthost", "dns"):
+            if hasattr(self, closer):
+                getattr(self, closer).close()
+        if self.pgdir:
+            subprocess.run([os.path.join(ROOT, "scripts", "postgres-throwaway"), "--stop", self.pgdir])
+            self.pgdir = None
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    work = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="meridian-e2e.")
+    deployment = Deployment(work)
+    print(deployment.describe())
+    print(f"logs in {work}; Ctrl-C stops everything")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        deployment.close()

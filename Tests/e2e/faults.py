@@ -1,0 +1,543 @@
+"""The fault suite: one loopback deployment (deployment.py), mail sent the way MTAs send it (load.py), and one
+fault after another while it flows. Each scenario prints what happened to its mail:
+
+    sent        messages the senders tried to deliver
+    250         messages that got a 250 from some node
+    delivered   messages that reached the customer's webhook (a 2xx from the sink)
+    dup         deliveries beyond the first (at-least-once: a redelivery keeps its webhook-id)
+    lost        messages that got a 250 and never reached the webhook: must be 0
+
+and what must also hold: no 5xx from the coordinator's API at any time (an API watcher reads and writes all
+through the suite), and every node back on the coordinator's newest config within 5 s of each recovery.
+
+Usage: faults.py [--work DIR] [--only NAME ...]   (scripts/e2e runs it; CI runs scripts/e2e)
+Exit status 0 when everything held, 1 otherwise."""
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.client import HTTPException
+
+sys.path.insert(0, os.path.dirname(__file__))
+from deployment import Deployment, http  # noqa: E402
+from harness import NODE_TOKEN  # noqa: E402
+from load import Ledger, Resolver, can_bind, deliveries, free_source_addresses, read_reply, run, transaction, message  # noqa: E402
+
+SYNC_LIMIT = 5.0  # seconds from a recovery to every node on the current config
+
+
+class APIWatch(threading.Thread):
+    """Reads three endpoints and writes one (a token created, then revoked) in a loop, all through the suite,
+    and files every answer under the scenario running at the time. A refused connection (the coordinator is
+    down) is counted apart: it is not an answer."""
+
+    def __init__(self, deployment):
+        super().__init__(daemon=True)
+        self.deployment = deployment
+        self.scenario = "setup"
+        self.counts = {}
+        self.errors = []
+        self.slow = []
+        self.stopping = threading.Event()
+
+    def count(self, kind):
+        bucket = self.counts.setdefault(self.scenario, {})
+        bucket[kind] = bucket.get(kind, 0) + 1
+
+    def call(self, method, path, body=None):
+        started = time.monotonic()
+        try:
+            status, answer = self.deployment.api(method, path, body, timeout=30)
+        except (OSError, HTTPException) as error:  # refused, or cut off by a kill -9
+            self.count("down")
+            if time.monotonic() - started > 5:
+                self.slow.append(f"{self.scenario}: {method} {path} gave up after {time.monotonic() - started:.0f} s ({error})")
+            return None
+        if time.monotonic() - started > 5:
+            self.slow.append(f"{self.scenario}: {method} {path} took {time.monotonic() - started:.0f} s")
+        self.count(f"{status // 100}xx")
+        if status >= 500:
+            self.errors.append(f"{self.scenario}: {method} {path} -> {status} {answer}")
+        return answer if status < 300 else None
+
+    def run(self):
+        turn = 0
+        while not self.stopping.is_set():
+            for path in ("/v1/nodes", "/v1/customers?limit=10", "/v1/gdpr-requests"):
+                self.call("GET", path)
+            if turn % 5 == 0:
+                created = self.call("POST", "/v1/tokens", {"name": "fault-suite watcher", "role": "auditor"})
+                token_id = created and (created.get("token") or created).get("id")
+                if token_id:
+                    self.call("DELETE", f"/v1/tokens/{token_id}")
+            turn += 1
+            time.sleep(0.2)
+
+    def hammer(self, stop):
+        """Reads as fast as answers come, so that some are in flight when the database goes."""
+        while not stop.is_set():
+            self.call("GET", "/v1/customers?limit=10")
+            self.call("GET", "/v1/nodes")
+
+    def fives(self, scenario):
+        return self.counts.get(scenario, {}).get("5xx", 0)
+
+
+class Suite:
+    def __init__(self, deployment, log=print):
+        self.d = deployment
+        self.say = log
+        self.resolver = Resolver(deployment.dns.address)
+        self.port = deployment.smtp_port
+        self.rows = []
+        self.failures = []
+        self.watch = APIWatch(deployment)
+        self.watch.start()
+        self.rng = random.Random(int(os.environ.get("MERIDIAN_FAULT_SEED", "9")))
+        # A bundle every node once held, kept to replay later (the bad-bundle scenario).
+        self.first_bundle = self.signed_bundle(deployment.nodes[2])
+
+    def recipients(self, *keys, per=20):
+        return [f"user{n}@{self.d.customers[k]['domain']}" for n in range(per) for k in keys]
+
+    def load(self, ledger, prefix, keys=("eu", "us", "ap", "sync"), concurrency=16):
+        """Mail that flows until the returned stop event is set; await the task for it to finish."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(run(ledger, self.resolver, self.port, self.recipients(*keys), count=None,
+                                       concurrency=concurrency, prefix=prefix, stop=stop))
+        self.loads.append((task, stop))
+        return task, stop
+
+    async def finish(self, load, seconds=2.0):
+        task, stop = load
+        await asyncio.sleep(seconds)
+        stop.set()
+        await task
+
+    def signed_bundle(self, node):
+        status, body = http("GET", f"{self.d.coordinator_url}/node/v1/bundle?region={node.region}&node={node.id}&version=0"
+                            f"&control_url={node.control_url}", NODE_TOKEN)
+        assert status == 200, body
+        return body
+
+    def sync_within(self, what, limit=SYNC_LIMIT):
+        """Seconds until every node is on the current config; a failure when it takes over `limit`."""
+        try:
+            return self.d.in_sync(timeout=limit)
+        except AssertionError:
+            self.fail(what, f"not every node was on config version {self.d.config_version()} within {limit:.0f} s of recovery")
+            return float("inf")
+
+    def fail(self, scenario, reason):
+        self.failures.append(f"{scenario}: {reason}")
+        self.say(f"  FAILED: {reason}")
+
+    async def settle(self, ledger, prefix, timeout=90.0):
+        """Waits until everything that got 250 reached the webhook, or the timeout; returns the deliveries."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = deliveries(self.d.sink, prefix)
+            if ledger.accepted <= found.keys() or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.5)
+
+    async def scenario(self, name, prefix, body):
+        self.say(f"fault: {name}")
+        self.watch.scenario = name
+        ledger = Ledger(name)
+        started = time.monotonic()
+        syncs, notes = [], []
+        self.loads = []
+        try:
+            await body(ledger, syncs, notes)
+        except (AssertionError, OSError, asyncio.TimeoutError) as error:
+            self.fail(name, f"{type(error).__name__}: {error}" if not isinstance(error, AssertionError) else str(error))
+        finally:
+            for task, stop in self.loads:  # a scenario that failed half-way leaves no mail flowing into the next
+                stop.set()
+                await task
+        found = await self.settle(ledger, prefix)
+        lost = ledger.accepted - found.keys()
+        duplicates = sum(len(ids) - 1 for ids in found.values())
+        if lost:
+            self.fail(name, f"{len(lost)} messages got 250 and were not delivered: {sorted(lost)[:5]}")
+        if self.watch.fives(name):
+            self.fail(name, f"{self.watch.fives(name)} API answers were 5xx: {self.watch.errors[-3:]}")
+        api = self.watch.counts.get(name, {})
+        row = {
+            "scenario": name, "sent": len(ledger.sent), "250": len(ledger.accepted), "delivered": len(found.keys() & ledger.sent),
+            "dup": duplicates, "lost": len(lost), "api": f"{api.get('2xx', 0)} ok, {api.get('5xx', 0)} 5xx"
+            + (f", {api['down']} refused" if api.get("down") else ""),
+            "sync": f"{max(syncs):.2f} s" if syncs else "-", "seconds": time.monotonic() - started, "notes": notes,
+        }
+        self.rows.append(row)
+        self.say(f"  sent {row['sent']}, 250 {row['250']}, delivered {row['delivered']}, dup {row['dup']}, lost {row['lost']}; "
+                 f"API {row['api']}; config back in {row['sync']}" + "".join(f"\n  {n}" for n in notes))
+
+    # --- the scenarios ---
+
+    async def kill9(self, ledger, syncs, notes):
+        """kill -9 of a random node every couple of seconds while mail flows to all regions, a config change
+        made while one is dead; each is started again on its own data."""
+        load = self.load(ledger, "kill9", concurrency=24)
+        kills = []
+        while len(kills) < 5:
+            await asyncio.sleep(1.0)
+            node = self.rng.choice(self.d.nodes)
+            await asyncio.to_thread(node.kill)
+            kills.append(node.id)
+            if len(kills) == 2:
+                await asyncio.to_thread(self.d.change_config)
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(node.start)
+            syncs.append(await asyncio.to_thread(self.sync_within, "kill -9"))
+        await self.finish(load)
+        notes.append(f"killed {', '.join(kills)}; senders moved to the other MX {ledger.failovers} times")
+
+    async def webhook_outage(self, ledger, syncs, notes):
+        """Every webhook answers 503 for 8 s: queued customers' mail waits on disk, the sync customer's senders
+        get 451 and retry; all of it arrives once the endpoints recover."""
+        load = self.load(ledger, "outage")
+        await asyncio.sleep(1.0)
+        self.d.sink.outage.set()
+        await asyncio.sleep(8.0)
+        self.d.sink.outage.clear()
+        recovered = time.monotonic()
+        await self.finish(load)
+        found = await self.settle(ledger, "outage")
+        if ledger.accepted <= found.keys():
+            last = max(p["at"] for p in self.d.sink.posts() if p.get("status") == 200)
+            notes.append(f"the queue drained {max(0.0, last - recovered):.1f} s after the endpoints recovered")
+        notes.append(f"451 answers to the sync customer's senders during the outage: {ledger.replies.get(451, 0)}")
+        if not ledger.replies.get(451):
+            raise AssertionError("the sync customer's senders never got 451 while the webhook was down")
+
+    async def coordinator_restart(self, ledger, syncs, notes):
+        """kill -9 of the coordinator mid-traffic; the nodes go on with their last-known-good config; a change
+        made after it is back reaches every node."""
+        load = self.load(ledger, "coord")
+        await asyncio.sleep(1.0)
+        before = len(ledger.accepted)
+        await asyncio.to_thread(self.d.coordinator.kill)
+        await asyncio.sleep(3.0)
+        await asyncio.to_thread(self.d.coordinator.start)
+        notes.append(f"{len(ledger.accepted) - before} messages got 250 while the coordinator was down")
+        await asyncio.to_thread(self.d.change_config)
+        syncs.append(await asyncio.to_thread(self.sync_within, "coordinator restart"))
+        await self.finish(load)
+
+    async def postgres_restart(self, ledger, syncs, notes):
+        """PostgreSQL restarted (fast shutdown: sessions are cut) mid-traffic and mid-API-use, with a config
+        change made while it is down."""
+        load = self.load(ledger, "postgres")
+        stop_hammering = threading.Event()
+        hammers = [threading.Thread(target=self.watch.hammer, args=(stop_hammering,), daemon=True) for _ in range(4)]
+        for hammer in hammers:
+            hammer.start()
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(self.d.stop_postgres)
+        change = asyncio.create_task(asyncio.to_thread(self.d.change_config))
+        await asyncio.sleep(3.0)
+        await asyncio.to_thread(self.d.start_postgres)
+        await change
+        syncs.append(await asyncio.to_thread(self.sync_within, "PostgreSQL restart"))
+        await self.finish(load)
+        stop_hammering.set()
+        for hammer in hammers:
+            hammer.join()
+        notes.append("the change made while PostgreSQL was down waited for it and went through")
+
+    async def full_spool(self, ledger, syncs, notes):
+        """eu-2's spool on a 4 MB tmpfs while the webhooks are down, so nothing leaves it: it fills, answers
+        452 and never 250 for what it cannot keep; senders move to eu-1. Then the webhooks recover and the
+        spool drains."""
+        node = next(n for n in self.d.nodes if n.id == "eu-2")
+        spool = os.path.join(self.d.work, "eu-2-small-spool")
+        os.makedirs(spool, exist_ok=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", spool], capture_output=True)
+        if mounted.returncode != 0:
+            notes.append("skipped: mounting a tmpfs needs root (CI runs as root)")
+            return
+        try:
+            await asyncio.to_thread(node.stop)
+            await asyncio.to_thread(node.start, None, ["--spool", spool])
+            syncs.append(await asyncio.to_thread(self.sync_within, "full spool"))
+            self.d.sink.outage.set()
+            rcpt = self.recipients("eu")[0]
+            codes = []
+            for index in range(60):  # straight at eu-2 until it is full
+                fault_id = f"spool-{index:05d}"
+                ledger.sent.add(fault_id)
+                code, text = await transaction(node.address, self.port, "load@sender.example", rcpt,
+                                               message(fault_id, rcpt, size=200_000))
+                ledger.reply(code)
+                codes.append(code)
+                if code == 250:
+                    ledger.accepted.add(fault_id)
+                elif code == 452 and "4.3.1" in text:
+                    break
+                else:
+                    raise AssertionError(f"eu-2 answered {code} {text} instead of 250 or 452 4.3.1")
+            if 452 not in codes:
+                raise AssertionError("eu-2's spool never filled")
+            notes.append(f"eu-2 took {codes.count(250)} messages of 200 KB, then answered 452 4.3.1")
+            # Mail through DNS: what lands on the full eu-2 moves on to eu-1.
+            await run(ledger, self.resolver, self.port, self.recipients("eu"), count=60, concurrency=6,
+                      prefix="spool-mx", size=50_000)
+            notes.append(f"then 60 messages through the MX: {ledger.replies.get(452, 0)} answers 452 in all, "
+                         f"{ledger.failovers} moves to the other MX")
+            self.d.sink.outage.clear()
+            await self.settle(ledger, "spool")
+            fault_id = "spool-after"
+            ledger.sent.add(fault_id)
+            code, _ = await transaction(node.address, self.port, "load@sender.example", rcpt, message(fault_id, rcpt))
+            if code != 250:
+                raise AssertionError(f"eu-2 answered {code} after its spool drained")
+            ledger.accepted.add(fault_id)
+            await self.settle(ledger, "spool")
+        finally:
+            self.d.sink.outage.clear()
+            await asyncio.to_thread(node.stop)
+            subprocess.run(["umount", spool], capture_output=True)
+            await asyncio.to_thread(node.start, None, [])
+            syncs.append(await asyncio.to_thread(self.sync_within, "full spool"))
+
+    async def bad_bundle(self, ledger, syncs, notes):
+        """Bundles that must be refused, put to us-1 with the node token while mail flows to it: a tampered
+        payload, a forged higher version, an old bundle replayed, and bytes that are not a bundle."""
+        node = next(n for n in self.d.nodes if n.id == "us-1")
+        await asyncio.to_thread(self.d.change_config, "us")  # so the bundle kept at the start is now an old one
+        await asyncio.to_thread(self.sync_within, "bad bundle")
+        load = self.load(ledger, "bundle", keys=("us",), concurrency=8)
+        current = self.signed_bundle(node)
+        version = json.loads(base64.b64decode(current["payload"]))["version"]
+        tampered = dict(current)
+        payload = json.loads(base64.b64decode(current["payload"]))
+        for customer in payload["customers"]:
+            customer["webhook"]["url"] = "http://attacker.example/steal"
+        tampered["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
+        forged = dict(current)
+        payload["version"] = version + 1000
+        forged["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
+        for what, body in (("tampered", tampered), ("forged version", forged), ("replayed old", self.first_bundle),
+                           ("not a bundle", b"\x00\x01 not json")):
+            status, answer = http("PUT", f"{node.control_url}/v1/bundle", NODE_TOKEN,
+                                  body if isinstance(body, bytes) else json.dumps(body).encode())
+            if status != 422 or (isinstance(answer, dict) and answer.get("status") != "nack"):
+                raise AssertionError(f"the {what} bundle was answered {status} {answer}")
+            notes.append(f"{what}: 422 NACK, {answer.get('error') if isinstance(answer, dict) else answer}")
+        if node.config_version() != version:
+            raise AssertionError(f"us-1 is on version {node.config_version()} after the refusals, not {version}")
+        await self.finish(load)
+        attacker = [p for p in self.d.sink.posts() if "attacker" in p["path"]]
+        if attacker:
+            raise AssertionError("mail went to the tampered webhook")
+        await asyncio.to_thread(self.d.change_config)
+        syncs.append(await asyncio.to_thread(self.sync_within, "bad bundle"))
+
+    async def clock_skew(self, ledger, syncs, notes):
+        """us-1's clock runs 2 minutes ahead of the coordinator's and us-2's 4 minutes ahead (libfaketime): config
+        still applies, mail is accepted and delivered, and the webhook timestamps show each node's clock.
+
+        Only clocks ahead: under libfaketime, a clock set back stalls Swift's timers (libdispatch; 92 of 200
+        messages never tried in 90 s when we did), so a node behind cannot be faked this way. Config does not
+        depend on the wall clock (bundles are ordered by version); a node's clock shows in its webhook
+        timestamps and decides whether a data-subject directive's 15-minute lifetime is over."""
+        nodes = [n for n in self.d.nodes if n.region == "us"]
+        if shutil.which("faketime") is None:
+            raise AssertionError("faketime is not installed (scripts/setup installs it)")
+        try:
+            for node, offset in zip(nodes, ("+120", "+240")):
+                await asyncio.to_thread(node.stop)
+                node.env = dict(node.env, FAKETIME_DONT_FAKE_MONOTONIC="1")  # timers keep running at the real pace
+                await asyncio.to_thread(node.start, ["faketime", "-f", offset])
+            await asyncio.to_thread(self.d.change_config)
+            syncs.append(await asyncio.to_thread(self.sync_within, "clock skew"))
+            await run(ledger, self.resolver, self.port, self.recipients("us"), count=200, concurrency=8, prefix="skew")
+            await self.settle(ledger, "skew")
+            offsets = [int(p["headers"]["webhook-timestamp"]) - (time.time() - (time.monotonic() - p["at"]))
+                       for p in self.d.sink.posts() if p.get("status") == 200 and (p.get("fault_id") or "").startswith("skew-")]
+            if offsets:
+                notes.append(f"webhook-timestamp minus the sink's clock: {min(offsets):+.0f} s to {max(offsets):+.0f} s "
+                             "(a receiver that checks the timestamp within 5 minutes still takes them)")
+            if not offsets or min(offsets) < 100 or max(offsets) < 220:
+                raise AssertionError("the skewed clocks did not both show in the webhook timestamps")
+        finally:
+            for node in nodes:
+                await asyncio.to_thread(node.stop)
+                node.env.pop("FAKETIME_DONT_FAKE_MONOTONIC", None)
+                await asyncio.to_thread(node.start, [])
+            syncs.append(await asyncio.to_thread(self.sync_within, "clock skew"))
+
+    async def slowloris(self, ledger, syncs, notes):
+        """240 connections to eu-1 that send a command one byte every 2 s and never finish it, from four client
+        addresses, while mail flows to the EU: the per-address limit refuses what is over 50, the node closes
+        the rest once their command has taken longer than the idle timeout, and real mail keeps getting 250."""
+        node = next(n for n in self.d.nodes if n.id == "eu-1")
+        sources = [f"127.60.0.{i}" for i in range(1, 5)]
+        opened, refused, closed_after = 0, 0, []
+
+        async def slow(source):
+            nonlocal opened, refused
+            try:
+                reader, writer = await asyncio.open_connection(node.address, self.port, local_addr=(source, 0))
+            except OSError:
+                refused += 1
+                return
+            start = time.monotonic()
+            try:
+                code, _ = await read_reply(reader, 10)
+                if code != 220:
+                    refused += 1
+                    return
+                opened += 1
+                for byte in b"EHLO slow.loris.example and on":  # 30 bytes, one every 2 s
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+                    try:
+                        line = await asyncio.wait_for(reader.readline(), 2.0)
+                    except asyncio.TimeoutError:
+                        continue
+                    if not line or line.startswith(b"421"):
+                        closed_after.append(time.monotonic() - start)
+                        return
+            except (OSError, ConnectionError):
+                closed_after.append(time.monotonic() - start)
+            finally:
+                writer.close()
+
+        attack = [asyncio.create_task(slow(sources[i % 4])) for i in range(240)]
+        await asyncio.sleep(3.0)
+        load = self.load(ledger, "loris", keys=("eu", "sync"), concurrency=12)
+        await asyncio.gather(*attack)
+        await self.finish(load, 0)
+        notes.append(f"slow connections: {opened} admitted, {refused} refused at once (50 per address), "
+                     f"{len(closed_after)} closed by the node"
+                     + (f" after a median {statistics.median(closed_after):.0f} s" if closed_after else ""))
+        if len(closed_after) < opened:
+            raise AssertionError(f"{opened - len(closed_after)} slow connections were never closed by the node")
+
+    async def thousand_sessions(self, ledger, syncs, notes):
+        """1,000 SMTP sessions open at once on eu-1, from 40 client addresses: all reach DATA, then all send."""
+        node = next(n for n in self.d.nodes if n.id == "eu-1")
+        sources = free_source_addresses(40, network="127.70")
+        ready, at_data, failed = asyncio.Event(), [0], [0]
+        rcpt = self.recipients("eu")[0]
+
+        def arrived(counter):
+            counter[0] += 1
+            if at_data[0] + failed[0] == 1000:
+                ready.set()
+
+        async def session(index):
+            fault_id = f"thousand-{index:05d}"
+            ledger.sent.add(fault_id)
+            reached = []
+
+            async def before_data():
+                reached.append(True)
+                arrived(at_data)
+                await asyncio.wait_for(ready.wait(), 60)
+
+            try:
+                code, _ = await transaction(node.address, self.port, "load@sender.example", rcpt, message(fault_id, rcpt),
+                                            source=sources[index % 40], timeout=90, before_data=before_data)
+            except Exception as error:  # noqa: BLE001 - every failure is counted, none may happen
+                ledger.reply(type(error).__name__)
+                if not reached:
+                    arrived(failed)
+                return
+            ledger.reply(code)
+            if code == 250:
+                ledger.accepted.add(fault_id)
+
+        started = time.monotonic()
+        await asyncio.gather(*(session(i) for i in range(1000)))
+        notes.append(f"{at_data[0]} sessions were at DATA together; all 1,000 done in {time.monotonic() - started:.1f} s; "
+                     f"replies {dict(sorted((str(k), v) for k, v in ledger.replies.items()))}")
+        if len(ledger.accepted) != 1000:
+            raise AssertionError(f"only {len(ledger.accepted)} of 1,000 concurrent sessions got 250")
+
+
+SCENARIOS = [
+    ("kill -9 nodes under load", "kill9", Suite.kill9),
+    ("webhook outage", "outage", Suite.webhook_outage),
+    ("coordinator restart", "coord", Suite.coordinator_restart),
+    ("PostgreSQL restart", "postgres", Suite.postgres_restart),
+    ("full spool disk", "spool", Suite.full_spool),
+    ("bad config bundle", "bundle", Suite.bad_bundle),
+    ("clock skew", "skew", Suite.clock_skew),
+    ("slowloris", "loris", Suite.slowloris),
+    ("1,000 concurrent sessions", "thousand", Suite.thousand_sessions),
+]
+
+
+def table(rows):
+    header = ["scenario", "sent", "250", "delivered", "dup", "lost", "API", "config back in"]
+    lines = [[r["scenario"], str(r["sent"]), str(r["250"]), str(r["delivered"]), str(r["dup"]), str(r["lost"]), r["api"], r["sync"]]
+             for r in rows]
+    widths = [max(len(x) for x in column) for column in zip(header, *lines)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) if i == 0 or i >= 6 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))) for line in lines]
+    return "\n".join(out)
+
+
+async def main_async(suite, only):
+    for name, prefix, body in SCENARIOS:
+        if only and prefix not in only:
+            continue
+        await suite.scenario(name, prefix, lambda ledger, syncs, notes, body=body: body(suite, ledger, syncs, notes))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", help="where the deployment keeps its data and logs (default: a new temporary directory)")
+    parser.add_argument("--only", nargs="*", default=[], help="scenario ids: " + ", ".join(p for _, p, _ in SCENARIOS))
+    args = parser.parse_args()
+    unknown = set(args.only) - {p for _, p, _ in SCENARIOS}
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(sorted(unknown))}; the scenarios are: {', '.join(p for _, p, _ in SCENARIOS)}")
+    for address in ("127.1.0.1", "127.60.0.1", "127.70.0.1"):
+        if not can_bind(address):
+            sys.exit(f"faults: cannot bind {address}; the suite needs the whole 127.0.0.0/8 on the loopback interface")
+    work = args.work or tempfile.mkdtemp(prefix="meridian-faults.")
+    started = time.monotonic()
+    deployment = Deployment(work)
+    suite = None
+    try:
+        suite = Suite(deployment)
+        asyncio.run(main_async(suite, args.only))
+    finally:
+        if suite:
+            suite.watch.stopping.set()
+        deployment.close()
+    print()
+    print(table(suite.rows))
+    print()
+    api_total = {k: sum(c.get(k, 0) for c in suite.watch.counts.values()) for k in ("2xx", "4xx", "5xx", "down")}
+    print(f"faults: API watcher over the whole run: {api_total['2xx']} 2xx, {api_total['4xx']} 4xx, {api_total['5xx']} 5xx, "
+          f"{api_total['down']} refused while the coordinator was down")
+    if api_total["5xx"] and not any("5xx" in f for f in suite.failures):
+        suite.failures.append(f"{api_total['5xx']} API answers were 5xx: {suite.watch.errors[:3]}")
+    for line in suite.watch.slow:
+        print(f"faults: slow API answer: {line}")
+    print(f"faults: {len(suite.rows)} scenarios in {time.monotonic() - started:.0f} s; logs in {work}")
+    if suite.failures:
+        print("faults: FAILED\n  " + "\n  ".join(suite.failures))
+        sys.exit(1)
+    print(f"faults: {len(suite.rows)} scenarios passed: nothing that got 250 was lost, no API answer was a 5xx, "
+          f"and every node was back on the current config within {SYNC_LIMIT:.0f} s of each recovery")
+
+
+if __name__ == "__main__":
+    main()
