@@ -29,6 +29,8 @@ public struct PostgresStore: SQLStore, Service {
     /// How long a query waits while PostgreSQL is away (a restart, a failover) before its caller gets
     /// ``StoreUnavailable``, which the API answers with a 503 and `Retry-After` rather than hanging.
     public var connectionWait: Duration = .seconds(10)
+    /// The longest one session may run before its caller is answered ``StoreUnavailable`` (see `leased`).
+    public var sessionLimit: Duration = .seconds(60)
 
     /// Runs `body` on a pooled connection. A body that never got a connection is tried again until
     /// `connectionWait` is up; so is, once, a body whose session PostgreSQL itself ended (a fast shutdown
@@ -53,30 +55,39 @@ public struct PostgresStore: SQLStore, Service {
         }
     }
 
-    /// `body` on a connection from the pool, or ``StoreUnavailable`` if none comes before `deadline`. Once
-    /// the body has started, it runs to its end however long it takes.
+    /// `body` on a connection from the pool, or ``StoreUnavailable`` if none comes before `deadline`, or if the
+    /// body is still running `sessionLimit` after it began. The second is a safety net: a statement sent on a
+    /// connection the server has just ended can wait for ever in the driver, and an API request must not.
     private func leased<R: Sendable>(
         until deadline: ContinuousClock.Instant, started: StartFlag, _ body: @escaping @Sendable (any SQLDatabase) async throws -> R
     ) async throws -> R {
-        try await withThrowingTaskGroup(of: R?.self) { group in
-            group.addTask {
-                try await client.withConnection { connection in
-                    started.set()
-                    return try await body(connection.sql())
+        let outcome = Outcome<R>()
+        let client = client
+        let limit = sessionLimit
+        return try await withCheckedThrowingContinuation { continuation in
+            outcome.waiting(continuation)
+            let work = Task {
+                do {
+                    let result = try await client.withConnection { connection in
+                        started.set()
+                        return try await body(connection.sql())
+                    }
+                    outcome.finish(.success(result))
+                } catch {
+                    outcome.finish(.failure(error))
                 }
             }
-            group.addTask {
-                try? await Task.sleep(until: deadline)
-                if !Task.isCancelled && !started.isSet { throw StoreUnavailable(.noConnection, underlying: nil) }
-                return nil
-            }
-            while let finished = try await group.next() {
-                if let result = finished {
-                    group.cancelAll()
-                    return result
-                }
-            }
-            throw CancellationError()
+            outcome.watch(
+                Task {
+                    try await Task.sleep(until: deadline)
+                    guard let began = started.at else {
+                        work.cancel()
+                        outcome.finish(.failure(StoreUnavailable(.noConnection, underlying: nil)))
+                        return
+                    }
+                    try await Task.sleep(until: began + limit)
+                    outcome.finish(.failure(StoreUnavailable(.connectionLost, underlying: "no answer \(limit) after the session began")))
+                })
         }
     }
 
@@ -99,10 +110,44 @@ public struct PostgresStore: SQLStore, Service {
     }
 }
 
-/// Whether a session's body got its connection and began: only a body that never began is safe to run again
+/// When a session's body got its connection and began: only a body that never began is safe to run again
 /// whatever went wrong.
 final class StartFlag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
+    private let began = Mutex<ContinuousClock.Instant?>(nil)
+    func set() { began.withLock { $0 = .now } }
+    var isSet: Bool { at != nil }
+    var at: ContinuousClock.Instant? { began.withLock { $0 } }
+}
+
+/// A session's result, delivered once: by the work, or by the watch when it comes first.
+final class Outcome<R: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<R, any Error>?
+        var result: Result<R, any Error>?
+        var watch: Task<Void, any Error>?
+    }
+
+    private let state = Mutex(State())
+
+    func waiting(_ continuation: CheckedContinuation<R, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    func watch(_ task: Task<Void, any Error>) {
+        let done = state.withLock { state in
+            if state.continuation == nil { return true }
+            state.watch = task
+            return false
+        }
+        if done { task.cancel() }
+    }
+
+    func finish(_ result: Result<R, any Error>) {
+        let (continuation, watch) = state.withLock { state in
+            defer { state.continuation = nil; state.watch = nil }
+            return (state.continuation, state.watch)
+        }
+        watch?.cancel()
+        continuation?.resume(with: result)
+    }
 }

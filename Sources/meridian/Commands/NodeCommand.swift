@@ -81,7 +81,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a webhook has to answer.")
     var webhookTimeout = 30
 
-    @Option(help: "Seconds of silence after which an SMTP session is closed with 421.")
+    @Option(help: "Seconds of silence after which an SMTP session is closed with 421; also the longest one command line may take, however slowly its bytes arrive.")
     var idleTimeout = 300
 
     @Option(help: "Most SMTP connections open at once.")
