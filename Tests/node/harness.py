@@ -55,7 +55,10 @@ class WebhookSink:
                 pass
 
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender died mid-request (a kill -9): no complete request, so nothing was received
                 path = self.path
                 self.record = {"path": path, "headers": dict(self.headers), "body": body, "at": time.monotonic()}
                 with sink.lock:
