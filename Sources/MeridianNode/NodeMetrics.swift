@@ -55,6 +55,12 @@ public struct NodeMetrics: Sendable {
     /// How long the oldest queued delivery has waited (0 with none): the alert on a stuck queue reads it.
     func queueAge(seconds: Double) { queueAgeGauge.record(seconds) }
 
+    /// The node's clock minus the coordinator's, measured at each pull. Created at the first measurement, so a
+    /// node without a coordinator has no series rather than a misleading 0.
+    func clockSkew(seconds: Double) {
+        Metrics.Gauge(label: "meridian_clock_skew_seconds", dimensions: [("region", region)], factory: factory).record(seconds)
+    }
+
     func bundleApplied(version: Int) {
         versionGauge.record(version)
         Metrics.Counter(label: "meridian_config_bundles_total", dimensions: [("region", region), ("result", "ack")], factory: factory).increment()

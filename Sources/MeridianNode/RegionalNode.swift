@@ -76,6 +76,8 @@ public final class RegionalNode: Sendable {
     public let spool: Spool
     public let store: MetadataStore
     public let metrics: NodeMetrics
+    /// The node's clock against the coordinator's, from each pull.
+    let clock = CoordinatorClock()
     let webhooks: WebhookClient
     let queue: DeliveryQueue
     public let smtp: SMTPServer
@@ -176,6 +178,8 @@ public final class RegionalNode: Sendable {
         var smtp: SMTP
         var queue: Queue
         var deliveries: [String: Int]
+        /// This node's clock minus the coordinator's, in seconds; null until the coordinator first answered.
+        var clockSkewSeconds: Double?
 
         struct SMTP: Encodable {
             var port: Int?
@@ -203,6 +207,19 @@ public final class RegionalNode: Sendable {
         enum CodingKeys: String, CodingKey {
             case region, node, customers, smtp, queue, deliveries
             case configVersion = "config_version"
+            case clockSkewSeconds = "clock_skew_seconds"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(region, forKey: .region)
+            try container.encode(node, forKey: .node)
+            try container.encode(configVersion, forKey: .configVersion)
+            try container.encode(customers, forKey: .customers)
+            try container.encode(smtp, forKey: .smtp)
+            try container.encode(queue, forKey: .queue)
+            try container.encode(deliveries, forKey: .deliveries)
+            try container.encode(clockSkewSeconds, forKey: .clockSkewSeconds)  // null, not absent, before the first pull
         }
     }
 
@@ -212,7 +229,7 @@ public final class RegionalNode: Sendable {
             region: region.id.rawValue, node: nodeID, configVersion: config.version, customers: config.directory.bundle.customers.count,
             smtp: .init(port: smtp.port, openConnections: smtp.openConnections, starttls: configuration.tlsCertificatePath != nil),
             queue: .init(spooledRecipients: spool.depth, scheduled: await queue.pending),
-            deliveries: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }))
+            deliveries: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }), clockSkewSeconds: clock.skew)
     }
 
     static func makeTLSContext(_ configuration: NodeConfiguration) throws -> NIOSSLContext? {

@@ -154,12 +154,16 @@ class Node(Process):
         except OSError:
             return False
 
-    def config_version(self):
+    def status(self):
+        """The node's own /v1/status, or {} when it does not answer."""
         try:
             status, body = http("GET", f"{self.control_url}/v1/status", NODE_TOKEN, timeout=2)
         except OSError:
-            return None
-        return body.get("config_version") if status == 200 else None
+            return {}
+        return body if status == 200 and isinstance(body, dict) else {}
+
+    def config_version(self):
+        return self.status().get("config_version")
 
     def metric(self, name):
         try:

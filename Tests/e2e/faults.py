@@ -347,7 +347,8 @@ class Suite:
 
     async def clock_skew(self, ledger, syncs, notes):
         """us-1's clock runs 2 minutes ahead of the coordinator's and us-2's 4 minutes ahead (libfaketime): config
-        still applies, mail is accepted and delivered, and the webhook timestamps show each node's clock.
+        still applies, mail is accepted and delivered, and each node's clock shows in its webhook timestamps and in
+        its own measure against the coordinator's (`clock_skew_seconds` in /v1/status).
 
         Only clocks ahead: under libfaketime, a clock set back stalls Swift's timers (libdispatch; 92 of 200
         messages never tried in 90 s when we did), so a node behind cannot be faked this way. Config does not
@@ -363,6 +364,11 @@ class Suite:
                 await asyncio.to_thread(node.start, ["faketime", "-f", offset])
             await asyncio.to_thread(self.d.change_config)
             syncs.append(await asyncio.to_thread(self.sync_within, "clock skew"))
+            # Each node measures its clock against the coordinator's at every pull (the Date header).
+            measured = [node.status().get("clock_skew_seconds") for node in nodes]
+            notes.append(f"clock_skew_seconds in /v1/status: {measured[0]} and {measured[1]}")
+            if any(value is None or abs(value - expected) > 3 for value, expected in zip(measured, (120, 240))):
+                raise AssertionError(f"the nodes measured their skew as {measured}, not about +120 and +240 s")
             await run(ledger, self.resolver, self.port, self.recipients("us"), count=200, concurrency=8, prefix="skew")
             await self.settle(ledger, "skew")
             offsets = [int(p["headers"]["webhook-timestamp"]) - (time.time() - (time.monotonic() - p["at"]))

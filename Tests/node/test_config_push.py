@@ -6,6 +6,7 @@ coordinator is away and catch up when it is back."""
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -170,13 +171,13 @@ def start_coordinator(work, port, regions="Regions", extra=()):
         env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN)), data
 
 
-def start_node(work, coordinator_port, trust_key, smtp_port, control_port, pull_interval=1):
+def start_node(work, coordinator_port, trust_key, smtp_port, control_port, pull_interval=1, wrapper=(), env=None):
     return subprocess.Popen(
-        [MERIDIAN, "node", "--region", "eu", "--regions", os.path.join(ROOT, "Regions"), "--data-dir", os.path.join(work, "node"),
+        [*wrapper, MERIDIAN, "node", "--region", "eu", "--regions", os.path.join(ROOT, "Regions"), "--data-dir", os.path.join(work, "node"),
          "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port), "--control-port", str(control_port),
          "--coordinator", f"http://127.0.0.1:{coordinator_port}", "--trust-key", trust_key, "--pull-interval", str(pull_interval)],
-        cwd=ROOT, stdout=open(os.path.join(work, "node.log"), "ab"), stderr=subprocess.STDOUT,
-        env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN))
+        cwd=ROOT, stdout=open(os.path.join(work, "node.log"), "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN, **(env or {})))
 
 
 def answers(port, token):
@@ -257,6 +258,54 @@ def test_nodes_keep_serving_without_the_coordinator_and_reconcile(tmp_path):
                 process.send_signal(signal.SIGCONT)
                 process.kill()
         sink.close()
+
+
+def node_status(control_port):
+    status, body = http("GET", f"http://127.0.0.1:{control_port}/v1/status", NODE_TOKEN)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def stop_group(process):
+    """SIGTERM to the node's process group (faketime forks and does not pass signals on); waits for it."""
+    os.killpg(process.pid, signal.SIGTERM)
+    assert process.wait(timeout=40) == 0
+    wait_for(lambda: subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True).returncode != 0,
+             what="the node's process group gone")
+
+
+def test_a_node_measures_its_clock_against_the_coordinators(tmp_path):
+    """The skew comes from the Date header of each pull's answer: about 0 on a node with the coordinator's clock,
+    about +300 s on one running 5 minutes ahead (libfaketime), which also says so in its log and its metrics."""
+    work = str(tmp_path)
+    port, smtp, control = free_port(), free_port(), free_port()
+    coordinator, data = start_coordinator(work, port)
+    key = os.path.join(data, "bundle-signing.pub")
+    node = None
+    try:
+        first_admin(data, port)
+        node = start_node(work, port, key, smtp, control)
+        wait_for(lambda: node_version(control) is not None and node_status(control)["clock_skew_seconds"] is not None,
+                 what="the node's first pull")
+        assert abs(node_status(control)["clock_skew_seconds"]) <= 2
+        stop_group(node)
+        assert "clock is" not in open(os.path.join(work, "node.log")).read()
+
+        node = start_node(work, port, key, smtp, control, wrapper=("faketime", "-f", "+300"),
+                          env={"FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+        wait_for(lambda: node_version(control) is not None and node_status(control)["clock_skew_seconds"] is not None,
+                 what="the skewed node's first pull")
+        assert 298 <= node_status(control)["clock_skew_seconds"] <= 302
+        with urllib.request.urlopen(f"http://127.0.0.1:{control}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        value = float(re.search(r'^meridian_clock_skew_seconds\{region="eu"\} (\S+)$', metrics, re.M).group(1))
+        assert 298 <= value <= 302
+        assert re.search(r"this node's clock is (29[89]|30[012]) s ahead of the coordinator's", open(os.path.join(work, "node.log")).read())
+    finally:
+        if node and node.poll() is None:
+            os.killpg(node.pid, signal.SIGKILL)
+        if coordinator.poll() is None:
+            coordinator.kill()
 
 
 def test_a_node_that_trusts_another_key_nacks_and_the_coordinator_records_it(tmp_path):

@@ -11,6 +11,7 @@ import ServiceLifecycle
 ///
 /// While the coordinator cannot be reached the node keeps serving with the bundle in force (its
 /// last-known-good after a restart) and tries again: every second until the first answer, then every interval.
+/// Each answer's `Date` header also tells the node how far its clock is from the coordinator's (`CoordinatorClock`).
 struct CoordinatorLink: Service {
     let node: RegionalNode
     let coordinator: String
@@ -63,7 +64,11 @@ struct CoordinatorLink: Service {
         guard let url = components?.string else { throw LinkError("cannot build the pull URL from \(coordinator)") }
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let sent = Date()
         let response = try await http.execute(request, timeout: .seconds(10))
+        if let skew = node.clock.record(dateHeader: response.headers.first(name: "Date"), sent: sent, received: Date(), logger: node.logger) {
+            node.metrics.clockSkew(seconds: skew)
+        }
         let body = try await response.body.collect(upTo: ControlAPI.maximumBundleSize)
         switch response.status {
         case .noContent:
