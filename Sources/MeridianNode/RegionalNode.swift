@@ -394,7 +394,7 @@ struct RetentionJob: Service {
                 let result = try await node.store.applyRetention(policy.retention, masking: policy.ipMasking, now: Date())
                 if result != .init() {
                     node.logger.info(
-                        "retention: deleted \(result.deletedRecords) metadata records and \(result.deletedAttempts) attempts, masked \(result.maskedAddresses) addresses",
+                        "retention: deleted \(result.deletedRecords) metadata records, \(result.deletedAttempts) attempts and \(result.deletedSetAside) set-aside writes, masked \(result.maskedAddresses) addresses",
                         metadata: ["region": "\(node.region.id)"])
                 }
             } catch is CancellationError {

@@ -104,6 +104,102 @@ struct MetadataStoreTests {
         #expect(try await store.applyRetention(region.retention, masking: region.ipMasking, now: now) == .init())
         try await store.close()
     }
+
+    /// A store in a directory of its own, so that its pending and rejected files are its own too.
+    static func openInDirectory() async throws -> (MetadataStore, String) {
+        let directory = NSTemporaryDirectory() + "metadata-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/metadata.sqlite"
+        return (try await MetadataStore.open(path: path, logger: Logger(label: "test")), path)
+    }
+
+    static func status(_ store: MetadataStore, _ id: String) async throws -> DeliveryStatus? {
+        try await store.delivery(DeliveryKey(messageID: id, recipient: 0))?.0.status
+    }
+
+    @Test("a write the database refuses for its content is set aside with the error; the rest of its batch and later ones are written")
+    func refusedWriteIsSetAside() async throws {
+        let (store, _) = try await Self.openInDirectory()
+        let now = Date()
+        for id in ["m1", "bad", "m2"] { await store.insert(Self.record(id, at: now)) }
+        await store.flush()
+        // A trigger stands in for a row the database refuses (a constraint, malformed JSON): SQLITE_CONSTRAINT.
+        _ = try await store.connection.query(
+            "CREATE TRIGGER poison BEFORE UPDATE ON deliveries WHEN NEW.message_id = 'bad' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END")
+        for id in ["m1", "bad", "m2"] {
+            await store.updateStatus(DeliveryKey(messageID: id, recipient: 0), .delivered, attempts: 1, completedAt: now)
+        }
+        let attempt = DeliveryAttempt(at: now, durationMilliseconds: 4, statusCode: 200, outcome: "delivered", detail: "ok")
+        await store.recordAttempt(DeliveryKey(messageID: "m2", recipient: 0), number: 1, attempt)
+        await store.flush()
+        #expect(try await Self.status(store, "m1") == .delivered)
+        #expect(try await Self.status(store, "m2") == .delivered)
+        #expect(try await store.delivery(DeliveryKey(messageID: "m2", recipient: 0))?.1.map(\.outcome) == ["delivered"])
+        #expect(try await Self.status(store, "bad") == .queued)
+
+        let lines = try String(contentsOfFile: store.rejectedPath, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains("poisoned row") == true)
+        #expect(lines.first?.contains("\"bad\"") == true)
+        let mode = try FileManager.default.attributesOfItem(atPath: store.rejectedPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        await store.insert(Self.record("m3", at: now))
+        await store.flush()
+        #expect(try await Self.status(store, "m3") == .queued)
+
+        // Set-aside writes are metadata too: erasure (but not of a held customer's) and retention reach them.
+        _ = try await store.connection.query(
+            "CREATE TRIGGER poison_insert BEFORE INSERT ON deliveries WHEN NEW.message_id = 'evil' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END")
+        await store.insert(Self.record("evil", at: now, from: "Eve@Example.org"))
+        await store.flush()
+        #expect(try String(contentsOfFile: store.rejectedPath, encoding: .utf8).split(separator: "\n").count == 2)
+        #expect(try await store.erase(.email("eve@example.org"), holding: ["cus_a"]).erasedSetAside == 0)
+        #expect(try await store.erase(.email("eve@example.org"), holding: []).erasedSetAside == 1)
+        let left = try String(contentsOfFile: store.rejectedPath, encoding: .utf8)
+        #expect(left.split(separator: "\n").count == 1 && !left.lowercased().contains("eve@example.org") && left.contains("\"bad\""))
+        for trigger in ["poison", "poison_insert"] { _ = try await store.connection.query("DROP TRIGGER \(trigger)") }
+        let region = try RegionCatalog.load(directory: TestPaths.root + "/Regions").region(RegionID("eu")!)!
+        #expect(try await store.applyRetention(region.retention, masking: region.ipMasking, now: now).deletedSetAside == 0)
+        let later = now.addingTimeInterval(Double(region.retention.messageMetadata.seconds) + Self.day)
+        #expect(try await store.applyRetention(region.retention, masking: region.ipMasking, now: later).deletedSetAside == 1)
+        #expect(!FileManager.default.fileExists(atPath: store.rejectedPath))
+        try await store.close()
+        #expect(!FileManager.default.fileExists(atPath: store.pendingPath))
+    }
+
+    @Test("writes the database cannot take by shutdown are kept in a file and written at the next start; an unreadable line is set aside")
+    func pendingWritesSurviveShutdown() async throws {
+        let (store, path) = try await Self.openInDirectory()
+        let now = Date()
+        await store.insert(Self.record("m1", at: now))
+        await store.flush()
+        // Another connection holds the write lock past the 5 s busy timeout while the node shuts down.
+        let other = try await MetadataStore.open(path: path, logger: Logger(label: "test"))
+        _ = try await other.connection.query("BEGIN EXCLUSIVE")
+        await store.updateStatus(DeliveryKey(messageID: "m1", recipient: 0), .delivered, attempts: 1, completedAt: now, serverResponse: "200 OK")
+        await store.insert(Self.record("m2", at: now))
+        try await store.close()
+        let pending = try String(contentsOfFile: store.pendingPath, encoding: .utf8)
+        #expect(pending.split(separator: "\n").count == 2)
+        _ = try await other.connection.query("ROLLBACK")
+        try await other.close()
+
+        try "not a write\n".data(using: .utf8).map { data in
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: store.pendingPath))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: data)
+            try handle.close()
+        }
+        let reopened = try await MetadataStore.open(path: path, logger: Logger(label: "test"))
+        #expect(try await Self.status(reopened, "m1") == .delivered)
+        #expect(try await reopened.delivery(DeliveryKey(messageID: "m1", recipient: 0))?.0.metadata.serverResponse == "200 OK")
+        #expect(try await Self.status(reopened, "m2") == .queued)
+        #expect(!FileManager.default.fileExists(atPath: reopened.pendingPath))
+        let setAside = try String(contentsOfFile: reopened.rejectedPath, encoding: .utf8)
+        #expect(setAside.split(separator: "\n").count == 1 && setAside.contains("\"line\":\"not a write\""))
+        try await reopened.close()
+    }
 }
 
 enum TestPaths {

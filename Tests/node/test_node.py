@@ -441,10 +441,35 @@ def test_metadata_written_while_the_store_is_locked_is_kept_and_written_later(wo
     try:
         assert send(node.smtp_port, rcpt="locked@acme.example")[0] == 250
         wait_for(lambda: len(sink.posts("/ok")) == 1, what="delivery while the metadata store is locked")
-        wait_for(lambda: "a batch of" in open(node.log_path).read(), timeout=15, what="the failed batch in the log")
+        wait_for(lambda: "could not be written; kept" in open(node.log_path).read(), timeout=15, what="the failed batch in the log")
     finally:
         lock.execute("ROLLBACK")
         lock.close()
     records = wait_for(lambda: node.messages("cus_acme"), timeout=10, what="the record written after the lock")
     assert [r["metadata"]["envelope_to"] for r in records] == ["locked@acme.example"]
     wait_for(lambda: node.messages("cus_acme")[0]["status"] == "delivered", what="the delivered status written too")
+
+
+def test_metadata_the_store_cannot_take_by_shutdown_is_written_at_the_next_start(workdir, sink, nodes):
+    import sqlite3
+
+    node = Node(workdir, [customer("cus_acme", "acme.example", sink.url("/ok"))])
+    nodes.append(node)
+    pending = os.path.join(node.data, "metadata-pending.jsonl")
+    lock = sqlite3.connect(os.path.join(node.data, "metadata.sqlite"), isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        assert send(node.smtp_port, rcpt="late@acme.example")[0] == 250
+        wait_for(lambda: len(sink.posts("/ok")) == 1, what="delivery while the metadata store is locked")
+        assert node.kill(signal.SIGTERM) == 0
+        assert os.path.exists(pending), open(node.log_path).read()[-2000:]
+        assert "for the next start" in open(node.log_path).read()
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    node.start()
+    records = wait_for(lambda: node.messages("cus_acme"), timeout=10, what="the record written at the next start")
+    assert [(r["metadata"]["envelope_to"], r["status"]) for r in records] == [("late@acme.example", "delivered")]
+    assert not os.path.exists(pending)
+    assert "kept at the last shutdown" in open(node.log_path).read()
+    assert len(sink.posts("/ok")) == 1  # delivered once: the spool knew it was done

@@ -67,7 +67,9 @@ extension RegionalNode {
             let metadataReasons = erasure.heldCustomers.compactMap { held[$0] }.sorted()
             receipt.classes = [
                 DataClassCount(
-                    dataClass: "message_metadata", found: erasure.erasedDeliveries + erasure.heldDeliveries, erased: erasure.erasedDeliveries,
+                    // Writes set aside because the database refused them are metadata too (MetadataStore).
+                    dataClass: "message_metadata", found: erasure.erasedDeliveries + erasure.erasedSetAside + erasure.heldDeliveries,
+                    erased: erasure.erasedDeliveries + erasure.erasedSetAside,
                     held: erasure.heldDeliveries, holdReasons: metadataReasons),
                 DataClassCount(
                     dataClass: "delivery_logs", found: erasure.erasedAttempts + erasure.heldAttempts, erased: erasure.erasedAttempts,

@@ -29,6 +29,8 @@ extension MetadataStore {
         public var heldAttempts = 0
         /// The customers whose held records were kept.
         public var heldCustomers: Set<String> = []
+        /// Writes of the subject set aside in `metadata-rejected.jsonl` (see `MetadataStore`), now gone.
+        public var erasedSetAside = 0
     }
 
     /// Every delivery and attempt of the subject, oldest first.
@@ -91,7 +93,19 @@ extension MetadataStore {
                 _ = try? await connection.query("ROLLBACK")
                 throw error
             }
+            result.erasedSetAside = pruneSetAside { line, _ in
+                let heldLine = held.contains { line.contains("\"customer_id\":\"\($0.lowercased())\"") }
+                return !heldLine && line.contains(Self.mention(subject))
+            }
             return result
+        }
+    }
+
+    /// How a subject appears in a set-aside write's JSON (lowercased): its address as a string, or its customer id.
+    static func mention(_ subject: SubjectIdentity) -> String {
+        switch subject {
+        case .email(let address): "\"\(address.lowercased().replacingOccurrences(of: "/", with: "\\/"))\""
+        case .customer(let id): "\"customer_id\":\"\(id.lowercased())\""
         }
     }
 

@@ -72,24 +72,45 @@ public struct MetadataQuery: Sendable, Hashable {
 /// Writes are batched: concurrent sessions' records go in one transaction every few milliseconds. The
 /// spool, not this store, is what makes a 250 durable; after a crash, recovery writes the rows of spooled
 /// messages again (`INSERT OR IGNORE`).
+///
+/// No write is dropped. A batch the database cannot take now (locked, full, an I/O error) is kept and tried
+/// again every second; what is still pending at shutdown is saved beside the database (`metadata-pending.jsonl`)
+/// and written at the next start. A batch the database refuses for its content is written one write at a time,
+/// and a write it still refuses on its own is set aside in `metadata-rejected.jsonl` with the error, so that one
+/// bad row cannot hold back every later one.
 public actor MetadataStore {
     let connection: SQLiteConnection
     private let logger: Logger
+    nonisolated let pendingPath: String
+    nonisolated let rejectedPath: String
     private var batch: [Write] = []
     private var flushScheduled = false
+    /// Writes from `metadata-pending.jsonl` are in the batch; the file goes once they are written.
+    private var replaying = false
+    private var closed = false
     /// Held by whoever runs a transaction on the one connection.
     private var busy = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    enum Write: Sendable {
+    enum Write: Sendable, Codable {
         case record(DeliveryRecord)
         case attempt(DeliveryKey, number: Int, DeliveryAttempt)
         case status(DeliveryKey, DeliveryStatus, attempts: Int, nextAttemptAt: Date?, completedAt: Date?, reason: String?, serverResponse: String?)
+
+        var key: DeliveryKey {
+            switch self {
+            case .record(let record): DeliveryKey(messageID: record.messageID, recipient: record.recipient)
+            case .attempt(let key, _, _), .status(let key, _, _, _, _, _, _): key
+            }
+        }
     }
 
-    private init(connection: SQLiteConnection, logger: Logger) {
+    private init(connection: SQLiteConnection, path: String, logger: Logger) {
         self.connection = connection
         self.logger = logger
+        let directory = (path as NSString).deletingLastPathComponent
+        pendingPath = (directory as NSString).appendingPathComponent("metadata-pending.jsonl")
+        rejectedPath = (directory as NSString).appendingPathComponent("metadata-rejected.jsonl")
     }
 
     public static func open(path: String, logger: Logger) async throws -> MetadataStore {
@@ -136,11 +157,19 @@ public actor MetadataStore {
         ] {
             _ = try await connection.query(statement)
         }
-        return MetadataStore(connection: connection, logger: logger)
+        let store = MetadataStore(connection: connection, path: path, logger: logger)
+        await store.replayPending()
+        return store
     }
 
+    /// Writes what is pending; what the database cannot take now is saved to `metadata-pending.jsonl` for the
+    /// next start instead of being lost with the connection.
     public func close() async throws {
-        await flush()
+        await acquire()
+        defer { release() }
+        try? await writePending()
+        closed = true
+        if !batch.isEmpty { savePending() }
         try await connection.close()
     }
 
@@ -175,25 +204,43 @@ public actor MetadataStore {
     public func flush() async {
         await acquire()
         defer { release() }
+        guard !closed else { return }
         try? await writePending()
     }
 
-    /// Called with the connection held. A batch that fails (the database locked, the disk full) is kept at the
-    /// head of the queue and tried again a second later: a delivery's record is never dropped.
+    /// Called with the connection held. A batch that fails because of the database (locked, full, an I/O
+    /// error) is kept at the head of the queue and tried again a second later. One that fails for its content
+    /// is written one write at a time, and a write still refused alone is set aside (`reject`).
     private func writePending() async throws {
         flushScheduled = false
         while !batch.isEmpty {
             let writes = batch
             batch = []
+            var failure: (any Error)?
             do {
-                try await begin()
-                for write in writes { try await apply(write) }
-                _ = try await connection.query("COMMIT")
+                try await transaction(writes)
+            } catch where !Self.isTransient(error) {
+                logger.warning(
+                    "metadata store: the database refused a batch of \(writes.count) writes; writing them one at a time",
+                    metadata: ["error": "\(error)"])
+                for (index, write) in writes.enumerated() {
+                    do {
+                        try await transaction([write])
+                    } catch where !Self.isTransient(error) {
+                        reject(write, error)
+                    } catch {
+                        batch = Array(writes[index...]) + batch
+                        failure = error
+                        break
+                    }
+                }
             } catch {
-                _ = try? await connection.query("ROLLBACK")
                 batch = writes + batch
+                failure = error
+            }
+            if let failure {
                 logger.error(
-                    "metadata store: a batch of \(writes.count) writes failed; kept, trying again in 1 s", metadata: ["error": "\(error)"])
+                    "metadata store: \(batch.count) writes could not be written; kept, trying again in 1 s", metadata: ["error": "\(failure)"])
                 if !flushScheduled {
                     flushScheduled = true
                     Task {
@@ -201,10 +248,151 @@ public actor MetadataStore {
                         if self.flushScheduled { await self.flush() }
                     }
                 }
-                throw error
+                throw failure
             }
         }
+        if replaying {
+            replaying = false
+            try? FileManager.default.removeItem(atPath: pendingPath)
+        }
     }
+
+    private func transaction(_ writes: [Write]) async throws {
+        do {
+            try await begin()
+            for write in writes { try await apply(write) }
+            _ = try await connection.query("COMMIT")
+        } catch {
+            _ = try? await connection.query("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Whether an error is the database's state rather than the write's content: busy or locked, full, read-only,
+    /// an I/O error, out of memory, or an error from outside SQLite. Such writes wait. A constraint, a type
+    /// mismatch, an SQL error (malformed JSON in a row) or a record that cannot be encoded is the write's own.
+    static func isTransient(_ error: any Error) -> Bool {
+        guard let error = error as? SQLiteError else { return !(error is EncodingError) }
+        let reason = "\(error.reason)"
+        return ["busy", "locked", "full", "ioError", "noMemory", "readOnly", "readonly", "cantOpen", "interrupt", "proto"]
+            .contains { reason.hasPrefix($0) }
+    }
+
+    /// Keeps a write the database refuses on its own in `metadata-rejected.jsonl`, one JSON line with the error.
+    private func reject(_ write: Write, _ error: any Error) {
+        struct Rejected: Encodable {
+            var at: Date
+            var error: String
+            var write: Write
+        }
+        logger.error(
+            "metadata store: a write was refused on its own; set aside in \(rejectedPath)", metadata: ["error": "\(error)", "write": "\(write.key)"])
+        do {
+            try setAside(try Self.fileEncoder.encode(Rejected(at: Date(), error: "\(error)", write: write)))
+        } catch {
+            logger.critical("metadata store: cannot keep a refused write in \(rejectedPath): \(error)", metadata: ["write": "\(write.key)"])
+        }
+    }
+
+    /// Rewrites `metadata-rejected.jsonl` without the lines `drop` picks (given each line lowercased, and its
+    /// time); returns how many went. Retention and erasure reach set-aside writes through it.
+    func pruneSetAside(_ drop: (_ line: String, _ at: Date?) -> Bool) -> Int {
+        guard let data = FileManager.default.contents(atPath: rejectedPath) else { return 0 }
+        struct Dated: Decodable { var at: Date }
+        var kept = Data()
+        var dropped = 0
+        for line in data.split(separator: 0x0A) where !line.isEmpty {
+            let at = try? Self.fileDecoder.decode(Dated.self, from: line).at
+            if drop(String(decoding: line, as: UTF8.self).lowercased(), at) {
+                dropped += 1
+            } else {
+                kept.append(line)
+                kept.append(0x0A)
+            }
+        }
+        guard dropped > 0 else { return 0 }
+        do {
+            if kept.isEmpty {
+                try FileManager.default.removeItem(atPath: rejectedPath)
+            } else {
+                try kept.write(to: URL(fileURLWithPath: rejectedPath), options: .atomic)
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: rejectedPath)
+            }
+        } catch {
+            logger.error("metadata store: cannot rewrite \(rejectedPath): \(error)")
+            return 0
+        }
+        return dropped
+    }
+
+    /// Appends one line to `metadata-rejected.jsonl` (owner-only: it holds delivery metadata) and syncs it.
+    private func setAside(_ line: Data) throws {
+        if !FileManager.default.fileExists(atPath: rejectedPath) {
+            guard FileManager.default.createFile(atPath: rejectedPath, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: rejectedPath])
+            }
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: rejectedPath))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: line + Data([0x0A]))
+        try handle.synchronize()
+    }
+
+    /// At shutdown: what the database could not take goes to `metadata-pending.jsonl` (written aside, then renamed).
+    private func savePending() {
+        do {
+            var data = Data()
+            for write in batch {
+                data.append(try Self.fileEncoder.encode(write))
+                data.append(0x0A)
+            }
+            try data.write(to: URL(fileURLWithPath: pendingPath), options: .atomic)
+            logger.warning("metadata store: \(batch.count) writes could not be written before shutdown; kept in \(pendingPath) for the next start")
+            batch = []
+        } catch {
+            logger.critical("metadata store: \(batch.count) writes are lost: cannot keep them in \(pendingPath): \(error)")
+        }
+    }
+
+    /// At start: writes kept at the last shutdown go first. A line that cannot be read is set aside, not dropped.
+    private func replayPending() async {
+        guard let data = FileManager.default.contents(atPath: pendingPath) else { return }
+        var writes: [Write] = []
+        for line in data.split(separator: 0x0A) where !line.isEmpty {
+            do {
+                writes.append(try Self.fileDecoder.decode(Write.self, from: line))
+            } catch {
+                logger.error("metadata store: an unreadable line in \(pendingPath) is kept in \(rejectedPath)", metadata: ["error": "\(error)"])
+                struct Unreadable: Encodable {
+                    var at: Date
+                    var error: String
+                    var line: String
+                }
+                do {
+                    try setAside(try Self.fileEncoder.encode(Unreadable(at: Date(), error: "\(error)", line: String(decoding: line, as: UTF8.self))))
+                } catch {
+                    logger.critical("metadata store: cannot keep it: \(error)")
+                }
+            }
+        }
+        logger.notice("metadata store: writing \(writes.count) writes kept at the last shutdown (\(pendingPath))")
+        batch = writes + batch
+        replaying = true
+        await flush()
+    }
+
+    static let fileEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
+    static let fileDecoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        return decoder
+    }()
 
     /// `BEGIN IMMEDIATE`, first ending a transaction a failed ROLLBACK may have left open.
     private func begin() async throws {
@@ -383,6 +571,8 @@ public actor MetadataStore {
         public var deletedRecords = 0
         public var deletedAttempts = 0
         public var maskedAddresses = 0
+        /// Lines of `metadata-rejected.jsonl` past the metadata period.
+        public var deletedSetAside = 0
     }
 
     /// Applies the region's policy: deletes finished metadata older than `message_metadata`, attempts older
@@ -424,6 +614,9 @@ public actor MetadataStore {
             _ = try? await connection.query("ROLLBACK")
             throw error
         }
+        // Set-aside writes are kept no longer than the records they belong to.
+        let oldest = now.addingTimeInterval(-Double(retention.messageMetadata.seconds))
+        result.deletedSetAside = pruneSetAside { _, at in (at ?? .distantPast) < oldest }
         return result
     }
 

@@ -39,7 +39,7 @@ public struct SpooledMessage: Sendable, Hashable, Codable {
 }
 
 /// One recipient of a spooled message: the unit of delivery, retry and completion.
-public struct DeliveryKey: Sendable, Hashable, CustomStringConvertible {
+public struct DeliveryKey: Sendable, Hashable, Codable, CustomStringConvertible {
     public var messageID: String
     public var recipient: Int
 
