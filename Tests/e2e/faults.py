@@ -386,14 +386,44 @@ class Suite:
             syncs.append(await asyncio.to_thread(self.sync_within, "clock skew"))
 
     async def slowloris(self, ledger, syncs, notes):
-        """240 connections to eu-1 that send a command one byte every 2 s and never finish it, from four client
-        addresses, while mail flows to the EU: the per-address limit refuses what is over 50, the node closes
-        the rest once their command has taken longer than the idle timeout, and real mail keeps getting 250."""
+        """240 connections to eu-1 from four client addresses, while mail flows to the EU. Half send a command one
+        byte every 2 s and never finish it; half reach DATA and send a 6-byte header line every 2 s. The
+        per-address limit refuses what is over 50; the node closes a command once it has taken longer than the
+        idle timeout, and message data once it falls below the floor rate (the idle timeout plus a second per
+        500 bytes); real mail keeps getting 250."""
         node = next(n for n in self.d.nodes if n.id == "eu-1")
         sources = [f"127.60.0.{i}" for i in range(1, 5)]
         opened, refused, closed_after = 0, 0, []
+        closed_in = {"command": [], "data": []}
+        rcpt = self.recipients("eu")[0]
 
-        async def slow(source):
+        async def slow_data(reader, writer, start):
+            for command in (b"EHLO slow.data.example", b"MAIL FROM:<loris@slow.example>", f"RCPT TO:<{rcpt}>".encode(), b"DATA"):
+                writer.write(command + b"\r\n")
+                await writer.drain()
+                while True:  # EHLO answers several lines
+                    line = await asyncio.wait_for(reader.readline(), 10)
+                    if not line or line[3:4] != b"-":
+                        break
+                if not line or line[:1] not in b"23":
+                    raise AssertionError(f"the slow DATA client was refused before DATA: {line!r}")
+            await trickle(reader, writer, [b"X: y\r\n"] * 30, start, "data")  # 3 bytes/s: under the 500 bytes/s floor
+
+        async def trickle(reader, writer, pieces, start, phase):
+            """Sends a piece every 2 s until the node answers 421 or closes; notes when that was."""
+            for piece in pieces:
+                writer.write(piece)
+                await writer.drain()
+                try:
+                    line = await asyncio.wait_for(reader.readline(), 2.0)
+                except asyncio.TimeoutError:
+                    continue
+                if not line or line.startswith(b"421"):
+                    closed_after.append(time.monotonic() - start)
+                    closed_in[phase].append(time.monotonic() - start)
+                    return
+
+        async def slow(source, in_data):
             nonlocal opened, refused
             try:
                 reader, writer = await asyncio.open_connection(node.address, self.port, local_addr=(source, 0))
@@ -407,29 +437,27 @@ class Suite:
                     refused += 1
                     return
                 opened += 1
-                for byte in b"EHLO slow.loris.example and on":  # 30 bytes, one every 2 s
-                    writer.write(bytes([byte]))
-                    await writer.drain()
-                    try:
-                        line = await asyncio.wait_for(reader.readline(), 2.0)
-                    except asyncio.TimeoutError:
-                        continue
-                    if not line or line.startswith(b"421"):
-                        closed_after.append(time.monotonic() - start)
-                        return
+                if in_data:
+                    await slow_data(reader, writer, start)
+                    return
+                await trickle(reader, writer, [bytes([byte]) for byte in b"EHLO slow.loris.example and on"], start, "command")
             except (OSError, ConnectionError):
                 closed_after.append(time.monotonic() - start)
             finally:
                 writer.close()
 
-        attack = [asyncio.create_task(slow(sources[i % 4])) for i in range(240)]
+        attack = [asyncio.create_task(slow(sources[i % 4], in_data=i % 2 == 1)) for i in range(240)]
         await asyncio.sleep(3.0)
         load = self.load(ledger, "loris", keys=("eu", "sync"), concurrency=12)
         await asyncio.gather(*attack)
         await self.finish(load, 0)
         notes.append(f"slow connections: {opened} admitted, {refused} refused at once (50 per address), "
                      f"{len(closed_after)} closed by the node"
-                     + (f" after a median {statistics.median(closed_after):.0f} s" if closed_after else ""))
+                     + (f" after a median {statistics.median(closed_after):.0f} s" if closed_after else "")
+                     + "".join(f"; {len(times)} in {phase} (median {statistics.median(times):.0f} s)"
+                               for phase, times in closed_in.items() if times))
+        if not closed_in["data"]:
+            raise AssertionError("no slow DATA client was closed with 421")
         if len(closed_after) < opened:
             raise AssertionError(f"{opened - len(closed_after)} slow connections were never closed by the node")
 

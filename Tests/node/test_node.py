@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 from standardwebhooks import Webhook
 
-from harness import NODE_TOKEN, SECRET, Node, SMTPSink, WebhookSink, customer, free_port, wait_for
+from harness import MERIDIAN, NODE_TOKEN, ROOT, SECRET, Node, SMTPSink, WebhookSink, customer, free_port, wait_for
 
 
 def message(subject="Hello", sender="alice@sender.example", to="inbox@acme.example", body="Hi there.\n", extra=""):
@@ -417,6 +417,57 @@ def test_a_command_trickled_a_byte_at_a_time_is_cut_off_at_the_idle_timeout(work
         assert answer.startswith(b"421 4.4.2 Command line not completed in time"), answer
         assert time.monotonic() - started < 8
     assert send(node.smtp_port)[0] == 250, "whole commands within the timeout are untouched"
+
+
+def test_message_data_trickled_below_the_floor_rate_is_cut_off(workdir, sink, nodes):
+    """Each line resets the idle timer, so a client trickling its message a line at a time is bounded only by the
+    floor rate: the idle timeout plus a second per --min-data-rate bytes (Postfix's smtpd_min_data_rate)."""
+    node = Node(workdir, [customer("cus_acme", "acme.example", sink.url("/ok"))], idle_timeout=2, extra=["--min-data-rate", "100"])
+    nodes.append(node)
+    def at_data(rcpt):
+        """A session that has reached DATA; returns the socket and a reader of its replies."""
+        connection = socket.create_connection(("127.0.0.1", node.smtp_port), timeout=10)
+        reader = connection.makefile("rb")
+        assert reader.readline().startswith(b"220 ")
+        for command in (b"HELO client.example", b"MAIL FROM:<a@sender.example>", f"RCPT TO:<{rcpt}>".encode(), b"DATA"):
+            connection.sendall(command + b"\r\n")
+            assert reader.readline()[:1] in (b"2", b"3")
+        return connection, reader
+
+    slow, _ = at_data("trickle@acme.example")
+    with slow:
+        started = time.monotonic()
+        answer = b""
+        slow.settimeout(0.5)
+        for _ in range(40):  # 12 bytes every 0.5 s: 24 bytes/s, well under 100
+            try:
+                slow.sendall(b"Subject: x\r\n")
+                answer = slow.recv(200)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            break
+        assert answer.startswith(b"421 4.4.2 Message data arriving too slowly"), answer
+        assert 2 <= time.monotonic() - started < 6
+    # A client that pauses within the idle timeout but keeps above the floor overall is untouched.
+    client, reader = at_data("paused@acme.example")
+    with client:
+        body = b"Subject: paused\r\n\r\n" + b"x" * 70 + b"\r\n"
+        client.sendall(body * 1500)
+        time.sleep(1.5)
+        client.sendall(body * 1500 + b".\r\n")
+        assert reader.readline().startswith(b"250 "), "a paused but fast enough client gets its 250"
+    wait_for(lambda: len(sink.posts("/ok")) == 1, what="the paused message's delivery")
+    time.sleep(0.5)
+    posts = sink.posts("/ok")
+    assert len(posts) == 1 and "paused@acme.example" in str(posts[0]) and "trickle@acme.example" not in str(posts[0])
+
+
+def test_a_bad_min_data_rate_is_refused_by_name(workdir):
+    bad = subprocess.run([MERIDIAN, "node", "--region", "eu", "--data-dir", workdir, "--min-data-rate=-5"],
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert bad.returncode != 0 and "--min-data-rate -5: bytes per second, from 0 (no floor) to 100000000" in bad.stderr, bad.stderr
 
 
 def test_a_second_node_on_the_same_data_directory_refuses_to_start(workdir, sink, nodes):

@@ -45,6 +45,8 @@ extension SMTPReply {
     /// Sent by the transport when a client stays silent longer than the command timeout.
     public static let idleTimeout = SMTPReply(421, "4.4.2", "Idle timeout; closing the connection")
     public static let commandTimeout = SMTPReply(421, "4.4.2", "Command line not completed in time; closing the connection")
+    /// Sent by the transport when message data arrives slower than the server's floor rate.
+    public static let dataTooSlow = SMTPReply(421, "4.4.2", "Message data arriving too slowly; closing the connection")
     /// Sent by the transport when it shuts down between transactions.
     public static let shuttingDown = SMTPReply(421, "4.3.2", "Service shutting down; try again later")
 }

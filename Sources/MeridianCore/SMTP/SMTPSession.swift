@@ -65,6 +65,14 @@ public struct SMTPSession: Sendable {
         return input.count == inputStart
     }
 
+    /// Message content is arriving: after `DATA` until the final dot, or inside a `BDAT` chunk.
+    public var isReceivingMessage: Bool {
+        switch phase {
+        case .data, .chunk: true
+        default: false
+        }
+    }
+
     /// A command line has begun and not ended: what a slowloris client keeps open by sending it a byte at a
     /// time. The server gives a command line as long as its idle timeout, however the bytes trickle in.
     public var hasPartialCommand: Bool {

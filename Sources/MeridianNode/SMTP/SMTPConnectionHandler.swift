@@ -24,16 +24,20 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private let logger: Logger
     private let commandTimeout: TimeAmount
     private var commandDeadline: Scheduled<Void>?
+    private let minDataRate: Int
+    /// While message data arrives: when it began, how many bytes came, and the check of the floor rate.
+    private var dataWatch: (started: NIODeadline, bytes: Int, check: Scheduled<Void>?)?
     private var processing = false
     private var draining = false
     private var closed = false
 
     init(
         session: SMTPSession, configVersion: Int, intake: any MessageIntake, tls: NIOSSLContext?, metrics: NodeMetrics,
-        commandTimeout: TimeAmount, logger: Logger
+        commandTimeout: TimeAmount, minDataRate: Int, logger: Logger
     ) {
         self.session = session
         self.commandTimeout = commandTimeout
+        self.minDataRate = minDataRate
         self.configVersion = configVersion
         self.intake = intake
         self.tls = tls
@@ -50,11 +54,13 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
         commandDeadline?.cancel()
+        dataWatch?.check?.cancel()
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        dataWatch?.bytes += buffer.readableBytes
         let events = session.receive(buffer.readableBytesView)
         if !events.isEmpty {
             commandDeadline?.cancel()
@@ -62,6 +68,43 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         handle(events, context: context)
         watchPartialCommand(context: context)
+        watchDataRate(context: context)
+    }
+
+    /// Message data trickled a line at a time would also hold a connection for ever, each line resetting the
+    /// idle timer. So the data gets the idle timeout plus a second per `minDataRate` bytes received, checked
+    /// when that time is up and moved on as bytes arrive.
+    private func watchDataRate(context: ChannelHandlerContext) {
+        guard minDataRate > 0, !closed, session.isReceivingMessage else {
+            dataWatch?.check?.cancel()
+            dataWatch = nil
+            return
+        }
+        guard dataWatch == nil else { return }
+        dataWatch = (.now(), 0, nil)
+        scheduleDataCheck(context: context)
+    }
+
+    private func dataDeadline() -> NIODeadline? {
+        guard let watch = dataWatch else { return nil }
+        return watch.started + commandTimeout + .nanoseconds(Int64(watch.bytes) * 1_000_000_000 / Int64(minDataRate))
+    }
+
+    private func scheduleDataCheck(context: ChannelHandlerContext) {
+        guard let deadline = dataDeadline() else { return }
+        dataWatch?.check = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) {
+            guard !self.closed, !self.processing, self.session.isReceivingMessage, let deadline = self.dataDeadline() else { return }
+            if deadline > .now() {
+                self.scheduleDataCheck(context: context)  // bytes came since: the deadline moved on
+                return
+            }
+            self.logger.debug("smtp: message data slower than the floor rate; closing", metadata: ["bytes": "\(self.dataWatch?.bytes ?? 0)"])
+            self.write(.dataTooSlow, context: context)
+            self.closed = true
+            context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
     }
 
     /// The idle timeout is reset by every byte; a command line that trickles in a byte at a time (slowloris)

@@ -15,6 +15,9 @@ public struct SMTPServerConfiguration: Sendable {
     public var maxConnectionsPerIP = 50
     /// A session that sends nothing for this long gets `421 4.4.2` (RFC 5321 section 4.5.3.2 suggests 5 minutes).
     public var idleTimeout: TimeAmount = .minutes(5)
+    /// Message data (DATA or BDAT) gets `idleTimeout` plus one second per this many bytes received; a client
+    /// slower than that gets `421 4.4.2`. Postfix's `smtpd_min_data_rate` (500) is the model; 0 turns it off.
+    public var minDataRate = 500
     /// How long a shutdown waits for transactions in flight before cutting connections.
     public var shutdownGrace: TimeAmount = .seconds(30)
     public var maxMessageSize = 25 * 1024 * 1024
@@ -127,7 +130,7 @@ public final class SMTPServer: Service, Sendable {
         try pipeline.addHandler(
             SMTPConnectionHandler(
                 session: SMTPSession(configuration: session, remoteAddress: ip, policy: policy),
-                configVersion: version, intake: intake, tls: tls, metrics: metrics, commandTimeout: configuration.idleTimeout, logger: logger))
+                configVersion: version, intake: intake, tls: tls, metrics: metrics, commandTimeout: configuration.idleTimeout, minDataRate: configuration.minDataRate, logger: logger))
     }
 
     /// Ends every session at its next idle moment, then waits (up to the grace period) for all to close.

@@ -84,6 +84,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds of silence after which an SMTP session is closed with 421; also the longest one command line may take, however slowly its bytes arrive.")
     var idleTimeout = 300
 
+    @Option(help: "Bytes per second below which message data (DATA or BDAT) may not arrive, after its first --idle-timeout seconds; a slower client gets 421. 0 turns the floor off.")
+    var minDataRate = 500
+
     @Option(help: "Most SMTP connections open at once.")
     var maxConnections = 2_000
 
@@ -174,6 +177,9 @@ struct NodeCommand: AsyncParsableCommand {
         }
         guard (1...600).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout \(webhookTimeout): from 1 to 600 seconds") }
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout \(idleTimeout): from 1 to 3600 seconds") }
+        guard (0...100_000_000).contains(minDataRate) else {
+            throw ValidationError("--min-data-rate \(minDataRate): bytes per second, from 0 (no floor) to 100000000")
+        }
         guard maxConnections >= 1, maxConnectionsPerIp >= 1 else { throw ValidationError("connection limits must be at least 1") }
         if let coordinator {
             guard let url = URL(string: coordinator), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
@@ -193,6 +199,7 @@ struct NodeCommand: AsyncParsableCommand {
             configuration.controlURL = controlURL.hasSuffix("/") ? String(controlURL.dropLast()) : controlURL
         }
         configuration.smtp.idleTimeout = .seconds(Int64(idleTimeout))
+        configuration.smtp.minDataRate = minDataRate
         configuration.smtp.maxConnections = maxConnections
         configuration.smtp.maxConnectionsPerIP = maxConnectionsPerIp
         return configuration
