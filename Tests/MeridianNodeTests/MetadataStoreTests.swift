@@ -182,6 +182,7 @@ struct MetadataStoreTests {
         try await store.close()
         let pending = try String(contentsOfFile: store.pendingPath, encoding: .utf8)
         #expect(pending.split(separator: "\n").count == 2)
+        #expect(try FileManager.default.attributesOfItem(atPath: store.pendingPath)[.posixPermissions] as? Int == 0o600)
         _ = try await other.connection.query("ROLLBACK")
         try await other.close()
 

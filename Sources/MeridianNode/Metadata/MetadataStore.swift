@@ -339,7 +339,8 @@ public actor MetadataStore {
         try handle.synchronize()
     }
 
-    /// At shutdown: what the database could not take goes to `metadata-pending.jsonl` (written aside, then renamed).
+    /// At shutdown: what the database could not take goes to `metadata-pending.jsonl` (written aside, then
+    /// renamed; owner-only: it holds delivery metadata).
     private func savePending() {
         do {
             var data = Data()
@@ -348,6 +349,7 @@ public actor MetadataStore {
                 data.append(0x0A)
             }
             try data.write(to: URL(fileURLWithPath: pendingPath), options: .atomic)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: pendingPath)
             logger.warning("metadata store: \(batch.count) writes could not be written before shutdown; kept in \(pendingPath) for the next start")
             batch = []
         } catch {

@@ -87,7 +87,9 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private func dataDeadline() -> NIODeadline? {
         guard let watch = dataWatch else { return nil }
-        return watch.started + commandTimeout + .nanoseconds(Int64(watch.bytes) * 1_000_000_000 / Int64(minDataRate))
+        // Capped (about 3 years) so that no byte count can overflow the arithmetic.
+        let earned = min(Double(watch.bytes) / Double(minDataRate), 100_000_000)
+        return watch.started + commandTimeout + .nanoseconds(Int64(earned * 1_000_000_000))
     }
 
     private func scheduleDataCheck(context: ChannelHandlerContext) {
