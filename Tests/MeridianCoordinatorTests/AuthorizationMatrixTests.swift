@@ -21,6 +21,7 @@ struct AuthorizationMatrixTests {
         case "getCustomerDNS": return (.get, "/v1/customers/\(id)/dns", nil)
         case "checkCustomerDNS": return (.get, "/v1/customers/\(id)/dns/check", nil)
         case "listNodes": return (.get, "/v1/nodes", nil)
+        case "forgetNode": return (.delete, "/v1/nodes/node_none", nil)
         case "createLegalRequest":
             return (.post, "/v1/legal-requests", ["received_on": "2026-11-01", "authority": "Court", "country": "DE", "kind": "subpoena"])
         case "listLegalRequests": return (.get, "/v1/legal-requests", nil)

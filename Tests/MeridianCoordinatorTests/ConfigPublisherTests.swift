@@ -96,4 +96,27 @@ struct ConfigPublisherTests {
             #expect(actions == ["node.register", "node.update"])
         }
     }
+
+    @Test("a retired node is forgotten through the API by an admin, audited, and comes back only by pulling again", arguments: StoreKind.allCases)
+    func forget(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind) { harness, client in
+            let config = harness.coordinator.config
+            try await config.seen(node: "eu-2", region: RegionID("eu")!, controlURL: "http://10.0.0.2:9101", at: Date())
+            try await config.record(node: "eu-2", result: .unreachable, version: nil, error: "connection refused", at: Date())
+            let admin = harness.tokens[.admin]!
+            for role in [Role.support, .dpo, .auditor, .customer] {
+                try await client.json(.delete, "/v1/nodes/eu-2", token: harness.tokens[role]!, expect: .forbidden)
+            }
+            let forgotten = try await client.json(.delete, "/v1/nodes/eu-2", token: admin)
+            #expect(forgotten["id"] as? String == "eu-2" && forgotten["state"] as? String == "unreachable")
+            #expect(try await config.nodes().isEmpty)
+            let missing = try await client.json(.delete, "/v1/nodes/eu-2", token: admin, expect: .notFound)
+            #expect((missing["detail"] as? String)?.contains("no node with id eu-2") == true)
+            let audit = try await client.json(.get, "/v1/audit?limit=100", token: admin)
+            let entry = try #require((audit["items"] as? [[String: Any]])?.first { $0["action"] as? String == "node.forget" })
+            #expect(entry["target"] as? String == "node/eu-2")
+            // A node that was not retired after all registers again at its next pull.
+            #expect(try await config.seen(node: "eu-2", region: RegionID("eu")!, controlURL: "http://10.0.0.2:9101", at: Date()))
+        }
+    }
 }

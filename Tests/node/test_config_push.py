@@ -308,6 +308,40 @@ def test_a_node_measures_its_clock_against_the_coordinators(tmp_path):
             coordinator.kill()
 
 
+def test_a_retired_node_is_forgotten_and_one_still_running_comes_back(tmp_path):
+    work = str(tmp_path)
+    port, smtp, control = free_port(), free_port(), free_port()
+    coordinator, data = start_coordinator(work, port)
+    key = os.path.join(data, "bundle-signing.pub")
+    node = None
+
+    def cli(*args):
+        return subprocess.run([MERIDIAN, "nodes", *args, "--url", f"http://127.0.0.1:{port}", "--data-dir", data],
+                              capture_output=True, text=True, timeout=30)
+    try:
+        admin = first_admin(data, port)
+        node = start_node(work, port, key, smtp, control)
+        wait_for(lambda: "eu-1" in cli().stdout, what="the node in meridian nodes")
+        stop_group(node)
+        node = None
+
+        forgot = cli("forget", "eu-1")
+        assert forgot.returncode == 0 and forgot.stdout.startswith("forgot eu-1 (eu, http://127.0.0.1:"), forgot.stdout + forgot.stderr
+        assert "eu-1" not in cli().stdout
+        again = cli("forget", "eu-1")
+        assert again.returncode != 0 and "no node with id eu-1" in again.stderr, again.stdout + again.stderr
+        status, audit = api(port, "GET", "/v1/audit?limit=100", admin)
+        assert [e["target"] for e in audit["items"] if e["action"] == "node.forget"] == ["node/eu-1"]
+
+        node = start_node(work, port, key, smtp, control)
+        wait_for(lambda: "eu-1" in cli().stdout, what="the node back after its next pull")
+    finally:
+        if node and node.poll() is None:
+            os.killpg(node.pid, signal.SIGKILL)
+        if coordinator.poll() is None:
+            coordinator.kill()
+
+
 def test_a_node_that_trusts_another_key_nacks_and_the_coordinator_records_it(tmp_path):
     work = str(tmp_path)
     port, smtp, control = free_port(), free_port(), free_port()

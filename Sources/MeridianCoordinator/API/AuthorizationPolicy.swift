@@ -37,6 +37,7 @@ public enum AuthorizationPolicy {
         "listTokens": [.admin: .allowed],
         "revokeToken": [.admin: .allowed],
         "listNodes": [.admin: .allowed, .support: .allowed, .dpo: .allowed, .auditor: .allowed],
+        "forgetNode": [.admin: .allowed],
         "createLegalRequest": [.admin: .allowed, .dpo: .allowed],
         "listLegalRequests": [.admin: .allowed, .dpo: .allowed],
         "getLegalRequest": [.admin: .allowed, .dpo: .allowed],

@@ -104,18 +104,35 @@ public struct ConfigRepository: Sendable {
 
     public func nodes() async throws -> [NodeRecord] {
         try await store.withSession { db in
-            try await db.raw("SELECT * FROM nodes ORDER BY region, id").all().map { row in
-                NodeRecord(
-                    id: try row.decode(column: "id", as: String.self), region: try row.decode(column: "region", as: String.self),
-                    controlURL: try row.decode(column: "control_url", as: String.self),
-                    appliedVersion: try row.decode(column: "applied_version", as: Int64?.self).map(Int.init),
-                    lastResult: try row.decode(column: "last_result", as: String?.self).flatMap(NodeRecord.Result.init),
-                    lastError: try row.decode(column: "last_error", as: String?.self),
-                    lastResultAt: try row.decode(column: "last_result_at", as: Int64?.self).map(Timestamp.date),
-                    firstSeenAt: Timestamp.date(try row.decode(column: "first_seen_at", as: Int64.self)),
-                    lastSeenAt: Timestamp.date(try row.decode(column: "last_seen_at", as: Int64.self)))
-            }
+            try await db.raw("SELECT * FROM nodes ORDER BY region, id").all().map(Self.node)
         }
+    }
+
+    /// Deletes a node's row, with a `node.forget` audit entry; returns the row as it was, or nil with no such node.
+    public func forget(node id: String, by actor: AuditActor, at date: Date) async throws -> NodeRecord? {
+        try await store.transaction { db in
+            guard let row = try await db.raw("SELECT * FROM nodes WHERE id = \(bind: id)").first() else { return nil }
+            let node = try Self.node(row)
+            try await db.raw("DELETE FROM nodes WHERE id = \(bind: id)").run()
+            try await SQLAuditLog.append(
+                AuditEvent(
+                    "node.forget", target: "node/\(id)",
+                    detail: ["region": node.region, "control_url": node.controlURL, "applied_version": node.appliedVersion.map(String.init) ?? "none"]),
+                by: actor, at: date, on: db)
+            return node
+        }
+    }
+
+    static func node(_ row: any SQLRow) throws -> NodeRecord {
+        NodeRecord(
+            id: try row.decode(column: "id", as: String.self), region: try row.decode(column: "region", as: String.self),
+            controlURL: try row.decode(column: "control_url", as: String.self),
+            appliedVersion: try row.decode(column: "applied_version", as: Int64?.self).map(Int.init),
+            lastResult: try row.decode(column: "last_result", as: String?.self).flatMap(NodeRecord.Result.init),
+            lastError: try row.decode(column: "last_error", as: String?.self),
+            lastResultAt: try row.decode(column: "last_result_at", as: Int64?.self).map(Timestamp.date),
+            firstSeenAt: Timestamp.date(try row.decode(column: "first_seen_at", as: Int64.self)),
+            lastSeenAt: Timestamp.date(try row.decode(column: "last_seen_at", as: Int64.self)))
     }
 
     /// A node made contact (a pull): records where it is. Returns true when it is new, for the audit log.
