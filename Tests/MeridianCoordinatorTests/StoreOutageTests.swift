@@ -9,6 +9,15 @@ import Testing
 /// What the coordinator does while PostgreSQL is away: a bounded wait, then a 503 with Retry-After; a session
 /// the server ends is run again. The fault suite (scripts/e2e) restarts a real server under load.
 @Suite struct StoreOutageTests {
+    /// The test server (MERIDIAN_TEST_POSTGRES_URL); nil, recording an issue under CI, when there is none.
+    static func testServer() throws -> DatabaseLocation.PostgresLocation? {
+        guard let url = TestStores.postgresURL, case .postgres(let location) = try DatabaseLocation(parsing: url) else {
+            if TestStores.requirePostgres { Issue.record("CI=true but MERIDIAN_TEST_POSTGRES_URL is not set") }
+            return nil
+        }
+        return location
+    }
+
     @Test func aDatabaseThatDoesNotAnswerIsA503WithRetryAfterNotAHang() async throws {
         // A port nothing listens on: every connection attempt is refused.
         let closed = DatabaseLocation.PostgresLocation(
@@ -38,10 +47,7 @@ import Testing
     }
 
     @Test func aSessionThePostgresServerEndsIsRunAgainOrAnsweredNeverLeftHanging() async throws {
-        guard let url = TestStores.postgresURL, case .postgres(let location) = try DatabaseLocation(parsing: url) else {
-            if TestStores.requirePostgres { Issue.record("CI=true but MERIDIAN_TEST_POSTGRES_URL is not set") }
-            return
-        }
+        guard let location = try Self.testServer() else { return }
         var store = try PostgresStore(location, logger: TestStores.logger)
         store.sessionLimit = .seconds(3)
         let running = store
@@ -77,6 +83,40 @@ import Testing
             #expect((error as? StoreUnavailable)?.reason == .connectionLost, "\(error)")
             #expect(attempts.withLock { $0 } == 1)
         }
+        PostgresRunLog.record()
+    }
+
+    @Test func aSessionStillWaitingAfterAnotherLostItsConnectionIsAnsweredSoonNotAfterTheSessionLimit() async throws {
+        guard let location = try Self.testServer() else { return }
+        var store = try PostgresStore(location, logger: TestStores.logger)
+        store.stallLimit = .seconds(1)
+        store.sessionLimit = .seconds(30)
+        let running = store
+        let (slow, elapsed) = await withThrowingTaskGroup(of: Void.self) { group -> (Result<Void, any Error>, Duration) in
+            group.addTask { try await running.run() }
+            defer { group.cancelAll() }
+            // Another session is ended by the server (what a restart does to every connection); it is marked lost.
+            group.addTask {
+                _ = try? await running.withSession { db in
+                    let pid = try #require(try await db.raw("SELECT pg_backend_pid() AS pid").first()?.decode(column: "pid", as: Int.self))
+                    try await TestStores.withAdmin(location) { admin in
+                        _ = try await admin.raw("SELECT pg_terminate_backend(\(bind: pid)::integer)").all()
+                    }
+                    _ = try await db.raw("SELECT 1").all()
+                }
+            }
+            // This one stands for a statement the driver never answers after the restart.
+            let started = ContinuousClock.now
+            do {
+                try await running.withSession { db in _ = try await db.raw("SELECT pg_sleep(20)").all() }
+                return (.success(()), ContinuousClock.now - started)
+            } catch {
+                return (.failure(error), ContinuousClock.now - started)
+            }
+        }
+        guard case .failure(let error) = slow else { Issue.record("the 20 s statement was let run"); return }
+        #expect((error as? StoreUnavailable)?.reason == .connectionLost, "\(error)")
+        #expect(elapsed < .seconds(10), "answered after \(elapsed), not soon after the stall limit")
         PostgresRunLog.record()
     }
 }

@@ -7,8 +7,9 @@ fault after another while it flows. Each scenario prints what happened to its ma
     dup         deliveries beyond the first (at-least-once: a redelivery keeps its webhook-id)
     lost        messages that got a 250 and never reached the webhook: must be 0
 
-and what must also hold: no 5xx from the coordinator's API at any time (an API watcher reads and writes all
-through the suite), and every node back on the coordinator's newest config within 5 s of each recovery.
+and what must also hold: no 5xx from the coordinator's API at any time, and no request to it left without an
+answer for 30 s (an API watcher reads and writes all through the suite), and every node back on the
+coordinator's newest config within 5 s of each recovery.
 
 Usage: faults.py [--work DIR] [--only NAME ...]   (scripts/e2e runs it; CI runs scripts/e2e)
 Exit status 0 when everything held, 1 otherwise."""
@@ -39,7 +40,7 @@ SYNC_LIMIT = 5.0  # seconds from a recovery to every node on the current config
 class APIWatch(threading.Thread):
     """Reads three endpoints and writes one (a token created, then revoked) in a loop, all through the suite,
     and files every answer under the scenario running at the time. A refused connection (the coordinator is
-    down) is counted apart: it is not an answer."""
+    down) is counted apart: it is not an answer. A request left 30 s without an answer is a failure, as a 5xx is."""
 
     def __init__(self, deployment):
         super().__init__(daemon=True)
@@ -58,6 +59,10 @@ class APIWatch(threading.Thread):
         started = time.monotonic()
         try:
             status, answer = self.deployment.api(method, path, body, timeout=30)
+        except TimeoutError:
+            self.count("unanswered")
+            self.errors.append(f"{self.scenario}: {method} {path} had no answer within 30 s")
+            return None
         except (OSError, HTTPException) as error:  # refused, or cut off by a kill -9
             self.count("down")
             if time.monotonic() - started > 5:
@@ -89,8 +94,10 @@ class APIWatch(threading.Thread):
             self.call("GET", "/v1/customers?limit=10")
             self.call("GET", "/v1/nodes")
 
-    def fives(self, scenario):
-        return self.counts.get(scenario, {}).get("5xx", 0)
+    def failures(self, scenario):
+        """5xx answers and requests left without an answer."""
+        counts = self.counts.get(scenario, {})
+        return counts.get("5xx", 0) + counts.get("unanswered", 0)
 
 
 class Suite:
@@ -171,13 +178,13 @@ class Suite:
         duplicates = sum(len(ids) - 1 for ids in found.values())
         if lost:
             self.fail(name, f"{len(lost)} messages got 250 and were not delivered: {sorted(lost)[:5]}")
-        if self.watch.fives(name):
-            self.fail(name, f"{self.watch.fives(name)} API answers were 5xx: {self.watch.errors[-3:]}")
+        if self.watch.failures(name):
+            self.fail(name, f"{self.watch.failures(name)} API requests got a 5xx or no answer: {self.watch.errors[-3:]}")
         api = self.watch.counts.get(name, {})
         row = {
             "scenario": name, "sent": len(ledger.sent), "250": len(ledger.accepted), "delivered": len(found.keys() & ledger.sent),
             "dup": duplicates, "lost": len(lost), "api": f"{api.get('2xx', 0)} ok, {api.get('5xx', 0)} 5xx"
-            + (f", {api['down']} refused" if api.get("down") else ""),
+            + (f", {api['down']} refused" if api.get("down") else "") + (f", {api['unanswered']} unanswered" if api.get("unanswered") else ""),
             "sync": f"{max(syncs):.2f} s" if syncs else "-", "seconds": time.monotonic() - started, "notes": notes,
         }
         self.rows.append(row)
@@ -558,18 +565,19 @@ def main():
     print()
     print(table(suite.rows))
     print()
-    api_total = {k: sum(c.get(k, 0) for c in suite.watch.counts.values()) for k in ("2xx", "4xx", "5xx", "down")}
+    api_total = {k: sum(c.get(k, 0) for c in suite.watch.counts.values()) for k in ("2xx", "4xx", "5xx", "down", "unanswered")}
     print(f"faults: API watcher over the whole run: {api_total['2xx']} 2xx, {api_total['4xx']} 4xx, {api_total['5xx']} 5xx, "
-          f"{api_total['down']} refused while the coordinator was down")
-    if api_total["5xx"] and not any("5xx" in f for f in suite.failures):
-        suite.failures.append(f"{api_total['5xx']} API answers were 5xx: {suite.watch.errors[:3]}")
+          f"{api_total['unanswered']} unanswered, {api_total['down']} refused while the coordinator was down")
+    bad = api_total["5xx"] + api_total["unanswered"]
+    if bad and not any("no answer" in f for f in suite.failures):
+        suite.failures.append(f"{bad} API requests got a 5xx or no answer: {suite.watch.errors[:3]}")
     for line in suite.watch.slow:
         print(f"faults: slow API answer: {line}")
     print(f"faults: {len(suite.rows)} scenarios in {time.monotonic() - started:.0f} s; logs in {work}")
     if suite.failures:
         print("faults: FAILED\n  " + "\n  ".join(suite.failures))
         sys.exit(1)
-    print(f"faults: {len(suite.rows)} scenarios passed: nothing that got 250 was lost, no API answer was a 5xx, "
+    print(f"faults: {len(suite.rows)} scenarios passed: nothing that got 250 was lost, no API request got a 5xx or went 30 s unanswered, "
           f"and every node was back on the current config within {SYNC_LIMIT:.0f} s of each recovery")
 
 

@@ -19,7 +19,12 @@ public struct PostgresStore: SQLStore, Service {
             host: location.host, port: location.port, username: location.user, password: location.password,
             database: location.database, tls: tls)
         configuration.options.minimumConnections = 1
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let losses = LossMark()
+        self.losses = losses
+        // The pool's own log tells when it could not connect (the server restarting): a loss too.
+        let inner = logger.handler
+        let background = Logger(label: logger.label) { _ in PoolLossWatcher(inner: inner, losses: losses) }
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: background)
     }
 
     public func run() async throws {
@@ -31,6 +36,12 @@ public struct PostgresStore: SQLStore, Service {
     public var connectionWait: Duration = .seconds(10)
     /// The longest one session may run before its caller is answered ``StoreUnavailable`` (see `leased`).
     public var sessionLimit: Duration = .seconds(60)
+    /// How long a session may go without an answer when a loss (another session's connection lost, or the
+    /// pool failing to connect) was seen since shortly before it began: a restart ends every connection at
+    /// once, so then it is answered as lost too.
+    public var stallLimit: Duration = .seconds(2)
+    /// When a session last saw its connection lost, or the pool failed to connect; shared by every session.
+    let losses: LossMark
 
     /// Runs `body` on a pooled connection. A body that never got a connection is tried again until
     /// `connectionWait` is up; so is, once, a body whose session PostgreSQL itself ended (a fast shutdown
@@ -44,6 +55,7 @@ public struct PostgresStore: SQLStore, Service {
             do {
                 return try await leased(until: deadline, started: started, body)
             } catch let error as PSQLError where Self.lostConnection(error) {
+                losses.mark()
                 let ranBody = started.isSet
                 let retry = !ranBody || (!repeated && Self.endedByServer(error))
                 guard retry, ContinuousClock.now < deadline else {
@@ -58,12 +70,17 @@ public struct PostgresStore: SQLStore, Service {
     /// `body` on a connection from the pool, or ``StoreUnavailable`` if none comes before `deadline`, or if the
     /// body is still running `sessionLimit` after it began. The second is a safety net: a statement sent on a
     /// connection the server has just ended can wait for ever in the driver, and an API request must not.
+    /// Such a statement is usually caught sooner: a session with no answer `stallLimit` after it began, when a
+    /// loss was seen since shortly before it began, is answered as lost too, which lets the API run a read
+    /// again at once.
     private func leased<R: Sendable>(
         until deadline: ContinuousClock.Instant, started: StartFlag, _ body: @escaping @Sendable (any SQLDatabase) async throws -> R
     ) async throws -> R {
         let outcome = Outcome<R>()
         let client = client
         let limit = sessionLimit
+        let stall = stallLimit
+        let losses = losses
         return try await withCheckedThrowingContinuation { continuation in
             outcome.waiting(continuation)
             let work = Task {
@@ -79,14 +96,25 @@ public struct PostgresStore: SQLStore, Service {
             }
             outcome.watch(
                 Task {
-                    try await Task.sleep(until: deadline)
-                    guard let began = started.at else {
-                        work.cancel()
-                        outcome.finish(.failure(StoreUnavailable(.noConnection, underlying: nil)))
-                        return
+                    while true {
+                        try await Task.sleep(for: .milliseconds(250))
+                        let now = ContinuousClock.now
+                        guard let began = started.at else {
+                            if now < deadline { continue }
+                            work.cancel()
+                            outcome.finish(.failure(StoreUnavailable(.noConnection, underlying: nil)))
+                            return
+                        }
+                        if now >= began + stall, let lost = losses.last, lost >= began - stall {
+                            outcome.finish(.failure(StoreUnavailable(
+                                .connectionLost, underlying: "no answer \(stall) after the session began, and the connection was lost meanwhile")))
+                            return
+                        }
+                        if now >= began + limit {
+                            outcome.finish(.failure(StoreUnavailable(.connectionLost, underlying: "no answer \(limit) after the session began")))
+                            return
+                        }
                     }
-                    try await Task.sleep(until: began + limit)
-                    outcome.finish(.failure(StoreUnavailable(.connectionLost, underlying: "no answer \(limit) after the session began")))
                 })
         }
     }
@@ -108,6 +136,13 @@ public struct PostgresStore: SQLStore, Service {
         guard let state = server?.serverInfo?[.sqlState] else { return false }
         return ["57P01", "57P02", "57P03"].contains(state)
     }
+}
+
+/// When a session of the store last saw its connection lost, or its pool could not connect.
+final class LossMark: Sendable {
+    private let instant = Mutex<ContinuousClock.Instant?>(nil)
+    func mark() { instant.withLock { $0 = .now } }
+    var last: ContinuousClock.Instant? { instant.withLock { $0 } }
 }
 
 /// When a session's body got its connection and began: only a body that never began is safe to run again
@@ -149,5 +184,34 @@ final class Outcome<R: Sendable>: Sendable {
         }
         watch?.cancel()
         continuation?.resume(with: result)
+    }
+}
+
+/// The pool's background logger: passes every line on as before, and marks a loss when the pool reports a
+/// connection it could not make (PostgresNIO logs "Connection creation failed" with `psql_error`). It sees
+/// info lines even when the process logs only from notice up.
+struct PoolLossWatcher: LogHandler {
+    var inner: any LogHandler
+    let losses: LossMark
+
+    var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+
+    var logLevel: Logger.Level {
+        get { min(inner.logLevel, .info) }
+        set { inner.logLevel = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        if event.message.description == "Connection creation failed" || event.metadata?["psql_error"] != nil { losses.mark() }
+        guard event.level >= inner.logLevel else { return }
+        inner.log(event: event)
     }
 }
