@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Logging
 import SQLKit
 import Synchronization
 import Testing
@@ -77,6 +78,7 @@ import Testing
             // The driver reported the end: the session ran again on a new connection.
             #expect(answer == 42)
             #expect(attempts.withLock { $0 } == 2)
+            #expect(running.losses.last != nil, "the lost connection is marked for the other sessions")
         case .failure(let error):
             // The driver sent the statement on the ended connection and never answered (it happens, depending on
             // timing): the session limit answers instead of a hang.
@@ -86,7 +88,7 @@ import Testing
         PostgresRunLog.record()
     }
 
-    @Test func aSessionStillWaitingAfterAnotherLostItsConnectionIsAnsweredSoonNotAfterTheSessionLimit() async throws {
+    @Test func aSessionStillWaitingAfterALossIsAnsweredSoonNotAfterTheSessionLimit() async throws {
         guard let location = try Self.testServer() else { return }
         var store = try PostgresStore(location, logger: TestStores.logger)
         store.stallLimit = .seconds(1)
@@ -95,15 +97,11 @@ import Testing
         let (slow, elapsed) = await withThrowingTaskGroup(of: Void.self) { group -> (Result<Void, any Error>, Duration) in
             group.addTask { try await running.run() }
             defer { group.cancelAll() }
-            // Another session is ended by the server (what a restart does to every connection); it is marked lost.
+            // The database goes while the statement runs: here marked by hand, in service by another session
+            // losing its connection or by the pool failing to connect (both tested apart).
             group.addTask {
-                _ = try? await running.withSession { db in
-                    let pid = try #require(try await db.raw("SELECT pg_backend_pid() AS pid").first()?.decode(column: "pid", as: Int.self))
-                    try await TestStores.withAdmin(location) { admin in
-                        _ = try await admin.raw("SELECT pg_terminate_backend(\(bind: pid)::integer)").all()
-                    }
-                    _ = try await db.raw("SELECT 1").all()
-                }
+                try await Task.sleep(for: .milliseconds(500))
+                running.losses.mark()
             }
             // This one stands for a statement the driver never answers after the restart.
             let started = ContinuousClock.now
@@ -118,5 +116,49 @@ import Testing
         #expect((error as? StoreUnavailable)?.reason == .connectionLost, "\(error)")
         #expect(elapsed < .seconds(10), "answered after \(elapsed), not soon after the stall limit")
         PostgresRunLog.record()
+    }
+
+    @Test func withoutALossASlowSessionRunsToItsEnd() async throws {
+        guard let location = try Self.testServer() else { return }
+        var store = try PostgresStore(location, logger: TestStores.logger)
+        store.stallLimit = .seconds(1)
+        let running = store
+        let outcome = await withThrowingTaskGroup(of: Void.self) { group -> Result<Int, any Error> in
+            group.addTask { try await running.run() }
+            defer { group.cancelAll() }
+            do {
+                return .success(try await running.withSession { db in
+                    try #require(try await db.raw("SELECT 7 AS n FROM pg_sleep(2.5)").first()?.decode(column: "n", as: Int.self))
+                })
+            } catch {
+                return .failure(error)
+            }
+        }
+        #expect(try outcome.get() == 7)
+        PostgresRunLog.record()
+    }
+
+    @Test func thePoolFailingToConnectMarksALossAndItsLogStillReachesTheProcessLog() {
+        final class Recorder: LogHandler, @unchecked Sendable {
+            var logLevel: Logger.Level = .notice
+            var metadata: Logger.Metadata = [:]
+            var lines: [String] = []
+            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+                get { metadata[key] }
+                set { metadata[key] = newValue }
+            }
+            func log(event: LogEvent) { lines.append(event.message.description) }
+        }
+        let recorder = Recorder()
+        let losses = LossMark()
+        let logger = Logger(label: "pool") { _ in PoolLossWatcher(inner: recorder, losses: losses) }
+        logger.debug("Connection leased", metadata: ["psql_connection_id": "1"])
+        logger.info("Connection established")
+        #expect(losses.last == nil)
+        logger.info("Connection creation failed", metadata: ["psql_connection_id": "2", "psql_error": "connection refused"])
+        #expect(losses.last != nil)
+        // The process logs from notice up: the info lines were seen for the mark, and not passed on.
+        logger.warning("something else")
+        #expect(recorder.lines == ["something else"])
     }
 }
