@@ -58,6 +58,51 @@ struct BackupTests {
         try await restored.close()
     }
 
+    @Test("a node's backup holds the pending and set-aside files beside its metadata store, and restores them beside it")
+    func nodeSideFiles() async throws {
+        let work = Self.directory()
+        let node = work + "/node"
+        try FileManager.default.createDirectory(atPath: node, withIntermediateDirectories: true)
+        let store = try await SQLiteStore.open(path: node + "/metadata.sqlite", logger: TestStores.logger)
+        try await store.withSession { db in try await db.raw("CREATE TABLE deliveries (message_id TEXT)").run() }
+        try await store.close()
+        let rejected = Data(#"{"at":1795514400000,"error":"poisoned row","write":{"record":{}}}"#.utf8 + [0x0A])
+        try rejected.write(to: URL(fileURLWithPath: node + "/metadata-rejected.jsonl"))
+        let file = try await Backup.node(dataDirectory: node, box: Self.box, into: work + "/backups")
+        let header = try Backup.header(of: file)
+        #expect(header.sideFiles == [.init(name: "metadata-rejected.jsonl", bytes: rejected.count)])
+
+        _ = try Backup.restore(file, box: Self.box, to: .sqlite(path: work + "/fresh/metadata.sqlite"))
+        #expect(FileManager.default.contents(atPath: work + "/fresh/metadata-rejected.jsonl") == rejected)
+        let mode = try FileManager.default.attributesOfItem(atPath: work + "/fresh/metadata-rejected.jsonl")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let restored = try await SQLiteStore.open(path: work + "/fresh/metadata.sqlite", logger: TestStores.logger)
+        let tables = try await restored.withSession { db in
+            try await db.raw("SELECT count(*) AS n FROM sqlite_master WHERE name = 'deliveries'").first()!.decode(column: "n", as: Int64.self)
+        }
+        try await restored.close()
+        #expect(tables == 1)
+
+        // A side file already at the target is not overwritten, and nothing is written.
+        try FileManager.default.createDirectory(atPath: work + "/busy", withIntermediateDirectories: true)
+        try Data("kept".utf8).write(to: URL(fileURLWithPath: work + "/busy/metadata-rejected.jsonl"))
+        #expect(throws: BackupError.self) { try Backup.restore(file, box: Self.box, to: .sqlite(path: work + "/busy/metadata.sqlite")) }
+        #expect(!FileManager.default.fileExists(atPath: work + "/busy/metadata.sqlite"))
+        #expect(FileManager.default.contents(atPath: work + "/busy/metadata-rejected.jsonl") == Data("kept".utf8))
+
+        // A header naming a file a node does not keep, or sizes that do not add up, is refused (even sealed with the key).
+        let forgeries: [(Int, [Backup.SideFile]?)] = [
+            (1, [.init(name: "../escape", bytes: 1)]), (1, [.init(name: "metadata-pending.jsonl", bytes: 5)]), (-1, nil), (5, nil),
+        ]
+        for (bytes, sideFiles) in forgeries {
+            let forged = try Backup.write(
+                .init(kind: .nodeMetadata, createdAt: Date(), source: "x", bytes: bytes, sideFiles: sideFiles), Data([1, 2]), box: Self.box,
+                into: work + "/forged-\(UUID().uuidString)")
+            #expect(throws: BackupError.self) { try Backup.restore(forged, box: Self.box, to: .sqlite(path: work + "/\(UUID().uuidString)/metadata.sqlite")) }
+        }
+        #expect(!FileManager.default.fileExists(atPath: work + "/escape"))
+    }
+
     @Test("backups older than the policy are deleted, younger ones and other files are kept")
     func prune() throws {
         let work = Self.directory()

@@ -154,6 +154,15 @@ struct MetadataStoreTests {
         await store.insert(Self.record("evil", at: now, from: "Eve@Example.org"))
         await store.flush()
         #expect(try String(contentsOfFile: store.rejectedPath, encoding: .utf8).split(separator: "\n").count == 2)
+        // An access request finds it, as written; another subject's does not.
+        let found = try await store.records(of: .email("eve@example.org"))
+        #expect(found.deliveries.isEmpty && found.setAside.count == 1)
+        if case .object(let line) = found.setAside.first, case .string(let error) = line["error"] {
+            #expect(error.contains("poisoned row"))
+        } else {
+            Issue.record("the set-aside write is not its JSON line: \(found.setAside)")
+        }
+        #expect(try await store.records(of: .email("someone@example.org")).setAside.isEmpty)
         #expect(try await store.erase(.email("eve@example.org"), holding: ["cus_a"]).erasedSetAside == 0)
         #expect(try await store.erase(.email("eve@example.org"), holding: []).erasedSetAside == 1)
         let left = try String(contentsOfFile: store.rejectedPath, encoding: .utf8)

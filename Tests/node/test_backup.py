@@ -82,13 +82,20 @@ def test_coordinator_and_node_backups_restore(tmp_path):
         assert send(node.smtp, rcpt="x@acme.example")[0] == 250
         wait_for(lambda: node.messages(cid), what="the message recorded")
         node_data = os.path.join(work, "node-eu")
+        # A write the store's database refused is kept beside it (MetadataStore); the backup holds it too.
+        refused = b'{"at":1795514400000,"error":"constraint failed","write":{}}\n'
+        open(os.path.join(node_data, "metadata-rejected.jsonl"), "wb").write(refused)
         made = backup("create", "--node-data", node_data, "--out", backups)
         assert "created the node backup key" in made.stderr + made.stdout and "node-metadata" in made.stdout
+        assert f"with metadata-rejected.jsonl, {len(refused)} bytes" in made.stdout, made.stdout
         [node_file] = [os.path.join(backups, n) for n in os.listdir(backups) if n.startswith("node-metadata")]
         fresh = os.path.join(work, "node-restored")
         os.makedirs(fresh)
-        backup("restore", node_file, "--node-data", fresh, "--key-file", os.path.join(node_data, "backup.key"))
+        restored_node = backup("restore", node_file, "--node-data", fresh, "--key-file", os.path.join(node_data, "backup.key"))
+        assert "with metadata-rejected.jsonl beside it" in restored_node.stdout, restored_node.stdout
         assert os.path.getsize(os.path.join(fresh, "metadata.sqlite")) > 0
+        assert open(os.path.join(fresh, "metadata-rejected.jsonl"), "rb").read() == refused
+        assert os.stat(os.path.join(fresh, "metadata-rejected.jsonl")).st_mode & 0o777 == 0o600
 
         # The backup job's pass is tested in BackupTests.swift (it waits one interval first); here, its flag.
         bad = subprocess.run([MERIDIAN, "coordinator", "--backup-hours", "0"], cwd=ROOT, capture_output=True, text=True)

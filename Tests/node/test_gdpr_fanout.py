@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import urllib.parse
 import urllib.request
 import zipfile
@@ -131,6 +132,13 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         wait_for(lambda: len(sink.posts("/ok")) == 4, what="the deliveries")
         wait_for(lambda: len(sink.posts("/fail")) >= 2, what="the first attempts of the waiting messages")
 
+        # A write the ap node's database refused, kept beside it (MetadataStore), is the subject's metadata too.
+        set_aside = os.path.join(work, "node-ap", "metadata-rejected.jsonl")
+        with open(set_aside, "w") as lines:
+            for sender in (SUBJECT.upper(), "bob@example.org"):
+                lines.write(json.dumps({"at": int(time.time() * 1000), "error": "constraint failed",
+                                        "write": {"record": {"_0": {"metadata": {"envelope_from": sender}}}}}) + "\n")
+
         # Access: one ZIP with the subject's data from the coordinator and from every region.
         access = ticket(port, admin, dpo, "access")
         wait_for(lambda: state(port, admin, access)["state"] == "completed", timeout=60, what="the access request completed")
@@ -146,6 +154,8 @@ def test_access_and_erasure_reach_every_region(tmp_path):
             records = json.loads(archive.read(metadata))
             assert len(records) == found, (region, records)
             assert all(r["metadata"]["envelope_from"] == SUBJECT for r in records)
+        [kept] = [n for n in names if n.endswith("/message_metadata_set_aside.json")]
+        assert kept.startswith("ap/") and [w["write"]["record"]["_0"]["metadata"]["envelope_from"] for w in json.loads(archive.read(kept))] == [SUBJECT.upper()]
         [spooled] = [n for n in names if n.startswith("eu/") and n.endswith("/spooled_messages.json")]
         assert json.loads(archive.read(spooled))[0]["recipients"] == ["w@initech.example"]
         summary = archive.read("summary.txt").decode()
@@ -186,7 +196,9 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         assert (us_metadata["found"], us_metadata["erased"], us_metadata["held"]) == (2, 1, 1)
         assert legal["id"] in us_metadata["hold_reasons"][0] and "open legal request" in us_metadata["hold_reasons"][0]
         assert counts(us_answer, "spooled_messages")["held"] == 1
-        assert ap_answer["attempts"] >= 2 and counts(ap_answer, "message_metadata")["found"] == 0
+        assert ap_answer["attempts"] >= 2
+        assert counts(ap_answer, "message_metadata") == {"data_class": "message_metadata", "found": 1, "erased": 1, "held": 0, "hold_reasons": []}
+        assert SUBJECT not in open(set_aside).read().lower() and "bob@example.org" in open(set_aside).read()
 
         shown = cli(port, admin, "show", erasure).stdout
         assert "completed" in shown and f"held: data under an open legal request ({legal['id']}" in shown

@@ -21,9 +21,26 @@ public enum Backup {
         /// Where it came from: the database file, the PostgreSQL database name, or the node's data directory.
         public var source: String
         public var bytes: Int
+        /// For a node: the files kept beside its metadata store (`MetadataStore`'s pending and set-aside writes),
+        /// sealed after the snapshot in this order. Absent when there were none.
+        public var sideFiles: [SideFile]?
 
-        enum CodingKeys: String, CodingKey { case kind, createdAt = "created_at", source, bytes }
+        public init(kind: Kind, createdAt: Date, source: String, bytes: Int, sideFiles: [SideFile]? = nil) {
+            (self.kind, self.createdAt, self.source, self.bytes, self.sideFiles) = (kind, createdAt, source, bytes, sideFiles)
+        }
+
+        enum CodingKeys: String, CodingKey { case kind, createdAt = "created_at", source, bytes, sideFiles = "side_files" }
     }
+
+    /// A file of a node's data directory held in its backup after the snapshot.
+    public struct SideFile: Codable, Sendable, Equatable {
+        public var name: String
+        public var bytes: Int
+    }
+
+    /// The files a node keeps beside `metadata.sqlite` that hold metadata too: writes still pending at a shutdown
+    /// the store could not finish, and writes the database refused (see `MetadataStore`).
+    public static let nodeSideFiles = ["metadata-pending.jsonl", "metadata-rejected.jsonl"]
 
     static let magic = Data("MRB1\n".utf8)
     public static let fileExtension = "mrbk"
@@ -46,8 +63,14 @@ public enum Backup {
     public static func node(dataDirectory: String, box: SecretBox, into directory: String, at date: Date = Date()) async throws -> String {
         let path = (dataDirectory as NSString).appendingPathComponent("metadata.sqlite")
         guard FileManager.default.fileExists(atPath: path) else { throw BackupError("no metadata store at \(path): is --node-data a node's data directory?") }
-        let snapshot = try await sqliteSnapshot(of: path)
-        return try write(Header(kind: .nodeMetadata, createdAt: date, source: dataDirectory, bytes: snapshot.count), snapshot, box: box, into: directory)
+        var payload = try await sqliteSnapshot(of: path)
+        var header = Header(kind: .nodeMetadata, createdAt: date, source: dataDirectory, bytes: payload.count)
+        for name in nodeSideFiles {
+            guard let contents = FileManager.default.contents(atPath: (dataDirectory as NSString).appendingPathComponent(name)) else { continue }
+            header.sideFiles = (header.sideFiles ?? []) + [SideFile(name: name, bytes: contents.count)]
+            payload.append(contents)
+        }
+        return try write(header, payload, box: box, into: directory)
     }
 
     /// A consistent copy of a SQLite database in use (WAL readers and writers go on), via `VACUUM INTO`.
@@ -112,17 +135,40 @@ public enum Backup {
         guard let payload else { throw BackupError("nothing to restore in \(path)") }
         switch (header.kind, location) {
         case (.coordinatorSQLite, .sqlite(let target)), (.nodeMetadata, .sqlite(let target)):
-            guard !FileManager.default.fileExists(atPath: target) else {
-                throw BackupError("\(target) exists; restore into a new path, stop the coordinator and move the file into place")
+            let directory = (target as NSString).deletingLastPathComponent
+            let sideFiles = try sideFiles(of: header, in: payload, path: path)
+            for file in [target] + sideFiles.map({ (directory as NSString).appendingPathComponent($0.name) }) {
+                guard !FileManager.default.fileExists(atPath: file) else {
+                    let owner = header.kind == .nodeMetadata ? "node" : "coordinator"
+                    throw BackupError("\(file) exists; restore into a new path, stop the \(owner) and move the files into place")
+                }
             }
-            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try PrivateFile.write(payload, to: target)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try PrivateFile.write(payload.prefix(header.bytes), to: target)
+            for file in sideFiles { try PrivateFile.write(file.contents, to: (directory as NSString).appendingPathComponent(file.name)) }
         case (.coordinatorPostgres, .postgres(let postgres)):
             _ = try run("pg_restore", ["--clean", "--if-exists", "--no-owner", "--dbname", postgres.toolURL], input: payload, password: postgres.password)
         default:
             throw BackupError("\(path) holds a \(header.kind.rawValue) backup, which cannot be restored into \(location)")
         }
         return header
+    }
+
+    /// The side files sealed after a node's snapshot, checked against the header: only the names a node keeps,
+    /// and sizes that add up to the payload.
+    static func sideFiles(of header: Header, in payload: Data, path: String) throws -> [(name: String, contents: Data)] {
+        guard (0...payload.count).contains(header.bytes) else { throw BackupError("\(path) has a damaged header (\(header.bytes) bytes)") }
+        var offset = payload.startIndex + header.bytes
+        var files: [(name: String, contents: Data)] = []
+        for file in header.sideFiles ?? [] {
+            guard nodeSideFiles.contains(file.name), file.bytes >= 0, offset + file.bytes <= payload.endIndex else {
+                throw BackupError("\(path) has a damaged header (side file \(file.name), \(file.bytes) bytes)")
+            }
+            files.append((file.name, Data(payload[offset..<offset + file.bytes])))
+            offset += file.bytes
+        }
+        guard offset == payload.endIndex else { throw BackupError("\(path) has a damaged header (its sizes do not add up to its contents)") }
+        return files
     }
 
     // MARK: - Retention

@@ -5,7 +5,7 @@ import MeridianCore
 /// data subject's messages in this node's three data classes, and answer with a receipt.
 ///
 /// * `message_metadata`: the deliveries naming the subject's address as envelope sender or recipient (or the
-///   customer's, for an account);
+///   customer's, for an account), and writes of them the database refused and the store set aside;
 /// * `delivery_logs`: the attempts of those deliveries;
 /// * `spooled_messages`: messages still waiting in the spool whose sender or a recipient is the subject.
 ///
@@ -33,7 +33,7 @@ extension RegionalNode {
         case .access:
             let records = try await store.records(of: directive.subject)
             receipt.classes = [
-                DataClassCount(dataClass: "message_metadata", found: records.deliveries.count),
+                DataClassCount(dataClass: "message_metadata", found: records.deliveries.count + records.setAside.count),
                 DataClassCount(dataClass: "delivery_logs", found: records.attempts.count),
                 DataClassCount(dataClass: "spooled_messages", found: spooled.count),
             ]
@@ -42,6 +42,10 @@ extension RegionalNode {
                 "delivery_logs": try JSONValue(encoding: records.attempts),
                 "spooled_messages": try JSONValue(encoding: spooled.map(SpooledCopy.init)),
             ]
+            if !records.setAside.isEmpty {
+                // Metadata the database refused, kept beside it (MetadataStore): the export shows it apart, as written.
+                receipt.data?["message_metadata_set_aside"] = .array(records.setAside)
+            }
         case .erasure:
             // The spool first, so that no new attempt writes metadata behind the erasure.
             var spool = DataClassCount(dataClass: "spooled_messages", found: spooled.count)

@@ -10,6 +10,9 @@ extension MetadataStore {
     public struct SubjectRecords: Sendable {
         public var deliveries: [DeliveryRecord] = []
         public var attempts: [SubjectAttempt] = []
+        /// Writes naming the subject that the database refused and the store set aside in `metadata-rejected.jsonl`
+        /// (see `MetadataStore`), each as its line: the time, the error and the write.
+        public var setAside: [JSONValue] = []
     }
 
     /// One attempt with the delivery it belongs to.
@@ -57,6 +60,9 @@ extension MetadataStore {
                         at: Self.date(row.column("at")) ?? .distantPast, durationMilliseconds: row.column("duration_ms")?.integer ?? 0,
                         statusCode: row.column("status_code")?.integer, outcome: row.column("outcome")?.string ?? "",
                         detail: row.column("detail")?.string ?? ""))
+            }
+            records.setAside = setAsideLines { $0.contains(Self.mention(subject)) }.compactMap {
+                try? JSONDecoder().decode(JSONValue.self, from: $0)
             }
             return records
         }

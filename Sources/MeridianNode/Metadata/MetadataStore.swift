@@ -294,6 +294,12 @@ public actor MetadataStore {
         }
     }
 
+    /// The lines of `metadata-rejected.jsonl` that `pick` takes (given each line lowercased), as written.
+    func setAsideLines(_ pick: (_ line: String) -> Bool) -> [Data] {
+        guard let data = FileManager.default.contents(atPath: rejectedPath) else { return [] }
+        return data.split(separator: 0x0A).filter { !$0.isEmpty && pick(String(decoding: $0, as: UTF8.self).lowercased()) }.map { Data($0) }
+    }
+
     /// Rewrites `metadata-rejected.jsonl` without the lines `drop` picks (given each line lowercased, and its
     /// time); returns how many went. Retention and erasure reach set-aside writes through it.
     func pruneSetAside(_ drop: (_ line: String, _ at: Date?) -> Bool) -> Int {

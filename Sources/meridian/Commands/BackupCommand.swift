@@ -59,7 +59,8 @@ struct BackupCommand: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
             let header = try Backup.header(of: path)
-            print("wrote \(path) (\(header.kind.rawValue), \(header.bytes) bytes before encryption)")
+            let sideFiles = (header.sideFiles ?? []).map { "\($0.name), \($0.bytes) bytes" }
+            print("wrote \(path) (\(header.kind.rawValue), \(header.bytes) bytes before encryption\(sideFiles.isEmpty ? "" : "; with " + sideFiles.joined(separator: "; ")))")
         }
     }
 
@@ -108,7 +109,8 @@ struct BackupCommand: AsyncParsableCommand {
             }
             do {
                 let header = try Backup.restore(file, box: box, to: target)
-                print("restored the \(header.kind.rawValue) backup of \(iso(header.createdAt)) into \(target)")
+                let sideFiles = (header.sideFiles ?? []).map(\.name)
+                print("restored the \(header.kind.rawValue) backup of \(iso(header.createdAt)) into \(target)\(sideFiles.isEmpty ? "" : ", with " + sideFiles.joined(separator: " and ") + " beside it")")
             } catch let error as BackupError {
                 throw ValidationError(error.description)
             }
