@@ -145,7 +145,7 @@ public struct Coordinator: Sendable {
         if let directives {
             app.addServices(DirectiveJob(dispatcher: directives, interval: configuration.outboxInterval, logger: logger))
         }
-        if let directory = configuration.backupDirectory, let retention = catalog.regions.map(\.retention.backups).max() {
+        if let directory = configuration.backupDirectory, let retention = Backup.Retention(catalog) {
             app.addServices(
                 BackupJob(
                     database: configuration.database, box: secrets, directory: directory, retention: retention,

@@ -42,7 +42,7 @@ def test_coordinator_and_node_backups_restore(tmp_path):
         assert b"ops@acme.example" not in open(file, "rb").read(), "the backup is encrypted"
         listed = backup("list", "--dir", backups).stdout
         assert os.path.basename(file) in listed and "DELETED AFTER" in listed
-        assert "0 backups past the backups policy deleted" in backup("prune", "--dir", backups).stdout
+        assert "0 backups past the backups policies deleted" in backup("prune", "--dir", backups).stdout
 
         # Bad input: another key, an existing target, a file that is not a backup.
         other = os.path.join(work, "other")
@@ -96,6 +96,26 @@ def test_coordinator_and_node_backups_restore(tmp_path):
         assert os.path.getsize(os.path.join(fresh, "metadata.sqlite")) > 0
         assert open(os.path.join(fresh, "metadata-rejected.jsonl"), "rb").read() == refused
         assert os.stat(os.path.join(fresh, "metadata-rejected.jsonl")).st_mode & 0o777 == 0o600
+
+        # The account's data is erased in its region: the node records when, its next backup says so, and the
+        # backups made before go within deleted_customer_backups (45 days) instead of the backups period (90).
+        status, dpo = api(port, "POST", "/v1/tokens", admin, {"name": "dpo", "role": "dpo"})
+        assert status == 201, dpo
+        status, erasure = api(port, "POST", "/v1/gdpr-requests", admin, {"type": "erasure", "regulation": "gdpr", "subject": {"customer_id": cid}})
+        assert status == 201, erasure
+        status, verified = api(port, "POST", f"/v1/gdpr-requests/{erasure['id']}/verify", dpo["secret"], {"method": "document", "reason": "signed letter"})
+        assert status == 200, verified
+        assert api(port, "PATCH", f"/v1/gdpr-requests/{erasure['id']}", admin, {"state": "in_progress"})[0] == 200
+        # (The ticket itself waits for the regions this test runs no node for; the eu node's part is enough here.)
+        wait_for(lambda: os.path.exists(os.path.join(node_data, "accounts-erased.json")), timeout=60, what="the eu node's erasure")
+        assert node.messages(cid) == []
+        os.remove(os.path.join(node_data, "metadata-rejected.jsonl"))
+        time.sleep(1.1)  # backup files are named to the second
+        later = backup("create", "--node-data", node_data, "--out", backups)
+        assert "side" not in later.stdout and "with" not in later.stdout, later.stdout
+        listed = {line.split()[0]: line for line in backup("list", "--dir", backups).stdout.splitlines()[1:]}
+        assert "an account deleted" in listed[os.path.basename(node_file)] and "deleted_customer_backups 45d" in listed[os.path.basename(node_file)]
+        assert "backups policy, 90d" in listed[os.path.basename(later.stdout.split()[1])]
 
         # The backup job's pass is tested in BackupTests.swift (it waits one interval first); here, its flag.
         bad = subprocess.run([MERIDIAN, "coordinator", "--backup-hours", "0"], cwd=ROOT, capture_output=True, text=True)

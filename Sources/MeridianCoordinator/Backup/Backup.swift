@@ -4,7 +4,8 @@ import MeridianCore
 import SQLKit
 
 /// Encrypted backups of the coordinator's database and of a node's metadata store, kept for the backups
-/// policy (90 days in Regions/), then deleted.
+/// policy (90 days in Regions/), then deleted; those holding the data of an account deleted since go sooner
+/// (`deleted_customer_backups`, 45 days after the deletion).
 ///
 /// A backup file is `MRB1`, a line of JSON saying what it holds and when it was made, then the snapshot sealed
 /// with AES-256-GCM under a 32-byte key (the coordinator's master key, or a node's backup key). The snapshot is
@@ -24,12 +25,40 @@ public enum Backup {
         /// For a node: the files kept beside its metadata store (`MetadataStore`'s pending and set-aside writes),
         /// sealed after the snapshot in this order. Absent when there were none.
         public var sideFiles: [SideFile]?
+        /// When the source deleted an account's data (a purge on the coordinator, an account's erasure on a node),
+        /// within the backups period before this backup: the times only, no account. Backups made before such a
+        /// time go sooner (`deletion(of:accountsErased:retention:)`).
+        public var accountsErased: [Date]?
 
-        public init(kind: Kind, createdAt: Date, source: String, bytes: Int, sideFiles: [SideFile]? = nil) {
-            (self.kind, self.createdAt, self.source, self.bytes, self.sideFiles) = (kind, createdAt, source, bytes, sideFiles)
+        public init(
+            kind: Kind, createdAt: Date, source: String, bytes: Int, sideFiles: [SideFile]? = nil, accountsErased: [Date]? = nil
+        ) {
+            (self.kind, self.createdAt, self.source, self.bytes) = (kind, createdAt, source, bytes)
+            (self.sideFiles, self.accountsErased) = (sideFiles, accountsErased)
         }
 
-        enum CodingKeys: String, CodingKey { case kind, createdAt = "created_at", source, bytes, sideFiles = "side_files" }
+        enum CodingKeys: String, CodingKey {
+            case kind, createdAt = "created_at", source, bytes, sideFiles = "side_files", accountsErased = "accounts_erased"
+        }
+    }
+
+    /// How long backups are kept: the backups policy, and the shorter one for the data of a deleted account.
+    public struct Retention: Sendable, Equatable {
+        public var backups: PolicyDuration
+        public var deletedAccounts: PolicyDuration
+
+        public init(backups: PolicyDuration, deletedAccounts: PolicyDuration) {
+            (self.backups, self.deletedAccounts) = (backups, deletedAccounts)
+        }
+
+        /// From Regions/: a backup may hold every region's data, so it is kept for the longest `backups` period,
+        /// and a deleted account's data leaves backups within the shortest `deleted_customer_backups` one.
+        public init?(_ catalog: RegionCatalog) {
+            guard let backups = catalog.regions.map(\.retention.backups).max(),
+                let deleted = catalog.regions.map(\.retention.deletedCustomerBackups).min()
+            else { return nil }
+            self.init(backups: backups, deletedAccounts: min(deleted, backups))
+        }
     }
 
     /// A file of a node's data directory held in its backup after the snapshot.
@@ -47,24 +76,43 @@ public enum Backup {
 
     // MARK: - Making
 
-    /// Snapshots the coordinator's database into `directory` and returns the new file's path.
-    public static func coordinator(_ location: DatabaseLocation, box: SecretBox, into directory: String, at date: Date = Date()) async throws -> String {
+    /// Snapshots the coordinator's database into `directory` and returns the new file's path. The header lists
+    /// the account purges of the audit log within `retention`'s backups period.
+    public static func coordinator(
+        _ location: DatabaseLocation, box: SecretBox, into directory: String, retention: Retention, at date: Date = Date()
+    ) async throws -> String {
+        let since = Timestamp.millis(date.addingTimeInterval(-Double(retention.backups.seconds)))
+        let purges = "SELECT at_ms FROM audit_log WHERE action = 'customer.purge' AND at_ms >= \(since) ORDER BY at_ms"
         switch location {
         case .sqlite(let path):
             let snapshot = try await sqliteSnapshot(of: path)
-            return try write(Header(kind: .coordinatorSQLite, createdAt: date, source: path, bytes: snapshot.count), snapshot, box: box, into: directory)
+            let erased = try await sqliteTimes(purges, in: path, table: "audit_log")
+            return try write(
+                Header(kind: .coordinatorSQLite, createdAt: date, source: path, bytes: snapshot.count, accountsErased: erased.nonEmpty),
+                snapshot, box: box, into: directory)
         case .postgres(let postgres):
             let dump = try run("pg_dump", ["--format=custom", "--no-owner", "--dbname", postgres.toolURL], input: nil, password: postgres.password)
-            return try write(Header(kind: .coordinatorPostgres, createdAt: date, source: postgres.database, bytes: dump.count), dump, box: box, into: directory)
+            let psql = ["--no-psqlrc", "--tuples-only", "--no-align", "--set", "ON_ERROR_STOP=1", "--dbname", postgres.toolURL, "--command"]
+            let hasLog = try run("psql", psql + ["SELECT to_regclass('audit_log') IS NOT NULL"], input: nil, password: postgres.password)
+            var erased: [Date] = []
+            if String(decoding: hasLog, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == "t" {
+                let lines = String(decoding: try run("psql", psql + [purges], input: nil, password: postgres.password), as: UTF8.self)
+                erased = lines.split(whereSeparator: \.isNewline).compactMap { Int64($0.trimmingCharacters(in: .whitespaces)).map(Timestamp.date) }
+            }
+            return try write(
+                Header(kind: .coordinatorPostgres, createdAt: date, source: postgres.database, bytes: dump.count, accountsErased: erased.nonEmpty),
+                dump, box: box, into: directory)
         }
     }
 
-    /// Snapshots a node's metadata store (`DATA-DIR/metadata.sqlite`).
+    /// Snapshots a node's metadata store (`DATA-DIR/metadata.sqlite`), with the files kept beside it and the
+    /// times the node erased an account's data (`DATA-DIR/accounts-erased.json`, written by the node).
     public static func node(dataDirectory: String, box: SecretBox, into directory: String, at date: Date = Date()) async throws -> String {
         let path = (dataDirectory as NSString).appendingPathComponent("metadata.sqlite")
         guard FileManager.default.fileExists(atPath: path) else { throw BackupError("no metadata store at \(path): is --node-data a node's data directory?") }
         var payload = try await sqliteSnapshot(of: path)
         var header = Header(kind: .nodeMetadata, createdAt: date, source: dataDirectory, bytes: payload.count)
+        header.accountsErased = AccountErasures.read(dataDirectory: dataDirectory).nonEmpty
         for name in nodeSideFiles {
             guard let contents = FileManager.default.contents(atPath: (dataDirectory as NSString).appendingPathComponent(name)) else { continue }
             header.sideFiles = (header.sideFiles ?? []) + [SideFile(name: name, bytes: contents.count)]
@@ -88,6 +136,24 @@ public enum Backup {
         }
         guard let data = FileManager.default.contents(atPath: copy) else { throw BackupError("the snapshot of \(path) was not written") }
         return data
+    }
+
+    /// Times (milliseconds since 1970, in the query's first column) from a SQLite database; none if `table` is not there.
+    static func sqliteTimes(_ query: String, in path: String, table: String) async throws -> [Date] {
+        let store = try await SQLiteStore.open(path: path, logger: Logger(label: "meridian.backup"))
+        do {
+            let times = try await store.withSession { db in
+                guard try await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name = \(bind: table)").first() != nil else {
+                    return [Date]()
+                }
+                return try await db.raw(SQLQueryString(query)).all().map { Timestamp.date(try $0.decode(column: "at_ms", as: Int64.self)) }
+            }
+            try await store.close()
+            return times
+        } catch {
+            try? await store.close()
+            throw BackupError("cannot read the account purges in \(path): \(error)")
+        }
     }
 
     static func write(_ header: Header, _ payload: Data, box: SecretBox, into directory: String) throws -> String {
@@ -173,14 +239,35 @@ public enum Backup {
 
     // MARK: - Retention
 
-    /// Deletes the backups in `directory` made more than `retention` before `date`; returns their paths.
-    /// Files that are not Meridian backups are left alone.
-    public static func prune(_ directory: String, retention: PolicyDuration, at date: Date = Date()) throws -> [String] {
-        let cutoff = date.addingTimeInterval(-Double(retention.seconds))
-        var deleted: [String] = []
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory))?.sorted() ?? [] where name.hasSuffix("." + fileExtension) {
+    /// When a backup is deleted, and why: the backups period after it was made, or sooner, the deleted-accounts
+    /// period after the first account erasure that followed it (its data is in the backup, gone from the source).
+    /// Times are whole seconds: an erasure in the second the backup was made counts as after it.
+    public static func deletion(of header: Header, accountsErased: [Date], retention: Retention) -> (at: Date, reason: String) {
+        let due = header.createdAt.addingTimeInterval(Double(retention.backups.seconds))
+        guard let erased = accountsErased.filter({ $0 >= header.createdAt }).min() else { return (due, "backups policy, \(retention.backups)") }
+        let sooner = erased.addingTimeInterval(Double(retention.deletedAccounts.seconds))
+        guard sooner < due else { return (due, "backups policy, \(retention.backups)") }
+        return (sooner, "an account deleted \(ISOTime.string(erased).prefix(10)), deleted_customer_backups \(retention.deletedAccounts)")
+    }
+
+    /// The backups in `directory`, oldest first, with their headers (nil for a file that cannot be read), and the
+    /// account erasures their headers record: the union, since any of them may hold a deleted account's data.
+    public static func inventory(_ directory: String) -> (backups: [(path: String, header: Header?)], accountsErased: [Date]) {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix("." + fileExtension) }.sorted()
+        let backups = names.map { name in
             let path = (directory as NSString).appendingPathComponent(name)
-            guard let header = try? header(of: path), header.createdAt < cutoff else { continue }
+            return (path, try? header(of: path))
+        }
+        return (backups, Array(Set(backups.flatMap { $0.1?.accountsErased ?? [] })).sorted())
+    }
+
+    /// Deletes the backups in `directory` whose deletion (`deletion(of:...)`) is due by `date`; returns their
+    /// paths. Files that are not Meridian backups are left alone.
+    public static func prune(_ directory: String, retention: Retention, at date: Date = Date()) throws -> [String] {
+        let (backups, erased) = inventory(directory)
+        var deleted: [String] = []
+        for (path, header) in backups {
+            guard let header, deletion(of: header, accountsErased: erased, retention: retention).at <= date else { continue }
             try FileManager.default.removeItem(atPath: path)
             deleted.append(path)
         }
@@ -231,4 +318,9 @@ public enum Backup {
 public struct BackupError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension Array {
+    /// nil when empty, so that an optional field is left out rather than written as `[]`.
+    var nonEmpty: [Element]? { isEmpty ? nil : self }
 }

@@ -39,8 +39,12 @@ struct CoordinatorSubjectData: Sendable {
             }
             if directive.action == .erasure {
                 let longest = catalog.regions.map(\.retention.backups).max().map(\.description) ?? "90d"
+                var within = "within \(longest) (backups policy)"
+                if case .customer = directive.subject, let retention = Backup.Retention(catalog) {
+                    within = "within \(retention.deletedAccounts) of the account's deletion (deleted_customer_backups), and within \(longest) of this erasure at the latest"
+                }
                 counts.append(DataClassCount(dataClass: "backups", holdReasons: [
-                    "backups made before this erasure keep the data until they are deleted, within \(longest) (backups policy); they are encrypted and restored only to recover from a failure",
+                    "backups made before this erasure keep the data until they are deleted, \(within); they are encrypted and restored only to recover from a failure",
                 ]))
             }
             let payload = directive.action == .access

@@ -108,7 +108,7 @@ extension PublicSite {
             },
             .init(key: "smtp_protocol_logs", label: "Raw SMTP protocol logs", enforced: false, source: "Cleanmail") { r, _ in r.retention.smtpProtocolLogs.seconds },
             .init(key: "backups", label: "Backups (encrypted; data erased on request leaves them within this period)", enforced: false, source: "CipherMail") { r, _ in r.retention.backups.seconds },
-            .init(key: "deleted_customer_backups", label: "Backups of deleted customer data", enforced: false, source: "Mailfence") { r, _ in
+            .init(key: "deleted_customer_backups", label: "Backups of a deleted account's data (backups made before its deletion are deleted within this period of it)", enforced: false, source: "Mailfence") { r, _ in
                 r.retention.deletedCustomerBackups.seconds
             },
             .init(key: "closed_account", label: "Closed account, reopenable until deleted", enforced: false, source: "Mailfence") { r, _ in

@@ -68,6 +68,16 @@ extension RegionalNode {
             }
             spool.holdReasons = reasons.sorted()
             let erasure = try await store.erase(directive.subject, holding: Set(held.keys))
+            if case .customer = directive.subject {
+                // The node's backups made before now hold the account's data: they go within deleted_customer_backups.
+                do {
+                    try AccountErasures.record(Date(), dataDirectory: configuration.dataDirectory, keep: region.retention.backups)
+                } catch {
+                    logger.error(
+                        "gdpr: cannot record the account's erasure for backups; backups made before it are kept for the backups policy",
+                        metadata: ["request": "\(directive.requestID)", "error": "\(error)"])
+                }
+            }
             let metadataReasons = erasure.heldCustomers.compactMap { held[$0] }.sorted()
             receipt.classes = [
                 DataClassCount(

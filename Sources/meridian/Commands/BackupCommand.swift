@@ -53,7 +53,8 @@ struct BackupCommand: AsyncParsableCommand {
                 if let nodeData = source.nodeData {
                     path = try await Backup.node(dataDirectory: nodeData, box: box, into: out)
                 } else {
-                    path = try await Backup.coordinator(try source.coordinator.location(), box: box, into: out)
+                    path = try await Backup.coordinator(
+                        try source.coordinator.location(), box: box, into: out, retention: try BackupCommand.retention(source.coordinator.regions))
                 }
             } catch let error as BackupError {
                 throw ValidationError(error.description)
@@ -67,29 +68,32 @@ struct BackupCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The backups in a directory, with when each is deleted.")
         @Option(help: "The backup directory.") var dir: String
-        @Option(help: "The Regions directory (its backups policy).") var regions = "Regions"
+        @Option(help: "The Regions directory (its backups policies).") var regions = "Regions"
 
         func run() async throws {
             let retention = try BackupCommand.retention(regions)
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix("." + Backup.fileExtension) }.sorted()
+            let (backups, erased) = Backup.inventory(dir)
             printTable(
-                ["FILE", "KIND", "MADE", "DELETED AFTER", "BYTES"],
-                names.compactMap { name in
-                    guard let header = try? Backup.header(of: (dir as NSString).appendingPathComponent(name)) else { return [name, "unreadable", "", "", ""] }
-                    return [name, header.kind.rawValue, iso(header.createdAt), iso(header.createdAt.addingTimeInterval(Double(retention.seconds))), "\(header.bytes)"]
+                ["FILE", "KIND", "MADE", "DELETED AFTER", "WHY", "BYTES"],
+                backups.map { path, header in
+                    let name = (path as NSString).lastPathComponent
+                    guard let header else { return [name, "unreadable", "", "", "", ""] }
+                    let deletion = Backup.deletion(of: header, accountsErased: erased, retention: retention)
+                    return [name, header.kind.rawValue, iso(header.createdAt), iso(deletion.at), deletion.reason, "\(header.bytes)"]
                 })
         }
     }
 
     struct Prune: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete backups older than the backups policy (what the coordinator's backup job does daily).")
+        static let configuration = CommandConfiguration(
+            abstract: "Delete backups past the backups policy, or past deleted_customer_backups after an account deletion (what the coordinator's backup job does daily).")
         @Option(help: "The backup directory.") var dir: String
-        @Option(help: "The Regions directory (its backups policy).") var regions = "Regions"
+        @Option(help: "The Regions directory (its backups policies).") var regions = "Regions"
 
         func run() async throws {
             let deleted = try Backup.prune(dir, retention: try BackupCommand.retention(regions))
             for path in deleted { print("deleted \(path)") }
-            print("\(deleted.count) backup\(deleted.count == 1 ? "" : "s") past the backups policy deleted")
+            print("\(deleted.count) backup\(deleted.count == 1 ? "" : "s") past the backups policies deleted")
         }
     }
 
@@ -117,10 +121,10 @@ struct BackupCommand: AsyncParsableCommand {
         }
     }
 
-    /// The longest backups period of any region: a backup may hold every region's coordinator data.
-    static func retention(_ regions: String) throws -> PolicyDuration {
-        let catalog = try loadCatalog(regions)
-        guard let longest = catalog.regions.map(\.retention.backups).max() else { throw ValidationError("\(regions) defines no region") }
-        return longest
+    /// The longest backups period of any region (a backup may hold every region's coordinator data), and the
+    /// shortest deleted_customer_backups one.
+    static func retention(_ regions: String) throws -> Backup.Retention {
+        guard let retention = Backup.Retention(try loadCatalog(regions)) else { throw ValidationError("\(regions) defines no region") }
+        return retention
     }
 }
