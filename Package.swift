@@ -166,7 +166,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MeridianNodeTests",
-            dependencies: ["MeridianNode", "MeridianCore"],
+            dependencies: ["MeridianNode", "MeridianCore", .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -90,8 +90,35 @@ extension RegionalNode {
                     held: erasure.heldAttempts, holdReasons: erasure.heldAttempts > 0 ? metadataReasons : []),
                 spool,
             ]
+            receipt.completedAt = Date()
+            return await journaled(receipt)
         }
         receipt.completedAt = Date()
+        return receipt
+    }
+
+    /// An erasure's receipt with what an earlier pass for the same request erased (its receipt may not have
+    /// reached the coordinator), kept for the next pass. What is held is counted as it is now.
+    func journaled(_ receipt: DirectiveReceipt) async -> DirectiveReceipt {
+        var receipt = receipt
+        do {
+            if let earlier = try await store.erasureReceipt(of: receipt.requestID) {
+                receipt.classes = receipt.classes.map { count in
+                    var count = count
+                    count.erased += earlier.classes.first { $0.dataClass == count.dataClass }?.erased ?? 0
+                    count.found = count.erased + count.held
+                    return count
+                }
+                logger.notice(
+                    "gdpr: this erasure was carried out before; its receipt counts what both passes erased",
+                    metadata: ["request": "\(receipt.requestID)", "first": "\(ISOTime.string(earlier.completedAt))"])
+            }
+            try await store.keepErasureReceipt(receipt)
+        } catch {
+            logger.error(
+                "gdpr: the erasure receipt journal failed; a second pass would count only what it erases",
+                metadata: ["request": "\(receipt.requestID)", "error": "\(error)"])
+        }
         return receipt
     }
 

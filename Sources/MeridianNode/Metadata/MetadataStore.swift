@@ -154,6 +154,8 @@ public actor MetadataStore {
             )
             """,
             "CREATE INDEX IF NOT EXISTS attempts_by_time ON attempts (at)",
+            // Erasure receipts by request (counts only, no personal data): see MetadataStore+Subjects.
+            "CREATE TABLE IF NOT EXISTS erasure_receipts (request_id TEXT PRIMARY KEY, at INTEGER NOT NULL, receipt TEXT NOT NULL)",
         ] {
             _ = try await connection.query(statement)
         }
@@ -617,6 +619,8 @@ public actor MetadataStore {
                     [.text(try Self.encode(metadata.maskingSenderIP(masking))), row.column("message_id") ?? .null, row.column("recipient") ?? .null])
                 if metadata.senderIP != nil { result.maskedAddresses += 1 }
             }
+            _ = try await connection.query(
+                "DELETE FROM erasure_receipts WHERE at < ?", [.integer(Self.millis(now.addingTimeInterval(-Self.erasureReceiptPeriod)))])
             _ = try await connection.query("COMMIT")
         } catch {
             _ = try? await connection.query("ROLLBACK")
