@@ -111,7 +111,7 @@ extension RegionalNode {
                 }
                 logger.notice(
                     "gdpr: this erasure was carried out before; its receipt counts what both passes erased",
-                    metadata: ["request": "\(receipt.requestID)", "first": "\(ISOTime.string(earlier.completedAt))"])
+                    metadata: ["request": "\(receipt.requestID)", "previous": "\(ISOTime.string(earlier.completedAt))"])
             }
             try await store.keepErasureReceipt(receipt)
         } catch {
