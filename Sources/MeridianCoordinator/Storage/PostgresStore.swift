@@ -101,8 +101,9 @@ public struct PostgresStore: SQLStore, Service {
                         let now = ContinuousClock.now
                         guard let began = started.at else {
                             if now < deadline { continue }
-                            work.cancel()
+                            // The answer first: the cancelled work's own error (the pool's requestCancelled) must not win.
                             outcome.finish(.failure(StoreUnavailable(.noConnection, underlying: nil)))
+                            work.cancel()
                             return
                         }
                         if now >= began + stall, let lost = losses.last, lost >= began - stall {
