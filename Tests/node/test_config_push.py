@@ -274,6 +274,14 @@ def stop_group(process):
              what="the node's process group gone")
 
 
+def kill_left_running(node, coordinator):
+    """After a test: the node's whole process group (faketime forks) and the coordinator, if still running."""
+    if node and node.poll() is None:
+        os.killpg(node.pid, signal.SIGKILL)
+    if coordinator.poll() is None:
+        coordinator.kill()
+
+
 def test_a_node_measures_its_clock_against_the_coordinators(tmp_path):
     """The skew comes from the Date header of each pull's answer: about 0 on a node with the coordinator's clock,
     about +300 s on one running 5 minutes ahead (libfaketime), which also says so in its log and its metrics."""
@@ -302,10 +310,7 @@ def test_a_node_measures_its_clock_against_the_coordinators(tmp_path):
         assert 298 <= value <= 302
         assert re.search(r"this node's clock is (29[89]|30[012]) s ahead of the coordinator's", open(os.path.join(work, "node.log")).read())
     finally:
-        if node and node.poll() is None:
-            os.killpg(node.pid, signal.SIGKILL)
-        if coordinator.poll() is None:
-            coordinator.kill()
+        kill_left_running(node, coordinator)
 
 
 def test_a_retired_node_is_forgotten_and_one_still_running_comes_back(tmp_path):
@@ -336,10 +341,7 @@ def test_a_retired_node_is_forgotten_and_one_still_running_comes_back(tmp_path):
         node = start_node(work, port, key, smtp, control)
         wait_for(lambda: "eu-1" in cli().stdout, what="the node back after its next pull")
     finally:
-        if node and node.poll() is None:
-            os.killpg(node.pid, signal.SIGKILL)
-        if coordinator.poll() is None:
-            coordinator.kill()
+        kill_left_running(node, coordinator)
 
 
 def test_a_node_that_trusts_another_key_nacks_and_the_coordinator_records_it(tmp_path):

@@ -22,10 +22,7 @@ public enum AccountErasures {
         let oldest = date.addingTimeInterval(-Double(keep.seconds))
         let times = (read(dataDirectory: dataDirectory) + [date]).filter { $0 >= oldest }
         let millis = Set(times.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }).sorted()
-        let path = path(dataDirectory)
-        let aside = path + ".new"
-        try PrivateFile.write(try JSONEncoder().encode(millis), to: aside)
-        guard rename(aside, path) == 0 else { throw PrivateFile.WriteError(description: "cannot rename \(aside) to \(path)") }
+        try PrivateFile.replace(try JSONEncoder().encode(millis), at: path(dataDirectory))
     }
 
     static func path(_ dataDirectory: String) -> String {

@@ -323,8 +323,7 @@ public actor MetadataStore {
             if kept.isEmpty {
                 try FileManager.default.removeItem(atPath: rejectedPath)
             } else {
-                try kept.write(to: URL(fileURLWithPath: rejectedPath), options: .atomic)
-                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: rejectedPath)
+                try PrivateFile.replace(kept, at: rejectedPath)
             }
         } catch {
             logger.error("metadata store: cannot rewrite \(rejectedPath): \(error)")
@@ -356,8 +355,7 @@ public actor MetadataStore {
                 data.append(try Self.fileEncoder.encode(write))
                 data.append(0x0A)
             }
-            try data.write(to: URL(fileURLWithPath: pendingPath), options: .atomic)
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: pendingPath)
+            try PrivateFile.replace(data, at: pendingPath)
             logger.warning("metadata store: \(batch.count) writes could not be written before shutdown; kept in \(pendingPath) for the next start")
             batch = []
         } catch {

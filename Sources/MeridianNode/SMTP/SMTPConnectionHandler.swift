@@ -101,11 +101,7 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 return
             }
             self.logger.debug("smtp: message data slower than the floor rate; closing", metadata: ["bytes": "\(self.dataWatch?.bytes ?? 0)"])
-            self.write(.dataTooSlow, context: context)
-            self.closed = true
-            context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-                context.close(promise: nil)
-            }
+            self.close(saying: .dataTooSlow, context: context)
         }
     }
 
@@ -116,19 +112,13 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         commandDeadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: commandTimeout) {
             guard !self.closed, !self.processing, self.session.hasPartialCommand else { return }
             self.logger.debug("smtp: a command line took longer than the idle timeout; closing")
-            self.write(.commandTimeout, context: context)
-            self.closed = true
-            context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-                context.close(promise: nil)
-            }
+            self.close(saying: .commandTimeout, context: context)
         }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? IdleStateHandler.IdleStateEvent, event == .read, !processing {
-            write(.idleTimeout, context: context)
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
-            closed = true
+            close(saying: .idleTimeout, context: context)
             return
         }
         if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
@@ -138,7 +128,7 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         if event is ConnectionRegistry.Drain {
             draining = true
-            if !processing && session.isIdle && !closed { quit(context: context) }
+            if !processing && session.isIdle && !closed { close(saying: .shuttingDown, context: context) }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -162,15 +152,12 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             case .message(let transaction):
                 process(transaction, context: context)
             case .close:
-                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-                    context.close(promise: nil)
-                }
-                closed = true
+                close(saying: nil, context: context)
                 return
             }
         }
         context.flush()
-        if draining && !processing && session.isIdle && !closed { quit(context: context) }
+        if draining && !processing && session.isIdle && !closed { close(saying: .shuttingDown, context: context) }
     }
 
     private func process(_ transaction: SMTPTransaction, context: ChannelHandlerContext) {
@@ -187,8 +174,9 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     /// Ends an idle session while the node shuts down: `421 4.3.2`, then close.
-    private func quit(context: ChannelHandlerContext) {
-        write(.shuttingDown, context: context)
+    /// Sends `reply`, if any, after what is already written, and closes the connection once all of it is flushed.
+    private func close(saying reply: SMTPReply?, context: ChannelHandlerContext) {
+        if let reply { write(reply, context: context) }
         closed = true
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
     }
