@@ -58,6 +58,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What both long-running roles are made of: problem+json errors for Hummingbird, the periodic job, the
+        // async gate, the node token.
+        .target(
+            name: "MeridianServer",
+            dependencies: [
+                "MeridianCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Types, server protocol and client generated from docs/openapi.yaml.
         .target(
             name: "MeridianAPI",
@@ -73,6 +85,7 @@ let package = Package(
             dependencies: [
                 "MeridianCore",
                 "MeridianAPI",
+                "MeridianServer",
                 "MeridianSmarthost",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
@@ -92,14 +105,15 @@ let package = Package(
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
             ],
-            // The public pages' Mustache templates.
-            resources: [.copy("PublicSite/Templates")],
+            // The Mustache templates of the public pages and the account page.
+            resources: [.copy("Templates")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "MeridianNode",
             dependencies: [
                 "MeridianCore",
+                "MeridianServer",
                 "MeridianSmarthost",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -125,6 +139,7 @@ let package = Package(
                 "MeridianAPI",
                 "MeridianCoordinator",
                 "MeridianNode",
+                "MeridianServer",
                 "MeridianSmarthost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

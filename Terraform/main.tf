@@ -33,16 +33,15 @@ locals {
 module "coordinator" {
   source = "./modules/coordinator"
 
-  provider_region   = var.home_region
-  dns_zone          = local.service.dns_zone
-  zone_id           = local.zone_id
-  vpc_cidr          = cidrsubnet(var.network_cidr, 8, 255)
-  instance_type     = var.coordinator_instance_type
-  database_class    = var.database_instance_class
-  database_storage  = var.database_storage_gb
-  backup_days       = 90
-  artifact_url      = var.meridian_artifact_url
-  node_control_urls = flatten([for id in local.region_ids : module.region[id].node_control_endpoints])
+  provider_region  = var.home_region
+  dns_zone         = local.service.dns_zone
+  zone_id          = local.zone_id
+  vpc_cidr         = cidrsubnet(var.network_cidr, 8, 255)
+  instance_type    = var.coordinator_instance_type
+  database_class   = var.database_instance_class
+  database_storage = var.database_storage_gb
+  backup_days      = 90
+  artifact_url     = var.meridian_artifact_url
 }
 
 module "region" {

@@ -1,22 +1,27 @@
+import Crypto
 import Foundation
 import MeridianCore
 import MeridianSmarthost
 
-/// Everything `meridian coordinator` needs to start, with the defaults of `meridian up`.
+/// Everything the coordinator is built from (``Coordinator/build(_:store:logger:)``), with the defaults of
+/// `meridian up`. `meridian coordinator` fills it from its flags; tests fill it themselves.
 public struct CoordinatorConfiguration: Sendable {
     /// Address the HTTP server binds; loopback by default.
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
     /// `sqlite:PATH` or `postgres://...`.
     public var database: DatabaseLocation
-    /// Holds `master.key` (encrypts secrets at rest) and `admin-token` (the first admin token).
+    /// Holds `master.key` (encrypts secrets at rest), the signing keys, `node-token` and `admin-token`.
     public var dataDirectory: String
     /// The Regions/ directory with service.yaml and one file per region.
     public var regionsDirectory: String = "Regions"
-    /// How often the retention job looks for closed accounts due for purge.
+    /// Where the master key and the signing keys come from.
+    public var keys: KeySource = .dataDirectory
+    /// The file holding the node token that nodes present and the coordinator presents to them (default:
+    /// `DATA-DIR/node-token`, created when missing); `MERIDIAN_NODE_TOKEN` overrides it.
+    public var nodeTokenFile: String?
+    /// How often the retention job looks for closed accounts due for purge, and the publications job checks.
     public var retentionInterval: Duration = .seconds(3600)
-    /// The node token nodes present to pull bundles and report; the coordinator presents it to push.
-    public var nodeToken: String?
     /// The resolver DNS checks ask.
     public var resolver: DNSResolver = .system()
     /// Where notices to customers (new sub-processors) are relayed; without one they wait in the outbox.
@@ -33,9 +38,50 @@ public struct CoordinatorConfiguration: Sendable {
     public var backupDirectory: String?
     /// How often the backup job runs.
     public var backupInterval: Duration = .seconds(86_400)
+    /// How long changes gather before they become one config version.
+    public var publishDebounce: Duration = .milliseconds(2)
+    /// The coordinator's clock: deadlines, expiries, retention. Tests set it.
+    public var now: @Sendable () -> Date = Date.init
+
+    /// Where the coordinator's keys come from.
+    public enum KeySource: Sendable {
+        /// `MERIDIAN_MASTER_KEY` or `DATA-DIR/master.key`, and the signing keys sealed under it in DATA-DIR,
+        /// each created on first start.
+        case dataDirectory
+        /// Keys given as they are (tests).
+        case given(CoordinatorKeys)
+    }
 
     public init(database: DatabaseLocation, dataDirectory: String) {
         self.database = database
         self.dataDirectory = dataDirectory
+    }
+
+    public var nodeTokenPath: String { nodeTokenFile ?? (dataDirectory as NSString).appendingPathComponent("node-token") }
+}
+
+/// The coordinator's keys: the master key that seals secrets at rest, the key that signs config bundles and
+/// directives (nodes pin its public half), and the one that signs the canary and frozen reports.
+public struct CoordinatorKeys: Sendable {
+    public var secrets: SecretBox
+    public var bundleSigning: Curve25519.Signing.PrivateKey
+    public var publicationSigning: Curve25519.Signing.PrivateKey
+
+    public init(secrets: SecretBox, bundleSigning: Curve25519.Signing.PrivateKey, publicationSigning: Curve25519.Signing.PrivateKey) {
+        self.secrets = secrets
+        self.bundleSigning = bundleSigning
+        self.publicationSigning = publicationSigning
+    }
+
+    /// The master key, then the signing keys sealed under it, from `dataDirectory` (each created on first use).
+    public static func load(dataDirectory: String) throws -> CoordinatorKeys {
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let secrets = try MasterKey.load(dataDirectory: dataDirectory)
+        return CoordinatorKeys(
+            secrets: secrets,
+            // Created on first start, so that its public half (bundle-signing.pub) can be given to the nodes.
+            bundleSigning: try SigningKeyFile.loadOrCreate(dataDirectory: dataDirectory, secrets: secrets),
+            // Signs the canary and frozen transparency reports; published as /.well-known/canary.pub.
+            publicationSigning: try SigningKeyFile.loadOrCreate(dataDirectory: dataDirectory, secrets: secrets, name: "publication-signing"))
     }
 }

@@ -8,26 +8,20 @@ public enum MasterKey {
     public static func load(dataDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SecretBox {
         if let encoded = environment["MERIDIAN_MASTER_KEY"] {
             guard let bytes = Data(base64Encoded: encoded), let box = SecretBox(keyBytes: bytes) else {
-                throw CoordinatorStartError("MERIDIAN_MASTER_KEY must be the base64 of exactly 32 bytes (try: openssl rand -base64 32)")
+                throw CoordinatorError(.masterKeyInvalid, "MERIDIAN_MASTER_KEY must be the base64 of exactly 32 bytes (try: openssl rand -base64 32)")
             }
             return box
         }
         let path = (dataDirectory as NSString).appendingPathComponent("master.key")
         if let bytes = FileManager.default.contents(atPath: path) {
             guard let box = SecretBox(keyBytes: bytes) else {
-                throw CoordinatorStartError("\(path) must hold exactly 32 bytes; it holds \(bytes.count)")
+                throw CoordinatorError(.masterKeyInvalid, "\(path) must hold exactly 32 bytes; it holds \(bytes.count)")
             }
             return box
         }
         let bytes = SecretBox.generateKeyBytes()
         try PrivateFile.write(bytes, to: path)
-        guard let box = SecretBox(keyBytes: bytes) else { throw CoordinatorStartError("could not create \(path)") }
+        guard let box = SecretBox(keyBytes: bytes) else { throw CoordinatorError(.masterKeyInvalid, "could not create \(path)") }
         return box
     }
-}
-
-/// A reason the coordinator cannot start, said so an operator can fix it.
-public struct CoordinatorStartError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }

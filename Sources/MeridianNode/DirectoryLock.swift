@@ -14,12 +14,13 @@ final class DirectoryLock: Sendable {
         let path = (directory as NSString).appendingPathComponent("node.lock")
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw NodeStartError("cannot open \(path): \(String(cString: strerror(errno)))")
+            throw NodeError(.directoryInUse, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             close(fd)
-            throw NodeStartError(
+            throw NodeError(
+                .directoryInUse,
                 "\(directory) is in use by another node\(holder.map { $0.isEmpty ? "" : " (pid \($0))" } ?? ""); stop it first, or give this node its own --data-dir and --spool")
         }
         let pid = Array("\(getpid())\n".utf8)

@@ -4,12 +4,13 @@ import Hummingbird
 import HummingbirdTesting
 import MeridianCore
 import NIOCore
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import MeridianCoordinator
 
-/// A coordinator on a fresh store behind HummingbirdTesting's router transport, with a token per role and a
-/// customer whose token and support grant the tests can use.
+/// The coordinator's application, as its builder makes it, on a fresh store behind HummingbirdTesting's router
+/// transport, with a token per role and a customer whose token and support grant the tests can use.
 struct APITestHarness: Sendable {
     let coordinator: Coordinator
     let clock: TestClock
@@ -18,14 +19,16 @@ struct APITestHarness: Sendable {
     let otherCustomerID: String
 
     static func run(
-        _ kind: StoreKind = .sqlite, publishing: Bool = false, _ body: @escaping @Sendable (APITestHarness, any TestClientProtocol) async throws -> Void
+        _ kind: StoreKind = .sqlite, _ body: @escaping @Sendable (APITestHarness, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestStores.withStore(kind) { store in
             let clock = TestClock()
-            let coordinator = TestStores.coordinator(store, clock: clock, publishing: publishing)
-            let admin = try #require(try await coordinator.bootstrapAdminToken())
-            let app = Application(router: try coordinator.buildRouter())
+            let coordinator = try await TestStores.coordinator(store, clock: clock)
+            let first = NIOLockedValueBox<BearerToken?>(nil)
+            // The application as `meridian coordinator` runs it: its start makes the first admin token.
+            let app = try coordinator.application { token, _ in first.withLockedValue { $0 = token } }
             try await app.test(.router) { client in
+                let admin = try #require(first.withLockedValue { $0 })
                 var tokens: [Role: String] = [.admin: admin.secret]
                 let customer = try await client.json(.post, "/v1/customers", token: admin.secret, body: sampleCustomer("acme"), expect: .created)
                 let other = try await client.json(.post, "/v1/customers", token: admin.secret, body: sampleCustomer("other"), expect: .created)

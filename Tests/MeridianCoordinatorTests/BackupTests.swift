@@ -5,7 +5,7 @@ import Testing
 
 @testable import MeridianCoordinator
 
-@Suite("Backups: encrypted snapshots, restore, and deletion after the backups policy")
+@Suite("Coordinator backups: encrypted snapshots of SQLite and PostgreSQL, restore, and the backup job")
 struct BackupTests {
     static func directory() -> String {
         let path = NSTemporaryDirectory() + "meridian-backups-\(UUID().uuidString)"
@@ -49,7 +49,7 @@ struct BackupTests {
         let now = Date()
         try await Self.purge(store, at: now.addingTimeInterval(-100 * Self.day))
         try await Self.purge(store, at: now.addingTimeInterval(-3 * Self.day))
-        let file = try await Backup.coordinator(.sqlite(path: path), box: Self.box, into: work + "/backups", retention: Self.retention, at: now)
+        let file = try await CoordinatorBackup.make(.sqlite(path: path), box: Self.box, into: work + "/backups", retention: Self.retention, at: now)
         try await store.close()
         let header = try Backup.header(of: file)
         #expect(header.kind == .coordinatorSQLite && header.source == path && header.bytes > 0)
@@ -59,140 +59,20 @@ struct BackupTests {
         let raw = try #require(FileManager.default.contents(atPath: file))
         #expect(raw.range(of: Data("Court".utf8)) == nil, "the snapshot is encrypted")
 
-        #expect(throws: BackupError.self) { try Backup.restore(file, box: Self.box, to: .sqlite(path: path)) }
+        await #expect(throws: CoordinatorError(.backupFailed)) { try await CoordinatorBackup.restore(file, box: Self.box, to: .sqlite(path: path)) }
         let other = SecretBox(keyBytes: Data(repeating: 8, count: 32))!
-        #expect(throws: BackupError.self) { try Backup.restore(file, box: other, to: .sqlite(path: work + "/other.sqlite")) }
+        await #expect(throws: CoreError(.backupWrongKey)) { try await CoordinatorBackup.restore(file, box: other, to: .sqlite(path: work + "/other.sqlite")) }
         var changed = raw
         changed[changed.count - 40] ^= 1
         try changed.write(to: URL(fileURLWithPath: work + "/changed.mrbk"))
-        #expect(throws: BackupError.self) { try Backup.restore(work + "/changed.mrbk", box: Self.box, to: .sqlite(path: work + "/changed.sqlite")) }
+        await #expect(throws: CoreError(.backupWrongKey)) {
+            try await CoordinatorBackup.restore(work + "/changed.mrbk", box: Self.box, to: .sqlite(path: work + "/changed.sqlite"))
+        }
 
-        _ = try Backup.restore(file, box: Self.box, to: .sqlite(path: work + "/restored.sqlite"))
+        _ = try await CoordinatorBackup.restore(file, box: Self.box, to: .sqlite(path: work + "/restored.sqlite"))
         let restored = try await SQLiteStore.open(path: work + "/restored.sqlite", logger: TestStores.logger)
         #expect(try await Self.legalRequestCount(restored) == 1)
         try await restored.close()
-    }
-
-    @Test("a node's backup holds the pending and set-aside files beside its metadata store, and restores them beside it")
-    func nodeSideFiles() async throws {
-        let work = Self.directory()
-        let node = work + "/node"
-        try FileManager.default.createDirectory(atPath: node, withIntermediateDirectories: true)
-        let store = try await SQLiteStore.open(path: node + "/metadata.sqlite", logger: TestStores.logger)
-        try await store.withSession { db in try await db.raw("CREATE TABLE deliveries (message_id TEXT)").run() }
-        try await store.close()
-        let rejected = Data(#"{"at":1795514400000,"error":"poisoned row","write":{"record":{}}}"#.utf8 + [0x0A])
-        try rejected.write(to: URL(fileURLWithPath: node + "/metadata-rejected.jsonl"))
-        let file = try await Backup.node(dataDirectory: node, box: Self.box, into: work + "/backups")
-        let header = try Backup.header(of: file)
-        #expect(header.sideFiles == [.init(name: "metadata-rejected.jsonl", bytes: rejected.count)])
-
-        _ = try Backup.restore(file, box: Self.box, to: .sqlite(path: work + "/fresh/metadata.sqlite"))
-        #expect(FileManager.default.contents(atPath: work + "/fresh/metadata-rejected.jsonl") == rejected)
-        let mode = try FileManager.default.attributesOfItem(atPath: work + "/fresh/metadata-rejected.jsonl")[.posixPermissions] as? Int
-        #expect(mode == 0o600)
-        let restored = try await SQLiteStore.open(path: work + "/fresh/metadata.sqlite", logger: TestStores.logger)
-        let tables = try await restored.withSession { db in
-            try await db.raw("SELECT count(*) AS n FROM sqlite_master WHERE name = 'deliveries'").first()!.decode(column: "n", as: Int64.self)
-        }
-        try await restored.close()
-        #expect(tables == 1)
-
-        // A side file already at the target is not overwritten, and nothing is written.
-        try FileManager.default.createDirectory(atPath: work + "/busy", withIntermediateDirectories: true)
-        try Data("kept".utf8).write(to: URL(fileURLWithPath: work + "/busy/metadata-rejected.jsonl"))
-        #expect(throws: BackupError.self) { try Backup.restore(file, box: Self.box, to: .sqlite(path: work + "/busy/metadata.sqlite")) }
-        #expect(!FileManager.default.fileExists(atPath: work + "/busy/metadata.sqlite"))
-        #expect(FileManager.default.contents(atPath: work + "/busy/metadata-rejected.jsonl") == Data("kept".utf8))
-
-        // A header naming a file a node does not keep, or sizes that do not add up, is refused (even sealed with the key).
-        let forgeries: [(Int, [Backup.SideFile]?)] = [
-            (1, [.init(name: "../escape", bytes: 1)]), (1, [.init(name: "metadata-pending.jsonl", bytes: 5)]), (-1, nil), (5, nil),
-        ]
-        for (bytes, sideFiles) in forgeries {
-            let forged = try Backup.write(
-                .init(kind: .nodeMetadata, createdAt: Date(), source: "x", bytes: bytes, sideFiles: sideFiles), Data([1, 2]), box: Self.box,
-                into: work + "/forged-\(UUID().uuidString)")
-            #expect(throws: BackupError.self) { try Backup.restore(forged, box: Self.box, to: .sqlite(path: work + "/\(UUID().uuidString)/metadata.sqlite")) }
-        }
-        #expect(!FileManager.default.fileExists(atPath: work + "/escape"))
-    }
-
-    @Test("backups older than the policy are deleted, younger ones and other files are kept")
-    func prune() throws {
-        let work = Self.directory()
-        let now = Date()
-        let old = try Backup.write(
-            .init(kind: .nodeMetadata, createdAt: now.addingTimeInterval(-91 * 86_400), source: "x", bytes: 1), Data([1]), box: Self.box, into: work)
-        let young = try Backup.write(
-            .init(kind: .nodeMetadata, createdAt: now.addingTimeInterval(-89 * 86_400), source: "x", bytes: 1), Data([1]), box: Self.box, into: work)
-        try Data("notes".utf8).write(to: URL(fileURLWithPath: work + "/README.mrbk"))
-        #expect(try Backup.prune(work, retention: Self.retention, at: now) == [old])
-        #expect(FileManager.default.fileExists(atPath: young) && FileManager.default.fileExists(atPath: work + "/README.mrbk"))
-    }
-
-    @Test("a backup made before an account's deletion goes within the deleted-accounts period of it, wherever the deletion is recorded")
-    func accountDeletion() throws {
-        let work = Self.directory()
-        let now = Date()
-        func backup(_ daysAgo: Double, erased: [Double] = []) throws -> String {
-            try Backup.write(
-                .init(
-                    kind: .coordinatorSQLite, createdAt: now.addingTimeInterval(-daysAgo * Self.day), source: "x", bytes: 1,
-                    accountsErased: erased.isEmpty ? nil : erased.map { now.addingTimeInterval(-$0 * Self.day) }),
-                Data([1]), box: Self.box, into: work)
-        }
-        // An account was deleted 50 days ago; the backup of 49 days ago records it.
-        let beforeOld = try backup(60)
-        let afterOld = try backup(49, erased: [50])
-        // Another 10 days ago, recorded by today's backup.
-        let beforeRecent = try backup(20)
-        let today = try backup(0, erased: [10, 50])
-        let inventory = Backup.inventory(work)
-        #expect(inventory.accountsErased.count == 2)
-        let before = try Backup.header(of: beforeOld)
-        let deletion = Backup.deletion(of: before, accountsErased: inventory.accountsErased, retention: Self.retention)
-        #expect(abs(deletion.at.timeIntervalSince(now.addingTimeInterval(-5 * Self.day))) < 1)
-        #expect(deletion.reason.contains("deleted_customer_backups 45d"))
-        let recent = Backup.deletion(of: try Backup.header(of: beforeRecent), accountsErased: inventory.accountsErased, retention: Self.retention)
-        #expect(abs(recent.at.timeIntervalSince(now.addingTimeInterval(35 * Self.day))) < 1)
-        // The first deletion after a backup counts: the one 10 days ago for the backup of 49 days ago.
-        let middle = Backup.deletion(of: try Backup.header(of: afterOld), accountsErased: inventory.accountsErased, retention: Self.retention)
-        #expect(abs(middle.at.timeIntervalSince(now.addingTimeInterval(35 * Self.day))) < 1)
-        // Without a deletion after it, a backup keeps the backups period.
-        let kept = Backup.deletion(of: try Backup.header(of: today), accountsErased: inventory.accountsErased, retention: Self.retention)
-        #expect(kept.reason == "backups policy, 90d" && abs(kept.at.timeIntervalSince(now.addingTimeInterval(90 * Self.day))) < 1)
-
-        #expect(try Backup.prune(work, retention: Self.retention, at: now) == [beforeOld])
-        #expect(try Backup.prune(work, retention: Self.retention, at: now.addingTimeInterval(36 * Self.day)).sorted() == [afterOld, beforeRecent].sorted())
-        #expect(FileManager.default.fileExists(atPath: today))
-        // A deletion far back cannot make a backup outlive the backups period.
-        let late = Backup.deletion(
-            of: .init(kind: .nodeMetadata, createdAt: now, source: "x", bytes: 1), accountsErased: [now.addingTimeInterval(80 * Self.day)],
-            retention: Self.retention)
-        #expect(late.at == now.addingTimeInterval(90 * Self.day) && late.reason == "backups policy, 90d")
-    }
-
-    @Test("a node records the times it erased an account, keeps those of the backups period, and its backup lists them")
-    func nodeAccountErasures() async throws {
-        let node = Self.directory()
-        let now = Date()
-        #expect(AccountErasures.read(dataDirectory: node).isEmpty)
-        try AccountErasures.record(now.addingTimeInterval(-100 * Self.day), dataDirectory: node, keep: .days(90))
-        try AccountErasures.record(now.addingTimeInterval(-2 * Self.day), dataDirectory: node, keep: .days(90))
-        try AccountErasures.record(now, dataDirectory: node, keep: .days(90))
-        let times = AccountErasures.read(dataDirectory: node)
-        #expect(times.count == 2 && abs(times[1].timeIntervalSince(now)) < 0.01)
-        let mode = try FileManager.default.attributesOfItem(atPath: node + "/accounts-erased.json")[.posixPermissions] as? Int
-        #expect(mode == 0o600)
-        let store = try await SQLiteStore.open(path: node + "/metadata.sqlite", logger: TestStores.logger)
-        try await store.close()
-        let file = try await Backup.node(dataDirectory: node, box: Self.box, into: node + "/backups", at: now)
-        let listed = try #require(try Backup.header(of: file).accountsErased)
-        #expect(listed.count == 2 && zip(listed, times).allSatisfy { abs($0.timeIntervalSince($1)) < 1 })
-        // An unreadable file records nothing rather than stopping the node or its backup.
-        try Data("not json".utf8).write(to: URL(fileURLWithPath: node + "/accounts-erased.json"))
-        #expect(AccountErasures.read(dataDirectory: node).isEmpty)
     }
 
     @Test("the backup job writes a backup and deletes those past the policy")
@@ -207,7 +87,7 @@ struct BackupTests {
             box: Self.box, into: work + "/backups")
         let job = BackupJob(
             database: .sqlite(path: path), box: Self.box, directory: work + "/backups", retention: Self.retention,
-            interval: .seconds(3600), now: { clock.now }, logger: TestStores.logger)
+            now: { clock.now }, logger: TestStores.logger)
         try await job.runOnce()
         try await store.close()
         let names = try FileManager.default.contentsOfDirectory(atPath: work + "/backups")
@@ -234,11 +114,11 @@ struct BackupTests {
             try await Migrations.run(on: store, logger: TestStores.logger)
             try await Self.record(store)
             try await Self.purge(store, at: Date().addingTimeInterval(-Self.day))
-            return try await Backup.coordinator(.postgres(from), box: Self.box, into: work, retention: Self.retention)
+            return try await CoordinatorBackup.make(.postgres(from), box: Self.box, into: work, retention: Self.retention)
         }
         #expect(try Backup.header(of: file).kind == .coordinatorPostgres)
         #expect(try Backup.header(of: file).accountsErased?.count == 1, "the purge, read from the audit log with psql")
-        _ = try Backup.restore(file, box: Self.box, to: .postgres(to))
+        _ = try await CoordinatorBackup.restore(file, box: Self.box, to: .postgres(to))
         let count = try await TestStores.withPostgres(to) { try await Self.legalRequestCount($0) }
         #expect(count == 1)
         try await TestStores.withAdmin(base) { db in

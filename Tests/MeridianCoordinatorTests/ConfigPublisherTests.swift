@@ -64,9 +64,14 @@ struct ConfigPublisherTests {
             for index in 0..<5 {
                 try await customers.create(try ConfigCompilerTests.customer("cus_\(index)", "c\(index).example", region: nil), by: RepositoryTests.admin)
             }
-            for _ in 0..<5 { publisher.changed() }
-            try await Task.sleep(for: .milliseconds(50))
-            await publisher.settled()
+            // The publisher's loop, as its service runs it.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await publisher.run() }
+                for _ in 0..<5 { publisher.changed() }
+                try await Task.sleep(for: .milliseconds(50))
+                await publisher.settled()
+                group.cancelAll()
+            }
             #expect(try await ConfigRepository(store: store, secrets: ConfigCompilerTests.secrets).latest()?.version == 2)
         }
     }

@@ -21,7 +21,7 @@ struct CoordinatorMetricsTests {
 
             try await client.json(.post, "/v1/gdpr-requests", token: dpo, body: ["type": "erasure", "regulation": "gdpr", "subject": ["email": "a@example.org"]], expect: .created)
             try await client.json(.post, "/v1/canary", token: dpo, body: [String: Any](), expect: .created)
-            try await client.send(.get, "/v1/gdpr-requests", token: nil)
+            _ = try await client.send(.get, "/v1/gdpr-requests", token: nil)
             harness.clock.advance(days: 32)
             text = String(buffer: try await client.send(.get, "/metrics", token: nil).body)
             #expect(Self.value(text, "meridian_gdpr_requests_open") == 1 && Self.value(text, "meridian_gdpr_requests_overdue") == 1)

@@ -124,7 +124,7 @@ struct CustomerAPITests {
             try await client.json(.post, "/v1/customers/\(id)/close", token: admin)
 
             let job = AccountRetentionJob(
-                customers: harness.coordinator.customers, requests: harness.coordinator.dataSubjectRequests, interval: .seconds(3600), now: { harness.clock.now }, logger: TestStores.logger)
+                customers: harness.coordinator.customers, requests: harness.coordinator.dataSubjectRequests, now: { harness.clock.now }, logger: TestStores.logger)
             harness.clock.advance(days: 394)
             #expect(try await job.runOnce().isEmpty)
             harness.clock.advance(days: 2)

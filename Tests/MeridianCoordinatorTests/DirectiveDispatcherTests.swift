@@ -7,7 +7,7 @@ import Testing
 @testable import MeridianCoordinator
 
 /// The coordinator's side of data-subject directives, with no node running (the fan-out to real nodes is
-/// Tests/node/test_gdpr_fanout.py): what the coordinator itself finds, erases and keeps, and that a ticket waits
+/// Tests/system/test_gdpr_fanout.py): what the coordinator itself finds, erases and keeps, and that a ticket waits
 /// for every region.
 @Suite("Data-subject directives: the coordinator's part, legal holds, waiting regions, the export gate")
 struct DirectiveDispatcherTests {
@@ -22,7 +22,7 @@ struct DirectiveDispatcherTests {
 
     @Test("an account's erasure keeps its contracts and the request record, says why, and waits for every region", arguments: StoreKind.allCases)
     func accountErasure(kind: StoreKind) async throws {
-        try await APITestHarness.run(kind, publishing: true) { harness, client in
+        try await APITestHarness.run(kind) { harness, client in
             let dpo = harness.tokens[.dpo]!
             let id = harness.customerID
             try await client.json(.post, "/v1/customers/\(id)/dpa", token: dpo, body: RegistryAPITests.dpa, expect: .created)
@@ -31,7 +31,7 @@ struct DirectiveDispatcherTests {
             let manual = try await client.json(.patch, "/v1/gdpr-requests/\(ticket)", token: dpo, body: ["state": "completed"], expect: .conflict)
             #expect((manual["detail"] as? String)?.contains("every region has answered") == true)
 
-            let dispatcher = try #require(harness.coordinator.directives)
+            let dispatcher = harness.coordinator.directives
             #expect(try await dispatcher.runOnce().isEmpty, "no node is known: the ticket cannot complete")
             #expect(try await dispatcher.runOnce().isEmpty, "a second pass does not carry out the coordinator's part again")
 
@@ -60,12 +60,12 @@ struct DirectiveDispatcherTests {
 
     @Test("an address's erasure deletes the notices sent to it; an access export waits for completion", arguments: StoreKind.allCases)
     func addressErasureAndAccess(kind: StoreKind) async throws {
-        try await APITestHarness.run(kind, publishing: true) { harness, client in
+        try await APITestHarness.run(kind) { harness, client in
             let dpo = harness.tokens[.dpo]!
             let address = "subject@example.org"
             let access = try await Self.start(client, harness, ["type": "access", "regulation": "ccpa", "subject": ["email": address]])
             let erasure = try await Self.start(client, harness, ["type": "erasure", "regulation": "gdpr", "subject": ["email": address]])
-            let dispatcher = try #require(harness.coordinator.directives)
+            let dispatcher = harness.coordinator.directives
             _ = try await dispatcher.runOnce()
 
             let pending = try await client.json(.get, "/v1/gdpr-requests/\(access)/export", token: dpo, expect: .conflict)
@@ -97,10 +97,10 @@ struct DirectiveDispatcherTests {
             issuedAt: now, expiresAt: now.addingTimeInterval(60))
         let signed = try SignedDirective.sign(directive, with: key)
         #expect(try signed.verify(with: key.publicKey, at: now) == directive)
-        #expect(throws: NodeBundleError.self) { try signed.verify(with: key.publicKey, at: now.addingTimeInterval(61)) }
-        #expect(throws: NodeBundleError.self) { try signed.verify(with: TestStores.publicationKey.publicKey, at: now) }
+        #expect(throws: CoreError(.directiveExpired)) { try signed.verify(with: key.publicKey, at: now.addingTimeInterval(61)) }
+        #expect(throws: CoreError(.untrustedKey)) { try signed.verify(with: TestStores.publicationKey.publicKey, at: now) }
         var tampered = signed
         tampered.payload = Data(#"{"action":"erasure","subject":{"kind":"customer","value":"cus_2"}}"#.utf8).base64EncodedString()
-        #expect(throws: NodeBundleError.self) { try tampered.verify(with: key.publicKey, at: now) }
+        #expect(throws: CoreError(.signatureInvalid)) { try tampered.verify(with: key.publicKey, at: now) }
     }
 }

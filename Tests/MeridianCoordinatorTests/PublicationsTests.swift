@@ -104,7 +104,7 @@ struct PublicationsTests {
                     "received_on": day, "authority": "A", "country": "DE", "kind": "subpoena",
                 ], expect: .created)
             }
-            let job = PublicationsJob(publications: harness.coordinator.publications, interval: .seconds(3600), now: { harness.clock.now }, logger: .init(label: "test"))
+            let job = PublicationsJob(publications: harness.coordinator.publications, now: { harness.clock.now }, logger: .init(label: "test"))
             // The test clock stands in late September 2026: 2026-H1 ended more than 30 days ago.
             #expect(try await job.runOnce() == ["2026-H1"])
             #expect(try await job.runOnce() == [])
@@ -117,8 +117,8 @@ struct PublicationsTests {
 
     @Test("every public page answers without a token, cookies or scripts; /privacy shows the retention the bundles carry")
     func pages() async throws {
-        try await APITestHarness.run(publishing: true) { harness, client in
-            try await harness.coordinator.publisher!.publish()
+        try await APITestHarness.run() { harness, client in
+            try await harness.coordinator.publisher.publish()
             for path in PublicSite.paths where !path.contains("canary.txt") {
                 let response = try await client.send(.get, path, token: nil)
                 let body = String(buffer: response.body)

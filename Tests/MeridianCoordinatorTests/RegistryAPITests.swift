@@ -34,9 +34,9 @@ struct RegistryAPITests {
     @Test("a new sub-processor is in the feed at once and in bundles only after its notice period; an objection leaves its step out",
         arguments: StoreKind.allCases)
     func noticeAndObjection(kind: StoreKind) async throws {
-        try await APITestHarness.run(kind, publishing: true) { harness, client in
+        try await APITestHarness.run(kind) { harness, client in
             let dpo = harness.tokens[.dpo]!
-            let publisher = try #require(harness.coordinator.publisher)
+            let publisher = harness.coordinator.publisher
             try await client.json(.post, "/v1/customers/\(harness.customerID)/dpa", token: dpo, body: Self.dpa, expect: .created)
 
             var early = Self.analysisService()
@@ -159,7 +159,7 @@ struct RegistryAPITests {
                 .patch, "/v1/customers/\(harness.customerID)", token: harness.tokens[.admin], body: ["webhook": ["url": "http://127.0.0.1:9/hook", "mode": "queued"]])
             let job = OutboxJob(
                 outbox: harness.coordinator.registry.outbox, customers: harness.coordinator.customers, secrets: harness.coordinator.secrets,
-                smarthost: nil, sender: "privacy@meridian.example", hostname: "test", interval: .seconds(60), webhookTimeout: .milliseconds(300), now: { harness.clock.now },
+                smarthost: nil, sender: "privacy@meridian.example", hostname: "test", webhookTimeout: .milliseconds(300), now: { harness.clock.now },
                 logger: .init(label: "test"))
             #expect(try await job.runOnce() == 0)
             let items = try #require(try await client.json(.get, "/v1/notifications", token: harness.tokens[.admin])["items"] as? [[String: Any]])

@@ -36,8 +36,8 @@ import Testing
                 return error
             }
         }
-        let unavailable = try #require(error as? StoreUnavailable)
-        #expect(unavailable.reason == .noConnection)
+        let unavailable = try #require(error as? CoordinatorError)
+        #expect(unavailable.code == .storeNoConnection)
 
         let problem = ProblemMiddleware.problem(for: unavailable)
         #expect(problem.status == .serviceUnavailable)
@@ -82,7 +82,7 @@ import Testing
         case .failure(let error):
             // The driver sent the statement on the ended connection and never answered (it happens, depending on
             // timing): the session limit answers instead of a hang.
-            #expect((error as? StoreUnavailable)?.reason == .connectionLost, "\(error)")
+            #expect((error as? CoordinatorError)?.code == .storeConnectionLost, "\(error)")
             #expect(attempts.withLock { $0 } == 1)
         }
         PostgresRunLog.record()
@@ -113,7 +113,7 @@ import Testing
             }
         }
         guard case .failure(let error) = slow else { Issue.record("the 20 s statement was let run"); return }
-        #expect((error as? StoreUnavailable)?.reason == .connectionLost, "\(error)")
+        #expect((error as? CoordinatorError)?.code == .storeConnectionLost, "\(error)")
         #expect(elapsed < .seconds(10), "answered after \(elapsed), not soon after the stall limit")
         PostgresRunLog.record()
     }

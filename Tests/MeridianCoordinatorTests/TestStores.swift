@@ -74,16 +74,23 @@ enum TestStores {
         }
     }
 
-    /// A coordinator over `store` with a fixed master key and a clock the test can move.
-    /// With `publishing`, changes become signed config versions (``Coordinator/publisher``).
-    static func coordinator(_ store: any SQLStore, clock: TestClock = TestClock(), publishing: Bool = false) -> Coordinator {
+    /// A coordinator over `store`, built as `meridian coordinator` builds one, with fixed keys, a clock the test
+    /// can move, a data directory of its own, and jobs that wait an hour before their first pass (a test runs
+    /// a job's pass itself when it means to).
+    static func coordinator(_ store: any SQLStore, clock: TestClock = TestClock()) async throws -> Coordinator {
+        let directory = NSTemporaryDirectory() + "meridian-coordinator-\(UUID().uuidString)"
+        var configuration = CoordinatorConfiguration(database: .sqlite(path: directory + "/unused.sqlite"), dataDirectory: directory)
+        configuration.regionsDirectory = repositoryRoot + "/Regions"
+        configuration.keys = .given(keys)
         // DNS checks go to a port where nothing answers, so they fail fast instead of asking the machine's resolver.
-        Coordinator(
-            store: store, catalog: regions, secrets: SecretBox(keyBytes: Data(repeating: 7, count: 32))!,
-            signingKey: publishing ? bundleKey : nil, publicationKey: publicationKey,
-            resolver: DNSResolver(host: "127.0.0.1", port: 9, timeout: .milliseconds(100)), now: { clock.now })
+        configuration.resolver = DNSResolver(host: "127.0.0.1", port: 9, timeout: .milliseconds(100))
+        configuration.outboxInterval = .seconds(3600)
+        configuration.now = { clock.now }
+        return try await Coordinator.build(configuration, store: store, logger: logger)
     }
 
+    static let keys = CoordinatorKeys(
+        secrets: SecretBox(keyBytes: Data(repeating: 7, count: 32))!, bundleSigning: bundleKey, publicationSigning: publicationKey)
     static let bundleKey = Curve25519.Signing.PrivateKey()
     static let publicationKey = Curve25519.Signing.PrivateKey()
 }

@@ -34,17 +34,17 @@ struct MetadataStoreTests {
         await store.insert(Self.record("m1", at: now.addingTimeInterval(-10)))
         await store.insert(Self.record("m2", at: now, from: "B@other.example"))
         await store.insert(Self.record("m3", customer: "cus_b", at: now))
-        var query = MetadataQuery(customerID: "cus_a")
+        var query = MessageQuery(customerID: "cus_a")
         #expect(try await store.query(query).map(\.messageID) == ["m2", "m1"])
         query.sender = "b@OTHER.example"
         #expect(try await store.query(query).map(\.messageID) == ["m2"])
-        query = MetadataQuery(customerID: "cus_a")
+        query = MessageQuery(customerID: "cus_a")
         query.messageID = "<m1@x>"
         #expect(try await store.query(query).map(\.messageID) == ["m1"])
-        query = MetadataQuery(customerID: "cus_a")
+        query = MessageQuery(customerID: "cus_a")
         query.since = now.addingTimeInterval(-5)
         #expect(try await store.query(query).map(\.messageID) == ["m2"])
-        query = MetadataQuery(customerID: "cus_a")
+        query = MessageQuery(customerID: "cus_a")
         query.recipient = "nobody@acme.example"
         #expect(try await store.query(query).isEmpty)
         try await store.close()
@@ -93,7 +93,7 @@ struct MetadataStoreTests {
         #expect(result.deletedRecords == 1)
         #expect(result.deletedAttempts == 1)
         #expect(result.maskedAddresses == 2)
-        var query = MetadataQuery(customerID: "cus_a")
+        var query = MessageQuery(customerID: "cus_a")
         query.limit = 10
         let records = Dictionary(uniqueKeysWithValues: try await store.query(query).map { ($0.messageID, $0) })
         #expect(Set(records.keys) == ["old-queued", "week", "fresh"])
@@ -137,11 +137,11 @@ struct MetadataStoreTests {
         #expect(try await store.delivery(DeliveryKey(messageID: "m2", recipient: 0))?.1.map(\.outcome) == ["delivered"])
         #expect(try await Self.status(store, "bad") == .queued)
 
-        let lines = try String(contentsOfFile: store.rejectedPath, encoding: .utf8).split(separator: "\n")
+        let lines = try String(contentsOfFile: store.setAside.path, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 1)
         #expect(lines.first?.contains("poisoned row") == true)
         #expect(lines.first?.contains("\"bad\"") == true)
-        let mode = try FileManager.default.attributesOfItem(atPath: store.rejectedPath)[.posixPermissions] as? Int
+        let mode = try FileManager.default.attributesOfItem(atPath: store.setAside.path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
 
         await store.insert(Self.record("m3", at: now))
@@ -153,7 +153,7 @@ struct MetadataStoreTests {
             "CREATE TRIGGER poison_insert BEFORE INSERT ON deliveries WHEN NEW.message_id = 'evil' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END")
         await store.insert(Self.record("evil", at: now, from: "Eve@Example.org"))
         await store.flush()
-        #expect(try String(contentsOfFile: store.rejectedPath, encoding: .utf8).split(separator: "\n").count == 2)
+        #expect(try String(contentsOfFile: store.setAside.path, encoding: .utf8).split(separator: "\n").count == 2)
         // An access request finds it, as written; another subject's does not.
         let found = try await store.records(of: .email("eve@example.org"))
         #expect(found.deliveries.isEmpty && found.setAside.count == 1)
@@ -165,16 +165,16 @@ struct MetadataStoreTests {
         #expect(try await store.records(of: .email("someone@example.org")).setAside.isEmpty)
         #expect(try await store.erase(.email("eve@example.org"), holding: ["cus_a"]).erasedSetAside == 0)
         #expect(try await store.erase(.email("eve@example.org"), holding: []).erasedSetAside == 1)
-        let left = try String(contentsOfFile: store.rejectedPath, encoding: .utf8)
+        let left = try String(contentsOfFile: store.setAside.path, encoding: .utf8)
         #expect(left.split(separator: "\n").count == 1 && !left.lowercased().contains("eve@example.org") && left.contains("\"bad\""))
         for trigger in ["poison", "poison_insert"] { _ = try await store.connection.query("DROP TRIGGER \(trigger)") }
         let region = try RegionCatalog.load(directory: TestPaths.root + "/Regions").region(RegionID("eu")!)!
         #expect(try await store.applyRetention(region.retention, masking: region.ipMasking, now: now).deletedSetAside == 0)
         let later = now.addingTimeInterval(Double(region.retention.messageMetadata.seconds) + Self.day)
         #expect(try await store.applyRetention(region.retention, masking: region.ipMasking, now: later).deletedSetAside == 1)
-        #expect(!FileManager.default.fileExists(atPath: store.rejectedPath))
+        #expect(!FileManager.default.fileExists(atPath: store.setAside.path))
         try await store.close()
-        #expect(!FileManager.default.fileExists(atPath: store.pendingPath))
+        #expect(!FileManager.default.fileExists(atPath: store.pending.path))
     }
 
     @Test("writes the database cannot take by shutdown are kept in a file and written at the next start; an unreadable line is set aside")
@@ -189,14 +189,14 @@ struct MetadataStoreTests {
         await store.updateStatus(DeliveryKey(messageID: "m1", recipient: 0), .delivered, attempts: 1, completedAt: now, serverResponse: "200 OK")
         await store.insert(Self.record("m2", at: now))
         try await store.close()
-        let pending = try String(contentsOfFile: store.pendingPath, encoding: .utf8)
+        let pending = try String(contentsOfFile: store.pending.path, encoding: .utf8)
         #expect(pending.split(separator: "\n").count == 2)
-        #expect(try FileManager.default.attributesOfItem(atPath: store.pendingPath)[.posixPermissions] as? Int == 0o600)
+        #expect(try FileManager.default.attributesOfItem(atPath: store.pending.path)[.posixPermissions] as? Int == 0o600)
         _ = try await other.connection.query("ROLLBACK")
         try await other.close()
 
         try "not a write\n".data(using: .utf8).map { data in
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: store.pendingPath))
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: store.pending.path))
             try handle.seekToEnd()
             try handle.write(contentsOf: data)
             try handle.close()
@@ -205,8 +205,8 @@ struct MetadataStoreTests {
         #expect(try await Self.status(reopened, "m1") == .delivered)
         #expect(try await reopened.delivery(DeliveryKey(messageID: "m1", recipient: 0))?.0.metadata.serverResponse == "200 OK")
         #expect(try await Self.status(reopened, "m2") == .queued)
-        #expect(!FileManager.default.fileExists(atPath: reopened.pendingPath))
-        let setAside = try String(contentsOfFile: reopened.rejectedPath, encoding: .utf8)
+        #expect(!FileManager.default.fileExists(atPath: reopened.pending.path))
+        let setAside = try String(contentsOfFile: reopened.setAside.path, encoding: .utf8)
         #expect(setAside.split(separator: "\n").count == 1 && setAside.contains("\"line\":\"not a write\""))
         try await reopened.close()
     }

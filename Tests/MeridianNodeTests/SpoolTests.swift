@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MeridianCore
 import Testing
 
 @testable import MeridianNode

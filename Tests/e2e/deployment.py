@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "node"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import MERIDIAN, NODE_TOKEN, ROOT, DNSZone, SMTPSink, WebhookSink, free_port, wait_for  # noqa: E402
 
 REGIONS = ("eu", "us", "ap")

@@ -1,6 +1,7 @@
 import Foundation
 import MeridianAPI
 import MeridianCore
+import MeridianServer
 
 extension AdminAPI {
     // MARK: - Tokens

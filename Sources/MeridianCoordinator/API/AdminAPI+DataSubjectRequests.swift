@@ -1,6 +1,7 @@
 import Foundation
 import MeridianAPI
 import MeridianCore
+import MeridianServer
 import OpenAPIRuntime
 
 extension AdminAPI {
@@ -72,7 +73,7 @@ extension AdminAPI {
     func answers(of ticket: DataSubjectRequestRecord) async throws -> [Components.Schemas.GdprAnswer]? {
         guard ticket.type.fansOut, [.inProgress, .completed, .cancelled, .rejected].contains(ticket.state) else { return nil }
         let progress: [DirectiveAnswer]
-        if let directives, ticket.state == .inProgress {
+        if ticket.state == .inProgress {
             progress = try await directives.progress(of: ticket.id)
         } else {
             progress = try await dataSubjectRequests.answers(of: ticket.id)

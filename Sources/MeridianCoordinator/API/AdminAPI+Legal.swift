@@ -1,6 +1,7 @@
 import Foundation
 import MeridianAPI
 import MeridianCore
+import MeridianServer
 
 extension AdminAPI {
     func createLegalRequest(_ request: Operations.CreateLegalRequest.Input) async throws -> Operations.CreateLegalRequest.Output {

@@ -1,6 +1,7 @@
 import Foundation
 import MeridianAPI
 import MeridianCore
+import MeridianServer
 
 extension AdminAPI {
     /// Federates a metadata query across every regional node. Each node searches its own store; only the
@@ -13,16 +14,14 @@ extension AdminAPI {
         }
         let limit = query.limit ?? 100
         guard (1...1000).contains(limit) else { throw Problem(.badRequest, "limit must be from 1 to 1000, not \(limit)", field: "limit") }
-        let formatter = ISO8601DateFormatter()
-        var parameters: [(String, String)] = [("customer_id", record.id), ("limit", "\(limit)")]
-        if let since = query.since { parameters.append(("since", formatter.string(from: since))) }
-        if let until = query.until { parameters.append(("until", formatter.string(from: until))) }
-        if let value = query.messageId { parameters.append(("message_id", value)) }
-        if let value = query.sender { parameters.append(("sender", value)) }
-        if let value = query.recipient { parameters.append(("recipient", value)) }
-        try await recordRead("customer.messages.read", of: record.id, detail: Dictionary(parameters.dropFirst(), uniquingKeysWith: { a, _ in a }))
+        var asked = MessageQuery(customerID: record.id)
+        asked.limit = limit
+        (asked.since, asked.until) = (query.since, query.until)
+        (asked.messageID, asked.sender, asked.recipient) = (query.messageId, query.sender, query.recipient)
+        let detail = asked.parameters.dropFirst().map { ($0.name, $0.value) }
+        try await recordRead("customer.messages.read", of: record.id, detail: Dictionary(detail, uniquingKeysWith: { a, _ in a }))
 
-        let answers = await fleet.queryMessages(parameters)
+        let answers = try await fleet.queryMessages(asked)
         let messages = answers.flatMap(\.records)
             .sorted { ($0.receivedAt, $1.messageId, $1.recipient) > ($1.receivedAt, $0.messageId, $0.recipient) }
             .prefix(limit)

@@ -1,6 +1,7 @@
 import Foundation
 import MeridianAPI
 import MeridianCore
+import MeridianServer
 
 extension AdminAPI {
     func listNodes(_ input: Operations.ListNodes.Input) async throws -> Operations.ListNodes.Output {

@@ -1,6 +1,7 @@
 import Foundation
 import MeridianAPI
 import MeridianCore
+import MeridianServer
 import OpenAPIRuntime
 
 extension AdminAPI {
@@ -43,7 +44,7 @@ extension AdminAPI {
         try await registry.subprocessors.add(entry, by: try caller.actor) { customers in
             SubProcessorNotice.notifications(for: entry, to: customers, service: service, at: date)
         }
-        publisher?.changed()
+        publisher.changed()
         return .created(.init(body: .json(.init(entry, at: date))))
     }
 
@@ -94,7 +95,7 @@ extension AdminAPI {
             }
             return detail
         }
-        publisher?.changed()
+        publisher.changed()
         return .ok(.init(body: .json(.init(updated, at: date))))
     }
 
@@ -170,7 +171,7 @@ extension AdminAPI {
             reason: body.reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "", createdAt: Timestamp.date(Timestamp.millis(date)),
             createdBy: caller.token.id, withdrawnAt: nil)
         try await registry.objections.create(objection, by: caller.actor)
-        publisher?.changed()
+        publisher.changed()
         return .created(.init(body: .json(.init(objection, registry: [entry]))))
     }
 
@@ -182,7 +183,7 @@ extension AdminAPI {
         } catch RepositoryError.notFound {
             throw Problem.notFound("\(customer.id) has no objection \(input.path.objectionId)")
         }
-        publisher?.changed()
+        publisher.changed()
         return .ok(.init(body: .json(.init(objection, registry: try await registry.subprocessors.all()))))
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import MeridianAPI
 import MeridianCore
+import MeridianServer
 
 /// The admin API: implements the protocol generated from docs/openapi.yaml. Authorization has happened
 /// before a handler runs (``AuthenticationMiddleware``); handlers validate input, call the repositories and
@@ -19,9 +20,9 @@ struct AdminAPI: APIProtocol {
     let registry: SubProcessorRegistry
     let publications: Publications
     let dataSubjectRequests: DataSubjectRequestRepository
-    /// Sends access, portability and erasure directives; nil without a signing key.
-    let directives: DirectiveDispatcher?
-    let publisher: ConfigPublisher?
+    /// Sends access, portability and erasure directives.
+    let directives: DirectiveDispatcher
+    let publisher: ConfigPublisher
     let site: PublicSite
     let resolver: DNSResolver
     let now: @Sendable () -> Date

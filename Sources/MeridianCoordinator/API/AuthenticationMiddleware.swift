@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import MeridianCore
+import MeridianServer
 import OpenAPIRuntime
 
 /// Resolves the bearer token of each admin-API request and applies ``AuthorizationPolicy`` before the handler

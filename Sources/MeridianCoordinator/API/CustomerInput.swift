@@ -1,6 +1,7 @@
 import Foundation
 import MeridianAPI
 import MeridianCore
+import MeridianServer
 
 /// Checks the values the schema cannot: names, addresses, domains, URLs and regions. Each failure is a 422
 /// naming the field.

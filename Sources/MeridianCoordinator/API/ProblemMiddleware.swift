@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import MeridianServer
 import OpenAPIRuntime
 
 /// Turns every error into an RFC 9457 problem+json response and never lets a 500 leak details. Also
@@ -58,14 +59,11 @@ struct ProblemMiddleware: RouterMiddleware {
 
     private static func isLostConnection(_ error: any Error) -> Bool {
         let error = (error as? ServerError)?.underlyingError ?? error
-        return (error as? StoreUnavailable)?.reason == .connectionLost
+        return (error as? CoordinatorError)?.code == .storeConnectionLost
     }
 
     static func response(_ problem: Problem) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/problem+json"
-        if let seconds = problem.retryAfter { headers[.retryAfter] = String(seconds) }
-        return Response(status: problem.status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: problem.jsonBody)))
+        problem.response
     }
 
     /// Maps what handlers, the generated OpenAPI layer and Hummingbird throw to a problem with a useful detail.
@@ -84,8 +82,8 @@ struct ProblemMiddleware: RouterMiddleware {
             return problem(for: decoding)
         case let http as HTTPError:
             return Problem(http.status, http.body ?? http.status.reasonPhrase)
-        case let unavailable as StoreUnavailable:
-            return .storeUnavailable(unavailable)
+        case let error as CoordinatorError where error.isStoreUnavailable:
+            return .storeUnavailable(error)
         case let repository as RepositoryError:
             switch repository {
             case .notFound(let id): return .notFound("no resource with id \(id)")
@@ -133,5 +131,18 @@ struct ProblemMiddleware: RouterMiddleware {
         case is [Any].Type: "an array"
         default: "\(type)".contains("Array") ? "an array" : "an object or value of type \(type)"
         }
+    }
+}
+
+extension Problem {
+    /// The database is away (a restart, a failover): a passing condition, so 503 with `Retry-After`.
+    static func storeUnavailable(_ error: CoordinatorError) -> Problem {
+        let detail =
+            error.code == .storeNoConnection
+            ? "the coordinator's database is not answering; nothing was changed, try again in a few seconds"
+            : "the connection to the coordinator's database was lost during this request; if it was a change, check whether it took effect before trying again"
+        var problem = Problem(.serviceUnavailable, detail, type: "https://meridian.example/problems/store-unavailable")
+        problem.retryAfter = 5
+        return problem
     }
 }

@@ -17,10 +17,6 @@ public struct ConfigCompiler: Sendable {
         self.secrets = secrets
     }
 
-    public struct CompileError: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     /// The sub-processor registry and the standing objections, as the compiler enforces them at one moment.
     public struct Registry: Sendable {
         public var subprocessors: [SubProcessor]
@@ -49,11 +45,11 @@ public struct ConfigCompiler: Sendable {
         owners.reserveCapacity(entries.count * 2)
         for entry in entries {
             guard owners.updateValue(entry.id, forKey: "id:" + entry.id) == nil else {
-                throw CompileError(description: "customer \(entry.id) appears twice")
+                throw CoordinatorError(.configNotCompiled, "customer \(entry.id) appears twice")
             }
             for domain in entry.domains {
                 if let other = owners.updateValue(entry.id, forKey: domain.lowercased()), other != entry.id {
-                    throw CompileError(description: "\"\(domain)\" belongs to both \(other) and \(entry.id)")
+                    throw CoordinatorError(.configNotCompiled, "\"\(domain)\" belongs to both \(other) and \(entry.id)")
                 }
             }
         }
@@ -62,7 +58,7 @@ public struct ConfigCompiler: Sendable {
         for entry in entries {
             guard let pin = entry.region else { continue }
             guard let home = catalog.region(pin) else {
-                throw CompileError(description: "customer \(entry.id) is pinned to \(pin), which is not in Regions/")
+                throw CoordinatorError(.configNotCompiled, "customer \(entry.id) is pinned to \(pin), which is not in Regions/")
             }
             for domain in entry.domains { pinned.append(.init(domain: domain, region: pin, mxHost: home.mxHost)) }
         }
@@ -96,7 +92,7 @@ public struct ConfigCompiler: Sendable {
         do {
             secret = try secrets.open(customer.webhookSecretSealed)
         } catch {
-            throw CompileError(description: "customer \(customer.id): its webhook secret does not open with the master key")
+            throw CoordinatorError(.configNotCompiled, "customer \(customer.id): its webhook secret does not open with the master key")
         }
         let entry = NodeBundle.Customer(
             id: customer.id, region: customer.region, domains: customer.domains.map(\.domain).sorted(),
@@ -105,7 +101,7 @@ public struct ConfigCompiler: Sendable {
         do {
             try entry.validate()
         } catch {
-            throw CompileError(description: "a bundle would not validate: \(error)")
+            throw CoordinatorError(.configNotCompiled, "a bundle would not validate: \(error)")
         }
         return entry
     }
@@ -126,7 +122,7 @@ public enum SigningKeyFile {
             guard let raw = try? secrets.open(sealed.trimmingCharacters(in: .whitespacesAndNewlines)),
                 let bytes = Data(base64Encoded: raw), let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: bytes)
             else {
-                throw CoordinatorStartError("\(path) does not open with the master key; restore the master key that sealed it")
+                throw CoordinatorError(.signingKeyInvalid, "\(path) does not open with the master key; restore the master key that sealed it")
             }
             return key
         }

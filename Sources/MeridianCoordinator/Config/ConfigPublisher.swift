@@ -1,9 +1,9 @@
-import AsyncHTTPClient
 import Crypto
 import Foundation
 import Logging
 import MeridianCore
-import NIOCore
+import ServiceLifecycle
+import Synchronization
 
 /// Turns changes into signed config versions and pushes them to the nodes, xDS-style.
 ///
@@ -11,13 +11,24 @@ import NIOCore
 /// a version is being published, are coalesced into the next version. Publishing compiles one bundle per
 /// region, and gives it a new version only when its content differs from the newest version's (a restart
 /// does not bump the version); it then pushes each region's bundle to every node known in that region and
-/// records each ACK, NACK or failure. Nodes also pull (``NodeProtocol``), which is how a node that missed a
+/// records each ACK, NACK or failure. Nodes also pull (``NodeProtocolRoutes``), which is how a node that missed a
 /// push, or was started before the coordinator, catches up.
-public actor ConfigPublisher {
+///
+/// The publisher is a `Service`: its loop publishes on each change, runs the pushes as child tasks, and keeps a
+/// timer for the registry's next date (a sub-processor coming into force), all ending on graceful shutdown.
+public actor ConfigPublisher: Service {
     public struct Outcome: Sendable {
         public var version: Int
         /// False when the content equalled the newest version, which stays in force.
         public var isNew: Bool
+    }
+
+    /// What the loop is asked to do.
+    enum Signal: Sendable {
+        /// Something the bundles depend on changed.
+        case changed
+        /// Push a version already published (the first push after start).
+        case push(Int)
     }
 
     let customers: any CustomerRepository
@@ -30,18 +41,23 @@ public actor ConfigPublisher {
     let debounce: Duration
     let logger: Logger
     let now: @Sendable () -> Date
-    private var pending = false
-    private var running = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private nonisolated let signals: AsyncStream<Signal>
+    private nonisolated let signal: AsyncStream<Signal>.Continuation
+    /// Changes asked for so far, counted by ``changed()``; the loop publishes up to the count it read.
+    private nonisolated let requested = Mutex(0)
+    /// The count of changes the newest publish covered.
+    private var published = 0
+    private var waiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
     /// Nodes with a push in flight, and those among them that need the newest bundle once it ends.
     private var pushing: Set<String> = []
     private var again: Set<String> = []
     /// The newest signed bundle of each region, as published by this coordinator, so that pushes to many
     /// nodes do not each read and open it from the database.
     private var newest: [RegionID: PublishedBundle] = [:]
-    /// Wakes the publisher when the next sub-processor takes effect or retires, so that bundles follow the
-    /// registry's dates without anyone changing anything.
-    private var wake: Task<Void, Never>?
+    /// The registry's next date the bundles must follow, as the newest compile found it.
+    private var nextChange: Date?
+    /// The date the loop's timer is set for; a timer of an older date does nothing when it rings.
+    private var wakeAt: Date?
     /// The policy each region's bundle carries in the newest version: what the nodes enforce, and what
     /// `/privacy` publishes.
     public private(set) var enforcedPolicies: [RegionID: NodeBundle.Policy] = [:]
@@ -61,41 +77,81 @@ public actor ConfigPublisher {
         self.debounce = debounce
         self.logger = logger
         self.now = now
+        (signals, signal) = AsyncStream.makeStream()
     }
 
     /// Something the bundles depend on changed; a version follows shortly. Returns at once.
     public nonisolated func changed() {
-        Task { await self.schedule() }
+        requested.withLock { $0 += 1 }
+        signal.yield(.changed)
+    }
+
+    /// Pushes `version` (already published) to the nodes behind it, from the loop. Returns at once.
+    public nonisolated func pushSoon(_ version: Int) {
+        signal.yield(.push(version))
     }
 
     /// Waits until every change made before the call is published; pushes may still be in flight (for tests).
     public func settled() async {
-        guard pending || running else { return }
-        await withCheckedContinuation { waiters.append($0) }
+        let target = requested.withLock { $0 }
+        guard target > published else { return }
+        await withCheckedContinuation { waiters.append((target, $0)) }
     }
 
-    private func schedule() {
-        pending = true
-        guard !running else { return }
-        running = true
-        Task { await self.drain() }
-    }
-
-    private func drain() async {
-        while pending {
-            try? await Task.sleep(for: debounce)
-            pending = false
-            do {
-                let outcome = try await publish()
-                await push(outcome.version)
-            } catch {
-                logger.error("config: publishing failed; the nodes keep the version they have", metadata: ["error": "\(error)"])
+    /// Publishes on each change (changes within `debounce`, or made while a version is published, become one
+    /// version), runs each push as a child task, until graceful shutdown; pushes in flight then end.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for await next in signals {
+                    switch next {
+                    case .changed:
+                        guard requested.withLock({ $0 }) > published else { continue }
+                        try? await Task.sleep(for: debounce)
+                        let covered = requested.withLock { $0 }
+                        do {
+                            let outcome = try await publish()
+                            push(outcome.version, into: &group)
+                        } catch {
+                            logger.error("config: publishing failed; the nodes keep the version they have", metadata: ["error": "\(error)"])
+                        }
+                        settle(covered)
+                    case .push(let version):
+                        push(version, into: &group)
+                    }
+                    setTimer(into: &group)
+                }
             }
+        } onGracefulShutdown: { [signal] in
+            signal.finish()
         }
-        running = false
-        let done = waiters
-        waiters = []
-        for waiter in done { waiter.resume() }
+        settle(Int.max)
+    }
+
+    private func settle(_ covered: Int) {
+        published = max(published, covered)
+        let done = waiters.filter { $0.target <= published }
+        waiters.removeAll { $0.target <= published }
+        for waiter in done { waiter.continuation.resume() }
+    }
+
+    /// Sets the loop's timer for the registry's next date, so that bundles follow it with no change made.
+    private func setTimer(into group: inout DiscardingTaskGroup) {
+        guard let date = nextChange, date != wakeAt else { return }
+        wakeAt = date
+        // At most an hour at a time: the wall clock may jump, and the check is cheap.
+        let seconds = min(3600, max(0, date.timeIntervalSince(now())) + 0.5)
+        group.addTask {
+            guard (try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int(seconds * 1000))) }) != nil else { return }
+            await self.wake(for: date)
+        }
+    }
+
+    /// The timer of the registry's next date rang: a change, unless a newer date replaced it.
+    private func wake(for date: Date) {
+        guard wakeAt == date else { return }
+        wakeAt = nil
+        changed()
     }
 
     /// Compiles the current state; stores it as a new version unless the newest version has the same content.
@@ -105,7 +161,7 @@ public actor ConfigPublisher {
         let date = now()
         let registry = ConfigCompiler.Registry(
             subprocessors: try await subprocessors?.all() ?? [], objections: try await objections?.standing() ?? [:], at: date)
-        scheduleWake(at: SubProcessor.nextChange(registry.subprocessors, after: date), from: date)
+        nextChange = SubProcessor.nextChange(registry.subprocessors, after: date)
         let unversioned = try compiler.compile(active, registry: registry, version: 0)
         let policies = Dictionary(unversioned.map { ($0.region, $0.policy) }, uniquingKeysWith: { a, _ in a }).compactMapValues { $0 }
         let encoded = try unversioned.parallelMap { $0.canonicalJSON() }
@@ -121,7 +177,7 @@ public actor ConfigPublisher {
         let (version, bundles) = try await config.publish(digest: digest, customers: active.count, at: now(), audit: .system("config")) { version in
             let signed = try Array(zip(unversioned, encoded)).parallelMap { bundle, bytes in
                 guard let canonical = NodeBundle.canonicalJSON(bytes, settingVersion: version) else {
-                    throw ConfigCompiler.CompileError(description: "the \(bundle.region) bundle has no version to set")
+                    throw CoordinatorError(.configNotCompiled, "the \(bundle.region) bundle has no version to set")
                 }
                 return Data(try SignedBundle.signedJSON(canonical: canonical, with: key))
             }
@@ -133,21 +189,14 @@ public actor ConfigPublisher {
         return Outcome(version: version, isNew: true)
     }
 
-    private func scheduleWake(at date: Date?, from current: Date) {
-        wake?.cancel()
-        guard let date else { return }
-        // At most an hour at a time: the wall clock may jump, and the check is cheap.
-        let seconds = min(3600, max(0, date.timeIntervalSince(current)) + 0.5)
-        wake = Task { [weak self] in
-            guard (try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))) != nil else { return }
-            self?.changed()
-        }
-    }
-
     /// Pushes the newest bundle of its region to every node not yet at `version`, all at once. A node still
     /// busy with an earlier push (a slow or stopped node) gets the newest bundle when that push ends, so one
     /// slow node delays nobody else and never receives a backlog of versions.
-    public func push(_ version: Int) async {
+    private func push(_ version: Int, into group: inout DiscardingTaskGroup) {
+        group.addTask { await self.startPushes(version) }
+    }
+
+    private func startPushes(_ version: Int) async {
         let nodes: [NodeRecord]
         do {
             nodes = try await config.nodes()
@@ -155,13 +204,15 @@ public actor ConfigPublisher {
             logger.error("config: cannot list the nodes to push to", metadata: ["error": "\(error)"])
             return
         }
-        for node in nodes where (node.appliedVersion ?? 0) < version || node.lastResult != .ack {
-            if pushing.contains(node.id) {
-                again.insert(node.id)
-                continue
+        await withDiscardingTaskGroup { group in
+            for node in nodes where (node.appliedVersion ?? 0) < version || node.lastResult != .ack {
+                if pushing.contains(node.id) {
+                    again.insert(node.id)
+                    continue
+                }
+                pushing.insert(node.id)
+                group.addTask { await self.pushLoop(node) }
             }
-            pushing.insert(node.id)
-            Task { await self.pushLoop(node) }
         }
     }
 
@@ -190,82 +241,4 @@ public actor ConfigPublisher {
             try? await config.record(node: node.id, result: .unreachable, version: nil, error: error, at: now())
         }
     }
-}
-
-/// Sends a signed bundle to a node's control API (`PUT /v1/bundle`) with the node token, and reads its answer.
-public struct NodePusher: Sendable {
-    public enum Answer: Sendable, Equatable {
-        case ack(version: Int)
-        case nack(version: Int?, error: String)
-        case unreachable(String)
-    }
-
-    let token: String?
-    let timeout: TimeAmount
-    private var http: HTTPClient { HTTPClient.shared }
-
-    public init(token: String?, timeout: TimeAmount = .seconds(5)) {
-        self.token = token
-        self.timeout = timeout
-    }
-
-    struct Report: Decodable {
-        var status: String
-        var version: Int
-        var error: String?
-    }
-
-    public func push(_ signed: Data, to controlURL: String) async -> Answer {
-        var request = HTTPClientRequest(url: controlURL + "/v1/bundle")
-        request.method = .PUT
-        request.headers.add(name: "Content-Type", value: "application/json")
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .bytes(ByteBuffer(bytes: signed))
-        do {
-            let response = try await http.execute(request, timeout: timeout)
-            let body = Data(buffer: try await response.body.collect(upTo: 1 << 20))
-            guard let report = try? JSONDecoder().decode(Report.self, from: body) else {
-                return .unreachable("answered \(response.status.code) without a report: \(String(decoding: body.prefix(300), as: UTF8.self))")
-            }
-            return report.status == "ack" ? .ack(version: report.version) : .nack(version: report.version, error: report.error ?? "no reason given")
-        } catch {
-            return .unreachable("\(error)")
-        }
-    }
-}
-
-extension NodePusher {
-    /// Sends a signed GDPR/CCPA directive to a node's control API; the node's receipt, or why there is none.
-    public func send(_ directive: SignedDirective, to controlURL: String) async -> Result<DirectiveReceipt, DirectiveFailure> {
-        var request = HTTPClientRequest(url: controlURL + "/v1/directives")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        do {
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(directive)))
-            // An access answer carries the subject's records: more time and room than a bundle's ACK. Not much
-            // more: the client retries a refused connection until this deadline, and a pass waits for it.
-            let response = try await http.execute(request, timeout: .seconds(20))
-            let body = Data(buffer: try await response.body.collect(upTo: 256 << 20))
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
-            guard response.status == .ok else {
-                let detail = (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["detail"] as? String
-                return .failure(DirectiveFailure("the node answered \(response.status.code): \(detail ?? String(decoding: body.prefix(300), as: UTF8.self))"))
-            }
-            do {
-                return .success(try decoder.decode(DirectiveReceipt.self, from: body))
-            } catch {
-                return .failure(DirectiveFailure("the node's receipt does not decode: \(error)"))
-            }
-        } catch {
-            return .failure(DirectiveFailure("unreachable: \(error)"))
-        }
-    }
-}
-
-/// Why a node gave no receipt.
-public struct DirectiveFailure: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -20,7 +20,7 @@ public struct DNSResolver: Sendable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// `HOST`, `HOST:PORT` or `[IPv6]:PORT`; the host must be an IP address.
-    public init(parsing text: String) throws(CoordinatorStartError) {
+    public init(parsing text: String) throws(CoordinatorError) {
         var host = text
         var port = 53
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
@@ -32,7 +32,7 @@ public struct DNSResolver: Sendable, CustomStringConvertible {
             port = Int(text[text.index(after: colon)...]) ?? -1
         }
         guard (1...65_535).contains(port), (try? SocketAddress(ipAddress: host, port: port)) != nil else {
-            throw CoordinatorStartError("--dns-resolver \(text): expected an IP address with an optional port, such as 127.0.0.1:5353")
+            throw CoordinatorError(.settingInvalid, "--dns-resolver \(text): expected an IP address with an optional port, such as 127.0.0.1:5353")
         }
         self.init(host: host, port: port)
     }

@@ -32,7 +32,7 @@ enum SubjectExport {
                 try add("\(folder)/\(dataClass).json", try encoder.encode(value))
             }
         }
-        guard let data = archive.data else { throw DirectiveFailure("the ZIP could not be written") }
+        guard let data = archive.data else { throw CoordinatorError(.exportNotWritten, "the ZIP could not be written") }
         return data
     }
 

@@ -1,33 +1,24 @@
 import Foundation
 import Logging
 import MeridianCore
-import ServiceLifecycle
 
-/// Deletes closed accounts whose closed-account period has ended, on an interval, until shutdown. Each purge
+/// Deletes closed accounts whose closed-account period has ended (a `PeriodicJob`, hourly). Each purge
 /// opens an erasure ticket for the account, so its data in every region goes by the same directives as a data
 /// subject's (``DirectiveDispatcher``), with receipts.
-public struct AccountRetentionJob: Service {
+public struct AccountRetentionJob: Sendable {
     let customers: any CustomerRepository
     let requests: DataSubjectRequestRepository
-    let interval: Duration
     let now: @Sendable () -> Date
     let logger: Logger
 
     public init(
-        customers: any CustomerRepository, requests: DataSubjectRequestRepository, interval: Duration, now: @escaping @Sendable () -> Date,
+        customers: any CustomerRepository, requests: DataSubjectRequestRepository, now: @escaping @Sendable () -> Date,
         logger: Logger
     ) {
         self.customers = customers
         self.requests = requests
-        self.interval = interval
         self.now = now
         self.logger = logger
-    }
-
-    public func run() async throws {
-        await Periodic.run(every: interval, logger: logger, failure: "account retention run failed; will retry") {
-            _ = try await runOnce()
-        }
     }
 
     /// One pass: purges what is due now and returns the purged account ids.

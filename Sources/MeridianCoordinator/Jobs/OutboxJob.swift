@@ -4,12 +4,11 @@ import Logging
 import MeridianCore
 import MeridianSmarthost
 import NIOCore
-import ServiceLifecycle
 
 /// Sends the outbox (``NotificationOutbox``): e-mails to customers' contact addresses through the smarthost and
 /// events to their webhooks, signed per Standard Webhooks with the customer's secret. Failures are retried with
 /// backoff; each attempt's error is kept on the notification, which `GET /v1/notifications` shows.
-public struct OutboxJob: Service {
+public struct OutboxJob: Sendable {
     let outbox: NotificationOutbox
     let customers: any CustomerRepository
     let secrets: SecretBox
@@ -17,7 +16,6 @@ public struct OutboxJob: Service {
     /// The envelope and `From:` sender of notices: the controller's address from Regions/service.yaml.
     let sender: String
     let hostname: String
-    let interval: Duration
     /// How long a webhook event may take, connection retries included.
     let webhookTimeout: TimeAmount
     let now: @Sendable () -> Date
@@ -25,7 +23,7 @@ public struct OutboxJob: Service {
 
     public init(
         outbox: NotificationOutbox, customers: any CustomerRepository, secrets: SecretBox, smarthost: Smarthost?, sender: String,
-        hostname: String, interval: Duration, webhookTimeout: TimeAmount = .seconds(15), now: @escaping @Sendable () -> Date, logger: Logger
+        hostname: String, webhookTimeout: TimeAmount = .seconds(15), now: @escaping @Sendable () -> Date, logger: Logger
     ) {
         self.webhookTimeout = webhookTimeout
         self.outbox = outbox
@@ -34,15 +32,8 @@ public struct OutboxJob: Service {
         self.smarthost = smarthost
         self.sender = sender
         self.hostname = hostname
-        self.interval = interval
         self.now = now
         self.logger = logger
-    }
-
-    public func run() async throws {
-        await Periodic.run(every: interval, logger: logger, failure: "outbox: cannot read the outbox; will retry") {
-            try await runOnce()
-        }
     }
 
     /// Sends every notification that is due; returns how many were sent.
@@ -64,22 +55,18 @@ public struct OutboxJob: Service {
         return sent
     }
 
-    struct SendError: Error, CustomStringConvertible {
-        var description: String
-    }
-
     func send(_ notification: Notification) async throws {
         var notification = notification
         if notification.bodySealed { notification.body = try secrets.open(notification.body) }
         switch notification.channel {
         case .email:
-            guard let smarthost else { throw SendError(description: "no smarthost is configured (meridian coordinator --smarthost HOST:PORT)") }
+            guard let smarthost else { throw CoordinatorError(.notificationUndelivered, "no smarthost is configured (meridian coordinator --smarthost HOST:PORT)") }
             let to: String
             if let recipient = notification.recipient {
                 to = recipient
             } else {
                 guard let customer = try await customers.find(notification.customerID) else {
-                    throw SendError(description: "customer \(notification.customerID) no longer exists")
+                    throw CoordinatorError(.notificationUndelivered, "customer \(notification.customerID) no longer exists")
                 }
                 to = customer.contactEmail
             }
@@ -87,7 +74,7 @@ public struct OutboxJob: Service {
             try await SmarthostClient.send(Array(message.utf8), from: sender, to: to, via: smarthost, helo: hostname)
         case .webhook:
             guard let customer = try await customers.find(notification.customerID) else {
-                throw SendError(description: "customer \(notification.customerID) no longer exists")
+                throw CoordinatorError(.notificationUndelivered, "customer \(notification.customerID) no longer exists")
             }
             let secret = try secrets.open(customer.webhookSecretSealed)
             let signature = try WebhookSignature(secret: secret)
@@ -103,7 +90,7 @@ public struct OutboxJob: Service {
             let response = try await HTTPClient.shared.execute(request, timeout: webhookTimeout)
             _ = try? await response.body.collect(upTo: 64 * 1024)
             guard (200..<300).contains(response.status.code) else {
-                throw SendError(description: "the webhook answered \(response.status.code)")
+                throw CoordinatorError(.notificationUndelivered, "the webhook answered \(response.status.code)")
             }
         }
     }

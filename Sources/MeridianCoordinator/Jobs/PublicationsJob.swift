@@ -1,30 +1,21 @@
 import Foundation
 import Logging
 import MeridianCore
-import ServiceLifecycle
 
 /// Keeps the publications on time: freezes a half-year's transparency report once the period has been over for
 /// `freezeAfterDays` (room for requests recorded late), and warns while the canary nears or passes its expiry.
 /// It never issues a canary: renewing one is a person's deliberate statement.
-public struct PublicationsJob: Service {
+public struct PublicationsJob: Sendable {
     let publications: Publications
-    let interval: Duration
     let freezeAfterDays: Int
     let now: @Sendable () -> Date
     let logger: Logger
 
-    public init(publications: Publications, interval: Duration, freezeAfterDays: Int = 30, now: @escaping @Sendable () -> Date, logger: Logger) {
+    public init(publications: Publications, freezeAfterDays: Int = 30, now: @escaping @Sendable () -> Date, logger: Logger) {
         self.publications = publications
-        self.interval = interval
         self.freezeAfterDays = freezeAfterDays
         self.now = now
         self.logger = logger
-    }
-
-    public func run() async throws {
-        await Periodic.run(every: interval, logger: logger, failure: "publications: the check failed; will retry") {
-            _ = try await runOnce()
-        }
     }
 
     /// One pass; returns the periods frozen now.

@@ -3,40 +3,21 @@ import Foundation
 import MeridianAPI
 import MeridianCore
 import NIOCore
-import NIOHTTP1
+import OpenAPIRuntime
 
-/// The regional nodes' control APIs, as the coordinator reaches them with the node token.
-///
-/// The list comes from `control_url` in Regions/*.yaml, or from a file of URLs (one per line, as Terraform
-/// writes /etc/meridian/node-endpoints). Each node says which region and node it is.
-public final class NodeFleet: Sendable {
-    public let urls: [String]
-    private let token: String?
-    private let timeout: TimeAmount
+/// The regional nodes as the coordinator asks them for a customer's messages (`GET /v1/messages`, with the node
+/// token): every node in the `nodes` table, which pulls and pushes also use, so there is one list of nodes.
+public struct NodeFleet: Sendable {
+    let config: ConfigRepository
+    let token: String?
+    let timeout: TimeAmount
     /// The process-wide shared client: it needs no shutdown, and a fleet may come and go with a test.
     private var http: HTTPClient { HTTPClient.shared }
 
-    public init(urls: [String], token: String?, timeout: TimeAmount = .seconds(5)) {
-        self.urls = urls
+    public init(config: ConfigRepository, token: String?, timeout: TimeAmount = .seconds(5)) {
+        self.config = config
         self.token = token
         self.timeout = timeout
-    }
-
-    /// Reads a node-endpoints file: one http(s) URL per line; blank lines and `#` comments are skipped.
-    public static func readEndpoints(_ path: String) throws -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw CoordinatorStartError("cannot read the node endpoints file \(path)")
-        }
-        var urls: [String] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let entry = line.trimmingCharacters(in: .whitespaces)
-            guard !entry.isEmpty, !entry.hasPrefix("#") else { continue }
-            guard let url = URL(string: entry), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-                throw CoordinatorStartError("\(path) line \(number + 1): \"\(entry)\" is not an http(s) URL")
-            }
-            urls.append(entry.hasSuffix("/") ? String(entry.dropLast()) : entry)
-        }
-        return urls
     }
 
     /// One node's answer to a metadata query.
@@ -50,21 +31,12 @@ public final class NodeFleet: Sendable {
         public var detail: String?
     }
 
-    struct NodePage: Decodable {
-        var region: String
-        var node: String
-        var messages: [Components.Schemas.MessageRecord]
-    }
-
-    struct NodeProblem: Decodable {
-        var detail: String?
-    }
-
     /// Asks every node at once; an unreachable node is an answer too, never an error.
-    public func queryMessages(_ parameters: [(String, String)]) async -> [NodeAnswer] {
-        await withTaskGroup(of: (Int, NodeAnswer).self) { group in
-            for (index, url) in urls.enumerated() {
-                group.addTask { (index, await self.query(url, parameters)) }
+    public func queryMessages(_ query: MessageQuery) async throws -> [NodeAnswer] {
+        let nodes = try await config.nodes()
+        return await withTaskGroup(of: (Int, NodeAnswer).self) { group in
+            for (index, node) in nodes.enumerated() {
+                group.addTask { (index, await self.query(node.controlURL, query)) }
             }
             var answers: [(Int, NodeAnswer)] = []
             for await answer in group { answers.append(answer) }
@@ -72,9 +44,9 @@ public final class NodeFleet: Sendable {
         }
     }
 
-    private func query(_ base: String, _ parameters: [(String, String)]) async -> NodeAnswer {
-        var components = URLComponents(string: base + "/v1/messages")
-        components?.queryItems = parameters.map { URLQueryItem(name: $0.0, value: $0.1) }
+    private func query(_ base: String, _ query: MessageQuery) async -> NodeAnswer {
+        var components = URLComponents(string: base + NodeProtocol.messagesPath)
+        components?.queryItems = query.parameters.map { URLQueryItem(name: $0.name, value: $0.value) }
         // `+` in a time zone offset or an address must not turn into a space.
         let encoded = components?.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         components?.percentEncodedQuery = encoded
@@ -87,17 +59,35 @@ public final class NodeFleet: Sendable {
         decoder.dateDecodingStrategy = .iso8601
         do {
             let response = try await http.execute(request, timeout: timeout)
-            let body = Data(buffer: try await response.body.collect(upTo: 64 << 20))
+            let body = Data(buffer: try await response.body.collect(upTo: NodeProtocol.maximumMessagePageSize))
             guard response.status == .ok else {
-                let detail = (try? decoder.decode(NodeProblem.self, from: body))?.detail ?? response.status.reasonPhrase
-                return NodeAnswer(url: base, status: .error, records: [], detail: "the node answered \(response.status.code): \(detail)")
+                return NodeAnswer(
+                    url: base, status: .error, records: [], detail: "the node answered \(response.status.code): \(NodePusher.detail(of: body))")
             }
-            let page = try decoder.decode(NodePage.self, from: body)
-            return NodeAnswer(url: base, status: .ok, region: page.region, node: page.node, records: page.messages, detail: nil)
+            let page = try decoder.decode(MessagePage.self, from: body)
+            return NodeAnswer(
+                url: base, status: .ok, region: page.region, node: page.node,
+                records: try page.messages.map { try Components.Schemas.MessageRecord($0, region: page.region, node: page.node) }, detail: nil)
         } catch let error as DecodingError {
             return NodeAnswer(url: base, status: .error, records: [], detail: "the node's answer does not decode: \(error)")
         } catch {
             return NodeAnswer(url: base, status: .unreachable, records: [], detail: "\(error)")
         }
+    }
+}
+
+extension Components.Schemas.MessageRecord {
+    /// A node's record as the admin API shows it, with where it lives.
+    init(_ record: DeliveryRecord, region: String, node: String) throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let metadata = try decoder.decode(OpenAPIObjectContainer.self, from: try encoder.encode(record.metadata))
+        self.init(
+            region: region, node: node, messageId: record.messageID, recipient: record.recipient, webhookId: record.webhookID,
+            mode: .init(rawValue: record.mode.rawValue) ?? .queued, status: .init(rawValue: record.status.rawValue) ?? .queued,
+            attempts: record.attempts, receivedAt: record.metadata.receivedAt, nextAttemptAt: record.nextAttemptAt, completedAt: record.completedAt,
+            finalReason: record.finalReason, metadata: .init(additionalProperties: metadata))
     }
 }

@@ -21,7 +21,7 @@ extension PublicSite {
             let canaryFiles = ["/", "/canary", "/canary.json", "/.well-known/canary.txt", "/.well-known/canary.txt.sig"]
             return Snapshot(
                 site: site, date: site.now(), configVersion: try await site.config.latest()?.version,
-                policies: await site.publisher?.enforcedPolicies ?? [:],
+                policies: await site.publisher.enforcedPolicies,
                 entries: any("/", "/subprocessors", "/subprocessors.json") ? try await site.registry.subprocessors.all() : [],
                 versions: any("/subprocessors", "/subprocessors.atom") ? try await site.registry.subprocessors.versions(limit: 200) : [],
                 reports: any("/transparency", "/transparency.json") ? try await site.publications.allReports() : [],

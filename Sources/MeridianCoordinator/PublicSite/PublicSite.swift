@@ -4,7 +4,7 @@ import Hummingbird
 import MeridianCore
 import Mustache
 
-/// The public pages (DESIGN.md, "Public"): HTML from the Mustache templates in `Templates/`, JSON, the Atom
+/// The public pages (DESIGN.md, "Public"): HTML from the Mustache templates in `Templates/` (``PageTemplates``), JSON, the Atom
 /// feed of registry changes and the canary files. Everything comes from the data the nodes enforce: the
 /// retention numbers from the newest config version's policies, the registry, the legal-request log. No
 /// cookies, no scripts, no requests to anyone else.
@@ -15,24 +15,10 @@ public struct PublicSite: Sendable {
     let registry: SubProcessorRegistry
     let publications: Publications
     let config: ConfigRepository
-    let publisher: ConfigPublisher?
+    let publisher: ConfigPublisher
     let now: @Sendable () -> Date
 
-    static let library: MustacheLibrary = {
-        var library = MustacheLibrary()
-        guard let directory = Bundle.module.url(forResource: "Templates", withExtension: nil),
-            let files = try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
-        else { preconditionFailure("the public site's templates are missing from the build") }
-        for file in files where file.pathExtension == "mustache" {
-            guard let text = try? String(contentsOf: file, encoding: .utf8) else { preconditionFailure("cannot read \(file.path)") }
-            do {
-                try library.register(text, named: file.deletingPathExtension().lastPathComponent)
-            } catch {
-                preconditionFailure("template \(file.lastPathComponent) does not parse: \(error)")
-            }
-        }
-        return library
-    }()
+    static var library: MustacheLibrary { PageTemplates.library }
 
     /// One file of the site.
     public struct Document: Sendable {

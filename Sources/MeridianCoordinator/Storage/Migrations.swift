@@ -332,7 +332,8 @@ public enum Migrations {
                 try $0.decode(column: "version", as: Int.self)
             })
             if let newest = applied.max(), newest > latestVersion {
-                throw MigrationError.databaseIsNewer(database: newest, build: latestVersion)
+                throw CoordinatorError(
+                    .schemaNewer, "the database is at schema version \(newest) but this meridian knows only up to \(latestVersion); upgrade meridian")
             }
             var now: [Int] = []
             for migration in all where !applied.contains(migration.version) {
@@ -346,17 +347,6 @@ public enum Migrations {
                 now.append(migration.version)
             }
             return now
-        }
-    }
-}
-
-public enum MigrationError: Error, CustomStringConvertible {
-    case databaseIsNewer(database: Int, build: Int)
-
-    public var description: String {
-        switch self {
-        case .databaseIsNewer(let database, let build):
-            "the database is at schema version \(database) but this meridian knows only up to \(build); upgrade meridian"
         }
     }
 }

@@ -32,9 +32,9 @@ public struct PostgresStore: SQLStore, Service {
     }
 
     /// How long a query waits while PostgreSQL is away (a restart, a failover) before its caller gets
-    /// ``StoreUnavailable``, which the API answers with a 503 and `Retry-After` rather than hanging.
+    /// a store-unavailable ``CoordinatorError``, which the API answers with a 503 and `Retry-After` rather than hanging.
     public var connectionWait: Duration = .seconds(10)
-    /// The longest one session may run before its caller is answered ``StoreUnavailable`` (see `leased`).
+    /// The longest one session may run before its caller is answered a store-unavailable ``CoordinatorError`` (see `leased`).
     public var sessionLimit: Duration = .seconds(60)
     /// How long a session may go without an answer when a loss (another session's connection lost, or the
     /// pool failing to connect) was seen since shortly before it began: a restart ends every connection at
@@ -45,7 +45,7 @@ public struct PostgresStore: SQLStore, Service {
 
     /// Runs `body` on a pooled connection. A body that never got a connection is tried again until
     /// `connectionWait` is up; so is, once, a body whose session PostgreSQL itself ended (a fast shutdown
-    /// rolls back what was in flight). A connection lost any other way is ``StoreUnavailable``: whether the
+    /// rolls back what was in flight). A connection lost any other way is a store-unavailable ``CoordinatorError``: whether the
     /// last statement took effect is unknown, so it is not repeated.
     public func withSession<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let deadline = ContinuousClock.now + connectionWait
@@ -59,7 +59,8 @@ public struct PostgresStore: SQLStore, Service {
                 let ranBody = started.isSet
                 let retry = !ranBody || (!repeated && Self.endedByServer(error))
                 guard retry, ContinuousClock.now < deadline else {
-                    throw StoreUnavailable(ranBody ? .connectionLost : .noConnection, underlying: String(reflecting: error))
+                    let underlying = String(reflecting: error)
+                    throw ranBody ? CoordinatorError.storeConnectionLost(underlying: underlying) : .storeNoConnection(underlying: underlying)
                 }
                 repeated = repeated || ranBody
                 try await Task.sleep(for: .milliseconds(100))
@@ -67,7 +68,7 @@ public struct PostgresStore: SQLStore, Service {
         }
     }
 
-    /// `body` on a connection from the pool, or ``StoreUnavailable`` if none comes before `deadline`, or if the
+    /// `body` on a connection from the pool, or a store-unavailable ``CoordinatorError`` if none comes before `deadline`, or if the
     /// body is still running `sessionLimit` after it began. The second is a safety net: a statement sent on a
     /// connection the server has just ended can wait for ever in the driver, and an API request must not.
     /// Such a statement is usually caught sooner: a session with no answer `stallLimit` after it began, when a
@@ -102,17 +103,17 @@ public struct PostgresStore: SQLStore, Service {
                         guard let began = started.at else {
                             if now < deadline { continue }
                             // The answer first: the cancelled work's own error (the pool's requestCancelled) must not win.
-                            outcome.finish(.failure(StoreUnavailable(.noConnection, underlying: nil)))
+                            outcome.finish(.failure(CoordinatorError.storeNoConnection(underlying: nil)))
                             work.cancel()
                             return
                         }
                         if now >= began + stall, let lost = losses.last, lost >= began - stall {
-                            outcome.finish(.failure(StoreUnavailable(
-                                .connectionLost, underlying: "no answer \(stall) after the session began, and the connection was lost meanwhile")))
+                            outcome.finish(.failure(CoordinatorError.storeConnectionLost(
+                                underlying: "no answer \(stall) after the session began, and the connection was lost meanwhile")))
                             return
                         }
                         if now >= began + limit {
-                            outcome.finish(.failure(StoreUnavailable(.connectionLost, underlying: "no answer \(limit) after the session began")))
+                            outcome.finish(.failure(CoordinatorError.storeConnectionLost(underlying: "no answer \(limit) after the session began")))
                             return
                         }
                     }

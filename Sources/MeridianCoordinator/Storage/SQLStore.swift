@@ -34,30 +34,16 @@ extension SQLStore {
     }
 }
 
-/// The database cannot be reached, or the connection went while a statement was in flight. The API answers
-/// it with 503 and `Retry-After`; it is never a reason for a 500.
-public struct StoreUnavailable: Error, Sendable, CustomStringConvertible {
-    public enum Reason: Sendable {
-        /// No connection could be had in time: nothing was done.
-        case noConnection
-        /// The connection went during the work: whether its last statement took effect is unknown.
-        case connectionLost
+extension CoordinatorError {
+    /// No connection to the database could be had in time: nothing was done. The API answers it with 503 and
+    /// `Retry-After`; it is never a reason for a 500.
+    static func storeNoConnection(underlying: String?) -> CoordinatorError {
+        CoordinatorError(.storeNoConnection, "the database is not answering", underlying: underlying)
     }
 
-    public var reason: Reason
-    /// What the driver said, for the log only.
-    public var underlying: String?
-
-    public init(_ reason: Reason, underlying: String?) {
-        self.reason = reason
-        self.underlying = underlying
-    }
-
-    public var description: String {
-        switch reason {
-        case .noConnection: "the database is not answering"
-        case .connectionLost: "the connection to the database was lost during the request"
-        }
+    /// The connection to the database went while a statement was in flight: its outcome is unknown.
+    static func storeConnectionLost(underlying: String?) -> CoordinatorError {
+        CoordinatorError(.storeConnectionLost, "the connection to the database was lost during the request", underlying: underlying)
     }
 }
 
@@ -87,23 +73,23 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public init(parsing text: String) throws(DatabaseLocationError) {
+    public init(parsing text: String) throws(CoordinatorError) {
         if text.hasPrefix("sqlite:") {
             let path = String(text.dropFirst("sqlite:".count))
-            guard !path.isEmpty else { throw DatabaseLocationError(text, "sqlite: needs a file path, e.g. sqlite:.meridian/coordinator.sqlite") }
+            guard !path.isEmpty else { throw .databaseLocationInvalid(text, "sqlite: needs a file path, e.g. sqlite:.meridian/coordinator.sqlite") }
             self = .sqlite(path: path)
             return
         }
         guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"), let url = URLComponents(string: text),
             let host = url.host, !host.isEmpty
         else {
-            throw DatabaseLocationError(text, "expected sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+            throw .databaseLocationInvalid(text, "expected sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
         }
         let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
-        guard !database.isEmpty else { throw DatabaseLocationError(text, "the URL names no database after the host") }
+        guard !database.isEmpty else { throw .databaseLocationInvalid(text, "the URL names no database after the host") }
         let mode = url.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "disable"
         guard ["disable", "require"].contains(mode) else {
-            throw DatabaseLocationError(text, "sslmode must be disable or require, not \(mode)")
+            throw .databaseLocationInvalid(text, "sslmode must be disable or require, not \(mode)")
         }
         self = .postgres(.init(
             host: host, port: url.port ?? 5432, user: url.user ?? "postgres", password: url.password,
@@ -119,16 +105,10 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-public struct DatabaseLocationError: Error, CustomStringConvertible {
-    public var value: String
-    public var problem: String
-    init(_ value: String, _ problem: String) {
-        self.value = value
-        self.problem = problem
-    }
-    public var description: String {
-        let shown = (try? DatabaseLocation(parsing: value))?.description ?? value.replacingOccurrences(
-            of: #":[^:@/]*@"#, with: ":***@", options: .regularExpression)
-        return "--database \(shown): \(problem)"
+extension CoordinatorError {
+    /// `--database` is not usable: the reason names the value, with any password hidden.
+    static func databaseLocationInvalid(_ value: String, _ problem: String) -> CoordinatorError {
+        let shown = value.replacingOccurrences(of: #":[^:@/]*@"#, with: ":***@", options: .regularExpression)
+        return CoordinatorError(.databaseLocationInvalid, "--database \(shown): \(problem)")
     }
 }

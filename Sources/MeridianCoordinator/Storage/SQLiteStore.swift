@@ -1,18 +1,23 @@
 import Logging
+import MeridianServer
 import NIOCore
 import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import ServiceLifecycle
+import Synchronization
 
 /// The embedded store: one SQLite connection in WAL mode, used by one session at a time.
 ///
 /// SQLite allows one writer; holding the single connection for a whole session (and so a whole transaction)
-/// keeps statements of concurrent requests from interleaving inside each other's transactions.
-public final class SQLiteStore: SQLStore {
+/// keeps statements of concurrent requests from interleaving inside each other's transactions. As a `Service`
+/// it closes its connection when the coordinator's other services have ended.
+public final class SQLiteStore: SQLStore, Service {
     public let kind = StoreKind.sqlite
     private let connection: SQLiteConnection
-    private let gate = SessionGate()
+    private let gate = AsyncGate()
+    private let closed = Mutex(false)
 
     private init(connection: SQLiteConnection) {
         self.connection = connection
@@ -34,39 +39,25 @@ public final class SQLiteStore: SQLStore {
 
     public func withSession<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         await gate.enter()
-        do {
-            let result = try await body(connection.sql())
-            await gate.leave()
-            return result
-        } catch {
-            await gate.leave()
-            throw error
-        }
+        defer { gate.leave() }
+        return try await body(connection.sql())
     }
 
+    /// Waits until graceful shutdown or cancellation, then closes the connection.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await close()
+    }
+
+    /// Closes the connection (SQLiteNIO insists on an explicit close); a second call does nothing.
     public func close() async throws {
+        let first = closed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+        guard first else { return }
+        await gate.enter()
+        defer { gate.leave() }
         try await connection.close()
-    }
-}
-
-/// Lets one session at a time through, in arrival order.
-actor SessionGate {
-    private var busy = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    func enter() async {
-        if busy {
-            await withCheckedContinuation { waiting.append($0) }
-        } else {
-            busy = true
-        }
-    }
-
-    func leave() {
-        if waiting.isEmpty {
-            busy = false
-        } else {
-            waiting.removeFirst().resume()
-        }
     }
 }

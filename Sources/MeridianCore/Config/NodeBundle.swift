@@ -124,20 +124,20 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         }
 
         /// The customer's own fields: an http(s) webhook URL, a well-formed secret, domains and addresses.
-        public func validate() throws(NodeBundleError) {
+        public func validate() throws(CoreError) {
             guard WebhookEndpoint(webhook.url) != nil else {
-                throw NodeBundleError("customer \(id): \"\(webhook.url)\" is not an http(s) webhook URL")
+                throw CoreError(.bundleInvalid, "customer \(id): \"\(webhook.url)\" is not an http(s) webhook URL")
             }
             do {
                 _ = try WebhookSignature(secret: webhook.secret)
             } catch {
-                throw NodeBundleError("customer \(id): the webhook secret is malformed (\(error))")
+                throw CoreError(.bundleInvalid, "customer \(id): the webhook secret is malformed (\(error))")
             }
             for domain in domains where DomainName(domain) == nil {
-                throw NodeBundleError("customer \(id): \"\(domain)\" is not a domain")
+                throw CoreError(.bundleInvalid, "customer \(id): \"\(domain)\" is not a domain")
             }
             for address in addresses where SMTPMailbox(address) == nil {
-                throw NodeBundleError("customer \(id): \"\(address)\" is not an e-mail address")
+                throw CoreError(.bundleInvalid, "customer \(id): \"\(address)\" is not an e-mail address")
             }
         }
 
@@ -185,28 +185,22 @@ public struct NodeBundle: Sendable, Hashable, Codable {
     }
 }
 
-/// Why a bundle cannot be used; the text names the customer and the field.
-public struct NodeBundleError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 extension NodeBundle {
     /// Decodes and validates a bundle. A bundle for another region, a customer pinned to another region, a
     /// bad webhook URL or secret, or a domain claimed twice is an error: the node keeps its previous bundle.
-    public static func decode(_ data: Data, expectedRegion: RegionID) throws(NodeBundleError) -> NodeBundle {
+    public static func decode(_ data: Data, expectedRegion: RegionID) throws(CoreError) -> NodeBundle {
         let bundle: NodeBundle
         do {
             bundle = try JSONDecoder().decode(NodeBundle.self, from: data)
         } catch let DecodingError.keyNotFound(key, context) {
-            throw NodeBundleError("missing key \"\(Self.path(context.codingPath + [key]))\"")
+            throw CoreError(.bundleMalformed, "missing key \"\(Self.path(context.codingPath + [key]))\"")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            throw NodeBundleError("wrong type at \"\(Self.path(context.codingPath))\"")
+            throw CoreError(.bundleMalformed, "wrong type at \"\(Self.path(context.codingPath))\"")
         } catch let DecodingError.dataCorrupted(context) {
-            throw NodeBundleError(
-                context.codingPath.isEmpty ? "not JSON" : "bad value at \"\(Self.path(context.codingPath))\": \(context.debugDescription)")
+            throw CoreError(
+                .bundleMalformed, context.codingPath.isEmpty ? "not JSON" : "bad value at \"\(Self.path(context.codingPath))\": \(context.debugDescription)")
         } catch {
-            throw NodeBundleError("cannot decode: \(error)")
+            throw CoreError(.bundleMalformed, "cannot decode: \(error)")
         }
         try bundle.validate(expectedRegion: expectedRegion)
         return bundle
@@ -216,36 +210,36 @@ extension NodeBundle {
         keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
     }
 
-    public func validate(expectedRegion: RegionID) throws(NodeBundleError) {
+    public func validate(expectedRegion: RegionID) throws(CoreError) {
         guard region == expectedRegion else {
-            throw NodeBundleError("the bundle is for region \(region), this node serves \(expectedRegion)")
+            throw CoreError(.bundleForAnotherRegion, "the bundle is for region \(region), this node serves \(expectedRegion)")
         }
-        guard version >= 0 else { throw NodeBundleError("version must not be negative") }
+        guard version >= 0 else { throw CoreError(.bundleInvalid, "version must not be negative") }
         var owners: [String: String] = [:]
         owners.reserveCapacity(customers.count * 2 + elsewhere.count)
-        func claim(_ key: String, by owner: String) throws(NodeBundleError) {
+        func claim(_ key: String, by owner: String) throws(CoreError) {
             if let other = owners.updateValue(owner, forKey: key), other != owner {
-                throw NodeBundleError("\"\(key)\" belongs to both \(other) and \(owner)")
+                throw CoreError(.bundleInvalid, "\"\(key)\" belongs to both \(other) and \(owner)")
             }
         }
         let served = Set(subprocessors.flatMap(\.steps))
         var ids: Set<String> = []
         ids.reserveCapacity(customers.count)
         for customer in customers {
-            guard ids.insert(customer.id).inserted else { throw NodeBundleError("customer \(customer.id) appears twice") }
+            guard ids.insert(customer.id).inserted else { throw CoreError(.bundleInvalid, "customer \(customer.id) appears twice") }
             if let pin = customer.region, pin != region {
-                throw NodeBundleError("customer \(customer.id) is pinned to \(pin) and must not be in the \(region) bundle")
+                throw CoreError(.bundleInvalid, "customer \(customer.id) is pinned to \(pin) and must not be in the \(region) bundle")
             }
             try customer.validate()
             for step in customer.steps where !step.isOptional || !served.contains(step) {
-                throw NodeBundleError("customer \(customer.id): step \(step.rawValue) is not an optional step of a sub-processor in this bundle")
+                throw CoreError(.bundleInvalid, "customer \(customer.id): step \(step.rawValue) is not an optional step of a sub-processor in this bundle")
             }
             for domain in customer.domains { try claim(domain.lowercased(), by: customer.id) }
             for address in customer.addresses { try claim(address.lowercased(), by: customer.id) }
         }
         for entry in elsewhere {
             guard entry.region != region else {
-                throw NodeBundleError("\"\(entry.domain)\" is listed as pinned elsewhere but names this region")
+                throw CoreError(.bundleInvalid, "\"\(entry.domain)\" is listed as pinned elsewhere but names this region")
             }
             try claim(entry.domain.lowercased(), by: "region \(entry.region)")
         }

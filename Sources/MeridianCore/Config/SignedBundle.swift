@@ -51,8 +51,8 @@ public struct SignedBundle: Sendable, Hashable, Codable {
     }
 
     /// Checks the signature against the pinned coordinator key, then decodes and validates the bundle for
-    /// `region`. Every failure is a ``NodeBundleError`` saying which check failed, for the NACK.
-    public func verify(with key: Curve25519.Signing.PublicKey, region: RegionID) throws(NodeBundleError) -> NodeBundle {
+    /// `region`. Every failure is a ``CoreError`` saying which check failed, for the NACK.
+    public func verify(with key: Curve25519.Signing.PublicKey, region: RegionID) throws(CoreError) -> NodeBundle {
         let bytes = try Self.verifiedBytes(keyID: keyID, payload: payload, signature: signature, with: key, what: "bundle")
         return try NodeBundle.decode(bytes, expectedRegion: region)
     }
@@ -60,15 +60,15 @@ public struct SignedBundle: Sendable, Hashable, Codable {
     /// The signed bytes, once the key id is the pinned key's and the Ed25519 signature over them holds.
     static func verifiedBytes(
         keyID: String, payload: String, signature: String, with key: Curve25519.Signing.PublicKey, what: String
-    ) throws(NodeBundleError) -> Data {
+    ) throws(CoreError) -> Data {
         guard keyID == Self.keyID(of: key) else {
-            throw NodeBundleError("signed by key \(keyID), but this node trusts key \(Self.keyID(of: key))")
+            throw CoreError(.untrustedKey, "signed by key \(keyID), but this node trusts key \(Self.keyID(of: key))")
         }
         guard let bytes = Data(base64Encoded: payload), let signature = Data(base64Encoded: signature) else {
-            throw NodeBundleError("the payload or the signature is not base64")
+            throw CoreError(.signatureInvalid, "the payload or the signature is not base64")
         }
         guard key.isValidSignature(signature, for: bytes) else {
-            throw NodeBundleError("the signature does not verify: the \(what) was changed after signing")
+            throw CoreError(.signatureInvalid, "the signature does not verify: the \(what) was changed after signing")
         }
         return bytes
     }

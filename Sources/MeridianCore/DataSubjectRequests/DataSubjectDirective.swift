@@ -194,9 +194,9 @@ public struct SignedDirective: Sendable, Hashable, Codable {
             signature: try key.signature(for: bytes).base64EncodedString())
     }
 
-    /// The directive, once the key, the signature and the expiry hold at `date`; else a ``NodeBundleError`` saying
+    /// The directive, once the key, the signature and the expiry hold at `date`; else a ``CoreError`` saying
     /// which did not.
-    public func verify(with key: Curve25519.Signing.PublicKey, at date: Date) throws(NodeBundleError) -> DataSubjectDirective {
+    public func verify(with key: Curve25519.Signing.PublicKey, at date: Date) throws(CoreError) -> DataSubjectDirective {
         let bytes = try SignedBundle.verifiedBytes(keyID: keyID, payload: payload, signature: signature, with: key, what: "directive")
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
@@ -204,10 +204,10 @@ public struct SignedDirective: Sendable, Hashable, Codable {
         do {
             directive = try decoder.decode(DataSubjectDirective.self, from: bytes)
         } catch {
-            throw NodeBundleError("the directive does not decode: \(error)")
+            throw CoreError(.directiveMalformed, "the directive does not decode: \(error)")
         }
         guard directive.expiresAt > date else {
-            throw NodeBundleError("the directive expired at \(ISOTime.string(directive.expiresAt)); the coordinator sends a fresh one")
+            throw CoreError(.directiveExpired, "the directive expired at \(ISOTime.string(directive.expiresAt)); the coordinator sends a fresh one")
         }
         return directive
     }

@@ -9,6 +9,10 @@ import ServiceLifecycle
 ///
 /// The spool is the truth: a delivery leaves it only when it is finished (delivered or failed for good),
 /// so a crash at any point means another attempt with the same `webhook-id`, never a lost message.
+///
+/// The actor keeps the schedule only. Its loop sleeps until a delivery is due or a message arrives (a doorbell,
+/// rung by ``enqueue(_:data:parsed:)`` and by the timer of the next retry), and each attempt runs off the actor,
+/// parsing and decoding included, so deliveries use every core.
 public actor DeliveryQueue: Service {
     private let region: Region
     private let config: NodeConfigState
@@ -18,9 +22,7 @@ public actor DeliveryQueue: Service {
     private let webhooks: WebhookClient
     private let metrics: NodeMetrics
     private let logger: Logger
-    /// The queue policy of the config version in force (the region file's when the bundle has none).
-    private var queuePolicy: QueuePolicy { region.applying(config.directory.bundle.policy).queue }
-    private var backoff: Backoff { Backoff(queuePolicy) }
+    private let now: @Sendable () -> Date
     private let smarthost: Smarthost?
     private let hostname: String
     private let concurrency: Int
@@ -38,10 +40,14 @@ public actor DeliveryQueue: Service {
     static let freshLimit = 64 << 20
     /// Deliveries erased for a data-subject request: dropped when next due, and an attempt in flight writes nothing.
     private var erased: Set<DeliveryKey> = []
+    /// When the timer of the earliest waiting retry rings, if one is set.
+    private var timer: ContinuousClock.Instant?
+    private nonisolated let doorbell: AsyncStream<Void>
+    private nonisolated let bell: AsyncStream<Void>.Continuation
 
     init(
         region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, analyzer: ContentAnalyzer,
-        metrics: NodeMetrics, smarthost: Smarthost?, hostname: String, concurrency: Int, logger: Logger
+        metrics: NodeMetrics, smarthost: Smarthost?, hostname: String, concurrency: Int, logger: Logger, now: @escaping @Sendable () -> Date
     ) {
         self.region = region
         self.analyzer = analyzer
@@ -54,7 +60,13 @@ public actor DeliveryQueue: Service {
         self.hostname = hostname
         self.concurrency = concurrency
         self.logger = logger
+        self.now = now
+        (doorbell, bell) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
+
+    /// The queue policy of the config version in force (the region file's when the bundle has none).
+    private var queuePolicy: QueuePolicy { region.applying(config.directory.bundle.policy).queue }
+    private var backoff: Backoff { Backoff(queuePolicy) }
 
     /// A message just spooled, with the parse the intake already made: its recipients are due now.
     func enqueue(_ message: SpooledMessage, data: [UInt8], parsed: MIMEMessage) {
@@ -64,22 +76,7 @@ public actor DeliveryQueue: Service {
         }
         ready.append(contentsOf: message.recipients.indices.map { DeliveryKey(messageID: message.id, recipient: $0) })
         metrics.queueDepth(spool.depth)
-    }
-
-    /// The message (and its parse) from memory on its first attempts, else from the spool.
-    private func load(_ key: DeliveryKey) throws -> (SpooledMessage, [UInt8], MIMEMessage?) {
-        guard var entry = fresh[key.messageID] else {
-            let (message, data) = try spool.read(key.messageID)
-            return (message, data, nil)
-        }
-        entry.firstAttemptsLeft -= 1
-        if entry.firstAttemptsLeft == 0 {
-            fresh[key.messageID] = nil
-            freshBytes -= entry.data.count
-        } else {
-            fresh[key.messageID] = entry
-        }
-        return (entry.message, entry.data, entry.parsed)
+        bell.yield()
     }
 
     /// Deliveries found in the spool at start, with their attempt counts from the metadata store.
@@ -87,6 +84,7 @@ public actor DeliveryQueue: Service {
         for key in keys { attempts[key] = attemptsSoFar[key] ?? 0 }
         ready.append(contentsOf: keys)
         metrics.queueDepth(spool.depth)
+        bell.yield()
     }
 
     public var pending: Int { ready.count - readyStart + waiting.count + inFlight }
@@ -100,19 +98,39 @@ public actor DeliveryQueue: Service {
         }
     }
 
+    /// Starts every due delivery, up to the concurrency, each time the doorbell rings; ends on graceful shutdown
+    /// once the attempts in flight have.
     public func run() async throws {
-        await withDiscardingTaskGroup { group in
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let batch = takeDue()
-                if batch.isEmpty {
-                    try? await Task.sleep(for: .milliseconds(10))
-                    continue
-                }
-                for key in batch {
-                    group.addTask { await self.deliver(key) }
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                dispatch(into: &group)
+                for await _ in doorbell {
+                    guard !Task.isShuttingDownGracefully else { break }
+                    dispatch(into: &group)
                 }
             }
+        } onGracefulShutdown: { [bell] in
+            bell.finish()
         }
+    }
+
+    /// Starts what is due, and sets a timer for the earliest retry still waiting when none is set before it.
+    private func dispatch(into group: inout DiscardingTaskGroup) {
+        for key in takeDue() {
+            group.addTask { await self.deliver(key) }
+        }
+        guard let due = waiting.first?.due, timer.map({ due < $0 }) ?? true else { return }
+        timer = due
+        group.addTask { [bell] in
+            // Ends at once on graceful shutdown, so that a retry hours away does not hold the queue open.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(until: due, clock: .continuous) }
+            await self.timerRang(due)
+            bell.yield()
+        }
+    }
+
+    private func timerRang(_ due: ContinuousClock.Instant) {
+        if timer == due { timer = nil }
     }
 
     private func takeDue() -> [DeliveryKey] {
@@ -144,33 +162,64 @@ public actor DeliveryQueue: Service {
             attempts[key] = nil
         }
         metrics.queueDepth(spool.depth)
+        bell.yield()
     }
 
-    private func nextAttemptNumber(_ key: DeliveryKey) -> Int {
+    /// What one attempt starts from: the message, its parse when the intake made one, and the attempt's number;
+    /// nil when the delivery was erased.
+    private func begin(_ key: DeliveryKey) throws -> (message: SpooledMessage, data: [UInt8], parsed: MIMEMessage?, number: Int)? {
+        if erased.remove(key) != nil { return nil }
+        let (message, data, parsed) = try load(key)
+        if bounces[key] != nil { return (message, data, parsed, 0) }
         let number = attempts[key, default: 0] + 1
         attempts[key] = number
-        return number
+        return (message, data, parsed, number)
     }
 
-    /// One attempt; decides what happens next.
-    private func deliver(_ key: DeliveryKey) async {
-        if erased.remove(key) != nil { return finished(key, retryAfter: nil) }
-        let spooled: SpooledMessage
-        let data: [UInt8]
-        let parsed: MIMEMessage?
+    /// The message (and its parse) from memory on its first attempts, else from the spool.
+    private func load(_ key: DeliveryKey) throws -> (SpooledMessage, [UInt8], MIMEMessage?) {
+        guard var entry = fresh[key.messageID] else {
+            let (message, data) = try spool.read(key.messageID)
+            return (message, data, nil)
+        }
+        entry.firstAttemptsLeft -= 1
+        if entry.firstAttemptsLeft == 0 {
+            fresh[key.messageID] = nil
+            freshBytes -= entry.data.count
+        } else {
+            fresh[key.messageID] = entry
+        }
+        return (entry.message, entry.data, entry.parsed)
+    }
+
+    /// Whether an erasure came while the attempt was in flight: then it writes nothing.
+    private func wasErased(_ key: DeliveryKey) -> Bool {
+        erased.remove(key) != nil
+    }
+
+    private func pendingBounce(_ key: DeliveryKey) -> Bounce? { bounces[key] }
+
+    private func setBounce(_ key: DeliveryKey, _ bounce: Bounce?) { bounces[key] = bounce }
+
+    /// One attempt, off the actor: reads the message, builds the payload under the config in force now, posts it
+    /// and decides what happens next.
+    private nonisolated func deliver(_ key: DeliveryKey) async {
+        let started: (message: SpooledMessage, data: [UInt8], parsed: MIMEMessage?, number: Int)?
         do {
-            (spooled, data, parsed) = try load(key)
+            started = try await begin(key)
         } catch {
             logger.error("delivery: cannot read the spooled message; it stays in the spool", metadata: ["delivery": "\(key)", "error": "\(error)"])
-            return finished(key, retryAfter: backoff.maximum)
+            return await finished(key, retryAfter: await backoff.maximum)
         }
-        if let bounce = bounces[key] {
-            return finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
+        guard let (spooled, data, parsed, number) = started else { return await finished(key, retryAfter: nil) }
+        if let bounce = await pendingBounce(key) {
+            return await finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
         }
-        let number = nextAttemptNumber(key)
         let recipient = spooled.recipients[key.recipient]
         let result: WebhookResult
+        // The config in force now: its webhook, redactions and steps, and its version in the payload and the attempt.
         let directory = config.directory
+        let version = directory.bundle.version
         if let customer = directory.customer(recipient.customer) {
             let message = parsed ?? MIMEMessage(parsing: data)
             let content = MessageContent(message)
@@ -178,45 +227,46 @@ public actor DeliveryQueue: Service {
             let analysis = await analyzer.run(
                 for: customer, in: directory.bundle, content: content, subject: message.headers.first(named: "Subject")?.value)
             result = await webhooks.deliver(
-                spooled, recipient: key.recipient, data: data, message: message, content: content, to: customer, analysis: analysis,
-                metrics: metrics)
+                spooled, recipient: key.recipient, data: data, message: message, content: content, to: customer, configVersion: version,
+                analysis: analysis, metrics: metrics)
         } else {
             result = WebhookResult(
                 outcome: .temporary, statusCode: nil, text: "customer \(recipient.customer) is not in the configuration in force",
                 duration: .zero)
             metrics.attempt(result: result.outcome.rawValue, duration: result.duration)
         }
-        if erased.remove(key) != nil { return finished(key, retryAfter: nil) }
-        await store.recordAttempt(key, number: number, DeliveryAttempt(result))
+        if await wasErased(key) { return await finished(key, retryAfter: nil) }
+        await store.recordAttempt(key, number: number, DeliveryAttempt(result, configVersion: version, at: now()))
 
+        let policy = await queuePolicy
         switch result.outcome {
         case .delivered:
-            await store.updateStatus(key, .delivered, attempts: number, completedAt: Date(), serverResponse: result.summary)
+            await store.updateStatus(key, .delivered, attempts: number, completedAt: now(), serverResponse: result.summary)
             spool.complete(key)
-            finished(key, retryAfter: nil)
+            await finished(key, retryAfter: nil)
         case .refused:
-            let bounce = Bounce(status: "5.0.0", reason: "the webhook refused the message: \(result.summary)", attempts: number, since: Date())
-            finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
+            let bounce = Bounce(status: "5.0.0", reason: "the webhook refused the message: \(result.summary)", attempts: number, since: now())
+            await finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
         case .temporary:
-            let expiry = spooled.receivedAt.addingTimeInterval(Double(queuePolicy.messageLifetime.seconds))
-            let now = Date()
-            if now >= expiry {
+            let expiry = spooled.receivedAt.addingTimeInterval(Double(policy.messageLifetime.seconds))
+            let date = now()
+            if date >= expiry {
                 let bounce = Bounce(
-                    status: "4.4.7", reason: "the queue lifetime of \(queuePolicy.messageLifetime) ran out; last error: \(result.summary)",
-                    attempts: number, since: now)
-                finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
+                    status: "4.4.7", reason: "the queue lifetime of \(policy.messageLifetime) ran out; last error: \(result.summary)",
+                    attempts: number, since: date)
+                await finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
             } else {
-                let delay = min(backoff.delay(afterAttempt: number), expiry.timeIntervalSince(now))
+                let delay = min(Backoff(policy).delay(afterAttempt: number), expiry.timeIntervalSince(date))
                 await store.updateStatus(
-                    key, .queued, attempts: number, nextAttemptAt: now.addingTimeInterval(delay), reason: result.summary,
+                    key, .queued, attempts: number, nextAttemptAt: date.addingTimeInterval(delay), reason: result.summary,
                     serverResponse: result.summary)
-                finished(key, retryAfter: delay)
+                await finished(key, retryAfter: delay)
             }
         }
     }
 
     /// A delivery that failed for good and whose DSN is still to be sent.
-    struct Bounce {
+    struct Bounce: Sendable {
         var status: String
         var reason: String
         var attempts: Int
@@ -227,9 +277,10 @@ public actor DeliveryQueue: Service {
     /// Gives up on a delivery: the metadata says why, the sender gets a DSN, the spool lets it go. When the
     /// smarthost cannot take the DSN, the delivery stays in the spool and only the DSN is tried again (with the
     /// same backoff, for up to the queue lifetime); returns the delay before that, or nil when finished.
-    private func fail(_ key: DeliveryKey, _ spooled: SpooledMessage, data: [UInt8], _ bounce: Bounce) async -> Double? {
+    private nonisolated func fail(_ key: DeliveryKey, _ spooled: SpooledMessage, data: [UInt8], _ bounce: Bounce) async -> Double? {
         var bounce = bounce
         var finalReason = bounce.reason
+        let policy = await queuePolicy
         if spooled.from.isEmpty {
             finalReason += "; no DSN (null sender)"
         } else if let smarthost {
@@ -239,27 +290,27 @@ public actor DeliveryQueue: Service {
                 reason: bounce.reason, originalHeader: DeliveryStatusNotification.header(of: data), messageID: spooled.id)
             do {
                 bounce.dsnAttempts += 1
-                try await SmarthostClient.send(dsn.encoded(), from: "", to: spooled.from, via: smarthost, helo: hostname)
+                try await SmarthostClient.send(dsn.encoded(now: now()), from: "", to: spooled.from, via: smarthost, helo: hostname)
                 finalReason += "; DSN sent to \(spooled.from)"
             } catch {
-                let giveUp = Date().timeIntervalSince(bounce.since) >= Double(queuePolicy.messageLifetime.seconds)
+                let giveUp = now().timeIntervalSince(bounce.since) >= Double(policy.messageLifetime.seconds)
                 logger.error("delivery: DSN not sent", metadata: ["delivery": "\(key)", "error": "\(error)", "retrying": "\(!giveUp)"])
                 if !giveUp {
-                    bounces[key] = bounce
+                    await setBounce(key, bounce)
                     await store.updateStatus(
-                        key, .failed, attempts: bounce.attempts, completedAt: Date(),
+                        key, .failed, attempts: bounce.attempts, completedAt: now(),
                         reason: finalReason + "; the DSN to \(spooled.from) is being retried (\(error))")
-                    return backoff.delay(afterAttempt: bounce.dsnAttempts)
+                    return Backoff(policy).delay(afterAttempt: bounce.dsnAttempts)
                 }
                 finalReason += "; the DSN to \(spooled.from) could not be sent: \(error)"
             }
         } else {
             finalReason += "; no DSN (no smarthost configured)"
         }
-        bounces[key] = nil
+        await setBounce(key, nil)
         // The log names the delivery, never an address: process logs hold nothing a data-subject erasure must reach.
         logger.warning("delivery: failed for good", metadata: ["delivery": "\(key)", "reason": "\(bounce.reason)"])
-        await store.updateStatus(key, .failed, attempts: bounce.attempts, completedAt: Date(), reason: finalReason)
+        await store.updateStatus(key, .failed, attempts: bounce.attempts, completedAt: now(), reason: finalReason)
         spool.complete(key)
         return nil
     }

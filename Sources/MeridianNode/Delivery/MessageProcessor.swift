@@ -10,6 +10,7 @@ import MeridianCore
 /// A transaction never mixes a `sync` customer with anyone else (``RecipientDirectory`` defers such recipients).
 public final class MessageProcessor: MessageIntake {
     let region: Region
+    let now: @Sendable () -> Date
     let config: NodeConfigState
     let spool: Spool
     let store: MetadataStore
@@ -21,8 +22,9 @@ public final class MessageProcessor: MessageIntake {
 
     init(
         region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, queue: DeliveryQueue,
-        analyzer: ContentAnalyzer, metrics: NodeMetrics, logger: Logger
+        analyzer: ContentAnalyzer, metrics: NodeMetrics, logger: Logger, now: @escaping @Sendable () -> Date
     ) {
+        self.now = now
         self.analyzer = analyzer
         self.region = region
         self.config = config
@@ -47,18 +49,18 @@ public final class MessageProcessor: MessageIntake {
         }
         let message = MIMEMessage(parsing: transaction.data)
         let spooled = SpooledMessage(
-            id: ResourceID.make(prefix: "eml"), receivedAt: Date(), remoteIP: transaction.remoteAddress, helo: transaction.helo,
+            id: ResourceID.make(prefix: "eml", at: now()), receivedAt: now(), remoteIP: transaction.remoteAddress, helo: transaction.helo,
             tls: transaction.tls, from: transaction.from.map(String.init(describing:)) ?? "",
             recipients: zip(transaction.recipients, customers).map {
                 .init(address: $0.mailbox.description, customer: $1.id, webhookID: WebhookSignature.makeMessageID())
             },
             configVersion: configVersion)
         if customers.first?.webhook.mode == .sync {
-            return await deliverNow(spooled, data: transaction.data, message: message, customers: customers)
+            return await deliverNow(spooled, data: transaction.data, message: message, customers: customers, under: directory.bundle)
         }
         do {
             try await spool.append(spooled, data: transaction.data)
-        } catch SpoolError.diskFull {
+        } catch let error as NodeError where error.code == .spoolFull {
             logger.error("smtp: spool disk full; answering 452", metadata: ["message": "\(spooled.id)"])
             return SMTPReply(452, "4.3.1", "Insufficient system storage; try again later")
         } catch {
@@ -75,16 +77,19 @@ public final class MessageProcessor: MessageIntake {
         return SMTPReply(250, "2.0.0", "Queued as \(spooled.id)")
     }
 
-    /// Sync mode: one POST per recipient, then one reply for all of them.
-    private func deliverNow(_ spooled: SpooledMessage, data: [UInt8], message: MIMEMessage, customers: [NodeBundle.Customer]) async -> SMTPReply {
+    /// Sync mode: one POST per recipient under `bundle` (the config the customers were taken from), then one
+    /// reply for all of them.
+    private func deliverNow(
+        _ spooled: SpooledMessage, data: [UInt8], message: MIMEMessage, customers: [NodeBundle.Customer], under bundle: NodeBundle
+    ) async -> SMTPReply {
         let content = MessageContent(message)
         var results: [WebhookResult] = []
-        let bundle = config.directory.bundle
         let subject = message.headers.first(named: "Subject")?.value
         for (index, customer) in customers.enumerated() {
             let analysis = await analyzer.run(for: customer, in: bundle, content: content, subject: subject)
             let result = await webhooks.deliver(
-                spooled, recipient: index, data: data, message: message, content: content, to: customer, analysis: analysis, metrics: metrics)
+                spooled, recipient: index, data: data, message: message, content: content, to: customer, configVersion: bundle.version, analysis: analysis,
+                metrics: metrics)
             let key = DeliveryKey(messageID: spooled.id, recipient: index)
             let status: DeliveryStatus =
                 switch result.outcome {
@@ -94,11 +99,11 @@ public final class MessageProcessor: MessageIntake {
                 }
             var entry = Self.record(spooled, index, message, customer, size: data.count, status: status)
             entry.attempts = 1
-            entry.completedAt = Date()
+            entry.completedAt = now()
             entry.finalReason = status == .delivered ? nil : result.summary
             entry.metadata.recordServerResponse(result.summary)
             await store.insert(entry)
-            await store.recordAttempt(key, number: 1, DeliveryAttempt(result))
+            await store.recordAttempt(key, number: 1, DeliveryAttempt(result, configVersion: bundle.version, at: now()))
             results.append(result)
         }
         // A sync message is never spooled, so its records are written before the client hears the outcome.

@@ -1,54 +1,28 @@
 import AsyncHTTPClient
 import Foundation
 import MeridianCore
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
 
-/// What a webhook endpoint made of one POST.
-public struct WebhookResult: Sendable, Hashable {
-    public enum Outcome: String, Sendable {
-        /// 2xx.
-        case delivered
-        /// A 4xx other than 408 and 429: the endpoint refuses the message for good.
-        case refused
-        /// 5xx, 408, 429, a redirect, a timeout or no connection: worth another try.
-        case temporary
-    }
-
-    public var outcome: Outcome
-    /// The HTTP status, or nil when no response came.
-    public var statusCode: Int?
-    /// The start of the response body or the error, printable and at most 500 characters.
-    public var text: String
-    public var duration: Duration
-
-    /// `"200 OK: thanks"` or `"timeout after 30 s"`, as stored in the metadata and shown in SMTP replies.
-    public var summary: String {
-        guard let statusCode else { return text }
-        let reason = HTTPResponseStatus(statusCode: statusCode).reasonPhrase
-        return text.isEmpty ? "\(statusCode) \(reason)" : "\(statusCode) \(reason): \(text)"
-    }
-}
-
-extension DeliveryAttempt {
-    /// The delivery-log entry of one POST, made now.
-    init(_ result: WebhookResult) {
-        self.init(
-            at: Date(), durationMilliseconds: Int(result.duration.nanoseconds / 1_000_000), statusCode: result.statusCode,
-            outcome: result.outcome.rawValue, detail: result.summary)
-    }
-}
-
-/// The process's one HTTP client for webhooks: keep-alive connections, a cap on concurrent requests per
-/// endpoint, no redirects, a deadline per request and a bounded read of the response.
-public final class WebhookClient: Sendable {
+/// A node's HTTP client for webhooks: keep-alive connections, a cap on concurrent requests per endpoint, no
+/// redirects, a deadline per request and a bounded read of the response. As a `Service` it lives as long as
+/// the node's other services and shuts its connections down when they have ended.
+public final class WebhookClient: Service, Sendable {
     private let http: HTTPClient
     private let timeout: TimeAmount
     private let limiter: EndpointLimiter
+    private let isShutDown = NIOLockedValueBox(false)
+    /// The clock of `webhook-timestamp`.
+    private let now: @Sendable () -> Date
     /// Response bytes read at most; the rest of a huge response is not read.
     static let responseLimit = 64 * 1024
 
-    public init(timeout: TimeAmount = .seconds(30), perEndpointConcurrency: Int = 16) {
+    public init(timeout: Duration = .seconds(30), perEndpointConcurrency: Int = 16, now: @escaping @Sendable () -> Date = Date.init) {
+        self.now = now
+        let timeout = TimeAmount.nanoseconds(timeout.nanoseconds)
         var configuration = HTTPClient.Configuration()
         // A POST must not turn into a GET elsewhere, and a loop must not keep a worker busy: a redirect is
         // reported as such, and the customer fixes the URL.
@@ -61,21 +35,36 @@ public final class WebhookClient: Sendable {
         self.limiter = EndpointLimiter(limit: perEndpointConcurrency)
     }
 
+    /// Waits until graceful shutdown or cancellation, then shuts the client down.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await shutdown()
+    }
+
+    /// Closes the client's connections; a second call does nothing.
     public func shutdown() async throws {
-        try await http.shutdown()
+        let first = isShutDown.withLockedValue { done in
+            defer { done = true }
+            return !done
+        }
+        if first { try await http.shutdown() }
     }
 
     /// POSTs `body` with the Standard Webhooks headers; never throws, every failure is a result.
     public func post(url: String, body: [UInt8], webhookID: String, signature: WebhookSignature) async -> WebhookResult {
         let start = ContinuousClock.now
         let endpoint = URL(string: url).map { "\($0.scheme ?? "")://\($0.host ?? ""):\($0.port ?? 0)" } ?? url
-        await limiter.acquire(endpoint)
-        defer { Task { await limiter.release(endpoint) } }
+        return await limiter.withPlace(endpoint) {
+            await self.send(url: url, body: body, webhookID: webhookID, signature: signature, start: start)
+        }
+    }
+
+    private func send(url: String, body: [UInt8], webhookID: String, signature: WebhookSignature, start: ContinuousClock.Instant) async -> WebhookResult {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "Meridian-Webhook/1")
-        for header in signature.headers(id: webhookID, timestamp: Int(Date().timeIntervalSince1970), body: body) {
+        for header in signature.headers(id: webhookID, timestamp: Int(now().timeIntervalSince1970), body: body) {
             request.headers.add(name: header.name, value: header.value)
         }
         request.body = .bytes(ByteBuffer(bytes: body))
@@ -116,9 +105,15 @@ public final class WebhookClient: Sendable {
             default: return "HTTP error: \(error)"
             }
         }
-        let text = "\(error)"
-        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
-        return "cannot connect: \(text.prefix(200))"
+        if Self.isConnectionRefused(error) { return "connection refused" }
+        return "cannot connect: \(String(describing: error).prefix(200))"
+    }
+
+    /// Whether the endpoint refused the connection: ECONNREFUSED, alone or among the addresses tried.
+    static func isConnectionRefused(_ error: any Error) -> Bool {
+        if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
+        if let error = error as? NIOConnectionError { return error.connectionErrors.contains { isConnectionRefused($0.error) } }
+        return false
     }
 
     /// Keeps printable ASCII and spaces, collapses line breaks, at most 500 characters.
@@ -126,32 +121,5 @@ public final class WebhookClient: Sendable {
         var text = String(decoding: bytes.prefix(500), as: UTF8.self)
         text = String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
         return text.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
-    }
-}
-
-/// Caps concurrent requests per endpoint (scheme, host and port), in arrival order.
-actor EndpointLimiter {
-    private let limit: Int
-    private var active: [String: Int] = [:]
-    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
-
-    init(limit: Int) { self.limit = max(1, limit) }
-
-    func acquire(_ endpoint: String) async {
-        if active[endpoint, default: 0] < limit {
-            active[endpoint, default: 0] += 1
-            return
-        }
-        await withCheckedContinuation { waiting[endpoint, default: []].append($0) }
-    }
-
-    func release(_ endpoint: String) {
-        if var queue = waiting[endpoint], !queue.isEmpty {
-            queue.removeFirst().resume()
-            waiting[endpoint] = queue.isEmpty ? nil : queue
-        } else {
-            active[endpoint, default: 1] -= 1
-            if active[endpoint] == 0 { active[endpoint] = nil }
-        }
     }
 }

@@ -1,16 +1,17 @@
 import MeridianCore
 
 extension WebhookClient {
-    /// POSTs one recipient's payload, signed with the customer's secret under the recipient's stable
-    /// `webhook-id`, and counts the attempt. Sync and queued delivery both go through here.
+    /// POSTs one recipient's payload, built under `configVersion` (the config whose `customer` this is), signed
+    /// with the customer's secret under the recipient's stable `webhook-id`, and counts the attempt. Sync and
+    /// queued delivery both go through here.
     func deliver(
         _ spooled: SpooledMessage, recipient index: Int, data: [UInt8], message: MIMEMessage, content: MessageContent,
-        to customer: NodeBundle.Customer, analysis: WebhookPayload.Analysis? = nil, metrics: NodeMetrics
+        to customer: NodeBundle.Customer, configVersion: Int, analysis: WebhookPayload.Analysis? = nil, metrics: NodeMetrics
     ) async -> WebhookResult {
         let recipient = spooled.recipients[index]
         let body = WebhookPayload.encode(
             envelope: spooled.envelope(for: recipient, size: data.count), message: message, content: content,
-            configVersion: spooled.configVersion, analysis: analysis)
+            configVersion: configVersion, analysis: analysis)
         let result: WebhookResult
         if let signature = try? WebhookSignature(secret: customer.webhook.secret) {
             result = await post(url: customer.webhook.url, body: body, webhookID: recipient.webhookID, signature: signature)

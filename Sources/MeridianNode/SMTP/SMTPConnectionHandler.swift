@@ -4,11 +4,6 @@ import NIOCore
 import NIOSSL
 import NIOTLS
 
-/// Turns the accepted content of a transaction into its final reply: spool it (queued) or post it (sync).
-public protocol MessageIntake: Sendable {
-    func accept(_ transaction: SMTPTransaction, configVersion: Int) async -> SMTPReply
-}
-
 /// One SMTP connection: feeds the core's ``SMTPSession`` with what arrives and writes what it answers.
 ///
 /// Everything here runs on the channel's event loop; only the intake of a finished message leaves it.
@@ -18,7 +13,8 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private var session: SMTPSession
     private let configVersion: Int
-    private let intake: any MessageIntake
+    /// Where finished messages go to be settled, off the event loop.
+    private let server: SMTPServer
     private let tls: NIOSSLContext?
     private let metrics: NodeMetrics
     private let logger: Logger
@@ -32,14 +28,14 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var closed = false
 
     init(
-        session: SMTPSession, configVersion: Int, intake: any MessageIntake, tls: NIOSSLContext?, metrics: NodeMetrics,
+        session: SMTPSession, configVersion: Int, server: SMTPServer, tls: NIOSSLContext?, metrics: NodeMetrics,
         commandTimeout: TimeAmount, minDataRate: Int, logger: Logger
     ) {
         self.session = session
         self.commandTimeout = commandTimeout
         self.minDataRate = minDataRate
         self.configVersion = configVersion
-        self.intake = intake
+        self.server = server
         self.tls = tls
         self.metrics = metrics
         self.logger = logger
@@ -163,9 +159,7 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private func process(_ transaction: SMTPTransaction, context: ChannelHandlerContext) {
         processing = true
         let promise = context.eventLoop.makePromise(of: SMTPReply.self)
-        let intake = intake
-        let version = configVersion
-        promise.completeWithTask { await intake.accept(transaction, configVersion: version) }
+        server.settle(transaction, configVersion: configVersion, reply: promise)
         promise.futureResult.hop(to: context.eventLoop).assumeIsolatedUnsafeUnchecked().whenSuccess { reply in
             self.processing = false
             guard !self.closed else { return }
@@ -178,7 +172,9 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private func close(saying reply: SMTPReply?, context: ChannelHandlerContext) {
         if let reply { write(reply, context: context) }
         closed = true
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 
     private func write(_ reply: SMTPReply, context: ChannelHandlerContext) {

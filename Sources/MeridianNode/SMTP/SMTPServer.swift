@@ -6,67 +6,12 @@ import NIOPosix
 import NIOSSL
 import ServiceLifecycle
 
-/// Settings of the SMTP listener; the defaults suit a public MX.
-public struct SMTPServerConfiguration: Sendable {
-    public var host = "0.0.0.0"
-    public var port = 25
-    public var hostname: String
-    public var maxConnections = 2_000
-    public var maxConnectionsPerIP = 50
-    /// A session that sends nothing for this long gets `421 4.4.2` (RFC 5321 section 4.5.3.2 suggests 5 minutes).
-    public var idleTimeout: TimeAmount = .minutes(5)
-    /// Message data (DATA or BDAT) gets `idleTimeout` plus one second per this many bytes received; a client
-    /// slower than that gets `421 4.4.2`. Postfix's `smtpd_min_data_rate` (500) is the model; 0 turns it off.
-    public var minDataRate = 500
-    /// How long a shutdown waits for transactions in flight before cutting connections.
-    public var shutdownGrace: TimeAmount = .seconds(30)
-    public var maxMessageSize = 25 * 1024 * 1024
-    public var maxRecipients = 100
-
-    public init(hostname: String) { self.hostname = hostname }
-}
-
-/// The open connections, so that a limit can be enforced and a shutdown can drain them.
-final class ConnectionRegistry: Sendable {
-    /// Sent down each pipeline when the server drains: idle sessions end now, busy ones after their reply.
-    struct Drain {}
-
-    private let state = NIOLockedValueBox(State())
-
-    private struct State {
-        var channels: [ObjectIdentifier: any Channel] = [:]
-        var perIP: [String: Int] = [:]
-    }
-
-    /// Registers the channel unless a limit is reached; returns the refusal reply otherwise.
-    func admit(_ channel: any Channel, ip: String, limit: Int, perIPLimit: Int) -> SMTPReply? {
-        state.withLockedValue { state in
-            if state.channels.count >= limit {
-                return SMTPReply(421, "4.3.2", "Too many connections; try again later")
-            }
-            if state.perIP[ip, default: 0] >= perIPLimit {
-                return SMTPReply(421, "4.7.0", "Too many connections from \(ip); try again later")
-            }
-            state.channels[ObjectIdentifier(channel)] = channel
-            state.perIP[ip, default: 0] += 1
-            return nil
-        }
-    }
-
-    func remove(_ channel: any Channel, ip: String) {
-        state.withLockedValue { state in
-            state.channels[ObjectIdentifier(channel)] = nil
-            state.perIP[ip, default: 1] -= 1
-            if state.perIP[ip] == 0 { state.perIP[ip] = nil }
-        }
-    }
-
-    var count: Int { state.withLockedValue { $0.channels.count } }
-    var all: [any Channel] { state.withLockedValue { Array($0.channels.values) } }
-}
-
 /// The SMTP listener: one ``SMTPSession`` per connection, STARTTLS when a certificate is configured,
 /// connection limits, idle timeouts and a graceful shutdown that lets transactions in flight finish.
+///
+/// Framing and the session run in channel handlers on the event loops; the work of a finished message (spool
+/// it, or post it in sync mode) runs as a child task of the server's own task group, so a graceful shutdown
+/// waits for every transaction in flight and nothing outlives the server.
 public final class SMTPServer: Service, Sendable {
     public let configuration: SMTPServerConfiguration
     private let tls: NIOSSLContext?
@@ -76,6 +21,16 @@ public final class SMTPServer: Service, Sendable {
     private let connections = ConnectionRegistry()
     private let boundPort = NIOLockedValueBox<Int?>(nil)
     private let metrics: NodeMetrics
+    /// Finished messages, handed from the connections to the server's task group.
+    private let intakes: AsyncStream<Intake>
+    private let intakeQueue: AsyncStream<Intake>.Continuation
+
+    /// A transaction to settle, and where its reply goes.
+    struct Intake: Sendable {
+        var transaction: SMTPTransaction
+        var configVersion: Int
+        var reply: EventLoopPromise<SMTPReply>
+    }
 
     public init(
         configuration: SMTPServerConfiguration, tls: NIOSSLContext?, intake: any MessageIntake, metrics: NodeMetrics,
@@ -87,11 +42,14 @@ public final class SMTPServer: Service, Sendable {
         self.metrics = metrics
         self.logger = logger
         self.policy = policy
+        (intakes, intakeQueue) = AsyncStream.makeStream()
     }
 
     /// The port actually bound (useful with port 0), once running.
     public var port: Int? { boundPort.withLockedValue { $0 } }
     public var openConnections: Int { connections.count }
+    /// Whether STARTTLS is offered (a certificate is configured).
+    public var offersTLS: Bool { tls != nil }
 
     public func run() async throws {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -104,12 +62,31 @@ public final class SMTPServer: Service, Sendable {
             .bind(host: configuration.host, port: configuration.port).get()
         boundPort.withLockedValue { $0 = channel.localAddress?.port }
         logger.info("smtp: listening", metadata: ["address": "\(configuration.host):\(channel.localAddress?.port ?? configuration.port)"])
-        await withGracefulShutdownHandler {
-            try? await channel.closeFuture.get()
-        } onGracefulShutdown: {
-            channel.close(promise: nil)
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                await withGracefulShutdownHandler {
+                    try? await channel.closeFuture.get()
+                } onGracefulShutdown: {
+                    channel.close(promise: nil)
+                }
+                await self.drain()
+                // Every session has ended: no message can arrive any more.
+                self.intakeQueue.finish()
+            }
+            for await intake in intakes {
+                group.addTask { [self] in
+                    intake.reply.succeed(await self.intake.accept(intake.transaction, configVersion: intake.configVersion))
+                }
+            }
         }
-        await drain()
+    }
+
+    /// Hands a finished message to the server's task group; its reply completes `reply`. After the server has
+    /// stopped (which a session cannot outlive), the sender is told to try again later.
+    func settle(_ transaction: SMTPTransaction, configVersion: Int, reply: EventLoopPromise<SMTPReply>) {
+        if case .terminated = intakeQueue.yield(Intake(transaction: transaction, configVersion: configVersion, reply: reply)) {
+            reply.succeed(SMTPReply(421, "4.3.2", "Service shutting down; try again later"))
+        }
     }
 
     private func initialize(_ channel: any Channel) throws {
@@ -130,20 +107,26 @@ public final class SMTPServer: Service, Sendable {
         try pipeline.addHandler(
             SMTPConnectionHandler(
                 session: SMTPSession(configuration: session, remoteAddress: ip, policy: policy),
-                configVersion: version, intake: intake, tls: tls, metrics: metrics, commandTimeout: configuration.idleTimeout, minDataRate: configuration.minDataRate, logger: logger))
+                configVersion: version, server: self, tls: tls, metrics: metrics, commandTimeout: configuration.idleTimeout,
+                minDataRate: configuration.minDataRate, logger: logger))
     }
 
-    /// Ends every session at its next idle moment, then waits (up to the grace period) for all to close.
+    /// Ends every session at its next idle moment, then waits (up to the grace period) for all to close; those
+    /// still open then are cut.
     private func drain() async {
         let open = connections.all
         guard !open.isEmpty else { return }
         logger.info("smtp: draining \(open.count) connections")
         for channel in open { channel.pipeline.fireUserInboundEventTriggered(ConnectionRegistry.Drain()) }
-        let deadline = ContinuousClock.now + .nanoseconds(configuration.shutdownGrace.nanoseconds)
-        while connections.count > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+        let grace = Duration.nanoseconds(configuration.shutdownGrace.nanoseconds)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.connections.waitUntilEmpty() }
+            group.addTask { try? await Task.sleep(for: grace) }
+            await group.next()
+            // All closed, or the grace is over: what is still open is cut, which also ends the wait.
+            for channel in connections.all { channel.close(promise: nil) }
+            group.cancelAll()
         }
-        for channel in connections.all { channel.close(promise: nil) }
     }
 }
 
@@ -158,7 +141,7 @@ private final class RefuseHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 64)
         buffer.writeBytes(reply.encoded)
-        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MeridianCore
 import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
@@ -7,19 +8,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// Why a message could not be spooled. The session answers `452 4.3.1` and the sender tries again later.
-public enum SpoolError: Error, CustomStringConvertible {
-    case diskFull
-    case io(String)
-
-    public var description: String {
-        switch self {
-        case .diskFull: "the spool disk is full"
-        case .io(let detail): "spool I/O error: \(detail)"
-        }
-    }
-}
 
 /// The durable queue of accepted messages: append-only segment files with group commit.
 ///
@@ -109,7 +97,7 @@ public final class Spool: @unchecked Sendable {
         }
         for segment in segments {
             guard let data = FileManager.default.contents(atPath: path(segment, "log")) else {
-                throw SpoolError.io("cannot read \(path(segment, "log"))")
+                throw NodeError(.spoolIO, "spool: cannot read \(path(segment, "log"))")
             }
             let done = Set(
                 (FileManager.default.contents(atPath: path(segment, "done")).flatMap { String(data: $0, encoding: .utf8) } ?? "")
@@ -189,7 +177,7 @@ public final class Spool: @unchecked Sendable {
 
     // MARK: - Appending
 
-    /// Writes the message and returns once it is on disk (fsync'd). Throws ``SpoolError`` otherwise; then
+    /// Writes the message and returns once it is on disk (fsync'd). Throws a ``NodeError`` (`spoolFull`, `spoolIO`) otherwise; then
     /// nothing of it counts as spooled.
     public func append(_ message: SpooledMessage, data: [UInt8]) async throws {
         let encoder = JSONEncoder()
@@ -216,14 +204,14 @@ public final class Spool: @unchecked Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
-            let result = lock.withLock { () -> Result<(segment: Int, start: Int), SpoolError> in
+            let result = lock.withLock { () -> Result<(segment: Int, start: Int), NodeError> in
                 do {
                     if writer == nil || writer!.size >= segmentLimit { try rotate() }
                     return .success((writer!.number, writer!.size))
-                } catch let error as SpoolError {
+                } catch let error as NodeError {
                     return .failure(error)
                 } catch {
-                    return .failure(.io("\(error)"))
+                    return .failure(NodeError(.spoolIO, "spool: \(error)"))
                 }
             }
             switch result {
@@ -258,7 +246,7 @@ public final class Spool: @unchecked Sendable {
         }
     }
 
-    private static func writeAndSync(_ descriptor: Int32, _ buffer: [UInt8]) -> SpoolError? {
+    private static func writeAndSync(_ descriptor: Int32, _ buffer: [UInt8]) -> NodeError? {
         var written = 0
         while written < buffer.count {
             let result = buffer.withUnsafeBytes { raw in
@@ -266,12 +254,14 @@ public final class Spool: @unchecked Sendable {
             }
             if result < 0 {
                 if errno == EINTR { continue }
-                return errno == ENOSPC || errno == EDQUOT ? .diskFull : .io(String(cString: strerror(errno)))
+                return errno == ENOSPC || errno == EDQUOT
+                    ? NodeError(.spoolFull, "the spool disk is full") : NodeError(.spoolIO, "spool: \(String(cString: strerror(errno)))")
             }
             written += result
         }
         if fdatasync(descriptor) != 0 {
-            return errno == ENOSPC ? .diskFull : .io("fdatasync: \(String(cString: strerror(errno)))")
+            return errno == ENOSPC
+                ? NodeError(.spoolFull, "the spool disk is full") : NodeError(.spoolIO, "spool: fdatasync: \(String(cString: strerror(errno)))")
         }
         return nil
     }
@@ -292,7 +282,9 @@ public final class Spool: @unchecked Sendable {
     private func openSegment(_ number: Int) throws -> SegmentWriter {
         let descriptor = open(path(number, "log"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw errno == ENOSPC ? SpoolError.diskFull : SpoolError.io("cannot create \(path(number, "log")): \(String(cString: strerror(errno)))")
+            throw errno == ENOSPC
+                ? NodeError(.spoolFull, "the spool disk is full")
+                : NodeError(.spoolIO, "spool: cannot create \(path(number, "log")): \(String(cString: strerror(errno)))")
         }
         let size = Int(lseek(descriptor, 0, SEEK_END))
         let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -307,14 +299,14 @@ public final class Spool: @unchecked Sendable {
 
     /// The spooled message and its content.
     public func read(_ messageID: String) throws -> (message: SpooledMessage, data: [UInt8]) {
-        guard let location = lock.withLock({ messages[messageID] }) else { throw SpoolError.io("message \(messageID) is not in the spool") }
+        guard let location = lock.withLock({ messages[messageID] }) else { throw NodeError(.spoolIO, "spool: message \(messageID) is not in the spool") }
         let descriptor = open(path(location.segment, "log"), O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw SpoolError.io("cannot open segment \(location.segment): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw NodeError(.spoolIO, "spool: cannot open segment \(location.segment): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
         var bytes = [UInt8](repeating: 0, count: location.length)
         let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, location.length, off_t(location.offset)) }
         guard count == location.length, let record = Self.readRecord(bytes, at: 0) else {
-            throw SpoolError.io("the record of \(messageID) is damaged")
+            throw NodeError(.spoolIO, "spool: the record of \(messageID) is damaged")
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .millisecondsSince1970
@@ -361,7 +353,7 @@ public final class Spool: @unchecked Sendable {
         let payloadLength = location.length - Self.recordHeaderSize
         var payload = [UInt8](repeating: 0, count: payloadLength)
         let header = Self.tombstone
-        guard payloadLength >= 4 + header.count else { throw SpoolError.io("the record of \(messageID) is too short to erase") }
+        guard payloadLength >= 4 + header.count else { throw NodeError(.spoolIO, "spool: the record of \(messageID) is too short to erase") }
         payload[0] = UInt8(header.count)
         payload.replaceSubrange(4..<4 + header.count, with: header)
         var record = Self.magic
@@ -375,7 +367,7 @@ public final class Spool: @unchecked Sendable {
             defer { close(descriptor) }
             let written = record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress!, record.count, off_t(location.offset)) }
             guard written == record.count, fdatasync(descriptor) == 0 else {
-                throw SpoolError.io("cannot overwrite the record of \(messageID): \(String(cString: strerror(errno)))")
+                throw NodeError(.spoolIO, "spool: cannot overwrite the record of \(messageID): \(String(cString: strerror(errno)))")
             }
         }
         for recipient in location.pending { complete(DeliveryKey(messageID: messageID, recipient: recipient)) }

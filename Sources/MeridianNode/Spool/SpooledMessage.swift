@@ -37,11 +37,3 @@ public struct SpooledMessage: Sendable, Hashable, Codable {
             tls: tls, size: size)
     }
 }
-
-/// One recipient of a spooled message: the unit of delivery, retry and completion.
-public struct DeliveryKey: Sendable, Hashable, Codable, CustomStringConvertible {
-    public var messageID: String
-    public var recipient: Int
-
-    public var description: String { "\(messageID)/\(recipient)" }
-}

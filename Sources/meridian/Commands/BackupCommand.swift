@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MeridianCoordinator
 import MeridianCore
+import MeridianNode
 
 /// `meridian backup ...`: encrypted backups of the coordinator's database and of a node's metadata store, their
 /// retention and their restore.
@@ -51,12 +52,14 @@ struct BackupCommand: AsyncParsableCommand {
             let path: String
             do {
                 if let nodeData = source.nodeData {
-                    path = try await Backup.node(dataDirectory: nodeData, box: box, into: out)
+                    path = try await NodeBackup.make(dataDirectory: nodeData, box: box, into: out)
                 } else {
-                    path = try await Backup.coordinator(
+                    path = try await CoordinatorBackup.make(
                         try source.coordinator.location(), box: box, into: out, retention: try BackupCommand.retention(source.coordinator.regions))
                 }
-            } catch let error as BackupError {
+            } catch let error as CoordinatorError {
+                throw ValidationError(error.description)
+            } catch let error as NodeError {
                 throw ValidationError(error.description)
             }
             let header = try Backup.header(of: path)
@@ -105,17 +108,24 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             let box = try source.box()
-            let target: DatabaseLocation
-            if let nodeData = source.nodeData {
-                target = .sqlite(path: (nodeData as NSString).appendingPathComponent("metadata.sqlite"))
-            } else {
-                target = try source.coordinator.location()
-            }
             do {
-                let header = try Backup.restore(file, box: box, to: target)
+                let header: Backup.Header
+                let target: String
+                if let nodeData = source.nodeData {
+                    header = try NodeBackup.restore(file, box: box, dataDirectory: nodeData)
+                    target = "sqlite:" + (nodeData as NSString).appendingPathComponent("metadata.sqlite")
+                } else {
+                    let location = try source.coordinator.location()
+                    header = try await CoordinatorBackup.restore(file, box: box, to: location)
+                    target = location.description
+                }
                 let sideFiles = (header.sideFiles ?? []).map(\.name)
                 print("restored the \(header.kind.rawValue) backup of \(iso(header.createdAt)) into \(target)\(sideFiles.isEmpty ? "" : ", with " + sideFiles.joined(separator: " and ") + " beside it")")
-            } catch let error as BackupError {
+            } catch let error as CoordinatorError {
+                throw ValidationError(error.description)
+            } catch let error as NodeError {
+                throw ValidationError(error.description)
+            } catch let error as CoreError {
                 throw ValidationError(error.description)
             }
         }

@@ -1,11 +1,11 @@
 import ArgumentParser
-import Crypto
 import Foundation
 import Hummingbird
 import Logging
 import MeridianCoordinator
-import MeridianSmarthost
 import MeridianCore
+import MeridianServer
+import MeridianSmarthost
 import ServiceLifecycle
 
 /// `meridian coordinator`: the control plane alone, on SQLite or PostgreSQL.
@@ -42,9 +42,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "Port to listen on.")
         var port = 8080
 
-        @Option(help: "A file of node control API URLs, one per line (default: control_url of every node in Regions).")
-        var nodeEndpoints: String?
-
         @Option(help: "File holding the node token (default: DATA-DIR/node-token, created if missing; or set MERIDIAN_NODE_TOKEN).")
         var nodeTokenFile: String?
 
@@ -67,6 +64,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             var configuration = CoordinatorConfiguration(database: try options.location(), dataDirectory: options.dataDir)
             configuration.host = host
             configuration.port = port
+            configuration.regionsDirectory = options.regions
+            configuration.nodeTokenFile = nodeTokenFile
             if let smarthost {
                 guard let relay = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }
                 configuration.smarthost = relay
@@ -76,27 +75,19 @@ struct CoordinatorCommand: AsyncParsableCommand {
             guard (1...720).contains(backupHours) else { throw ValidationError("--backup-hours must be from 1 to 720, not \(backupHours)") }
             configuration.backupDirectory = backupDir
             configuration.backupInterval = .seconds(backupHours * 3600)
-            configuration.regionsDirectory = options.regions
-            let dataDir = options.dataDir
-            let token = try NodeToken.load(file: nodeTokenFile ?? (dataDir as NSString).appendingPathComponent("node-token"), create: true)
-            let urls: [String]
-            if let nodeEndpoints {
-                do { urls = try NodeFleet.readEndpoints(nodeEndpoints) } catch { throw ValidationError("--node-endpoints: \(error)") }
-            } else {
-                urls = try loadCatalog(options.regions).regions.flatMap { $0.nodes.map(\.controlURL) }
-            }
-            let fleet = NodeFleet(urls: urls, token: token.secret)
-            configuration.nodeToken = token.secret
             if let dnsResolver {
                 do { configuration.resolver = try DNSResolver(parsing: dnsResolver) } catch { throw ValidationError(error.description) }
             }
-            try await CoordinatorCommand.serve(configuration, fleet: fleet, logger: makeLogger(label: "meridian.coordinator")) { token in
-                let path = (dataDir as NSString).appendingPathComponent("admin-token")
+            let logger = makeLogger(label: "meridian.coordinator")
+            let coordinator = try await CoordinatorCommand.build(configuration, logger: logger)
+            let address = "\(configuration.host):\(configuration.port)"
+            let app = try coordinator.application { token, path in
                 say("first start: created admin token \(token.secret)")
-                say("(also written to \(path); it is not shown again)")
-            } onRunning: { _ in
-                say("coordinator listening on http://\(host):\(port)")
+                say(path.map { "(also written to \($0); it is not shown again)" } ?? "(the admin-token file could not be written; keep the token now)")
+            } onServerRunning: {
+                say("coordinator listening on http://\(address)")
             }
+            try await CoordinatorCommand.run([app], listeningOn: address, logger: logger)
         }
     }
 
@@ -117,60 +108,35 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
     }
 
-    /// Loads Regions, opens the store, and runs the coordinator until SIGINT or SIGTERM.
-    static func serve(
-        _ configuration: CoordinatorConfiguration, fleet: NodeFleet, logger: Logger, alongside services: [any Service] = [],
-        onFirstAdminToken: @escaping @Sendable (BearerToken) async -> Void,
-        onRunning: @escaping @Sendable (_ createdToken: Bool) async -> Void
-    ) async throws {
-        let catalog = try loadCatalog(configuration.regionsDirectory)
-        let secrets: SecretBox
-        let signingKey: Curve25519.Signing.PrivateKey
-        let publicationKey: Curve25519.Signing.PrivateKey
+    /// The coordinator from `configuration`; what stops it is said as a CLI error naming the file or flag.
+    static func build(_ configuration: CoordinatorConfiguration, logger: Logger) async throws -> Coordinator {
         do {
-            secrets = try MasterKey.load(dataDirectory: configuration.dataDirectory)
-            // Created on first start, so that its public half (bundle-signing.pub) can be given to the nodes.
-            signingKey = try SigningKeyFile.loadOrCreate(dataDirectory: configuration.dataDirectory, secrets: secrets)
-            // Signs the canary and frozen transparency reports; published as /.well-known/canary.pub.
-            publicationKey = try SigningKeyFile.loadOrCreate(dataDirectory: configuration.dataDirectory, secrets: secrets, name: "publication-signing")
-        } catch let error as CoordinatorStartError {
+            return try await Coordinator.build(configuration, logger: logger)
+        } catch let error as RegionConfigError {
+            throw ValidationError("\(error.description) (set --regions to the Regions directory)")
+        } catch let error as CoordinatorError {
+            throw ValidationError(error.description)
+        } catch let error as NodeTokenError {
             throw ValidationError(error.description)
         }
-        let (store, service) = try await Coordinator.openStore(configuration.database, logger: logger)
-        let coordinator = Coordinator(
-            store: store, catalog: catalog, secrets: secrets, fleet: fleet, signingKey: signingKey, publicationKey: publicationKey,
-            noticeDays: configuration.noticeDays, nodeToken: configuration.nodeToken,
-            resolver: configuration.resolver, logger: logger)
-        let created = OnceFlag()
-        let dataDirectory = configuration.dataDirectory
-        // The banner (onRunning) comes once the API listens, so that what it prints works when it is read.
-        var app = try coordinator.buildApplication(configuration, storeService: service, logger: logger) { token in
-            do {
-                _ = try Coordinator.saveAdminToken(token, dataDirectory: dataDirectory)
-            } catch {
-                logger.error("could not write the admin token file", metadata: ["error": "\(error)"])
-            }
-            await created.set()
-            await onFirstAdminToken(token)
-        } onServerRunning: {
-            await onRunning(await created.value)
-        }
-        app.addServices(services)
-        // SQLiteNIO insists on an explicit close, also when the server cannot start (its port is taken, say).
+    }
+
+    /// Runs `services` until SIGINT or SIGTERM, which end them gracefully; a failure names the address, since
+    /// the usual one is a port already taken.
+    static func run(_ services: [any Service], listeningOn address: String, logger: Logger) async throws {
+        let group = ServiceGroup(
+            configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await app.runService()
+            try await group.run()
         } catch {
-            if let sqlite = store as? SQLiteStore { try? await sqlite.close() }
-            throw CoordinatorStartError("the coordinator stopped: \(error) (is something else on \(configuration.host):\(configuration.port)?)")
+            throw CoordinatorError(.serverNotStarted, "the coordinator stopped: \(error) (is something else on \(address)?)")
         }
-        if let sqlite = store as? SQLiteStore { try? await sqlite.close() }
     }
 }
 
 /// Runs `body` while `service` (a connection pool, say) runs, then stops it.
-func withServiceRunning<R: Sendable>(_ service: (any Service)?, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
-    guard let service else { return try await body() }
-    return try await withThrowingTaskGroup(of: R?.self) { group in
+func withServiceRunning<R: Sendable>(_ service: any Service, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
+    try await withThrowingTaskGroup(of: R?.self) { group in
         group.addTask {
             try await service.run()
             return nil
@@ -179,9 +145,4 @@ func withServiceRunning<R: Sendable>(_ service: (any Service)?, _ body: @escapin
         group.cancelAll()
         return result
     }
-}
-
-actor OnceFlag {
-    private(set) var value = false
-    func set() { value = true }
 }

@@ -3,11 +3,11 @@ import Crypto
 import Foundation
 import Logging
 import MeridianCore
-import MeridianSmarthost
 import MeridianNode
+import MeridianServer
+import MeridianSmarthost
 import NIOCore
 import Prometheus
-import ServiceLifecycle
 
 /// `meridian node --region eu`: one regional node (SMTP listener, spool, delivery, metadata store, control API).
 struct NodeCommand: AsyncParsableCommand {
@@ -98,39 +98,29 @@ struct NodeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger(label: "meridian.node")
-        let catalog = try loadCatalog(regions)
-        var configuration = try nodeConfiguration(catalog: catalog)
-        let token = try NodeToken.load(
-            file: controlTokenFile ?? (configuration.dataDirectory as NSString).appendingPathComponent("node-token"), create: true)
-        configuration.controlTokenHash = token.hash
-        configuration.coordinatorToken = token.secret
-        let registry = PrometheusCollectorRegistry()
-        let webhooks = WebhookClient(timeout: .seconds(Int64(webhookTimeout)))
-        let node: RegionalNode
-        do {
-            node = try await RegionalNode.open(configuration, webhooks: webhooks, registry: registry, logger: logger)
-        } catch {
-            try? await webhooks.shutdown()
-            throw error
-        }
-        let group = ServiceGroup(
-            configuration: .init(services: try await node.services().map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let configuration = try nodeConfiguration(catalog: try loadCatalog(regions))
+        let node = try await NodeCommand.build(configuration, logger: logger)
         say("""
             node \(configuration.nodeID) (region \(configuration.region.id))
               smtp     \(configuration.smtp.host):\(configuration.smtp.port)\(configuration.tlsCertificatePath == nil ? " (no STARTTLS: pass --tls-cert and --tls-key)" : " with STARTTLS")
-              control  http://\(configuration.controlHost):\(configuration.controlPort)  (token in \(token.source))
+              control  http://\(configuration.controlHost):\(configuration.controlPort)  (token in \(ProcessInfo.processInfo.environment["MERIDIAN_NODE_TOKEN"] == nil ? configuration.nodeTokenFile : "MERIDIAN_NODE_TOKEN"))
               spool    \(configuration.spoolDirectory)
               config   \(configuration.coordinatorURL.map { "from the coordinator at \($0), pulled every \(pullInterval) s; " } ?? "")bundle file \(configuration.bundlePath) (version \(node.config.version), \(node.config.directory.bundle.customers.count) customers)
             """)
+        try await node.run(logger: logger)
+    }
+
+    /// The node from `configuration`; what stops it is said as a CLI error naming the file or flag.
+    static func build(_ configuration: NodeConfiguration, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger) async throws
+        -> RegionalNode
+    {
         do {
-            try await group.run()
-        } catch {
-            await node.close()
-            try? await webhooks.shutdown()
-            throw error
+            return try await RegionalNode.build(configuration, registry: registry, logger: logger)
+        } catch let error as NodeError {
+            throw ValidationError(error.description)
+        } catch let error as NodeTokenError {
+            throw ValidationError(error.description)
         }
-        await node.close()
-        try? await webhooks.shutdown()
     }
 
     func nodeConfiguration(catalog: RegionCatalog) throws -> NodeConfiguration {
@@ -176,6 +166,8 @@ struct NodeCommand: AsyncParsableCommand {
             configuration.smarthost = parsed
         }
         guard (1...600).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout \(webhookTimeout): from 1 to 600 seconds") }
+        configuration.webhookTimeout = .seconds(webhookTimeout)
+        if let controlTokenFile { configuration.nodeTokenFile = controlTokenFile }
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout \(idleTimeout): from 1 to 3600 seconds") }
         guard (0...100_000_000).contains(minDataRate) else {
             throw ValidationError("--min-data-rate \(minDataRate): bytes per second, from 0 (no floor) to 100000000")
@@ -228,29 +220,5 @@ func loadCatalog(_ directory: String) throws -> RegionCatalog {
         return try RegionCatalog.load(directory: directory)
     } catch {
         throw ValidationError("\(error.description) (set --regions to the Regions directory)")
-    }
-}
-
-/// The shared secret between the coordinator and the nodes' control APIs.
-struct NodeToken {
-    var secret: String
-    var source: String
-    var hash: String { BearerToken.hash(of: secret) }
-
-    /// From MERIDIAN_NODE_TOKEN, else from `file`, which is created (0600) with a new token when missing
-    /// and `create` is set.
-    static func load(file: String, create: Bool) throws -> NodeToken {
-        if let secret = ProcessInfo.processInfo.environment["MERIDIAN_NODE_TOKEN"], !secret.isEmpty {
-            return NodeToken(secret: secret, source: "MERIDIAN_NODE_TOKEN")
-        }
-        if let text = try? String(contentsOfFile: file, encoding: .utf8) {
-            let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !secret.isEmpty else { throw ValidationError("the node token file \(file) is empty") }
-            return NodeToken(secret: secret, source: file)
-        }
-        guard create else { throw ValidationError("no node token: set MERIDIAN_NODE_TOKEN or create \(file)") }
-        let secret = BearerToken.generate().secret
-        try PrivateFile.write(Data((secret + "\n").utf8), to: file)
-        return NodeToken(secret: secret, source: file)
     }
 }

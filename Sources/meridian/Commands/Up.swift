@@ -1,16 +1,15 @@
 import ArgumentParser
-import Crypto
 import Foundation
-import Hummingbird
 import Logging
 import MeridianCoordinator
 import MeridianCore
-import MeridianSmarthost
 import MeridianNode
+import MeridianSmarthost
 import Prometheus
 import ServiceLifecycle
 
-/// `meridian up`: the whole system on one machine, in the foreground, on embedded SQLite.
+/// `meridian up`: the whole system on one machine, in the foreground, on embedded SQLite: the coordinator's
+/// builder and one node builder per region, run as one group of services.
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start a coordinator and one node per region on this machine.",
@@ -39,102 +38,91 @@ struct Up: AsyncParsableCommand {
         guard (0...50_000).contains(portOffset) else {
             throw ValidationError("--port-offset must be from 0 to 50000, not \(portOffset)")
         }
-        var configuration = CoordinatorConfiguration(
-            database: .sqlite(path: (dataDir as NSString).appendingPathComponent("coordinator.sqlite")), dataDirectory: dataDir)
-        configuration.port = 8080 + portOffset
-        configuration.regionsDirectory = regions
-        let url = "http://127.0.0.1:\(configuration.port)"
-        let tokenPath = (dataDir as NSString).appendingPathComponent("admin-token")
-        let catalog = try loadCatalog(regions)
-        let signingKey: Curve25519.Signing.PrivateKey
-        do {
-            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-            signingKey = try SigningKeyFile.loadOrCreate(
-                dataDirectory: dataDir, secrets: try MasterKey.load(dataDirectory: dataDir))
-        } catch let error as CoordinatorStartError {
-            throw ValidationError(error.description)
-        }
-        let nodeToken = try NodeToken.load(file: (dataDir as NSString).appendingPathComponent("node-token"), create: true)
-        configuration.nodeToken = nodeToken.secret
-        let tls = try SelfSignedCertificate.ensure(
-            in: (dataDir as NSString).appendingPathComponent("tls"), hostnames: ["localhost"] + catalog.regions.map(\.mxHost))
         var relay: Smarthost?
         if let smarthost {
             guard let parsed = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }
             relay = parsed
         }
+        let catalog = try loadCatalog(regions)
+        var configuration = CoordinatorConfiguration(
+            database: .sqlite(path: (dataDir as NSString).appendingPathComponent("coordinator.sqlite")), dataDirectory: dataDir)
+        configuration.port = 8080 + portOffset
+        configuration.regionsDirectory = regions
         configuration.smarthost = relay
         configuration.seedDemoRegistry = true
-        let registry = PrometheusCollectorRegistry()
-        let webhooks = WebhookClient()
-        var configurations: [NodeConfiguration] = []
-        for region in catalog.regions {
-            guard let ports = NodeListenAddresses.forUp(region: region.id, portOffset: portOffset) else {
-                say("meridian up: region \(region.id) has no local ports (only eu, us and ap do); not started")
-                continue
-            }
-            var node = NodeConfiguration(
-                region: region, nodeID: region.nodes[0].id, dataDirectory: (dataDir as NSString).appendingPathComponent("node-\(region.id)"),
-                hostname: region.mxHost)
-            node.smtp.host = "127.0.0.1"
-            node.smtp.port = ports.smtpPort
-            node.controlHost = "127.0.0.1"
-            node.controlPort = ports.controlPort
-            node.tlsCertificatePath = tls.certificate
-            node.tlsKeyPath = tls.key
-            node.controlTokenHash = nodeToken.hash
-            node.smarthost = relay
-            node.trustedKey = signingKey.publicKey
-            node.coordinatorURL = url
-            node.coordinatorToken = nodeToken.secret
-            configurations.append(node)
-        }
-        // The stores and the HTTP client must be closed however this ends (SQLiteNIO and AsyncHTTPClient insist).
-        var nodes: [RegionalNode] = []
+        let url = "http://127.0.0.1:\(configuration.port)"
+        let coordinator = try await CoordinatorCommand.build(configuration, logger: logger)
+        let nodes: [RegionalNode]
         do {
-            for configuration in configurations {
-                nodes.append(try await RegionalNode.open(configuration, webhooks: webhooks, registry: registry, logger: logger))
-            }
-            var services: [any Service] = []
-            for node in nodes { services += try await node.services() }
-            let fleet = NodeFleet(urls: nodes.map { "http://127.0.0.1:\($0.configuration.controlPort)" }, token: nodeToken.secret)
-            let nodeLines = nodes.map { node in
-                let config = node.configuration
-                return "\(config.region.id)  smtp 127.0.0.1:\(config.smtp.port)  control http://127.0.0.1:\(config.controlPort)  "
-                    + "config version \(node.config.version) (\(node.config.directory.bundle.customers.count) customers)"
-            }
-            try await serve(configuration, fleet: fleet, services: services, nodeLines: nodeLines, url: url, tokenPath: tokenPath, logger: logger)
+            nodes = try await buildNodes(catalog, coordinator: coordinator, url: url, relay: relay, logger: logger)
         } catch {
-            for node in nodes { await node.close() }
-            try? await webhooks.shutdown()
+            await coordinator.close()
             throw error
         }
-        for node in nodes { await node.close() }
-        try? await webhooks.shutdown()
+        defer { withExtendedLifetime(nodes) {} }
+        let tokenPath = (dataDir as NSString).appendingPathComponent("admin-token")
+        let nodeLines = nodes.map { node in
+            let config = node.configuration
+            return "\(config.region.id)  smtp 127.0.0.1:\(config.smtp.port)  control http://127.0.0.1:\(config.controlPort)  "
+                + "config version \(node.config.version) (\(node.config.directory.bundle.customers.count) customers)"
+        }
+        let app = try coordinator.application { _, _ in
+            say("meridian up: first start; created an admin token")
+        } onServerRunning: { [dataDir] in
+            let token = (try? String(contentsOfFile: tokenPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            say(Up.banner(url: url, token: token ?? "(\(tokenPath) is missing; create one with meridian tokens create)", tokenPath: tokenPath,
+                          nodes: nodeLines, dataDir: dataDir))
+        }
+        // Nodes first, so that the coordinator (last) stops first and the nodes drain after it.
+        try await CoordinatorCommand.run(nodes.flatMap(\.services) + [app], listeningOn: "127.0.0.1:\(configuration.port)", logger: logger)
     }
 
-    private func serve(
-        _ configuration: CoordinatorConfiguration, fleet: NodeFleet, services: [any Service], nodeLines: [String], url: String,
-        tokenPath: String, logger: Logger
-    ) async throws {
-        try await CoordinatorCommand.serve(configuration, fleet: fleet, logger: logger, alongside: services) { _ in
-            say("meridian up: first start; created an admin token")
-        } onRunning: { _ in
-            let token = (try? String(contentsOfFile: tokenPath, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-            printBanner(url: url, token: token ?? "(\(tokenPath) is missing; create one with meridian tokens create)", tokenPath: tokenPath, nodes: nodeLines)
+    /// One node per region of the eu/us/ap contract, trusting the coordinator's bundle-signing key and pulling from it.
+    private func buildNodes(_ catalog: RegionCatalog, coordinator: Coordinator, url: String, relay: Smarthost?, logger: Logger) async throws
+        -> [RegionalNode]
+    {
+        let tls = try SelfSignedCertificate.ensure(
+            in: (dataDir as NSString).appendingPathComponent("tls"), hostnames: ["localhost"] + catalog.regions.map(\.mxHost))
+        let registry = PrometheusCollectorRegistry()
+        var nodes: [RegionalNode] = []
+        do {
+            for region in catalog.regions {
+                guard let ports = NodeListenAddresses.forUp(region: region.id, portOffset: portOffset) else {
+                    say("meridian up: region \(region.id) has no local ports (only eu, us and ap do); not started")
+                    continue
+                }
+                var node = NodeConfiguration(
+                    region: region, nodeID: region.nodes[0].id, dataDirectory: (dataDir as NSString).appendingPathComponent("node-\(region.id)"),
+                    hostname: region.mxHost)
+                node.smtp.host = "127.0.0.1"
+                node.smtp.port = ports.smtpPort
+                node.controlHost = "127.0.0.1"
+                node.controlPort = ports.controlPort
+                node.tlsCertificatePath = tls.certificate
+                node.tlsKeyPath = tls.key
+                node.nodeTokenFile = coordinator.configuration.nodeTokenPath
+                node.smarthost = relay
+                node.trustedKey = coordinator.keys.bundleSigning.publicKey
+                node.coordinatorURL = url
+                nodes.append(try await NodeCommand.build(node, registry: registry, logger: logger))
+            }
+            return nodes
+        } catch {
+            for node in nodes { await node.close() }
+            throw error
         }
     }
 
-    private func printBanner(url: String, token: String, tokenPath: String, nodes: [String]) {
-        say("""
-            coordinator  \(url)   (admin API under /v1, health at /healthz)
-            public pages \(url)/   (privacy, regions, sub-processors, transparency, canary; customers: \(url)/account)
-            admin token  \(token)
-                         (also in \(tokenPath); the CLI reads it from there)
-            nodes        \(nodes.joined(separator: "\n             "))
-                         (STARTTLS with the self-signed certificate in \(dataDir)/tls; node token in \(dataDir)/node-token)
-            stop         Ctrl-C
-            """)
+    static func banner(url: String, token: String, tokenPath: String, nodes: [String], dataDir: String) -> String {
+        """
+        coordinator  \(url)   (admin API under /v1, health at /healthz)
+        public pages \(url)/   (privacy, regions, sub-processors, transparency, canary; customers: \(url)/account)
+        admin token  \(token)
+                     (also in \(tokenPath); the CLI reads it from there)
+        nodes        \(nodes.joined(separator: "\n             "))
+                     (STARTTLS with the self-signed certificate in \(dataDir)/tls; node token in \(dataDir)/node-token)
+        stop         Ctrl-C
+        """
     }
 }
 
@@ -142,4 +130,3 @@ struct Up: AsyncParsableCommand {
 func say(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
-

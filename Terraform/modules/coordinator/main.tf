@@ -212,7 +212,6 @@ resource "aws_instance" "coordinator" {
     database_host     = aws_db_instance.coordinator.address
     database_secret   = aws_db_instance.coordinator.master_user_secret[0].secret_arn
     master_key_secret = aws_secretsmanager_secret.master_key.arn
-    node_control_urls = join("\n", var.node_control_urls)
   })
 
   tags = { Name = "meridian-coordinator" }

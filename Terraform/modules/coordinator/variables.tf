@@ -56,7 +56,3 @@ variable "artifact_url" {
   type        = string
 }
 
-variable "node_control_urls" {
-  description = "Control API URLs of every regional node, written to /etc/meridian/node-endpoints for the coordinator's config push."
-  type        = list(string)
-}

@@ -99,7 +99,7 @@ struct SubProcessorTests {
         let customer = NodeBundle.Customer(
             id: "cus_1", region: nil, domains: ["a.example"], webhook: .init(url: "https://h.example/", mode: .queued, secret: "whsec_" + Data(repeating: 1, count: 24).base64EncodedString()),
             steps: [.contentAnalysis])
-        #expect(throws: NodeBundleError.self) { try NodeBundle(version: 1, region: Self.eu, customers: [customer]).validate(expectedRegion: Self.eu) }
+        #expect(throws: CoreError(.bundleInvalid)) { try NodeBundle(version: 1, region: Self.eu, customers: [customer]).validate(expectedRegion: Self.eu) }
         let served = NodeBundle(
             version: 1, region: Self.eu, customers: [customer],
             subprocessors: [.init(id: "a", name: "A", steps: [.contentAnalysis], egressHosts: ["a.example"])])

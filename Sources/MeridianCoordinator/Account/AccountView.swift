@@ -1,0 +1,74 @@
+import MeridianCore
+
+/// What the sign-in page (and the page of a refused form) shows: a notice, if any.
+struct SignInPage {
+    var notice: AccountSessions.Notice?
+}
+
+/// What `Templates/account.mustache` shows of a signed-in customer's account: its region with the choices, its
+/// domains, the DNS records to set and a live DNS check of each domain.
+struct AccountView {
+    struct Choice {
+        var value: String
+        var name: String
+        var checked: Bool
+    }
+
+    struct Record {
+        var name: String
+        var kind: String
+        var priority: String
+        var value: String
+        var purpose: String
+    }
+
+    struct Check {
+        var domain: String
+        var status: String
+        var statusText: String
+        var mxHosts: String
+        var detail: String
+    }
+
+    var notice: AccountSessions.Notice?
+    var csrf: String
+    var id: String
+    var name: String
+    var closed: Bool
+    var regionID: String
+    var regionName: String
+    var mxHost: String
+    var regions: [Choice]
+    var domains: String
+    var records: [Record]
+    var resolver: String
+    var checks: [Check]
+
+    init(_ customer: CustomerRecord, session: AccountSessions.Session, notice: AccountSessions.Notice?, catalog: RegionCatalog, resolver: DNSResolver)
+        async
+    {
+        let plan = DNSRecordPlan(pin: customer.region, catalog: catalog, domains: customer.domains.map { ($0.domain, $0.verificationToken) })
+        let checks = await resolver.check(domains: customer.domains, pin: customer.region, catalog: catalog)
+        self.notice = notice
+        csrf = session.csrf
+        id = customer.id
+        name = customer.name
+        closed = customer.status == .closed
+        regionID = customer.region?.rawValue ?? "none"
+        regionName = AccountPage.regionName(customer.region, catalog)
+        mxHost = plan.mxHost
+        regions = ([nil] + catalog.regions.map { Optional($0.id) }).map { id in
+            Choice(value: id?.rawValue ?? "none", name: AccountPage.regionName(id, catalog), checked: id == customer.region)
+        }
+        domains = customer.domains.map(\.domain).joined(separator: "\n")
+        records = plan.records.map { record in
+            Record(name: record.name, kind: record.kind.rawValue, priority: record.priority.map(String.init) ?? "", value: record.value, purpose: record.purpose)
+        }
+        self.resolver = resolver.description
+        self.checks = checks.map { check in
+            Check(
+                domain: check.domain, status: check.status.rawValue, statusText: check.status.rawValue.replacingOccurrences(of: "_", with: " "),
+                mxHosts: check.mxHosts.isEmpty ? "none" : check.mxHosts.joined(separator: ", "), detail: check.detail)
+        }
+    }
+}

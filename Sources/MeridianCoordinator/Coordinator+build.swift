@@ -1,0 +1,150 @@
+import Foundation
+import Hummingbird
+import Logging
+import MeridianCore
+import MeridianServer
+import OpenAPIHummingbird
+import ServiceLifecycle
+
+extension Coordinator {
+    /// Builds the coordinator from its configuration: Regions, the keys (from the data directory, or given), the
+    /// node token, and the store, opened from `configuration.database` unless a test gives its own. Nothing runs
+    /// until ``application(onFirstAdminToken:onServerRunning:)`` does.
+    public static func build(_ configuration: CoordinatorConfiguration, store given: (any SQLStore)? = nil, logger: Logger) async throws -> Coordinator {
+        let catalog = try RegionCatalog.load(directory: configuration.regionsDirectory)
+        let keys: CoordinatorKeys
+        switch configuration.keys {
+        case .dataDirectory: keys = try CoordinatorKeys.load(dataDirectory: configuration.dataDirectory)
+        case .given(let given): keys = given
+        }
+        let token = try NodeToken.load(file: configuration.nodeTokenPath, create: true)
+        let store: any SQLStore
+        let service: (any Service)?
+        if let given {
+            (store, service) = (given, nil)
+        } else {
+            (store, service) = try await openStore(configuration.database, logger: logger)
+        }
+        return Coordinator(
+            configuration: configuration, store: store, storeService: service, catalog: catalog, keys: keys, nodeToken: token, logger: logger)
+    }
+
+    /// Opens the configured database. The returned service must run (it is the PostgreSQL pool, or the SQLite
+    /// connection it closes at the end) for as long as the store is used.
+    public static func openStore(_ location: DatabaseLocation, logger: Logger) async throws -> (store: any SQLStore, service: any Service) {
+        switch location {
+        case .sqlite(let path):
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            let store = try await SQLiteStore.open(path: path, logger: logger)
+            return (store, store)
+        case .postgres(let location):
+            let store = try PostgresStore(location, logger: logger)
+            return (store, store)
+        }
+    }
+
+    /// The HTTP application, with the coordinator's services in start order: the store first (stopped last), the
+    /// config publisher, the jobs, then the server. Before the server accepts requests the schema is migrated,
+    /// the demo registry seeded (`meridian up`), the first admin token made (and written to `DATA-DIR/admin-token`,
+    /// owner-only; `onFirstAdminToken` gets it with that path, or nil when the file could not be written), and the
+    /// state published as a version and pushed to the nodes already known. `onServerRunning` is called once the
+    /// server listens.
+    public func application(
+        onFirstAdminToken: @escaping @Sendable (BearerToken, _ path: String?) async -> Void = { _, _ in },
+        onServerRunning: @escaping @Sendable () async -> Void = {}
+    ) throws -> Application<RouterResponder<CoordinatorRequestContext>> {
+        var app = Application(
+            router: try buildRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "meridian"),
+            onServerRunning: { _ in await onServerRunning() },
+            logger: logger)
+        app.addServices(services)
+        let store = store
+        let registry = registry
+        let publisher = publisher
+        let logger = logger
+        let now = now
+        let seed = configuration.seedDemoRegistry
+        let dataDirectory = configuration.dataDirectory
+        app.beforeServerStarts {
+            try await Migrations.run(on: store, logger: logger)
+            if seed, try await registry.subprocessors.isEmpty() {
+                for entry in DemoRegistry.entries(at: now()) {
+                    try await registry.subprocessors.add(entry, by: .system("seed"))
+                }
+                logger.info("registry: seeded the demo sub-processors (AWS, Heroku, Crunchy Data, OpenAI), flagged as demo data")
+            }
+            if let token = try await bootstrapAdminToken() {
+                var path: String?
+                do {
+                    path = try Coordinator.saveAdminToken(token, dataDirectory: dataDirectory)
+                } catch {
+                    logger.error("could not write the admin token file", metadata: ["error": "\(error)"])
+                }
+                await onFirstAdminToken(token, path)
+            }
+            // The current state as a version before the first pull, then pushed to the nodes already known.
+            do {
+                let outcome = try await publisher.publish()
+                logger.info("config: version \(outcome.version) in force\(outcome.isNew ? "" : " (unchanged since the last start)")")
+                publisher.pushSoon(outcome.version)
+            } catch {
+                logger.error("config: cannot publish at start; nodes keep their last-known-good", metadata: ["error": "\(error)"])
+            }
+        }
+        return app
+    }
+
+    /// Closes what the services close when they end (the SQLite connection), for a coordinator whose
+    /// application never ran (a start that failed before it).
+    public func close() async {
+        try? await (storeService as? SQLiteStore)?.close()
+    }
+
+    /// Every service but the HTTP server, in start order.
+    var services: [any Service] {
+        var services: [any Service] = []
+        if let storeService { services.append(storeService) }
+        services.append(publisher)
+        let retention = AccountRetentionJob(customers: customers, requests: dataSubjectRequests, now: now, logger: logger)
+        services.append(PeriodicJob("account retention", every: configuration.retentionInterval, logger: logger) { _ = try await retention.runOnce() })
+        let directives = directives
+        services.append(PeriodicJob("gdpr directives", every: configuration.outboxInterval, logger: logger) { _ = try await directives.runOnce() })
+        if let directory = configuration.backupDirectory, let retention = Backup.Retention(catalog) {
+            let backups = BackupJob(
+                database: configuration.database, box: secrets, directory: directory, retention: retention, now: now, logger: logger)
+            services.append(PeriodicJob("backup", every: configuration.backupInterval, logger: logger) { try await backups.runOnce() })
+        }
+        let outbox = OutboxJob(
+            outbox: registry.outbox, customers: customers, secrets: secrets, smarthost: configuration.smarthost,
+            sender: catalog.service.controller.email, hostname: configuration.hostname, now: now, logger: logger)
+        services.append(PeriodicJob("outbox", every: configuration.outboxInterval, logger: logger) { try await outbox.runOnce() })
+        let publications = PublicationsJob(publications: publications, now: now, logger: logger)
+        services.append(PeriodicJob("publications", every: configuration.retentionInterval, logger: logger) { _ = try await publications.runOnce() })
+        return services
+    }
+
+    /// The admin API and health routes, behind the problem and authentication middleware.
+    public func buildRouter() throws -> Router<CoordinatorRequestContext> {
+        let router = Hummingbird.Router(context: CoordinatorRequestContext.self)
+        router.add(middleware: ResponseCounter(counts: responseCounts))
+        router.add(middleware: ProblemMiddleware())
+        let api = AdminAPI(
+            customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
+            secrets: secrets, fleet: fleet, config: config, legalRequests: legalRequests, registry: registry, publications: publications,
+            dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, site: site, resolver: resolver, now: now)
+        try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
+        NodeProtocolRoutes(config: config, catalog: catalog, tokenHash: nodeTokenHash, now: now).register(on: router)
+        AccountPage(
+            customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, now: now
+        ).register(on: router)
+        site.register(on: router)
+        CoordinatorMetrics(
+            store: store, config: config, canaries: publications.canaries, requests: dataSubjectRequests, responses: responseCounts, now: now
+        ).register(on: router)
+        return router
+    }
+}

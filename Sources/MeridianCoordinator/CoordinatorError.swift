@@ -1,0 +1,40 @@
+import MeridianCore
+
+/// An error of the coordinator (``CodedError``): a code to act on, and a reason written for the operator who reads
+/// it (at start, in a log line, in a CLI message). The API answers its own problems (`Problem`); this is for
+/// everything else.
+public typealias CoordinatorError = CodedError<CoordinatorErrorCode>
+
+public enum CoordinatorErrorCode: String, Sendable, CaseIterable {
+    /// `MERIDIAN_MASTER_KEY` or `master.key` is not a 32-byte key.
+    case masterKeyInvalid
+    /// A signing key file does not open with the master key.
+    case signingKeyInvalid
+    /// `--database` is neither `sqlite:PATH` nor a `postgres://` URL with a database.
+    case databaseLocationInvalid
+    /// The database could not be reached in time: nothing was done. The API answers 503 with `Retry-After`.
+    case storeNoConnection
+    /// The connection to the database went during the work: whether its last statement took effect is unknown.
+    case storeConnectionLost
+    /// The database's schema is newer than this build knows.
+    case schemaNewer
+    /// The state could not be compiled into bundles.
+    case configNotCompiled
+    /// A node gave no receipt for a directive (unreachable, refused, or a receipt that does not decode).
+    case directiveUndelivered
+    /// A data subject's export (the access ZIP) could not be written.
+    case exportNotWritten
+    /// A backup could not be made or restored.
+    case backupFailed
+    /// A notice to a customer could not be sent.
+    case notificationUndelivered
+    /// A setting has a value that cannot be used (a resolver address, a Regions directory).
+    case settingInvalid
+    /// The HTTP server could not start (its address is taken, say).
+    case serverNotStarted
+}
+
+extension CodedError where Code == CoordinatorErrorCode {
+    /// The database is away (a restart, a failover): a passing condition.
+    public var isStoreUnavailable: Bool { code == .storeNoConnection || code == .storeConnectionLost }
+}

@@ -1,0 +1,29 @@
+/// The node protocol: the HTTP calls between the coordinator and the regional nodes, and what they carry,
+/// declared once for both ends, as xDS declares each message once for its servers and clients.
+///
+/// The coordinator calls a node's control API:
+/// * `PUT /v1/bundle` with a ``SignedBundle``; the node answers its ``BundleReport`` (200 ACK, 422 NACK);
+/// * `POST /v1/directives` with a ``SignedDirective``; the node answers a ``DirectiveReceipt`` (or 422);
+/// * `GET /v1/messages` with a ``MessageQuery``; the node answers a ``MessagePage``.
+///
+/// A node calls the coordinator:
+/// * `GET /node/v1/bundle` with a ``BundlePull``; the coordinator answers the region's newest ``SignedBundle``
+///   (200), or 204 when the node already has it;
+/// * `POST /node/v1/reports` with a ``NodeReport`` of what it made of a bundle it pulled.
+///
+/// Either side answers an error as RFC 9457 problem+json (``ProblemDetails``).
+public enum NodeProtocol {
+    public static let bundlePath = "/v1/bundle"
+    public static let directivesPath = "/v1/directives"
+    public static let messagesPath = "/v1/messages"
+    public static let pullPath = "/node/v1/bundle"
+    public static let reportsPath = "/node/v1/reports"
+
+    /// Bundles carry every customer of a region; 256 MB leaves room for a few million.
+    public static let maximumBundleSize = 256 << 20
+    /// A directive is small; an access receipt carries the subject's records.
+    public static let maximumDirectiveSize = 1 << 20
+    public static let maximumReceiptSize = 256 << 20
+    public static let maximumMessagePageSize = 64 << 20
+    public static let maximumReportSize = 64 << 10
+}

@@ -1,0 +1,39 @@
+import MeridianCore
+
+/// A binary min-heap of deliveries by due time.
+struct DueHeap {
+    private(set) var items: [(due: ContinuousClock.Instant, key: DeliveryKey)] = []
+
+    var isEmpty: Bool { items.isEmpty }
+    var count: Int { items.count }
+    var first: (due: ContinuousClock.Instant, key: DeliveryKey)? { items.first }
+
+    mutating func insert(_ key: DeliveryKey, due: ContinuousClock.Instant) {
+        items.append((due, key))
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child].due < items[parent].due else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func popFirst() -> DeliveryKey? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let key = items.removeLast().key
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < items.count, items[left].due < items[smallest].due { smallest = left }
+            if right < items.count, items[right].due < items[smallest].due { smallest = right }
+            guard smallest != parent else { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return key
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import MeridianCore
+
+/// What `GET /v1/status` answers: who the node is, its config version, its listener, queue and deliveries.
+struct NodeStatus: Encodable {
+    var region: String
+    var node: String
+    var configVersion: Int
+    var customers: Int
+    var smtp: SMTP
+    var queue: Queue
+    var deliveries: [String: Int]
+    /// This node's clock minus the coordinator's, in seconds; null until the coordinator first answered.
+    var clockSkewSeconds: Double?
+
+    struct SMTP: Encodable {
+        var port: Int?
+        var openConnections: Int
+        var starttls: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case port, starttls
+            case openConnections = "open_connections"
+        }
+    }
+
+    struct Queue: Encodable {
+        /// Recipients accepted and not yet finished (delivered or failed for good).
+        var spooledRecipients: Int
+        /// Deliveries waiting in memory for their next attempt or being attempted.
+        var scheduled: Int
+
+        enum CodingKeys: String, CodingKey {
+            case scheduled
+            case spooledRecipients = "spooled_recipients"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case region, node, customers, smtp, queue, deliveries
+        case configVersion = "config_version"
+        case clockSkewSeconds = "clock_skew_seconds"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(region, forKey: .region)
+        try container.encode(node, forKey: .node)
+        try container.encode(configVersion, forKey: .configVersion)
+        try container.encode(customers, forKey: .customers)
+        try container.encode(smtp, forKey: .smtp)
+        try container.encode(queue, forKey: .queue)
+        try container.encode(deliveries, forKey: .deliveries)
+        try container.encode(clockSkewSeconds, forKey: .clockSkewSeconds)  // null, not absent, before the first pull
+    }
+}
+
+/// Reads a node's status from the parts that hold it.
+struct NodeStatusReporter: Sendable {
+    let region: RegionID
+    let node: String
+    let config: NodeConfigState
+    let store: MetadataStore
+    let spool: Spool
+    let queue: DeliveryQueue
+    let smtp: SMTPServer
+    let clock: CoordinatorClock
+
+    func status() async throws -> NodeStatus {
+        let counts = try await store.countsByStatus()
+        return NodeStatus(
+            region: region.rawValue, node: node, configVersion: config.version, customers: config.directory.bundle.customers.count,
+            smtp: .init(port: smtp.port, openConnections: smtp.openConnections, starttls: smtp.offersTLS),
+            queue: .init(spooledRecipients: spool.depth, scheduled: await queue.pending),
+            deliveries: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }), clockSkewSeconds: clock.skew)
+    }
+}

@@ -1,0 +1,499 @@
+"""Real processes for the system tests (Tests/system) and the fault suite (Tests/e2e), built from this tree and
+nothing mocked: `meridian node`, `meridian coordinator` and `meridian up`, an HTTP webhook sink (Python's
+http.server), an SMTP sink for delivery status notifications, a DNS server (dnslib), and the clients that talk
+to them (SMTP, the admin API, the node protocol). Tests/system/conftest.py makes fixtures of them."""
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import socketserver
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+MERIDIAN = os.environ.get("MERIDIAN_BIN", os.path.join(ROOT, ".build", "debug", "meridian"))
+SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+NODE_TOKEN = "mrd_" + "n" * 43
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class WebhookSink:
+    """An HTTP server that answers per path: /ok 200, /refuse 422, /fail 503, /hang (never answers in time),
+    /redirect (302 to itself), /huge (200 with a 50 MB body), /outage and /outage/... (503 while `outage` is set),
+    /analyse (200 with a JSON verdict, as a content-analysis sub-processor answers)."""
+
+    def __init__(self):
+        self.requests = []
+        self.lock = threading.Lock()
+        self.outage = threading.Event()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender died mid-request (a kill -9): no complete request, so nothing was received
+                path = self.path
+                self.record = {"path": path, "headers": dict(self.headers), "body": body, "at": time.monotonic()}
+                with sink.lock:
+                    sink.requests.append(self.record)
+                if path == "/hang":
+                    time.sleep(30)
+                    return
+                if path == "/redirect":
+                    return self.reply(302, b"", [("Location", path)])
+                if path == "/huge":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(50 << 20))
+                    self.end_headers()
+                    chunk = b"x" * (1 << 20)
+                    try:
+                        for _ in range(50):
+                            self.wfile.write(chunk)
+                    except OSError:
+                        pass
+                    return
+                if path == "/refuse":
+                    return self.reply(422, b"unknown mailbox, go away")
+                if path == "/analyse":
+                    return self.reply(200, b'{"verdict": "clean", "score": 0.02}', [("Content-Type", "application/json")])
+                if path == "/fail" or (path.startswith("/outage") and sink.outage.is_set()):
+                    return self.reply(503, b"down for maintenance")
+                self.reply(200, b"thanks")
+
+            def reply(self, code, body, headers=()):
+                self.record["status"] = code
+                self.send_response(code)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        class Server(socketserver.ThreadingMixIn, HTTPServer):
+            daemon_threads = True
+            request_queue_size = 256
+
+            def handle_error(self, request, client_address):
+                pass  # a node killed mid-request resets its connections; that is the test, not an error
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def posts(self, path=None):
+        with self.lock:
+            return [r for r in self.requests if path is None or r["path"] == path]
+
+    def close(self):
+        self.server.shutdown()
+
+
+class SMTPSink:
+    """Takes any message and keeps it: the smarthost that DSNs go through."""
+
+    def __init__(self, port=0):
+        self.messages = []
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 sink ESMTP\r\n")
+                envelope = {"from": None, "to": []}
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    command = line.decode("latin-1").strip()
+                    upper = command.upper()
+                    if upper.startswith("EHLO") or upper.startswith("HELO"):
+                        self.wfile.write(b"250 sink\r\n")
+                    elif upper.startswith("MAIL FROM:"):
+                        envelope = {"from": command[10:].strip(), "to": []}
+                        self.wfile.write(b"250 2.1.0 ok\r\n")
+                    elif upper.startswith("RCPT TO:"):
+                        envelope["to"].append(command[8:].strip())
+                        self.wfile.write(b"250 2.1.5 ok\r\n")
+                    elif upper == "DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        data = b""
+                        while True:
+                            chunk = self.rfile.readline()
+                            if chunk in (b".\r\n", b""):
+                                break
+                            data += chunk[1:] if chunk.startswith(b"..") else chunk
+                        sink.messages.append(dict(envelope, data=data))
+                        self.wfile.write(b"250 2.0.0 kept\r\n")
+                    elif upper == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def customer(cid, domain, url, mode="queued", redactions=(), region="eu"):
+    return {
+        "id": cid, "region": region, "domains": [domain],
+        "webhook": {"url": url, "mode": mode, "secret": SECRET},
+        "metadata_redactions": list(redactions),
+    }
+
+
+class Node:
+    """`meridian node --region eu` in a temporary directory, with its own Regions copy whose queue times
+    are shortened so that retries and the lifetime fit in a test."""
+
+    def __init__(self, workdir, customers, elsewhere=(), lifetime="1h", smarthost=None, tls=False,
+                 webhook_timeout=2, idle_timeout=30, spool=None, extra=(), region="eu", write_bundle=True):
+        self.workdir = workdir
+        self.region = region
+        self.data = os.path.join(workdir, "node")
+        self.regions = os.path.join(workdir, "Regions")
+        if not os.path.exists(self.regions):
+            shutil.copytree(os.path.join(ROOT, "Regions"), self.regions)
+            path = os.path.join(self.regions, f"{region}.yaml")
+            text = open(path).read()
+            text = re.sub(r"message_lifetime: .*", f"message_lifetime: {lifetime}", text)
+            text = re.sub(r"retry_initial: .*", "retry_initial: 1s", text)
+            text = re.sub(r"retry_maximum: .*", "retry_maximum: 2s", text)
+            open(path, "w").write(text)
+        os.makedirs(self.data, exist_ok=True)
+        self.bundle_path = os.path.join(self.data, "bundle.json")
+        if write_bundle:
+            self.write_bundle(1, customers, elsewhere)
+        self.smtp_port = free_port()
+        self.control_port = free_port()
+        self.args = [
+            MERIDIAN, "node", "--region", region, "--regions", self.regions, "--data-dir", self.data,
+            "--smtp-host", "127.0.0.1", "--smtp-port", str(self.smtp_port), "--control-port", str(self.control_port),
+            "--webhook-timeout", str(webhook_timeout), "--idle-timeout", str(idle_timeout), "--hostname", "eu.mx.test",
+        ]
+        if smarthost:
+            self.args += ["--smarthost", f"127.0.0.1:{smarthost}"]
+        if spool:
+            self.args += ["--spool", spool]
+        if tls:
+            cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                            "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=eu.mx.test"],
+                           check=True, capture_output=True)
+            self.args += ["--tls-cert", cert, "--tls-key", key]
+        self.args += list(extra)
+        self.log_path = os.path.join(workdir, "node.log")
+        self.process = None
+        self.start()
+
+    def write_bundle(self, version, customers, elsewhere=()):
+        bundle = {"version": version, "region": self.region, "customers": list(customers), "elsewhere": list(elsewhere)}
+        tmp = self.bundle_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(bundle, f)
+        os.replace(tmp, self.bundle_path)
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        env = dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN, LOG_LEVEL="info")
+        self.process = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        wait_for(self.ready, timeout=30, what=f"the node to listen (log: {self.log_path})")
+
+    def ready(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"the node exited with {self.process.returncode}:\n{open(self.log_path).read()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=0.5) as s:
+                s.recv(100)
+            return self.get("/healthz", token=None)[0] == 200
+        except OSError:
+            return False
+
+    def kill(self, sig=signal.SIGKILL):
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=60)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+    def get(self, path, token=NODE_TOKEN):
+        request = urllib.request.Request(f"http://127.0.0.1:{self.control_port}{path}")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.headers.get("Content-Type"), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("Content-Type"), error.read()
+
+    def messages(self, customer_id, **query):
+        query = "&".join([f"customer_id={customer_id}"] + [f"{k}={urllib.parse.quote(str(v))}" for k, v in query.items()])
+        status, _, body = self.get(f"/v1/messages?{query}")
+        assert status == 200, body
+        return json.loads(body)["messages"]
+
+
+class DNSZone:
+    """A real DNS server on UDP loopback (dnslib), answering MX, TXT and A from a dict the test changes as it
+    goes: {"name": {"MX": ["host", ...], "TXT": ["text", ...], "A": ["127.1.0.1", ...]}}. Unknown names get
+    NXDOMAIN. MX records get preferences 10, 20, ... in list order unless given as (preference, host)."""
+
+    def __init__(self):
+        from dnslib import A, MX, QTYPE, RCODE, RR, TXT
+        from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+        self.records = {}
+        zone = self
+
+        class Resolver(BaseResolver):
+            def resolve(self, request, handler):
+                reply = request.reply()
+                name = str(request.q.qname).rstrip(".").lower()
+                entry = zone.records.get(name)
+                if entry is None:
+                    reply.header.rcode = RCODE.NXDOMAIN
+                    return reply
+                kind = QTYPE[request.q.qtype]
+                for index, value in enumerate(entry.get(kind, [])):
+                    if kind == "MX":
+                        preference, host = value if isinstance(value, tuple) else (10 * (index + 1), value)
+                        rdata = MX(host, preference=preference)
+                    else:
+                        rdata = A(value) if kind == "A" else TXT(value)
+                    reply.add_answer(RR(request.q.qname, request.q.qtype, rdata=rdata, ttl=60))
+                return reply
+
+        self.port = free_port()
+        quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data")
+        self.server = DNSServer(Resolver(), port=self.port, address="127.0.0.1", logger=quiet)
+        self.server.start_thread()
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def close(self):
+        self.server.stop()
+
+
+# Clients: SMTP, the admin API and plain HTTP.
+
+def message(subject="Hello", sender="alice@sender.example", to="inbox@acme.example", body="Hi there.\n", extra=""):
+    return (f"From: Alice <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject.replace(' ', '-')}@sender.example>\r\n"
+            f"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n{extra}\r\n{body}").replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+def send(port, rcpt="inbox@acme.example", sender="alice@sender.example", data=None, **kwargs):
+    """Sends one message; returns (code, text) of the reply to DATA, or of the first refused recipient."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+        smtp.ehlo("client.test")
+        code, text = smtp.mail(sender)
+        assert code == 250, text
+        code, text = smtp.rcpt(rcpt)
+        if code != 250:
+            return code, text.decode()
+        code, text = smtp.data(data or message(**kwargs))
+        return code, text.decode()
+
+
+def api(port, method, path, token, body=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def http(method, url, token, body=None, content_type="application/json"):
+    request = urllib.request.Request(url, method=method, data=body)
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+# Processes: the coordinator, nodes that pull from it, and `meridian up`.
+
+def start_coordinator(work, port, regions="Regions", extra=()):
+    data = os.path.join(work, "coordinator")
+    return subprocess.Popen(
+        [MERIDIAN, "coordinator", "--database", f"sqlite:{data}/coordinator.sqlite", "--data-dir", data, "--port", str(port),
+         "--regions", os.path.join(ROOT, regions), *extra],
+        cwd=ROOT, stdout=open(os.path.join(work, "coordinator.log"), "ab"), stderr=subprocess.STDOUT,
+        env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN)), data
+
+
+def start_node(work, coordinator_port, trust_key, smtp_port, control_port, pull_interval=1, wrapper=(), env=None):
+    return subprocess.Popen(
+        [*wrapper, MERIDIAN, "node", "--region", "eu", "--regions", os.path.join(ROOT, "Regions"), "--data-dir", os.path.join(work, "node"),
+         "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port), "--control-port", str(control_port),
+         "--coordinator", f"http://127.0.0.1:{coordinator_port}", "--trust-key", trust_key, "--pull-interval", str(pull_interval)],
+        cwd=ROOT, stdout=open(os.path.join(work, "node.log"), "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN, **(env or {})))
+
+
+def answers(port, token):
+    try:
+        return api(port, "GET", "/v1/whoami", token)[0] == 200
+    except OSError:
+        return False
+
+
+def first_admin(data, port):
+    """Waits for a new coordinator's first admin token and for its API; returns the token."""
+    wait_for(lambda: os.path.exists(os.path.join(data, "admin-token")), what="the coordinator's first start")
+    admin = open(os.path.join(data, "admin-token")).read().strip()
+    wait_for(lambda: answers(port, admin), what="the coordinator")
+    return admin
+
+
+def node_version(control_port):
+    try:
+        status, body = http("GET", f"http://127.0.0.1:{control_port}/v1/status", NODE_TOKEN)
+    except OSError:
+        return None
+    return json.loads(body)["config_version"] if status == 200 else None
+
+
+class Up:
+    """`meridian up` in a temporary directory on its own ports."""
+
+    def __init__(self, tmp_path):
+        self.data = str(tmp_path / "data")
+        # Below the kernel's ephemeral range (32768 and up), where outgoing connections could hold a port.
+        self.offset = free_port() % 20000 + 2000
+        self.port = 8080 + self.offset
+        self.log_path = tmp_path / "up.log"
+        self.process = subprocess.Popen([MERIDIAN, "up", "--data-dir", self.data, "--port-offset", str(self.offset)], cwd=ROOT,
+                                        stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
+        wait_for(self.started, timeout=30, what="the up banner")
+        self.admin = open(f"{self.data}/admin-token").read().strip()
+        self.node_token = open(f"{self.data}/node-token").read().strip()
+
+    def log(self):
+        return open(self.log_path).read()
+
+    def started(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"meridian up exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+        return "stop         Ctrl-C" in self.log()
+
+    def smtp(self, region):
+        return {"eu": 2525, "us": 2526, "ap": 2527}[region] + self.offset
+
+    def control(self, region):
+        return {"eu": 9101, "us": 9102, "ap": 9103}[region] + self.offset
+
+    def api(self, method, path, body=None):
+        return api(self.port, method, path, self.admin, body)
+
+    def in_sync(self, after=0, count=3):
+        """Waits until a version newer than `after` is published and `count` nodes acknowledged it; returns it."""
+        def check():
+            status, nodes = self.api("GET", "/v1/nodes")
+            assert status == 200, nodes
+            states = [node["state"] for node in nodes["nodes"]]
+            return (len(states) == count and all(state == "in_sync" for state in states)
+                    and (nodes.get("config_version") or 0) > after and nodes["config_version"])
+        wait_for(check, timeout=20, what=f"{count} nodes in sync")
+        return self.api("GET", "/v1/nodes")[1]["config_version"]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                assert self.process.wait(timeout=40) == 0
+            finally:
+                if self.process.poll() is None:
+                    self.process.kill()
+
+
+class RegionNode:
+    """One `meridian node` for a region, restartable on the same data directory and ports."""
+
+    def __init__(self, work, region, coordinator_port, trust_key):
+        self.work, self.region, self.coordinator_port, self.trust_key = work, region, coordinator_port, trust_key
+        self.smtp, self.control = free_port(), free_port()
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [MERIDIAN, "node", "--region", self.region, "--regions", os.path.join(ROOT, "Regions"),
+             "--data-dir", os.path.join(self.work, f"node-{self.region}"), "--smtp-host", "127.0.0.1", "--smtp-port", str(self.smtp),
+             "--control-port", str(self.control), "--coordinator", f"http://127.0.0.1:{self.coordinator_port}",
+             "--trust-key", self.trust_key, "--pull-interval", "1"],
+            cwd=ROOT, stdout=open(os.path.join(self.work, f"node-{self.region}.log"), "ab"), stderr=subprocess.STDOUT,
+            env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN))
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            assert self.process.wait(timeout=40) == 0
+
+    def messages(self, customer_id, **query):
+        query = "&".join([f"customer_id={customer_id}"] + [f"{k}={urllib.parse.quote(v)}" for k, v in query.items()])
+        status, body = http("GET", f"http://127.0.0.1:{self.control}/v1/messages?{query}", NODE_TOKEN)
+        assert status == 200, body
+        return json.loads(body)["messages"]
+
+    def status(self):
+        status, body = http("GET", f"http://127.0.0.1:{self.control}/v1/status", NODE_TOKEN)
+        assert status == 200, body
+        return json.loads(body)

@@ -1,0 +1,203 @@
+"""Data-subject directives end to end across three regions, with real processes: a coordinator and one
+`meridian node` per region (eu, us, ap), each with its own store and spool. Mail from one subject lands in two
+regions; an access ticket gives one ZIP with every region's data; an erasure ticket stays in progress while a
+region is down, completes once it is back, and leaves the subject's metadata gone everywhere except what a legal
+hold keeps, with the reason in the receipt."""
+
+import io
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+import zipfile
+
+from harness import MERIDIAN, ROOT, RegionNode, WebhookSink, api, first_admin, free_port, http, send, start_coordinator, wait_for
+
+SUBJECT = "alice@example.org"
+
+
+def ticket(port, admin, dpo, type_):
+    """Opens a ticket for the subject, has the dpo record a proof of identity, and starts it."""
+    status, created = api(port, "POST", "/v1/gdpr-requests", admin, {"type": type_, "regulation": "gdpr", "subject": {"email": SUBJECT}})
+    assert status == 201, created
+    status, verified = api(port, "POST", f"/v1/gdpr-requests/{created['id']}/verify", dpo, {"method": "document", "reason": "passport seen"})
+    assert status == 200 and verified["state"] == "verified", verified
+    status, started = api(port, "PATCH", f"/v1/gdpr-requests/{created['id']}", admin, {"state": "in_progress"})
+    assert status == 200, started
+    return created["id"]
+
+
+def state(port, token, ticket_id):
+    status, body = api(port, "GET", f"/v1/gdpr-requests/{ticket_id}", token)
+    assert status == 200, body
+    return body
+
+
+def cli(port, token, *args, check=True):
+    result = subprocess.run([MERIDIAN, "gdpr", *args], cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, MERIDIAN_TOKEN=token, MERIDIAN_URL=f"http://127.0.0.1:{port}"))
+    assert not check or result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def by_place(answers, region):
+    return [answer for answer in answers if answer["region"] == region]
+
+
+def counts(answer, data_class):
+    return next(c for c in answer["classes"] if c["data_class"] == data_class)
+
+
+def test_access_and_erasure_reach_every_region(tmp_path):
+    sink = WebhookSink()
+    work = str(tmp_path)
+    port = free_port()
+    coordinator, data = start_coordinator(work, port)
+    nodes = {}
+    try:
+        admin = first_admin(data, port)
+        status, token = api(port, "POST", "/v1/tokens", admin, {"name": "dpo", "role": "dpo"})
+        assert status == 201, token
+        dpo = token["secret"]
+
+        def customer(name, region, path):
+            status, created = api(port, "POST", "/v1/customers", admin, {
+                "name": name, "contact_email": f"ops@{name}.example", "region": region, "domains": [f"{name}.example"],
+                "webhook": {"url": sink.url(path), "mode": "queued"}})
+            assert status == 201, created
+            return created["customer"]["id"]
+
+        acme, umbrella = customer("acme", "eu", "/ok"), customer("umbrella", "us", "/ok")
+        # Two customers whose webhooks are down: the subject's mail to them waits in the spool.
+        waiting_eu, held_us = customer("initech", "eu", "/fail"), customer("hooli", "us", "/fail")
+
+        trust = os.path.join(data, "bundle-signing.pub")
+        for region in ("eu", "us", "ap"):
+            nodes[region] = RegionNode(work, region, port, trust)
+
+        def in_sync():
+            listed = api(port, "GET", "/v1/nodes", admin)[1]
+            return len(listed["nodes"]) == 3 and all(node["state"] == "in_sync" for node in listed["nodes"])
+        wait_for(in_sync, timeout=60, what="three nodes in sync")
+
+        eu, us = nodes["eu"], nodes["us"]
+        assert send(eu.smtp, sender=SUBJECT, rcpt="x@acme.example")[0] == 250
+        assert send(eu.smtp, sender="bob@example.org", rcpt="x@acme.example")[0] == 250
+        assert send(eu.smtp, sender=SUBJECT, rcpt="w@initech.example")[0] == 250
+        assert send(us.smtp, sender="carol@example.org", rcpt=SUBJECT.replace("example.org", "umbrella.example"))[0] == 250
+        assert send(us.smtp, sender=SUBJECT, rcpt="y@umbrella.example")[0] == 250
+        assert send(us.smtp, sender=SUBJECT, rcpt="v@hooli.example")[0] == 250
+        wait_for(lambda: len(sink.posts("/ok")) == 4, what="the deliveries")
+        wait_for(lambda: len(sink.posts("/fail")) >= 2, what="the first attempts of the waiting messages")
+
+        # A write the ap node's database refused, kept beside it (MetadataStore), is the subject's metadata too.
+        set_aside = os.path.join(work, "node-ap", "metadata-rejected.jsonl")
+        with open(set_aside, "w") as lines:
+            for sender in (SUBJECT.upper(), "bob@example.org"):
+                lines.write(json.dumps({"at": int(time.time() * 1000), "error": "constraint failed",
+                                        "write": {"record": {"_0": {"metadata": {"envelope_from": sender}}}}}) + "\n")
+
+        # Access: one ZIP with the subject's data from the coordinator and from every region.
+        access = ticket(port, admin, dpo, "access")
+        wait_for(lambda: state(port, admin, access)["state"] == "completed", timeout=60, what="the access request completed")
+        status, _ = http("GET", f"http://127.0.0.1:{port}/v1/gdpr-requests/{access}/export", admin)
+        assert status == 403, "only the dpo downloads the subject's data"
+        status, body = http("GET", f"http://127.0.0.1:{port}/v1/gdpr-requests/{access}/export", dpo)
+        assert status == 200, body
+        archive = zipfile.ZipFile(io.BytesIO(body))
+        names = archive.namelist()
+        assert "summary.txt" in names and "summary.json" in names and "coordinator/notifications.json" in names
+        for region, found in (("eu", 2), ("us", 2), ("ap", 0)):
+            [metadata] = [n for n in names if n.startswith(f"{region}/") and n.endswith("/message_metadata.json")]
+            records = json.loads(archive.read(metadata))
+            assert len(records) == found, (region, records)
+            assert all(r["metadata"]["envelope_from"] == SUBJECT for r in records)
+        [kept] = [n for n in names if n.endswith("/message_metadata_set_aside.json")]
+        assert kept.startswith("ap/") and [w["write"]["record"]["_0"]["metadata"]["envelope_from"] for w in json.loads(archive.read(kept))] == [SUBJECT.upper()]
+        [spooled] = [n for n in names if n.startswith("eu/") and n.endswith("/spooled_messages.json")]
+        assert json.loads(archive.read(spooled))[0]["recipients"] == ["w@initech.example"]
+        summary = archive.read("summary.txt").decode()
+        assert access in summary and SUBJECT in summary and "region ap" in summary
+        exported = cli(port, dpo, "export", access, "--out", str(tmp_path / "access.zip"))
+        assert "wrote" in exported.stdout and zipfile.ZipFile(tmp_path / "access.zip").namelist() == names
+        refused = cli(port, admin, "export", access, check=False)
+        assert refused.returncode != 0 and "403" in refused.stderr + refused.stdout
+
+        # An open legal request holds one account's data.
+        status, legal = api(port, "POST", "/v1/legal-requests", admin, {
+            "received_on": "2026-11-20", "authority": "District court", "country": "US", "kind": "preservation_request",
+            "customer_ids": [held_us]})
+        assert status == 201 and legal["customer_ids"] == [held_us], legal
+        status, problem = api(port, "POST", "/v1/legal-requests", admin, {
+            "received_on": "2026-11-20", "authority": "X", "country": "US", "kind": "subpoena", "customer_ids": ["cus_nobody"]})
+        assert status == 422 and "cus_nobody" in problem["detail"]
+
+        # Erasure with the ap region down: the ticket waits for it, then completes when it is back.
+        nodes["ap"].stop()
+        erasure = ticket(port, admin, dpo, "erasure")
+        wait_for(lambda: any(a["status"] == "failed" for a in by_place(state(port, admin, erasure)["answers"], "ap")),
+                 timeout=60, what="a failed try in the region that is down")
+        current = state(port, admin, erasure)
+        assert current["state"] == "in_progress"
+        assert all(a["status"] == "answered" for a in current["answers"] if a["region"] in ("eu", "us", "coordinator")), current["answers"]
+        status, problem = api(port, "PATCH", f"/v1/gdpr-requests/{erasure}", admin, {"state": "completed"})
+        assert status == 409 and "every region has answered" in problem["detail"]
+        nodes["ap"].start()
+        wait_for(lambda: state(port, admin, erasure)["state"] == "completed", timeout=90, what="the erasure completed once ap is back")
+
+        answers = state(port, admin, erasure)["answers"]
+        [eu_answer], [us_answer], [ap_answer] = by_place(answers, "eu"), by_place(answers, "us"), by_place(answers, "ap")
+        assert counts(eu_answer, "message_metadata") == {"data_class": "message_metadata", "found": 2, "erased": 2, "held": 0, "hold_reasons": []}
+        assert counts(eu_answer, "spooled_messages")["erased"] == 1
+        assert counts(eu_answer, "delivery_logs")["erased"] >= 2
+        us_metadata = counts(us_answer, "message_metadata")
+        assert (us_metadata["found"], us_metadata["erased"], us_metadata["held"]) == (2, 1, 1)
+        assert legal["id"] in us_metadata["hold_reasons"][0] and "open legal request" in us_metadata["hold_reasons"][0]
+        assert counts(us_answer, "spooled_messages")["held"] == 1
+        assert ap_answer["attempts"] >= 2
+        assert counts(ap_answer, "message_metadata") == {"data_class": "message_metadata", "found": 1, "erased": 1, "held": 0, "hold_reasons": []}
+        assert SUBJECT not in open(set_aside).read().lower() and "bob@example.org" in open(set_aside).read()
+
+        shown = cli(port, admin, "show", erasure).stdout
+        assert "completed" in shown and f"held: data under an open legal request ({legal['id']}" in shown
+
+        # The subject's metadata is gone in each region; other senders' and the held account's stay.
+        assert eu.messages(acme, sender=SUBJECT) == [] and eu.messages(waiting_eu, sender=SUBJECT) == []
+        assert len(eu.messages(acme, sender="bob@example.org")) == 1
+        assert us.messages(umbrella, sender=SUBJECT) == []
+        assert len(us.messages(held_us, sender=SUBJECT)) == 1
+        # The erased spooled message left the spool; the held one waits for its next attempt.
+        assert eu.status()["queue"]["spooled_recipients"] == 0
+        assert us.status()["queue"]["spooled_recipients"] == 1
+        with urllib.request.urlopen(f"http://127.0.0.1:{us.control}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        age = next(line for line in metrics.splitlines() if line.startswith('meridian_queue_oldest_seconds{region="us"}'))
+        assert float(age.split()[-1]) > 0, "the held message has been waiting"
+        assert api(port, "POST", "/v1/canary", dpo, {})[0] == 201
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            coordinator_metrics = response.read().decode()
+        assert 'meridian_nodes{state="in_sync"} 3' in coordinator_metrics and "meridian_gdpr_requests_open 0" in coordinator_metrics
+        # Every metric the documented alerts and the dashboard read is one these processes serve.
+        assert send(us.smtp, rcpt="nobody@unknown.example")[0] >= 400
+        served = set(re.findall(r"^(meridian_[a-z_]+)", coordinator_metrics, re.M))
+        for node in nodes.values():
+            with urllib.request.urlopen(f"http://127.0.0.1:{node.control}/metrics", timeout=10) as response:
+                served |= set(re.findall(r"^(meridian_[a-z_]+)", response.read().decode(), re.M))
+        for doc in ("docs/alerts.yaml", "docs/dashboard.json"):
+            used = set(re.findall(r"meridian_[a-z_]+", open(os.path.join(ROOT, doc)).read()))
+            assert used <= served, (doc, used - served)
+
+        # The request record stays (accountability) and the audit log has the receipts.
+        audit = api(port, "GET", "/v1/audit?limit=1000", admin)[1]
+        actions = [entry["action"] for entry in audit["items"] if entry["target"] == erasure]
+        assert actions.count("gdpr_request.answer") == 4 and "gdpr_request.transition" in actions
+    finally:
+        for node in nodes.values():
+            if node.process.poll() is None:
+                node.process.kill()
+        coordinator.terminate()
+        coordinator.wait(timeout=30)
+        sink.close()
