@@ -54,24 +54,3 @@ struct NodeStatus: Encodable {
         try container.encode(clockSkewSeconds, forKey: .clockSkewSeconds)  // null, not absent, before the first pull
     }
 }
-
-/// Reads a node's status from the parts that hold it.
-struct NodeStatusReporter: Sendable {
-    let region: RegionID
-    let node: String
-    let config: NodeConfigState
-    let store: MetadataStore
-    let spool: Spool
-    let queue: DeliveryQueue
-    let smtp: SMTPServer
-    let clock: CoordinatorClock
-
-    func status() async throws -> NodeStatus {
-        let counts = try await store.countsByStatus()
-        return NodeStatus(
-            region: region.rawValue, node: node, configVersion: config.version, customers: config.directory.bundle.customers.count,
-            smtp: .init(port: smtp.port, openConnections: smtp.openConnections, starttls: smtp.offersTLS),
-            queue: .init(spooledRecipients: spool.depth, scheduled: await queue.pending),
-            deliveries: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }), clockSkewSeconds: clock.skew)
-    }
-}

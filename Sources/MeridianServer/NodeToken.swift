@@ -27,9 +27,3 @@ public struct NodeToken: Sendable {
         return NodeToken(secret: secret, source: file)
     }
 }
-
-/// Why there is no node token; the text names the file.
-public struct NodeTokenError: Error, CustomStringConvertible {
-    public var description: String
-    init(_ description: String) { self.description = description }
-}

@@ -1,10 +1,5 @@
 import MeridianCore
 
-/// What the sign-in page (and the page of a refused form) shows: a notice, if any.
-struct SignInPage {
-    var notice: AccountSessions.Notice?
-}
-
 /// What `Templates/account.mustache` shows of a signed-in customer's account: its region with the choices, its
 /// domains, the DNS records to set and a live DNS check of each domain.
 struct AccountView {

@@ -2,29 +2,6 @@ import Foundation
 import MeridianCore
 import SQLKit
 
-/// A region's signed bundle as the coordinator last published it.
-public struct PublishedBundle: Sendable, Hashable {
-    public var region: RegionID
-    public var version: Int
-    /// The JSON of a ``SignedBundle``, sent as is to nodes.
-    public var signed: Data
-}
-
-/// What the coordinator knows of one node: where to push, and what it last answered.
-public struct NodeRecord: Sendable, Hashable {
-    public enum Result: String, Sendable { case ack, nack, unreachable }
-    public var id: String
-    public var region: String
-    public var controlURL: String
-    /// The newest version the node acknowledged.
-    public var appliedVersion: Int?
-    public var lastResult: Result?
-    public var lastError: String?
-    public var lastResultAt: Date?
-    public var firstSeenAt: Date
-    public var lastSeenAt: Date
-}
-
 /// Config versions, the latest bundle of each region, and the nodes with their ACKs and NACKs, in SQL.
 ///
 /// A bundle holds its customers' webhook secrets (signed, not encrypted), so the stored copy is sealed with the

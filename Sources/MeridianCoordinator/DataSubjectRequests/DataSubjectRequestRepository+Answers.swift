@@ -22,7 +22,7 @@ extension DataSubjectRequestRepository {
     public func fanningOut() async throws -> [DataSubjectRequestRecord] {
         let types = DataSubjectRequestType.allCases.filter(\.fansOut).map { "'\($0.rawValue)'" }.joined(separator: ", ")
         return try await store.withSession { db in
-            try await db.raw(SQLQueryString("SELECT * FROM gdpr_requests WHERE state = 'in_progress' AND type IN (\(types)) ORDER BY received_at, id"))
+            try await db.raw("SELECT * FROM gdpr_requests WHERE state = 'in_progress' AND type IN (\(unsafeRaw: types)) ORDER BY received_at, id")
                 .all().map(Self.decode)
         }
     }

@@ -2,53 +2,6 @@ import Foundation
 import MeridianCore
 import SQLKit
 
-/// A GDPR or CCPA request as the dpo works it.
-public struct DataSubjectRequestRecord: Sendable, Hashable {
-    public var id: String
-    public var type: DataSubjectRequestType
-    public var regulation: Regulation
-    public var subject: SubjectIdentity
-    public var state: DataSubjectRequestState
-    public var receivedAt: Date
-    public var dueAt: Date
-    public var extended: Bool
-    public var extensionReason: String?
-    /// `code` (the subject entered the code sent to the address) or `document` (a dpo saw another proof).
-    public var verificationMethod: String?
-    /// Why it was rejected or cancelled, or how it was completed.
-    public var stateReason: String?
-    public var notes: String?
-    public var createdBy: String
-    public var updatedAt: Date
-    public var closedAt: Date?
-
-    /// Open past its deadline.
-    public func isOverdue(at date: Date) -> Bool { !state.isClosed && dueAt < date }
-}
-
-/// The code sent for a ticket, as stored: its hash, where it went, until when it holds and how often it was tried.
-public struct PendingVerification: Sendable, Hashable {
-    public var codeHash: String
-    public var sentTo: String
-    public var expiresAt: Date
-    public var attempts: Int
-
-    public var attemptsLeft: Int { max(0, VerificationCode.maximumAttempts - attempts) }
-}
-
-/// Why a verification or a change of a ticket was refused; the API turns each into a problem naming it.
-public enum DataSubjectRequestError: Error, Sendable, Equatable {
-    case notFound(String)
-    case transition(from: DataSubjectRequestState, to: DataSubjectRequestState)
-    case alreadyVerified(DataSubjectRequestState)
-    case noCodeSent
-    case codeExpired(Date)
-    case tooManyAttempts
-    case wrongCode(attemptsLeft: Int)
-    case alreadyExtended
-    case closed(DataSubjectRequestState)
-}
-
 /// Tickets and their identity checks in SQL. Every change of state is audited in its transaction.
 public struct DataSubjectRequestRepository: Sendable {
     let store: any SQLStore

@@ -86,33 +86,3 @@ struct CoordinatorMetrics: Sendable {
         }
     }
 }
-
-/// Answers counted by status class (`2xx`, `4xx`, `5xx`), in memory.
-final class ResponseCounts: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
-
-    func record(_ status: Int) {
-        counts.withLock { $0["\(status / 100)xx", default: 0] += 1 }
-    }
-
-    func snapshot() -> [String: Int] { counts.withLock { $0 } }
-}
-
-/// Counts every answer, after the problem middleware has turned errors into answers.
-struct ResponseCounter<Context: RequestContext>: RouterMiddleware {
-    let counts: ResponseCounts
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            let response = try await next(request, context)
-            counts.record(response.status.code)
-            return response
-        } catch let error as HTTPError {
-            counts.record(error.status.code)
-            throw error
-        } catch {
-            counts.record(500)
-            throw error
-        }
-    }
-}

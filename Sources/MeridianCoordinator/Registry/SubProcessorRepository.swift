@@ -2,15 +2,6 @@ import Foundation
 import MeridianCore
 import SQLKit
 
-/// One version of a registry entry: what it was after a change, who made the change and when.
-public struct SubProcessorVersion: Sendable, Hashable {
-    public enum Change: String, Sendable { case added, changed, retired }
-    public var entry: SubProcessor
-    public var change: Change
-    public var changedAt: Date
-    public var changedBy: String
-}
-
 /// The sub-processor registry in SQL. Every change writes a new version and an audit entry in one transaction;
 /// adding an entry also queues its announcement to every active customer with a DPA (``NotificationOutbox``).
 public struct SubProcessorRepository: Sendable {
@@ -145,11 +136,4 @@ public struct SubProcessorRepository: Sendable {
     static func entry(_ json: String) throws -> SubProcessor {
         try decoder.decode(SubProcessor.self, from: Data(json.utf8))
     }
-}
-
-/// Who a notification goes to.
-public struct CustomerContact: Sendable, Hashable {
-    public var id: String
-    public var name: String
-    public var email: String
 }

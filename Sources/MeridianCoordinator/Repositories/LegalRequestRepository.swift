@@ -2,15 +2,6 @@ import Foundation
 import MeridianCore
 import SQLKit
 
-/// The fields that `PATCH` may change; nil leaves a field as it is.
-public struct LegalRequestChanges: Sendable {
-    public var accountsAffected: Int?
-    public var outcome: LegalRequestOutcome?
-    public var gagUntil: CalendarDay?
-    public var notes: String?
-    public var customerIDs: [String]?
-}
-
 /// The legal-request log in SQL. Every change is audited in its transaction; the log is what transparency
 /// reports count and what a canary must not contradict.
 public struct LegalRequestRepository: Sendable {

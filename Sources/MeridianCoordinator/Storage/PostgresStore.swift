@@ -77,7 +77,7 @@ public struct PostgresStore: SQLStore, Service {
     private func leased<R: Sendable>(
         until deadline: ContinuousClock.Instant, started: StartFlag, _ body: @escaping @Sendable (any SQLDatabase) async throws -> R
     ) async throws -> R {
-        let outcome = Outcome<R>()
+        let outcome = SessionOutcome<R>()
         let client = client
         let limit = sessionLimit
         let stall = stallLimit
@@ -137,83 +137,5 @@ public struct PostgresStore: SQLStore, Service {
         let server = error.serverInfo == nil ? (error.underlying as? PSQLError) : error
         guard let state = server?.serverInfo?[.sqlState] else { return false }
         return ["57P01", "57P02", "57P03"].contains(state)
-    }
-}
-
-/// When a session of the store last saw its connection lost, or its pool could not connect.
-final class LossMark: Sendable {
-    private let instant = Mutex<ContinuousClock.Instant?>(nil)
-    func mark() { instant.withLock { $0 = .now } }
-    var last: ContinuousClock.Instant? { instant.withLock { $0 } }
-}
-
-/// When a session's body got its connection and began: only a body that never began is safe to run again
-/// whatever went wrong.
-final class StartFlag: Sendable {
-    private let began = Mutex<ContinuousClock.Instant?>(nil)
-    func set() { began.withLock { $0 = .now } }
-    var isSet: Bool { at != nil }
-    var at: ContinuousClock.Instant? { began.withLock { $0 } }
-}
-
-/// A session's result, delivered once: by the work, or by the watch when it comes first.
-final class Outcome<R: Sendable>: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<R, any Error>?
-        var result: Result<R, any Error>?
-        var watch: Task<Void, any Error>?
-    }
-
-    private let state = Mutex(State())
-
-    func waiting(_ continuation: CheckedContinuation<R, any Error>) {
-        state.withLock { $0.continuation = continuation }
-    }
-
-    func watch(_ task: Task<Void, any Error>) {
-        let done = state.withLock { state in
-            if state.continuation == nil { return true }
-            state.watch = task
-            return false
-        }
-        if done { task.cancel() }
-    }
-
-    func finish(_ result: Result<R, any Error>) {
-        let (continuation, watch) = state.withLock { state in
-            defer { state.continuation = nil; state.watch = nil }
-            return (state.continuation, state.watch)
-        }
-        watch?.cancel()
-        continuation?.resume(with: result)
-    }
-}
-
-/// The pool's background logger: passes every line on as before, and marks a loss when the pool reports a
-/// connection it could not make (PostgresNIO logs "Connection creation failed" with `psql_error`). It sees
-/// info lines even when the process logs only from notice up.
-struct PoolLossWatcher: LogHandler {
-    var inner: any LogHandler
-    let losses: LossMark
-
-    var metadata: Logger.Metadata {
-        get { inner.metadata }
-        set { inner.metadata = newValue }
-    }
-
-    var logLevel: Logger.Level {
-        get { min(inner.logLevel, .info) }
-        set { inner.logLevel = newValue }
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { inner[metadataKey: key] }
-        set { inner[metadataKey: key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        if event.message.description == "Connection creation failed" || event.metadata?["psql_error"] != nil { losses.mark() }
-        guard event.level >= inner.logLevel else { return }
-        inner.log(event: event)
     }
 }

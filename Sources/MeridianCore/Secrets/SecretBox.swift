@@ -46,7 +46,3 @@ public struct SecretBox: Sendable {
         return text
     }
 }
-
-public enum SecretBoxError: Error, Sendable {
-    case malformed
-}

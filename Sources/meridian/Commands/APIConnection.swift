@@ -56,51 +56,6 @@ struct APIConnection: ParsableArguments {
     }
 }
 
-struct BearerAuthentication: ClientMiddleware {
-    let token: String
-
-    func intercept(
-        _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
-        next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
-    ) async throws -> (HTTPResponse, HTTPBody?) {
-        var request = request
-        request.headerFields[.authorization] = "Bearer \(token)"
-        return try await next(request, body, baseURL)
-    }
-}
-
-/// Turns any 4xx/5xx answer into an ``APIProblem`` carrying the problem's detail.
-struct ProblemReader: ClientMiddleware {
-    func intercept(
-        _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
-        next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
-    ) async throws -> (HTTPResponse, HTTPBody?) {
-        let (response, responseBody) = try await next(request, body, baseURL)
-        guard response.status.code >= 400 else { return (response, responseBody) }
-        var detail = response.status.reasonPhrase
-        var field: String?
-        if let responseBody, let data = try? await Data(collecting: responseBody, upTo: 1 << 20),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        {
-            detail = object["detail"] as? String ?? detail
-            field = object["field"] as? String
-        }
-        throw APIProblem(status: response.status.code, detail: detail, field: field)
-    }
-}
-
-struct APIProblem: Error, CustomStringConvertible {
-    var status: Int
-    var detail: String
-    var field: String?
-    var description: String { "the coordinator answered \(status): \(detail)" }
-}
-
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// Prints an API value as indented JSON.
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()

@@ -1,0 +1,4 @@
+/// `POST /account/sign-out`.
+struct SignOutForm: AccountForm {
+    var csrf: String?
+}

@@ -1,0 +1,10 @@
+import Foundation
+import MeridianCore
+
+/// A region's signed bundle as the coordinator last published it.
+public struct PublishedBundle: Sendable, Hashable {
+    public var region: RegionID
+    public var version: Int
+    /// The JSON of a ``SignedBundle``, sent as is to nodes.
+    public var signed: Data
+}

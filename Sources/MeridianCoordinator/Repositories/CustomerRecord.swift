@@ -1,0 +1,43 @@
+import Foundation
+import MeridianCore
+
+/// A customer account as stored. The webhook secret is kept sealed (see ``SecretBox``).
+public struct CustomerRecord: Sendable, Hashable {
+    public enum Status: String, Sendable { case active, closed }
+
+    public var id: String
+    public var name: String
+    public var contactEmail: String
+    public var region: RegionID?
+    public var domains: [CustomerDomain]
+    public var webhookURL: String
+    public var webhookMode: DeliveryMode
+    public var webhookSecretSealed: String
+    public var metadataRedactions: [MetadataField]
+    public var status: Status
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var closedAt: Date?
+    public var purgeAfter: Date?
+
+    public init(
+        id: String, name: String, contactEmail: String, region: RegionID?, domains: [CustomerDomain], webhookURL: String,
+        webhookMode: DeliveryMode, webhookSecretSealed: String, metadataRedactions: [MetadataField], status: Status, createdAt: Date,
+        updatedAt: Date, closedAt: Date?, purgeAfter: Date?
+    ) {
+        self.id = id
+        self.name = name
+        self.contactEmail = contactEmail
+        self.region = region
+        self.domains = domains
+        self.webhookURL = webhookURL
+        self.webhookMode = webhookMode
+        self.webhookSecretSealed = webhookSecretSealed
+        self.metadataRedactions = metadataRedactions
+        self.status = status
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.closedAt = closedAt
+        self.purgeAfter = purgeAfter
+    }
+}

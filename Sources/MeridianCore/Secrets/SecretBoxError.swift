@@ -1,0 +1,5 @@
+import Foundation
+
+public enum SecretBoxError: Error, Sendable {
+    case malformed
+}

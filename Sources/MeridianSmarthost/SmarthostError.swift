@@ -1,0 +1,3 @@
+public struct SmarthostError: Error, CustomStringConvertible {
+    public var description: String
+}
