@@ -18,10 +18,10 @@ public struct NodeToken: Sendable {
         }
         if let text = try? String(contentsOfFile: file, encoding: .utf8) {
             let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !secret.isEmpty else { throw NodeTokenError("the node token file \(file) is empty") }
+            guard !secret.isEmpty else { throw NodeTokenError(.empty, "the node token file \(file) is empty") }
             return NodeToken(secret: secret, source: file)
         }
-        guard create else { throw NodeTokenError("no node token: set MERIDIAN_NODE_TOKEN or create \(file)") }
+        guard create else { throw NodeTokenError(.missing, "no node token: set MERIDIAN_NODE_TOKEN or create \(file)") }
         let secret = BearerToken.generate().secret
         try PrivateFile.write(Data((secret + "\n").utf8), to: file)
         return NodeToken(secret: secret, source: file)

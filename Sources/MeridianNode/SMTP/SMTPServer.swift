@@ -64,9 +64,14 @@ public final class SMTPServer: Service, Sendable {
         logger.info("smtp: listening", metadata: ["address": "\(configuration.host):\(channel.localAddress?.port ?? configuration.port)"])
         await withDiscardingTaskGroup { group in
             group.addTask {
-                await withGracefulShutdownHandler {
-                    try? await channel.closeFuture.get()
-                } onGracefulShutdown: {
+                // The listener closes on graceful shutdown (then the sessions drain), or at once if cancelled.
+                await withTaskCancellationHandler {
+                    await withGracefulShutdownHandler {
+                        try? await channel.closeFuture.get()
+                    } onGracefulShutdown: {
+                        channel.close(promise: nil)
+                    }
+                } onCancel: {
                     channel.close(promise: nil)
                 }
                 await self.drain()
