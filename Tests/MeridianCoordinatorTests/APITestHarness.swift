@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import MeridianAPI
 import MeridianCore
 import NIOCore
 import NIOConcurrencyHelpers
@@ -30,16 +31,21 @@ struct APITestHarness: Sendable {
             try await app.test(.router) { client in
                 let admin = try #require(first.withLockedValue { $0 })
                 var tokens: [Role: String] = [.admin: admin.secret]
-                let customer = try await client.json(.post, "/v1/customers", token: admin.secret, body: sampleCustomer("acme"), expect: .created)
-                let other = try await client.json(.post, "/v1/customers", token: admin.secret, body: sampleCustomer("other"), expect: .created)
-                let customerID = try #require((customer["customer"] as? [String: Any])?["id"] as? String)
-                let otherID = try #require((other["customer"] as? [String: Any])?["id"] as? String)
+                let customer = try await client.call(
+                    .post, "/v1/customers", token: admin.secret, body: typedCustomer("acme"), as: Components.Schemas.CreatedCustomer.self,
+                    expect: .created)
+                let other = try await client.call(
+                    .post, "/v1/customers", token: admin.secret, body: typedCustomer("other"), as: Components.Schemas.CreatedCustomer.self,
+                    expect: .created)
                 for role in [Role.support, .dpo, .auditor, .customer] {
-                    var request: [String: Any] = ["name": "\(role) token", "role": role.rawValue]
-                    if role == .customer { request["customer_id"] = customerID }
-                    let created = try await client.json(.post, "/v1/tokens", token: admin.secret, body: request, expect: .created)
-                    tokens[role] = try #require(created["secret"] as? String)
+                    let request = Components.Schemas.TokenCreate(
+                        name: "\(role) token", role: .init(role), customerId: role == .customer ? customer.customer.id : nil)
+                    let created = try await client.call(
+                        .post, "/v1/tokens", token: admin.secret, body: request, as: Components.Schemas.CreatedToken.self, expect: .created)
+                    tokens[role] = created.secret
                 }
+                let customerID = customer.customer.id
+                let otherID = other.customer.id
                 try await body(
                     APITestHarness(coordinator: coordinator, clock: clock, tokens: tokens, customerID: customerID, otherCustomerID: otherID),
                     client)
@@ -47,6 +53,14 @@ struct APITestHarness: Sendable {
         }
     }
 
+    /// The sample customer as the generated request type.
+    static func typedCustomer(_ name: String, region: String? = nil) -> Components.Schemas.CustomerCreate {
+        Components.Schemas.CustomerCreate(
+            name: name, contactEmail: "ops@\(name).example", region: region, domains: ["\(name).example", "mail.\(name).example"],
+            webhook: .init(url: "https://\(name).example/hooks/mail", mode: .queued))
+    }
+
+    /// The sample customer as a JSON object, for tests that change it into bad input.
     static func sampleCustomer(_ name: String, region: String? = nil) -> [String: Any] {
         var body: [String: Any] = [
             "name": name, "contact_email": "ops@\(name).example", "domains": ["\(name).example", "mail.\(name).example"],
@@ -58,6 +72,38 @@ struct APITestHarness: Sendable {
 }
 
 extension TestClientProtocol {
+    /// Sends a request with a body of the types generated from docs/openapi.yaml, checks the status and decodes
+    /// the answer as the generated type `answer`.
+    func call<Body: Encodable, Answer: Decodable>(
+        _ method: HTTPRequest.Method, _ path: String, token: String?, body: Body, as answer: Answer.Type,
+        expect status: HTTPResponse.Status = .ok, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> Answer {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        headers[.contentType] = "application/json"
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let response = try await executeRequest(uri: path, method: method, headers: headers, body: ByteBuffer(data: try encoder.encode(body)))
+        #expect(response.status == status, "\(method) \(path): \(String(buffer: response.body))", sourceLocation: sourceLocation)
+        return try Self.decode(answer, response)
+    }
+
+    /// Sends a request without a body and decodes the answer as the generated type `answer`.
+    func call<Answer: Decodable>(
+        _ method: HTTPRequest.Method, _ path: String, token: String?, as answer: Answer.Type, expect status: HTTPResponse.Status = .ok,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> Answer {
+        let response = try await send(method, path, token: token)
+        #expect(response.status == status, "\(method) \(path): \(String(buffer: response.body))", sourceLocation: sourceLocation)
+        return try Self.decode(answer, response)
+    }
+
+    static func decode<Answer: Decodable>(_ answer: Answer.Type, _ response: TestResponse) throws -> Answer {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(answer, from: Data(buffer: response.body))
+    }
+
     /// Sends a request and returns the raw response.
     func send(_ method: HTTPRequest.Method, _ path: String, token: String?, body: Any? = nil, raw: String? = nil) async throws -> TestResponse {
         var headers = HTTPFields()

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdTesting
+import MeridianAPI
 import MeridianCore
 import Testing
 
@@ -11,14 +12,16 @@ struct CustomerAPITests {
     func createAndRead(kind: StoreKind) async throws {
         try await APITestHarness.run(kind) { harness, client in
             let admin = harness.tokens[.admin]!
-            let created = try await client.json(.post, "/v1/customers", token: admin, body: APITestHarness.sampleCustomer("newco", region: "eu"), expect: .created)
-            let secret = try #require(created["webhook_secret"] as? String)
+            let created = try await client.call(
+                .post, "/v1/customers", token: admin, body: APITestHarness.typedCustomer("newco", region: "eu"),
+                as: Components.Schemas.CreatedCustomer.self, expect: .created)
+            let secret = created.webhookSecret
             #expect(secret.hasPrefix("whsec_"))
-            let id = try #require((created["customer"] as? [String: Any])?["id"] as? String)
+            let id = created.customer.id
             let read = try await client.send(.get, "/v1/customers/\(id)", token: admin)
             let text = String(buffer: read.body)
             #expect(read.status == .ok && !text.contains(secret))
-            #expect(try await client.json(.get, "/v1/customers/\(id)", token: admin)["region"] as? String == "eu")
+            #expect(try await client.call(.get, "/v1/customers/\(id)", token: admin, as: Components.Schemas.Customer.self).region == "eu")
             let stored = try #require(try await harness.coordinator.customers.find(id))
             #expect(!stored.webhookSecretSealed.contains(secret))
             #expect(try harness.coordinator.secrets.open(stored.webhookSecretSealed) == secret)

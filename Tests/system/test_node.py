@@ -97,6 +97,28 @@ def test_queued_mode_retries_through_an_outage(workdir, sink, nodes):
     assert [a["outcome"] for a in attempts][-1] == "delivered" and attempts[0]["status_code"] == 503
 
 
+def test_a_message_delivered_after_a_config_change_says_which_version_each_attempt_used(workdir, sink, nodes):
+    """Accepted under version 1, whose webhook is down; delivered after version 2 pointed it elsewhere. The
+    delivery follows version 2, and the payload and the attempts say so; the metadata keeps the version the
+    message was accepted under."""
+    sink.outage.set()
+    node = Node(workdir, [customer("cus_acme", "acme.example", sink.url("/outage"))])
+    nodes.append(node)
+    assert send(node.smtp_port)[0] == 250
+    wait_for(lambda: len(sink.posts("/outage")) >= 1, what="the first attempt, under version 1")
+    node.write_bundle(2, [customer("cus_acme", "acme.example", sink.url("/ok"))])
+    wait_for(lambda: sink.posts("/ok"), what="the delivery under version 2", timeout=30)
+    failed, delivered = sink.posts("/outage")[0], sink.posts("/ok")[0]
+    assert json.loads(failed["body"])["meridian"]["config_version"] == 1
+    assert json.loads(delivered["body"])["meridian"]["config_version"] == 2
+    assert failed["headers"]["webhook-id"] == delivered["headers"]["webhook-id"]
+    record = wait_for(lambda: [r for r in node.messages("cus_acme") if r["status"] == "delivered"], what="status delivered")[0]
+    assert record["metadata"]["config_version"] == 1, "the version the message was accepted under"
+    status, _, body = node.get(f"/v1/messages/{record['message_id']}/0")
+    attempts = json.loads(body)["attempts"]
+    assert status == 200 and attempts[0]["config_version"] == 1 and attempts[-1]["config_version"] == 2, attempts
+
+
 def test_pinned_elsewhere_gets_451_and_nothing_is_stored(workdir, sink, nodes):
     node = Node(workdir, [customer("cus_acme", "acme.example", sink.url("/ok"))],
                 elsewhere=[{"domain": "pinned-us.example", "region": "us", "mx_host": "us.mx.meridian.example"}])
