@@ -3,7 +3,10 @@
 the same message size, sessions and count. Prints accept rate, end-to-end rate and p99 transaction time for
 both, with ratios, and the node's RSS with 1,000 idle sessions open.
 
-Usage: bench.py MERIDIAN_BINARY [--messages N] [--sessions N] [--size BYTES] [--rounds N]"""
+With --baseline OTHER_MERIDIAN_BINARY (an earlier build, say), that node runs in every round too, so that a
+change is measured against what it replaces in the same run.
+
+Usage: bench.py MERIDIAN_BINARY [--messages N] [--sessions N] [--size BYTES] [--rounds N] [--baseline BINARY]"""
 
 import argparse
 import base64
@@ -189,25 +192,27 @@ def main():
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--size", type=int, default=5 * 1024)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", help="another meridian binary to measure in the same rounds (an earlier build)")
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
-    results = {"meridian": [], "postfix": []}
+    systems = ["meridian", "postfix"] + (["baseline"] if args.baseline else [])
+    results = {system: [] for system in systems}
     work = tempfile.mkdtemp(prefix="meridian-bench-node.")
     os.chmod(work, 0o755)  # Postfix's daemons run as the postfix user
     try:
         for round_ in range(args.rounds):
-            # Alternate who goes first, so that neither always runs on a warmer (or noisier) machine.
-            order = ["meridian", "postfix"] if round_ % 2 == 0 else ["postfix", "meridian"]
+            # Rotate who goes first, so that none always runs on a warmer (or noisier) machine.
+            order = systems[round_ % len(systems):] + systems[:round_ % len(systems)]
             for system in order:
                 base = os.path.join(work, f"{system}-{round_}")
-                if system == "meridian":
+                if system in ("meridian", "baseline"):
                     sink = Sink()
-                    node = MeridianNode(args.binary, base, sink)
+                    node = MeridianNode(args.binary if system == "meridian" else args.baseline, base, sink)
                     accept, started = smtp_source(node.port, args.messages, args.sessions, args.size)
                     wait_for(lambda: sink.count() >= args.messages, 600, "Meridian's deliveries")
                     end_to_end = time.monotonic() - started
                     p99 = transaction_times(node.port)
-                    rss = idle_sessions_rss(node) if round_ == 0 else None
+                    rss = idle_sessions_rss(node) if round_ < len(systems) else None
                     node.stop()
                     sink.stop()
                 else:
@@ -238,8 +243,17 @@ def main():
         m, p = median("meridian", key), median("postfix", key)
         ratio = m / p if better == "higher" else p / m
         print(f"| {label} | {m:.1f} | {p:.1f} | {ratio:.2f}× | {target} |")
-    rss = [r["rss"] for r in results["meridian"] if r["rss"]]
-    print(f"| node RSS, 1,000 idle sessions | {rss[0]:.0f} MB | | | < 150 MB |")
+    rss = statistics.median(r["rss"] for r in results["meridian"] if r["rss"])
+    print(f"| node RSS, 1,000 idle sessions | {rss:.0f} MB | | | < 150 MB |")
+    if args.baseline:
+        print(f"\nthis build against the baseline ({args.baseline}), medians of the same {args.rounds} rounds")
+        print("| | this build | baseline | this / baseline |")
+        print("|---|---|---|---|")
+        for key, label in (("accept", "accepted, msg/s"), ("e2e", "end to end, msg/s"), ("p99_ms", "p99 transaction, ms")):
+            m, b = median("meridian", key), median("baseline", key)
+            print(f"| {label} | {m:.1f} | {b:.1f} | {m / b:.2f} |")
+        base_rss = statistics.median(r["rss"] for r in results["baseline"] if r["rss"])
+        print(f"| node RSS, 1,000 idle sessions, MB | {rss:.0f} | {base_rss:.0f} | {rss / base_rss:.2f} |")
 
 
 if __name__ == "__main__":
