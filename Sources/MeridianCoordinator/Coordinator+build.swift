@@ -39,6 +39,8 @@ extension Coordinator {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             }
             let store = try await SQLiteStore.open(path: path, logger: logger)
+            // The database holds personal data: owner-only, also when an older build made it readable to all.
+            for file in [path, path + "-wal", path + "-shm"] { try PrivateFile.tighten(file: file) }
             return (store, store)
         case .postgres(let location):
             let store = try PostgresStore(location, logger: logger)

@@ -19,6 +19,8 @@ extension RegionalNode {
         let files = FileManager.default
         try files.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         try files.createDirectory(atPath: configuration.spoolDirectory, withIntermediateDirectories: true)
+        // Bundles hold webhook secrets, the spool and the store personal data: owner-only, whoever made them.
+        for directory in [configuration.dataDirectory, configuration.spoolDirectory] { try PrivateFile.tighten(directory: directory) }
         let locks = try [configuration.dataDirectory, configuration.spoolDirectory].map(DirectoryLock.init)
         let token = try NodeToken.load(file: configuration.nodeTokenFile, create: true)
         let bundleFile = BundleFile(configuration)

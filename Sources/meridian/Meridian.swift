@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// One executable for every role, HashiCorp-style: `meridian up`, `meridian coordinator`, and admin
 /// subcommands that talk to the coordinator's API.
@@ -13,4 +14,10 @@ struct Meridian: AsyncParsableCommand {
         ]
     )
 
+    /// Every file and directory the process makes is its owner's alone (umask 077): keys, tokens, bundles
+    /// holding webhook secrets, the spool, the databases, backups and exports hold personal data or secrets.
+    static func main() async {
+        umask(0o077)
+        await main(nil)
+    }
 }
