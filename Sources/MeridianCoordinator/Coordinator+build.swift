@@ -14,7 +14,7 @@ extension Coordinator {
         let catalog = try RegionCatalog.load(directory: configuration.regionsDirectory)
         let keys: CoordinatorKeys
         switch configuration.keys {
-        case .dataDirectory: keys = try CoordinatorKeys.load(dataDirectory: configuration.dataDirectory)
+        case .dataDirectory: keys = try CoordinatorKeys.load(dataDirectory: configuration.dataDirectory, zone: catalog.service.dnsZone)
         case .given(let given): keys = given
         }
         let token = try NodeToken.load(file: configuration.nodeTokenPath, create: true)
@@ -136,16 +136,19 @@ extension Coordinator {
         router.add(middleware: ProblemMiddleware())
         let api = AdminAPI(
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
-            secrets: secrets, fleet: fleet, config: config, legalRequests: legalRequests, registry: registry, publications: publications,
+            secrets: secrets, fleet: fleet, config: config, nodes: nodes, authority: keys.authority, legalRequests: legalRequests, registry: registry, publications: publications,
             dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, site: site, resolver: resolver, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
-        NodeProtocolRoutes(config: config, catalog: catalog, tokenHash: nodeTokenHash, now: now).register(on: router)
+        NodeProtocolRoutes(
+            config: config, nodes: nodes, catalog: catalog, authority: keys.authority, bundleKey: keys.bundleSigning.publicKey, tokenHash: nodeTokenHash,
+            now: now
+        ).register(on: router)
         AccountPage(
             customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, now: now
         ).register(on: router)
         site.register(on: router)
         CoordinatorMetrics(
-            store: store, config: config, canaries: publications.canaries, requests: dataSubjectRequests, responses: responseCounts, now: now
+            store: store, config: config, nodes: nodes, canaries: publications.canaries, requests: dataSubjectRequests, responses: responseCounts, now: now
         ).register(on: router)
         return router
     }

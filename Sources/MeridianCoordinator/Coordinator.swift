@@ -25,8 +25,10 @@ public struct Coordinator: Sendable {
     public let now: @Sendable () -> Date
     /// The regional nodes, for metadata queries.
     public let fleet: NodeFleet
-    /// Config versions, bundles and the nodes' ACKs.
+    /// Config versions and bundles.
     public let config: ConfigRepository
+    /// The nodes: enrollment, certificates, ACKs and NACKs.
+    public let nodes: NodeRepository
     /// Government and law-enforcement requests.
     public let legalRequests: LegalRequestRepository
     /// Sub-processors, objections, DPAs and the outbox of notices.
@@ -64,6 +66,8 @@ public struct Coordinator: Sendable {
         let secrets = keys.secrets
         let config = ConfigRepository(store: store, secrets: secrets)
         self.config = config
+        let nodes = NodeRepository(store: store)
+        self.nodes = nodes
         let legalRequests = LegalRequestRepository(store: store)
         self.legalRequests = legalRequests
         let registry = SubProcessorRegistry(store: store, noticeDays: configuration.noticeDays)
@@ -75,18 +79,18 @@ public struct Coordinator: Sendable {
         self.dataSubjectRequests = dataSubjectRequests
         let pusher = NodePusher(token: nodeToken.secret)
         directives = DirectiveDispatcher(
-            requests: dataSubjectRequests, config: config, legalRequests: legalRequests, own: CoordinatorSubjectData(store: store, catalog: catalog),
+            requests: dataSubjectRequests, nodes: nodes, legalRequests: legalRequests, own: CoordinatorSubjectData(store: store, catalog: catalog),
             catalog: catalog, secrets: secrets, key: keys.bundleSigning, pusher: pusher, now: now, logger: logger)
         let base = SQLCustomerRepository(store: store)
         let publisher = ConfigPublisher(
-            customers: base, subprocessors: registry.subprocessors, objections: registry.objections, config: config,
+            customers: base, subprocessors: registry.subprocessors, objections: registry.objections, config: config, nodes: nodes,
             compiler: ConfigCompiler(catalog: catalog, secrets: secrets), key: keys.bundleSigning, pusher: pusher,
             debounce: configuration.publishDebounce, logger: logger, now: now)
         self.publisher = publisher
         customers = PublishingCustomerRepository(base: base, publisher: publisher)
         accountSessions = AccountSessions(now: now)
         nodeTokenHash = nodeToken.hash
-        fleet = NodeFleet(config: config, token: nodeToken.secret)
+        fleet = NodeFleet(nodes: nodes, token: nodeToken.secret)
         tokens = SQLTokenRepository(store: store)
         grants = SQLAccessGrantRepository(store: store)
         audit = SQLAuditLog(store: store)

@@ -10,6 +10,8 @@ public enum CoordinatorErrorCode: String, Sendable, CaseIterable {
     case masterKeyInvalid
     /// A signing key file does not open with the master key.
     case signingKeyInvalid
+    /// A node's certificate signing request does not parse, does not verify, or holds a key of another kind.
+    case certificateRequestInvalid
     /// `--database` is neither `sqlite:PATH` nor a `postgres://` URL with a database.
     case databaseLocationInvalid
     /// The database could not be reached in time: nothing was done. The API answers 503 with `Retry-After`.

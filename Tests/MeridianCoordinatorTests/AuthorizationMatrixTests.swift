@@ -22,6 +22,8 @@ struct AuthorizationMatrixTests {
         case "checkCustomerDNS": return (.get, "/v1/customers/\(id)/dns/check", nil)
         case "listNodes": return (.get, "/v1/nodes", nil)
         case "forgetNode": return (.delete, "/v1/nodes/node_none", nil)
+        case "enrollNode": return (.post, "/v1/nodes", ["region": "eu", "node_id": "eu-\(UUID().uuidString.prefix(8).lowercased())", "control_url": "https://10.0.0.9:9101"])
+        case "revokeNode": return (.post, "/v1/nodes/node_none/revoke", nil)
         case "createLegalRequest":
             return (.post, "/v1/legal-requests", ["received_on": "2026-11-01", "authority": "Court", "country": "DE", "kind": "subpoena"])
         case "listLegalRequests": return (.get, "/v1/legal-requests", nil)

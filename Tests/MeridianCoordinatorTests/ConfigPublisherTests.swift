@@ -11,6 +11,7 @@ struct ConfigPublisherTests {
     static func publisher(_ store: any SQLStore, key: Curve25519.Signing.PrivateKey, debounce: Duration = .milliseconds(2)) -> ConfigPublisher {
         ConfigPublisher(
             customers: SQLCustomerRepository(store: store), config: ConfigRepository(store: store, secrets: ConfigCompilerTests.secrets),
+            nodes: NodeRepository(store: store),
             compiler: ConfigCompiler(catalog: TestStores.regions, secrets: ConfigCompilerTests.secrets), key: key,
             pusher: NodePusher(token: nil), debounce: debounce, logger: Logger(label: "test"))
     }
@@ -79,24 +80,24 @@ struct ConfigPublisherTests {
     @Test("nodes: registered once, ACK moves the applied version, NACK and failures keep it", arguments: StoreKind.allCases)
     func nodes(kind: StoreKind) async throws {
         try await TestStores.withStore(kind) { store in
-            let config = ConfigRepository(store: store, secrets: ConfigCompilerTests.secrets)
+            let nodes = NodeRepository(store: store)
             let eu = RegionID("eu")!
-            #expect(try await config.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.1:9101", at: Date()))
-            #expect(try await !config.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.1:9101", at: Date()))
-            try await config.record(node: "eu-1", result: .ack, version: 4, error: nil, at: Date())
-            try await config.record(node: "eu-1", result: .nack, version: 4, error: "signature does not verify", at: Date())
-            var node = try #require(try await config.nodes().first)
+            #expect(try await nodes.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.1:9101", at: Date()))
+            #expect(try await !nodes.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.1:9101", at: Date()))
+            try await nodes.record(node: "eu-1", result: .ack, version: 4, error: nil, at: Date())
+            try await nodes.record(node: "eu-1", result: .nack, version: 4, error: "signature does not verify", at: Date())
+            var node = try #require(try await nodes.nodes().first)
             #expect(node.appliedVersion == 4 && node.lastResult == .nack && node.lastError == "signature does not verify")
-            try await config.record(node: "eu-1", result: .unreachable, version: nil, error: "connection refused", at: Date())
-            node = try #require(try await config.nodes().first)
+            try await nodes.record(node: "eu-1", result: .unreachable, version: nil, error: "connection refused", at: Date())
+            node = try #require(try await nodes.nodes().first)
             #expect(node.appliedVersion == 4 && node.lastResult == .unreachable)
             #expect(AdminAPI.state(of: node, newest: 5) == .unreachable)
-            try await config.record(node: "eu-1", result: .ack, version: 5, error: nil, at: Date())
-            node = try #require(try await config.nodes().first)
+            try await nodes.record(node: "eu-1", result: .ack, version: 5, error: nil, at: Date())
+            node = try #require(try await nodes.nodes().first)
             #expect(AdminAPI.state(of: node, newest: 5) == .inSync && node.lastError == nil)
             #expect(AdminAPI.state(of: node, newest: 6) == .behind)
             // A node that moves is audited; one that only pulls again is not.
-            _ = try await config.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.2:9101", at: Date())
+            _ = try await nodes.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.2:9101", at: Date())
             let actions = try await SQLAuditLog(store: store).entries(after: 0, limit: 100).map(\.action)
             #expect(actions == ["node.register", "node.update"])
         }
@@ -105,23 +106,23 @@ struct ConfigPublisherTests {
     @Test("a retired node is forgotten through the API by an admin, audited, and comes back only by pulling again", arguments: StoreKind.allCases)
     func forget(kind: StoreKind) async throws {
         try await APITestHarness.run(kind) { harness, client in
-            let config = harness.coordinator.config
-            try await config.seen(node: "eu-2", region: RegionID("eu")!, controlURL: "http://10.0.0.2:9101", at: Date())
-            try await config.record(node: "eu-2", result: .unreachable, version: nil, error: "connection refused", at: Date())
+            let nodes = harness.coordinator.nodes
+            try await nodes.seen(node: "eu-2", region: RegionID("eu")!, controlURL: "http://10.0.0.2:9101", at: Date())
+            try await nodes.record(node: "eu-2", result: .unreachable, version: nil, error: "connection refused", at: Date())
             let admin = harness.tokens[.admin]!
             for role in [Role.support, .dpo, .auditor, .customer] {
                 try await client.json(.delete, "/v1/nodes/eu-2", token: harness.tokens[role]!, expect: .forbidden)
             }
             let forgotten = try await client.json(.delete, "/v1/nodes/eu-2", token: admin)
             #expect(forgotten["id"] as? String == "eu-2" && forgotten["state"] as? String == "unreachable")
-            #expect(try await config.nodes().isEmpty)
+            #expect(try await nodes.nodes().isEmpty)
             let missing = try await client.json(.delete, "/v1/nodes/eu-2", token: admin, expect: .notFound)
             #expect((missing["detail"] as? String)?.contains("no node with id eu-2") == true)
             let audit = try await client.json(.get, "/v1/audit?limit=100", token: admin)
             let entry = try #require((audit["items"] as? [[String: Any]])?.first { $0["action"] as? String == "node.forget" })
             #expect(entry["target"] as? String == "node/eu-2")
             // A node that was not retired after all registers again at its next pull.
-            #expect(try await config.seen(node: "eu-2", region: RegionID("eu")!, controlURL: "http://10.0.0.2:9101", at: Date()))
+            #expect(try await nodes.seen(node: "eu-2", region: RegionID("eu")!, controlURL: "http://10.0.0.2:9101", at: Date()))
         }
     }
 }

@@ -90,7 +90,9 @@ enum TestStores {
     }
 
     static let keys = CoordinatorKeys(
-        secrets: SecretBox(keyBytes: Data(repeating: 7, count: 32))!, bundleSigning: bundleKey, publicationSigning: publicationKey)
+        secrets: SecretBox(keyBytes: Data(repeating: 7, count: 32))!, bundleSigning: bundleKey, publicationSigning: publicationKey,
+        authority: authority)
+    static let authority = try! NodeAuthority.make(zone: regions.service.dnsZone)
     static let bundleKey = Curve25519.Signing.PrivateKey()
     static let publicationKey = Curve25519.Signing.PrivateKey()
 }

@@ -16,6 +16,9 @@ struct AdminAPI: APIProtocol {
     let secrets: SecretBox
     let fleet: NodeFleet
     let config: ConfigRepository
+    let nodes: NodeRepository
+    /// The node protocol's certificate authorities, which join tokens pin.
+    let authority: NodeAuthority
     let legalRequests: LegalRequestRepository
     let registry: SubProcessorRegistry
     let publications: Publications

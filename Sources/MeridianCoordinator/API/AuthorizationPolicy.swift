@@ -38,6 +38,8 @@ public enum AuthorizationPolicy {
         "revokeToken": [.admin: .allowed],
         "listNodes": [.admin: .allowed, .support: .allowed, .dpo: .allowed, .auditor: .allowed],
         "forgetNode": [.admin: .allowed],
+        "enrollNode": [.admin: .allowed],
+        "revokeNode": [.admin: .allowed],
         "createLegalRequest": [.admin: .allowed, .dpo: .allowed],
         "listLegalRequests": [.admin: .allowed, .dpo: .allowed],
         "getLegalRequest": [.admin: .allowed, .dpo: .allowed],

@@ -35,6 +35,7 @@ public actor ConfigPublisher: Service {
     let subprocessors: SubProcessorRepository?
     let objections: ObjectionRepository?
     let config: ConfigRepository
+    let nodes: NodeRepository
     let compiler: ConfigCompiler
     let key: Curve25519.Signing.PrivateKey
     let pusher: NodePusher
@@ -64,13 +65,14 @@ public actor ConfigPublisher: Service {
 
     public init(
         customers: any CustomerRepository, subprocessors: SubProcessorRepository? = nil, objections: ObjectionRepository? = nil,
-        config: ConfigRepository, compiler: ConfigCompiler, key: Curve25519.Signing.PrivateKey, pusher: NodePusher,
+        config: ConfigRepository, nodes: NodeRepository, compiler: ConfigCompiler, key: Curve25519.Signing.PrivateKey, pusher: NodePusher,
         debounce: Duration = .milliseconds(2), logger: Logger, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.customers = customers
         self.subprocessors = subprocessors
         self.objections = objections
         self.config = config
+        self.nodes = nodes
         self.compiler = compiler
         self.key = key
         self.pusher = pusher
@@ -199,13 +201,13 @@ public actor ConfigPublisher: Service {
     private func startPushes(_ version: Int) async {
         let nodes: [NodeRecord]
         do {
-            nodes = try await config.nodes()
+            nodes = try await self.nodes.nodes()
         } catch {
             logger.error("config: cannot list the nodes to push to", metadata: ["error": "\(error)"])
             return
         }
         await withDiscardingTaskGroup { group in
-            for node in nodes where (node.appliedVersion ?? 0) < version || node.lastResult != .ack {
+            for node in nodes where node.takesPushes && ((node.appliedVersion ?? 0) < version || node.lastResult != .ack) {
                 if pushing.contains(node.id) {
                     again.insert(node.id)
                     continue
@@ -230,15 +232,16 @@ public actor ConfigPublisher: Service {
 
     private func push(_ bundle: PublishedBundle, to node: NodeRecord) async {
         let answer = await pusher.push(bundle.signed, to: node.controlURL)
+        guard (try? await nodes.node(node.id))?.takesPushes ?? false else { return }  // revoked or forgotten meanwhile
         switch answer {
         case .ack(let version):
-            try? await config.record(node: node.id, result: .ack, version: version, error: nil, at: now())
+            try? await nodes.record(node: node.id, result: .ack, version: version, error: nil, at: now())
         case .nack(let version, let error):
             logger.error("config: node \(node.id) refused version \(bundle.version)", metadata: ["error": "\(error)"])
-            try? await config.record(node: node.id, result: .nack, version: version, error: error, at: now())
+            try? await nodes.record(node: node.id, result: .nack, version: version, error: error, at: now())
         case .unreachable(let error):
             logger.warning("config: cannot push version \(bundle.version) to node \(node.id); it will pull", metadata: ["error": "\(error)"])
-            try? await config.record(node: node.id, result: .unreachable, version: nil, error: error, at: now())
+            try? await nodes.record(node: node.id, result: .unreachable, version: nil, error: error, at: now())
         }
     }
 }

@@ -8,7 +8,7 @@ import MeridianCore
 /// has answered. A node that does not answer is tried again on the next pass; the ticket stays in progress.
 public struct DirectiveDispatcher: Sendable {
     let requests: DataSubjectRequestRepository
-    let config: ConfigRepository
+    let nodes: NodeRepository
     let legalRequests: LegalRequestRepository
     let own: CoordinatorSubjectData
     let catalog: RegionCatalog
@@ -80,7 +80,7 @@ public struct DirectiveDispatcher: Sendable {
     /// The nodes a directive goes to: every node known in a region of the catalog.
     private func targets() async throws -> [NodeRecord] {
         let regions = Set(catalog.regionIDs.map(\.rawValue))
-        return try await config.nodes().filter { regions.contains($0.region) }
+        return try await nodes.nodes().filter { $0.takesPushes && regions.contains($0.region) }
     }
 
     /// Every place that must answer, with what it answered: the coordinator, each known node, and a `waiting`

@@ -8,14 +8,14 @@ import OpenAPIRuntime
 /// The regional nodes as the coordinator asks them for a customer's messages (`GET /v1/messages`, with the node
 /// token): every node in the `nodes` table, which pulls and pushes also use, so there is one list of nodes.
 public struct NodeFleet: Sendable {
-    let config: ConfigRepository
+    let nodes: NodeRepository
     let token: String?
     let timeout: TimeAmount
     /// The process-wide shared client: it needs no shutdown, and a fleet may come and go with a test.
     private var http: HTTPClient { HTTPClient.shared }
 
-    public init(config: ConfigRepository, token: String?, timeout: TimeAmount = .seconds(5)) {
-        self.config = config
+    public init(nodes: NodeRepository, token: String?, timeout: TimeAmount = .seconds(5)) {
+        self.nodes = nodes
         self.token = token
         self.timeout = timeout
     }
@@ -33,7 +33,7 @@ public struct NodeFleet: Sendable {
 
     /// Asks every node at once; an unreachable node is an answer too, never an error.
     public func queryMessages(_ query: MessageQuery) async throws -> [NodeAnswer] {
-        let nodes = try await config.nodes()
+        let nodes = try await self.nodes.nodes().filter(\.takesPushes)
         return await withTaskGroup(of: (Int, NodeAnswer).self) { group in
             for (index, node) in nodes.enumerated() {
                 group.addTask { (index, await self.query(node.controlURL, query)) }

@@ -1,7 +1,9 @@
+import Crypto
 import Foundation
 import Hummingbird
 import MeridianCore
 import MeridianServer
+import X509
 
 /// The coordinator's side of the node protocol (``NodeProtocol``) that nodes call, with the node token (not part
 /// of the admin API, whose tokens have roles):
@@ -11,12 +13,63 @@ import MeridianServer
 /// * `POST /node/v1/reports` (a ``NodeReport``): the node's ACK or NACK of a bundle it pulled.
 struct NodeProtocolRoutes: Sendable {
     let config: ConfigRepository
+    let nodes: NodeRepository
     let catalog: RegionCatalog
+    /// Issues the certificate of a node that joins.
+    let authority: NodeAuthority
+    /// The bundle-signing public key, which a node that joins is given.
+    let bundleKey: Curve25519.Signing.PublicKey
     /// Hex SHA-256 of the node token; nil refuses every call.
     let tokenHash: String?
     let now: @Sendable () -> Date
 
     func register(on router: Router<CoordinatorRequestContext>) {
+        // A node's first call, with its one-time join token: its key is certified and it learns whom to trust.
+        router.post(RouterPath(NodeProtocol.joinPath)) { request, context in
+            let address = context.remoteAddress?.ipAddress ?? "-"
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), let token = JoinToken(String(header.dropFirst(7))) else {
+                throw Problem.unauthorized("send the join token from meridian nodes enroll as Authorization: Bearer mrj_…")
+            }
+            let node: NodeRecord
+            switch try await nodes.joining(tokenHash: token.hash, at: now()) {
+            case .success(let found):
+                node = found
+            case .failure(let refusal):
+                try await nodes.refusedJoin(refusal, node: nil, sourceIP: address, at: now())
+                context.logger.warning("node protocol: a join was refused", metadata: ["reason": "\(refusal.rawValue)"])
+                throw Problem.unauthorized(Self.reason(refusal))
+            }
+            let body = try await request.body.collect(upTo: NodeProtocol.maximumReportSize)
+            let joining: NodeJoinRequest
+            do {
+                joining = try JSONDecoder().decode(NodeJoinRequest.self, from: Data(buffer: body))
+            } catch {
+                throw Problem(.badRequest, "the body is not {csr: \"-----BEGIN CERTIFICATE REQUEST-----…\"}")
+            }
+            let publicKey: Certificate.PublicKey
+            do {
+                publicKey = try NodeAuthority.publicKey(ofRequest: joining.csr)
+            } catch let error as CoordinatorError {
+                throw Problem.invalid("csr", error.reason)
+            }
+            guard let region = RegionID(node.region) else { throw Problem.invalid("region", "the node's region \(node.region) is not known") }
+            let certificate = try authority.issueNodeCertificate(
+                publicKey: publicKey, region: region, node: node.id, controlURL: node.controlURL, at: now())
+            guard try await nodes.join(
+                tokenHash: token.hash, publicKey: Data(publicKey.subjectPublicKeyInfoBytes).base64EncodedString(),
+                serial: NodeAuthority.serial(of: certificate), expiresAt: certificate.notValidAfter, sourceIP: address, at: now()) != nil
+            else {
+                try await nodes.refusedJoin(.used, node: node.id, sourceIP: address, at: now())
+                throw Problem.unauthorized(Self.reason(.used))
+            }
+            context.logger.notice("node protocol: node \(node.id) joined", metadata: ["region": "\(node.region)"])
+            let answer = NodeJoinAnswer(
+                region: node.region, node: node.id, controlURL: node.controlURL, certificate: try certificate.serializeAsPEM().pemString,
+                nodeCA: authority.nodeCA.pem, coordinatorCA: authority.coordinatorCA.pem, bundleKey: bundleKey.rawRepresentation.base64EncodedString())
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(answer))))
+        }
         router.get(RouterPath(NodeProtocol.pullPath)) { request, _ in
             try authorize(request)
             let query = request.uri.queryParameters
@@ -26,7 +79,7 @@ struct NodeProtocolRoutes: Sendable {
             guard let text = query.get(BundlePull.versionParameter), let version = Int(text), version >= 0 else {
                 throw Problem.invalid("version", "version must be the node's version in force, a whole number (0 for none)")
             }
-            try await config.seen(node: node, region: region, controlURL: controlURL, at: now())
+            try await nodes.seen(node: node, region: region, controlURL: controlURL, at: now())
             guard let bundle = try await config.bundle(for: region) else {
                 throw Problem(.serviceUnavailable, "no config version is published yet; try again shortly")
             }
@@ -48,13 +101,21 @@ struct NodeProtocolRoutes: Sendable {
             }
             let region = try region(report.region)
             let node = try nodeID(report.node)
-            try await config.seen(node: node, region: region, controlURL: try controlURL(report.controlURL), at: now())
+            try await nodes.seen(node: node, region: region, controlURL: try controlURL(report.controlURL), at: now())
             let status: NodeRecord.Result = report.report.status == .ack ? .ack : .nack
-            try await config.record(node: node, result: status, version: report.report.version, error: report.report.error, at: now())
+            try await nodes.record(node: node, result: status, version: report.report.version, error: report.report.error, at: now())
             if status == .nack {
                 context.logger.error("config: node \(node) refused its bundle", metadata: ["error": "\(report.report.error ?? "-")"])
             }
             return Response(status: .noContent)
+        }
+    }
+
+    static func reason(_ refusal: NodeRepository.JoinRefusal) -> String {
+        switch refusal {
+        case .unknown: "the join token is not known (enroll the node again with meridian nodes enroll)"
+        case .used: "the join token was used already; each works once (revoke the node and enroll it again)"
+        case .expired: "the join token expired; enroll the node again with meridian nodes enroll for a new one"
         }
     }
 

@@ -12,6 +12,7 @@ import Synchronization
 struct CoordinatorMetrics: Sendable {
     let store: any SQLStore
     let config: ConfigRepository
+    let nodes: NodeRepository
     let canaries: CanaryRepository
     let requests: DataSubjectRequestRepository
     let responses: ResponseCounts
@@ -37,7 +38,7 @@ struct CoordinatorMetrics: Sendable {
             text.family("meridian_config_version", "gauge", "The newest config version published.")
             text.sample("meridian_config_version", [:], Double(latest?.version ?? 0))
             var states = ["in_sync": 0, "behind": 0, "refused": 0, "unreachable": 0]
-            for node in try await config.nodes() {
+            for node in try await nodes.nodes() where node.enrollment != .revoked {
                 states[AdminAPI.state(of: node, newest: latest?.version).rawValue, default: 0] += 1
             }
             text.family("meridian_nodes", "gauge", "Known nodes by state: in_sync, behind, refused (NACKed the newest bundle), unreachable.")

@@ -312,6 +312,29 @@ public enum Migrations {
                 "ALTER TABLE legal_requests ADD COLUMN customer_ids TEXT",
             ]
         },
+        Migration(version: 7, name: "node enrollment: join tokens, each node's key and certificate, revocation") { _ in
+            [
+                // `enrolled` (a join token is out), `active` (joined: it has a certificate), `revoked`; rows from
+                // before enrollment (nodes that registered with the shared token) are `registered`.
+                "ALTER TABLE nodes ADD COLUMN state TEXT NOT NULL DEFAULT 'registered'",
+                "ALTER TABLE nodes ADD COLUMN public_key TEXT",
+                "ALTER TABLE nodes ADD COLUMN certificate_serial TEXT",
+                "ALTER TABLE nodes ADD COLUMN previous_certificate_serial TEXT",
+                "ALTER TABLE nodes ADD COLUMN certificate_expires_at BIGINT",
+                "ALTER TABLE nodes ADD COLUMN enrolled_at BIGINT",
+                "ALTER TABLE nodes ADD COLUMN revoked_at BIGINT",
+                // A join token is used once, before it expires; only its hash is kept.
+                """
+                CREATE TABLE node_join_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    node_id TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    used_at BIGINT
+                )
+                """,
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

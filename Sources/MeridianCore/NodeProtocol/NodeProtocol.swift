@@ -7,6 +7,8 @@
 /// * `GET /v1/messages` with a ``MessageQuery``; the node answers a ``MessagePage``.
 ///
 /// A node calls the coordinator:
+/// * `POST /node/v1/join` once, with its join token, and a ``NodeJoinRequest``; the coordinator answers a
+///   ``NodeJoinAnswer`` with the node's certificate;
 /// * `GET /node/v1/bundle` with a ``BundlePull``; the coordinator answers the region's newest ``SignedBundle``
 ///   (200), or 204 when the node already has it;
 /// * `POST /node/v1/reports` with a ``NodeReport`` of what it made of a bundle it pulled.
@@ -16,6 +18,7 @@ public enum NodeProtocol {
     public static let bundlePath = "/v1/bundle"
     public static let directivesPath = "/v1/directives"
     public static let messagesPath = "/v1/messages"
+    public static let joinPath = "/node/v1/join"
     public static let pullPath = "/node/v1/bundle"
     public static let reportsPath = "/node/v1/reports"
 
