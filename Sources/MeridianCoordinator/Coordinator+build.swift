@@ -1,5 +1,7 @@
+import Crypto
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import MeridianCore
 import MeridianServer
@@ -7,8 +9,8 @@ import OpenAPIHummingbird
 import ServiceLifecycle
 
 extension Coordinator {
-    /// Builds the coordinator from its configuration: Regions, the keys (from the data directory, or given), the
-    /// node token, and the store, opened from `configuration.database` unless a test gives its own. Nothing runs
+    /// Builds the coordinator from its configuration: Regions, the keys (from the data directory, or given), its
+    /// certificate for the node link (a new key, issued by the coordinator CA), and the store, opened from `configuration.database` unless a test gives its own. Nothing runs
     /// until ``application(onFirstAdminToken:onServerRunning:)`` does.
     public static func build(_ configuration: CoordinatorConfiguration, store given: (any SQLStore)? = nil, logger: Logger) async throws -> Coordinator {
         let catalog = try RegionCatalog.load(directory: configuration.regionsDirectory)
@@ -17,7 +19,7 @@ extension Coordinator {
         case .dataDirectory: keys = try CoordinatorKeys.load(dataDirectory: configuration.dataDirectory, zone: catalog.service.dnsZone)
         case .given(let given): keys = given
         }
-        let token = try NodeToken.load(file: configuration.nodeTokenPath, create: true)
+        let link = try keys.authority.coordinatorCredentials(hosts: configuration.nodeLink.hostnames, at: Date())
         let store: any SQLStore
         let service: (any Service)?
         if let given {
@@ -26,7 +28,7 @@ extension Coordinator {
             (store, service) = try await openStore(configuration.database, logger: logger)
         }
         return Coordinator(
-            configuration: configuration, store: store, storeService: service, catalog: catalog, keys: keys, nodeToken: token, logger: logger)
+            configuration: configuration, store: store, storeService: service, catalog: catalog, keys: keys, linkCredentials: link, logger: logger)
     }
 
     /// Opens the configured database. The returned service must run (it is the PostgreSQL pool, or the SQLite
@@ -64,6 +66,8 @@ extension Coordinator {
             onServerRunning: { _ in await onServerRunning() },
             logger: logger)
         app.addServices(services)
+        let bound = boundNodeLinkPort
+        app.addServices(try nodeLinkApplication { port in bound.set(port) })
         let store = store
         let registry = registry
         let publisher = publisher
@@ -126,7 +130,34 @@ extension Coordinator {
         services.append(PeriodicJob("outbox", every: configuration.outboxInterval, logger: logger) { try await outbox.runOnce() })
         let publications = PublicationsJob(publications: publications, now: now, logger: logger)
         services.append(PeriodicJob("publications", every: configuration.retentionInterval, logger: logger) { _ = try await publications.runOnce() })
+        // The coordinator's certificate lives a week; a new key and certificate every day.
+        let (authority, credentials, hosts, logger) = (keys.authority, linkCredentials, configuration.nodeLink.hostnames, logger)
+        services.append(
+            PeriodicJob("node-link certificate", every: .seconds(86_400), logger: logger) { () async throws -> Void in
+                let key = P256.Signing.PrivateKey()
+                credentials.replace(with: try .init(key: key, certificate: try authority.issueCoordinatorCertificate(key: key, hosts: hosts, at: Date())))
+                logger.info("node link: the coordinator's certificate was renewed")
+            })
         return services
+    }
+
+    /// The node port (``NodeLinkRoutes``): TLS 1.3 with the coordinator's certificate; a client certificate is
+    /// checked against the node CA when sent, and required by every route but joining.
+    public func nodeLinkApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws
+        -> Application<RouterResponder<LinkRequestContext>>
+    {
+        let router = Hummingbird.Router(context: LinkRequestContext.self)
+        router.add(middleware: NodeLinkProblemMiddleware())
+        NodeLinkRoutes(
+            config: config, nodes: nodes, catalog: catalog, authority: keys.authority, bundleKey: keys.bundleSigning.publicKey,
+            refusals: RefusalLog(), now: now
+        ).register(on: router)
+        return Application(
+            router: router,
+            server: try .tls(.http1(), tlsConfiguration: linkCredentials.server(clientCertificates: .optional)),
+            configuration: .init(address: .hostname(configuration.nodeLink.host, port: configuration.nodeLink.port), serverName: "meridian-node-link"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
     }
 
     /// The admin API and health routes, behind the problem and authentication middleware.
@@ -139,10 +170,6 @@ extension Coordinator {
             secrets: secrets, fleet: fleet, config: config, nodes: nodes, authority: keys.authority, legalRequests: legalRequests, registry: registry, publications: publications,
             dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, site: site, resolver: resolver, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
-        NodeProtocolRoutes(
-            config: config, nodes: nodes, catalog: catalog, authority: keys.authority, bundleKey: keys.bundleSigning.publicKey, tokenHash: nodeTokenHash,
-            now: now
-        ).register(on: router)
         AccountPage(
             customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, now: now
         ).register(on: router)

@@ -43,8 +43,11 @@ public struct Coordinator: Sendable {
     public let directives: DirectiveDispatcher
     /// Compiles, signs and pushes config on every change.
     public let publisher: ConfigPublisher
-    /// Hex SHA-256 of the node token, which nodes present to pull and report.
-    public let nodeTokenHash: String
+    /// The coordinator's side of the node link's mutual TLS: its certificate (renewed daily) and the node CA.
+    public let linkCredentials: LinkCredentials
+    /// The node port's port once it listens (the configuration may ask for 0, a free one).
+    public var nodeLinkPort: Int? { boundNodeLinkPort.port }
+    let boundNodeLinkPort = BoundPort()
     /// Where DNS checks of customers' domains are asked.
     public var resolver: DNSResolver { configuration.resolver }
     let logger: Logger
@@ -53,7 +56,7 @@ public struct Coordinator: Sendable {
 
     init(
         configuration: CoordinatorConfiguration, store: any SQLStore, storeService: (any Service)?, catalog: RegionCatalog, keys: CoordinatorKeys,
-        nodeToken: NodeToken, logger: Logger
+        linkCredentials: LinkCredentials, logger: Logger
     ) {
         let now = configuration.now
         self.configuration = configuration
@@ -77,7 +80,8 @@ public struct Coordinator: Sendable {
         self.publications = publications
         let dataSubjectRequests = DataSubjectRequestRepository(store: store)
         self.dataSubjectRequests = dataSubjectRequests
-        let pusher = NodePusher(token: nodeToken.secret)
+        self.linkCredentials = linkCredentials
+        let pusher = NodePusher(credentials: linkCredentials)
         directives = DirectiveDispatcher(
             requests: dataSubjectRequests, nodes: nodes, legalRequests: legalRequests, own: CoordinatorSubjectData(store: store, catalog: catalog),
             catalog: catalog, secrets: secrets, key: keys.bundleSigning, pusher: pusher, now: now, logger: logger)
@@ -89,8 +93,7 @@ public struct Coordinator: Sendable {
         self.publisher = publisher
         customers = PublishingCustomerRepository(base: base, publisher: publisher)
         accountSessions = AccountSessions(now: now)
-        nodeTokenHash = nodeToken.hash
-        fleet = NodeFleet(nodes: nodes, token: nodeToken.secret)
+        fleet = NodeFleet(nodes: nodes, pusher: pusher)
         tokens = SQLTokenRepository(store: store)
         grants = SQLAccessGrantRepository(store: store)
         audit = SQLAuditLog(store: store)

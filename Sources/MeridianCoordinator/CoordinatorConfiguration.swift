@@ -11,15 +11,14 @@ public struct CoordinatorConfiguration: Sendable {
     public var port: Int = 8080
     /// `sqlite:PATH` or `postgres://...`.
     public var database: DatabaseLocation
-    /// Holds `master.key` (encrypts secrets at rest), the signing keys, `node-token` and `admin-token`.
+    /// Holds `master.key` (encrypts secrets at rest), the signing keys, the certificate authorities and `admin-token`.
     public var dataDirectory: String
     /// The Regions/ directory with service.yaml and one file per region.
     public var regionsDirectory: String = "Regions"
     /// Where the master key and the signing keys come from.
     public var keys: KeySource = .dataDirectory
-    /// The file holding the node token that nodes present and the coordinator presents to them (default:
-    /// `DATA-DIR/node-token`, created when missing); `MERIDIAN_NODE_TOKEN` overrides it.
-    public var nodeTokenFile: String?
+    /// The node port: the TLS listener nodes join, renew, pull and report on, with their certificates.
+    public var nodeLink = NodeLinkListener()
     /// How often the retention job looks for closed accounts due for purge, and the publications job checks.
     public var retentionInterval: Duration = .seconds(3600)
     /// The resolver DNS checks ask.
@@ -57,5 +56,14 @@ public struct CoordinatorConfiguration: Sendable {
         self.dataDirectory = dataDirectory
     }
 
-    public var nodeTokenPath: String { nodeTokenFile ?? (dataDirectory as NSString).appendingPathComponent("node-token") }
+    /// Where the node port listens, and the names nodes reach it by, which its certificate carries.
+    public struct NodeLinkListener: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8443
+        /// Host names and addresses in the coordinator's certificate; a node checks the host of its
+        /// `--coordinator` URL against them.
+        public var hostnames = ["localhost", "127.0.0.1", "::1"]
+
+        public init() {}
+    }
 }

@@ -9,16 +9,24 @@ public struct NodeConfiguration: Sendable {
     public var region: Region
     public var nodeID: String
     public var smtp: SMTPServerConfiguration
+    /// The control API's listener (mutual TLS; only the coordinator's certificate is let in). Without a port,
+    /// the port of the control URL the node was enrolled with (else 9101); 0 picks a free port.
     public var controlHost = "127.0.0.1"
-    public var controlPort = 9101
+    public var controlPort: Int?
+    /// The probe port's listener (plain HTTP: `/healthz`, `/metrics`, `/v1/status`); without a port, the
+    /// control port plus 10.
+    public var probeHost = "127.0.0.1"
+    public var probePort: Int?
     /// Holds the metadata store (`metadata.sqlite`) and, by default, the spool.
     public var dataDirectory: String
     public var spoolDirectory: String
     /// The local bundle file (the shape of a config bundle), re-read when it changes.
     public var bundlePath: String
-    /// The coordinator's bundle-signing public key. With it, only bundles it signed are applied; without it
-    /// (development), plain bundle files are.
-    public var trustedKey: Curve25519.Signing.PublicKey?
+    /// Where the node's enrollment is kept (``NodeEnrollment``): its key and certificate, the two CAs and the
+    /// coordinator's bundle-signing key, the only one whose bundles and directives it applies.
+    public var identityDirectory: String
+    /// A one-time join token: the node joins with it when it has no enrollment, or one made with another token.
+    public var joinToken: JoinToken?
     /// Where the last bundle applied is kept, to start from when the bundle file is unusable.
     public var lastKnownGoodPath: String { (dataDirectory as NSString).appendingPathComponent("bundle.last-good.json") }
     public var metadataPath: String { (dataDirectory as NSString).appendingPathComponent("metadata.sqlite") }
@@ -31,24 +39,16 @@ public struct NodeConfiguration: Sendable {
     public var deliveryConcurrency = 64
     /// How long a webhook has to answer.
     public var webhookTimeout: Duration = .seconds(30)
-    /// The file holding the node token, which the control API accepts and the coordinator accepts from the node;
-    /// `MERIDIAN_NODE_TOKEN` overrides it. Created (0600) when missing.
-    public var nodeTokenFile: String
     public var retentionInterval: Duration = .seconds(3600)
-    /// The coordinator to pull bundles from and report to; nil runs from the bundle file alone.
+    /// The coordinator's node port (`https://HOST:8443`): where the node joins, pulls bundles and reports; nil
+    /// runs from the bundle file alone (which must still be signed with the enrollment's bundle key).
     public var coordinatorURL: String?
     /// How often the node pulls to reconcile, besides the coordinator's pushes.
     public var pullInterval: Duration = .seconds(30)
-    /// The control API's URL as the coordinator reaches it, for pushes (default: from host and port).
-    public var controlURL: String?
+    /// How often the node checks whether its certificate is due for renewal.
+    public var renewalCheckInterval: Duration = .seconds(60)
     /// The node's wall clock: receipt times, retention cut-offs, queue lifetimes. Tests set it.
     public var now: @Sendable () -> Date = Date.init
-
-    public var advertisedControlURL: String {
-        if let controlURL { return controlURL }
-        let host = ["0.0.0.0", "::", ""].contains(controlHost) ? smtp.hostname : controlHost
-        return "http://\(host.contains(":") ? "[\(host)]" : host):\(controlPort)"
-    }
 
     public init(region: Region, nodeID: String, dataDirectory: String, hostname: String) {
         self.region = region
@@ -56,7 +56,7 @@ public struct NodeConfiguration: Sendable {
         self.dataDirectory = dataDirectory
         self.spoolDirectory = (dataDirectory as NSString).appendingPathComponent("spool")
         self.bundlePath = (dataDirectory as NSString).appendingPathComponent("bundle.json")
-        self.nodeTokenFile = (dataDirectory as NSString).appendingPathComponent("node-token")
+        self.identityDirectory = (dataDirectory as NSString).appendingPathComponent("identity")
         self.smtp = SMTPServerConfiguration(hostname: hostname)
     }
 }

@@ -13,8 +13,16 @@ public enum NodeErrorCode: String, Sendable, CaseIterable {
     case bundleUnusable
     /// A plain bundle offered to a node that trusts only signed ones.
     case bundleNotSigned
-    /// A signed bundle or directive offered to a node that has no coordinator key to verify it with.
-    case noTrustedKey
+    /// The node has no enrollment (`DATA-DIR/identity`) and was not given a join token.
+    case notEnrolled
+    /// The enrollment's files cannot be read, or do not belong together.
+    case enrollmentUnusable
+    /// The coordinator the node calls is not the one its join token pins.
+    case coordinatorNotTrusted
+    /// The coordinator refused the join token or the certificate request.
+    case joinRefused
+    /// The node's certificate could not be renewed.
+    case renewalFailed
     /// The spool's disk is full: the sender is told to try later.
     case spoolFull
     /// The spool cannot be read or written.

@@ -1,3 +1,4 @@
+import Foundation
 import Metrics
 import Prometheus
 
@@ -68,6 +69,20 @@ public struct NodeMetrics: Sendable {
 
     func bundleRefused() {
         Metrics.Counter(label: "meridian_config_bundles_total", dimensions: [("region", region), ("result", "nack")], factory: factory).increment()
+    }
+
+    /// When the node's certificate expires (Unix seconds), set at start and at each renewal: the alert on a
+    /// certificate that is not being renewed reads it.
+    func certificateExpiry(_ date: Date) {
+        Metrics.Gauge(label: "meridian_node_certificate_expiry_timestamp_seconds", dimensions: [("region", region)], factory: factory)
+            .record(date.timeIntervalSince1970)
+    }
+
+    /// A renewal tried, by result (`ok` or `failed`).
+    func certificateRenewal(ok: Bool) {
+        Metrics.Counter(
+            label: "meridian_node_certificate_renewals_total", dimensions: [("region", region), ("result", ok ? "ok" : "failed")], factory: factory
+        ).increment()
     }
 
     public func render() -> [UInt8] { registry.emitToBuffer() }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import MeridianCore
 import MeridianServer
@@ -8,22 +9,28 @@ import Prometheus
 import ServiceLifecycle
 
 extension RegionalNode {
-    /// Builds a regional node from its configuration, in the order a start needs: the directory locks, the node
-    /// token, the bundle (the file, else the last-known-good), the STARTTLS certificate, the spool and what it
-    /// holds, the metadata store, then the parts wired to each other, with the deliveries the spool held back on
-    /// the queue. Nothing listens until the services run. `meridian node`, `meridian up` and the tests all build
-    /// a node here.
+    /// Builds a regional node from its configuration, in the order a start needs: the directory locks, the
+    /// enrollment (joining the coordinator first when given a new join token), the bundle (the file, else the
+    /// last-known-good), the STARTTLS certificate, the spool and what it holds, the metadata store, then the parts
+    /// wired to each other, with the deliveries the spool held back on the queue. Nothing listens until the
+    /// services run. `meridian node`, `meridian up` and the tests all build a node here.
     public static func build(
-        _ configuration: NodeConfiguration, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
+        _ given: NodeConfiguration, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
     ) async throws -> RegionalNode {
+        var configuration = given
         let files = FileManager.default
         try files.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         try files.createDirectory(atPath: configuration.spoolDirectory, withIntermediateDirectories: true)
         // Bundles hold webhook secrets, the spool and the store personal data: owner-only, whoever made them.
         for directory in [configuration.dataDirectory, configuration.spoolDirectory] { try PrivateFile.tighten(directory: directory) }
         let locks = try [configuration.dataDirectory, configuration.spoolDirectory].map(DirectoryLock.init)
-        let token = try NodeToken.load(file: configuration.nodeTokenFile, create: true)
-        let bundleFile = BundleFile(configuration)
+        let enrollment = try await enrollment(configuration, logger: logger)
+        configuration.nodeID = enrollment.node
+        let controlPort = configuration.controlPort ?? URLComponents(string: enrollment.controlURL)?.port ?? 9101
+        configuration.controlPort = controlPort
+        configuration.probePort = configuration.probePort ?? (controlPort == 0 ? 0 : controlPort + 10)
+        let credentials = try enrollment.linkCredentials()
+        let bundleFile = BundleFile(configuration, key: enrollment.bundleKey)
         let bundle = try bundleFile.load(logger: logger)
         let tls = try tlsContext(configuration)
         let spool = try Spool(directory: configuration.spoolDirectory, logger: logger)
@@ -35,6 +42,7 @@ extension RegionalNode {
             let region = configuration.region
             let config = NodeConfigState(bundle)
             let metrics = NodeMetrics(region: region.id.rawValue, registry: registry)
+            metrics.certificateExpiry(enrollment.expiresAt)
             let analyzer = ContentAnalyzer(url: configuration.analysisURL, logger: logger)
             let queue = DeliveryQueue(
                 region: region, config: config, spool: spool, store: store, webhooks: webhooks, analyzer: analyzer, metrics: metrics,
@@ -51,11 +59,11 @@ extension RegionalNode {
             }
             let bundles = BundleIntake(file: bundleFile, config: config, metrics: metrics, logger: logger)
             let directives = DirectiveExecutor(
-                trustedKey: configuration.trustedKey, region: region, nodeID: configuration.nodeID, dataDirectory: configuration.dataDirectory,
+                trustedKey: enrollment.bundleKey, region: region, nodeID: configuration.nodeID, dataDirectory: configuration.dataDirectory,
                 spool: spool, store: store, queue: queue, logger: logger, now: now)
             let clock = CoordinatorClock()
             let control = ControlAPI(
-                region: region.id, node: configuration.nodeID, tokenHash: token.hash, store: store, metrics: metrics, bundles: bundles,
+                region: region.id, node: configuration.nodeID, store: store, metrics: metrics, bundles: bundles,
                 directives: directives,
                 status: NodeStatusReporter(
                     region: region.id, node: configuration.nodeID, config: config, store: store, spool: spool, queue: queue, smtp: smtp,
@@ -63,11 +71,19 @@ extension RegionalNode {
                 now: now)
             let retention = MetadataRetention(region: region, config: config, store: store, logger: logger, now: now)
             let watcher = BundleWatcher(file: bundleFile, intake: bundles)
+            let ports = NodePorts()
             var services: [any Service] = [
                 webhooks, store,
                 Application(
+                    router: control.probeRouter(),
+                    configuration: .init(address: .hostname(configuration.probeHost, port: configuration.probePort ?? 0), serverName: "meridian-node"),
+                    onServerRunning: { ports.probe.set($0.localAddress?.port) },
+                    logger: logger),
+                Application(
                     router: control.router(),
-                    configuration: .init(address: .hostname(configuration.controlHost, port: configuration.controlPort), serverName: "meridian-node"),
+                    server: try .tls(.http1(), tlsConfiguration: credentials.server(clientCertificates: .required)),
+                    configuration: .init(address: .hostname(configuration.controlHost, port: controlPort), serverName: "meridian-node"),
+                    onServerRunning: { ports.control.set($0.localAddress?.port) },
                     logger: logger),
                 queue,
                 PeriodicJob("retention", every: configuration.retentionInterval, start: .immediately, logger: logger) {
@@ -77,23 +93,68 @@ extension RegionalNode {
             ]
             if let coordinator = configuration.coordinatorURL {
                 let link = CoordinatorLink(
-                    coordinator: coordinator, token: token.secret,
-                    identity: .init(region: region.id, node: configuration.nodeID, controlURL: configuration.advertisedControlURL), config: config,
-                    intake: bundles, clock: clock, metrics: metrics, logger: logger, now: now)
+                    coordinator: coordinator, credentials: credentials, config: config, intake: bundles, clock: clock, metrics: metrics,
+                    logger: logger, now: now)
                 services.append(
                     PeriodicJob(
                         "coordinator link", every: configuration.pullInterval, start: .immediately, logger: logger,
                         waitingAfterEachPass: { try await link.pass() }))
+                let renewal = CertificateRenewal(
+                    directory: configuration.identityDirectory, coordinator: coordinator, enrollment: enrollment, credentials: credentials,
+                    metrics: metrics, logger: logger, now: Date.init)
+                services.append(
+                    PeriodicJob("certificate renewal", every: configuration.renewalCheckInterval, start: .immediately, logger: logger) {
+                        await renewal.check()
+                    })
             }
             services.append(smtp)
             return RegionalNode(
-                configuration: configuration, config: config, spool: spool, store: store, metrics: metrics, queue: queue, smtp: smtp,
-                bundles: bundles, directives: directives, webhooks: webhooks, services: services, locks: locks)
+                configuration: configuration, enrollment: enrollment, config: config, spool: spool, store: store, metrics: metrics, queue: queue,
+                smtp: smtp, bundles: bundles, directives: directives, webhooks: webhooks, ports: ports, services: services, locks: locks)
         } catch {
             try? await store.close()
             try? await webhooks.shutdown()
             throw error
         }
+    }
+
+    /// The node's enrollment: the one kept in the identity directory, or a new one when the node is given a join
+    /// token it has not joined with (its first start, or after an admin enrolled it again).
+    static func enrollment(_ configuration: NodeConfiguration, logger: Logger) async throws -> NodeEnrollment {
+        let directory = configuration.identityDirectory
+        let kept: NodeEnrollment?
+        do {
+            kept = try NodeEnrollment.load(directory: directory)
+        } catch let error as NodeError where configuration.joinToken != nil {
+            logger.warning("node: the enrollment kept cannot be used; joining with the token given", metadata: ["error": "\(error.reason)"])
+            kept = nil
+        }
+        let enrollment: NodeEnrollment
+        if let token = configuration.joinToken, kept?.joinTokenHash != token.hash {
+            guard let coordinator = configuration.coordinatorURL else {
+                throw NodeError(.notEnrolled, "--join needs --coordinator, the coordinator's node port (https://HOST:8443)")
+            }
+            enrollment = try await NodeEnrollment.join(token: token, coordinator: coordinator, logger: logger)
+            try enrollment.save(directory: directory)
+        } else if let kept {
+            enrollment = kept
+            if configuration.joinToken != nil {
+                logger.info("node: already joined with this token as \(kept.node); --join is not needed any more")
+            }
+        } else {
+            throw NodeError(
+                .notEnrolled,
+                "this node has not joined a coordinator (no \(directory)/enrollment.json): enroll it there (meridian nodes enroll \(configuration.region.id) NODE-ID --control-url https://HOST:\(configuration.controlPort ?? 9101)) and start it once with --coordinator https://COORDINATOR:8443 --join TOKEN")
+        }
+        guard enrollment.region == configuration.region.id else {
+            throw NodeError(
+                .enrollmentUnusable, "this node joined as \(enrollment.node) of region \(enrollment.region), but was started with --region \(configuration.region.id)")
+        }
+        if enrollment.expiresAt <= Date() {
+            logger.error(
+                "node: this node's certificate expired at \(ISOTime.string(enrollment.expiresAt)) while it was down; it serves mail with the config it has, but the coordinator refuses it. Enroll it again: meridian nodes revoke \(enrollment.node); meridian nodes enroll \(enrollment.region) \(enrollment.node) --control-url \(enrollment.controlURL); then restart it with --join NEW-TOKEN")
+        }
+        return enrollment
     }
 
     static func tlsContext(_ configuration: NodeConfiguration) throws -> NIOSSLContext? {

@@ -11,6 +11,8 @@ import ServiceLifecycle
 /// the ``BundleIntake`` from the file, a push or a pull; directives go to the ``DirectiveExecutor``.
 public struct RegionalNode: Sendable {
     public let configuration: NodeConfiguration
+    /// Who the node is: its region, id, certificate and the coordinator's keys.
+    public let enrollment: NodeEnrollment
     public let config: NodeConfigState
     public let spool: Spool
     public let store: MetadataStore
@@ -20,6 +22,8 @@ public struct RegionalNode: Sendable {
     public let bundles: BundleIntake
     public let directives: DirectiveExecutor
     public let webhooks: WebhookClient
+    /// The control API's and the probe port's ports, once they listen.
+    public let ports: NodePorts
     /// In start order. A ServiceGroup stops them in reverse: SMTP first, draining its sessions while the queue and
     /// the store still run; the control API late, answering health checks until the end; the store (which then
     /// closes itself) and the webhook client last.

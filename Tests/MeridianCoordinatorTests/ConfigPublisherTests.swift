@@ -13,7 +13,7 @@ struct ConfigPublisherTests {
             customers: SQLCustomerRepository(store: store), config: ConfigRepository(store: store, secrets: ConfigCompilerTests.secrets),
             nodes: NodeRepository(store: store),
             compiler: ConfigCompiler(catalog: TestStores.regions, secrets: ConfigCompilerTests.secrets), key: key,
-            pusher: NodePusher(token: nil), debounce: debounce, logger: Logger(label: "test"))
+            pusher: NodePusher(credentials: TestStores.linkCredentials), debounce: debounce, logger: Logger(label: "test"))
     }
 
     @Test("versions grow only when the content changes, and each region's bundle verifies", arguments: StoreKind.allCases)
@@ -77,13 +77,11 @@ struct ConfigPublisherTests {
         }
     }
 
-    @Test("nodes: registered once, ACK moves the applied version, NACK and failures keep it", arguments: StoreKind.allCases)
+    @Test("nodes: ACK moves the applied version, NACK and failures keep it", arguments: StoreKind.allCases)
     func nodes(kind: StoreKind) async throws {
         try await TestStores.withStore(kind) { store in
             let nodes = NodeRepository(store: store)
-            let eu = RegionID("eu")!
-            #expect(try await nodes.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.1:9101", at: Date()))
-            #expect(try await !nodes.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.1:9101", at: Date()))
+            try await nodes.joined("eu-1", region: "eu", controlURL: "https://10.0.0.1:9101")
             try await nodes.record(node: "eu-1", result: .ack, version: 4, error: nil, at: Date())
             try await nodes.record(node: "eu-1", result: .nack, version: 4, error: "signature does not verify", at: Date())
             var node = try #require(try await nodes.nodes().first)
@@ -96,18 +94,18 @@ struct ConfigPublisherTests {
             node = try #require(try await nodes.nodes().first)
             #expect(AdminAPI.state(of: node, newest: 5) == .inSync && node.lastError == nil)
             #expect(AdminAPI.state(of: node, newest: 6) == .behind)
-            // A node that moves is audited; one that only pulls again is not.
-            _ = try await nodes.seen(node: "eu-1", region: eu, controlURL: "http://10.0.0.2:9101", at: Date())
+            // Pulls are not audited; enrollment and joining are.
+            try await nodes.seen("eu-1", at: Date())
             let actions = try await SQLAuditLog(store: store).entries(after: 0, limit: 100).map(\.action)
-            #expect(actions == ["node.register", "node.update"])
+            #expect(actions == ["node.enroll", "node.join"])
         }
     }
 
-    @Test("a retired node is forgotten through the API by an admin, audited, and comes back only by pulling again", arguments: StoreKind.allCases)
+    @Test("a retired node is forgotten through the API by an admin, audited, and comes back only when enrolled again", arguments: StoreKind.allCases)
     func forget(kind: StoreKind) async throws {
         try await APITestHarness.run(kind) { harness, client in
             let nodes = harness.coordinator.nodes
-            try await nodes.seen(node: "eu-2", region: RegionID("eu")!, controlURL: "http://10.0.0.2:9101", at: Date())
+            try await nodes.joined("eu-2", region: "eu", controlURL: "https://10.0.0.2:9101")
             try await nodes.record(node: "eu-2", result: .unreachable, version: nil, error: "connection refused", at: Date())
             let admin = harness.tokens[.admin]!
             for role in [Role.support, .dpo, .auditor, .customer] {
@@ -121,8 +119,8 @@ struct ConfigPublisherTests {
             let audit = try await client.json(.get, "/v1/audit?limit=100", token: admin)
             let entry = try #require((audit["items"] as? [[String: Any]])?.first { $0["action"] as? String == "node.forget" })
             #expect(entry["target"] as? String == "node/eu-2")
-            // A node that was not retired after all registers again at its next pull.
-            #expect(try await nodes.seen(node: "eu-2", region: RegionID("eu")!, controlURL: "http://10.0.0.2:9101", at: Date()))
+            // Its certificate names a node the coordinator no longer has: nothing it sends is taken.
+            #expect(try await nodes.isCurrent("eu-2", serial: "any") == nil)
         }
     }
 }

@@ -85,6 +85,7 @@ enum TestStores {
         // DNS checks go to a port where nothing answers, so they fail fast instead of asking the machine's resolver.
         configuration.resolver = DNSResolver(host: "127.0.0.1", port: 9, timeout: .milliseconds(100))
         configuration.outboxInterval = .seconds(3600)
+        configuration.nodeLink.port = 0
         configuration.now = { clock.now }
         return try await Coordinator.build(configuration, store: store, logger: logger)
     }
@@ -93,6 +94,8 @@ enum TestStores {
         secrets: SecretBox(keyBytes: Data(repeating: 7, count: 32))!, bundleSigning: bundleKey, publicationSigning: publicationKey,
         authority: authority)
     static let authority = try! NodeAuthority.make(zone: regions.service.dnsZone)
+    /// The coordinator's side of the node link, with a certificate of ``authority``'s coordinator CA.
+    static let linkCredentials = try! authority.coordinatorCredentials(hosts: ["127.0.0.1", "localhost"], at: Date())
     static let bundleKey = Curve25519.Signing.PrivateKey()
     static let publicationKey = Curve25519.Signing.PrivateKey()
 }
@@ -117,4 +120,17 @@ final class TestClock: @unchecked Sendable {
 
     var now: Date { lock.withLock { current } }
     func advance(days: Double) { lock.withLock { current = current.addingTimeInterval(days * 86_400) } }
+}
+
+extension NodeRepository {
+    /// A node enrolled and joined with a made-up key and certificate serial, for tests that need a node the
+    /// coordinator sends to.
+    @discardableResult
+    func joined(_ id: String, region: String, controlURL: String, serial: String = UUID().uuidString) async throws -> NodeRecord {
+        let enrolled = try await enroll(
+            id, region: RegionID(region)!, controlURL: controlURL, pinning: String(repeating: "0", count: 64), by: .system("test"), at: Date())
+        return try await join(
+            tokenHash: enrolled.token.hash, publicKey: "test", serial: serial, expiresAt: Date().addingTimeInterval(86_400), sourceIP: "-",
+            at: Date())!
+    }
 }

@@ -14,9 +14,9 @@ struct ErasureReceiptTests {
     static func node() async throws -> RegionalNode {
         let directory = NSTemporaryDirectory() + "node-\(UUID().uuidString)"
         let region = try RegionCatalog.load(directory: TestPaths.root + "/Regions").region(RegionID("eu")!)!
-        return try await RegionalNode.build(
-            NodeConfiguration(region: region, nodeID: "eu-test", dataDirectory: directory, hostname: "localhost"),
-            registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
+        let configuration = NodeConfiguration(region: region, nodeID: "eu-test", dataDirectory: directory, hostname: "localhost")
+        try TestPKI.shared.enrollment(node: "eu-test", region: region.id).save(directory: configuration.identityDirectory)
+        return try await RegionalNode.build(configuration, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
     }
 
     static func erasure(_ requestID: String) -> DataSubjectDirective {

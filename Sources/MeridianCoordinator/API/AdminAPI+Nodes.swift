@@ -29,24 +29,21 @@ extension AdminAPI {
         guard NodeIdentity.isNodeID(body.nodeId) else {
             throw Problem.invalid("node_id", "node_id must be 1 to 64 letters, digits, - _ or ., not \"\(body.nodeId)\"")
         }
-        guard let url = URLComponents(string: body.controlUrl), ["http", "https"].contains(url.scheme ?? ""), let host = url.host, !host.isEmpty,
-            url.user == nil, url.query == nil, url.fragment == nil
+        guard let url = URLComponents(string: body.controlUrl), url.scheme == "https", let host = url.host, !host.isEmpty,
+            url.user == nil, url.query == nil, url.fragment == nil, url.path.isEmpty || url.path == "/"
         else {
-            throw Problem.invalid("control_url", "control_url must be the node's control API, such as https://eu-1.internal:9101, not \"\(body.controlUrl)\"")
+            throw Problem.invalid(
+                "control_url", "control_url must be the node's control API over TLS, such as https://eu-1.internal:9101, not \"\(body.controlUrl)\"")
         }
-        let date = now()
-        let token = JoinToken.generate(pinning: authority.coordinatorCA.fingerprint)
-        let expires = date.addingTimeInterval(Self.joinTokenLifetime)
         let controlURL = body.controlUrl.hasSuffix("/") ? String(body.controlUrl.dropLast()) : body.controlUrl
-        let node = try await nodes.enroll(
-            body.nodeId, region: region, controlURL: controlURL, tokenHash: token.hash, tokenExpiresAt: expires, by: try caller.actor, at: date)
+        let (node, token, expires) = try await nodes.enroll(
+            body.nodeId, region: region, controlURL: controlURL, pinning: authority.coordinatorCA.certificate.fingerprint, by: try caller.actor,
+            at: now())
         let latest = try await config.latest()
         return .created(.init(body: .json(.init(
             node: Self.nodeState(node, newest: latest?.version), joinToken: token.description, joinTokenExpiresAt: expires))))
     }
 
-    /// How long a join token works.
-    static let joinTokenLifetime: TimeInterval = 3600
 
     /// Ends a node's access at once.
     func revokeNode(_ request: Operations.RevokeNode.Input) async throws -> Operations.RevokeNode.Output {

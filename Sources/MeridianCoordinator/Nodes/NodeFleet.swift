@@ -5,18 +5,18 @@ import MeridianCore
 import NIOCore
 import OpenAPIRuntime
 
-/// The regional nodes as the coordinator asks them for a customer's messages (`GET /v1/messages`, with the node
-/// token): every node in the `nodes` table, which pulls and pushes also use, so there is one list of nodes.
+/// The regional nodes as the coordinator asks them for a customer's messages (`GET /v1/messages`, over mutual
+/// TLS): every active node in the `nodes` table, which pulls and pushes also use, so there is one list of nodes.
 public struct NodeFleet: Sendable {
     let nodes: NodeRepository
-    let token: String?
+    let pusher: NodePusher
     let timeout: TimeAmount
     /// The process-wide shared client: it needs no shutdown, and a fleet may come and go with a test.
     private var http: HTTPClient { HTTPClient.shared }
 
-    public init(nodes: NodeRepository, token: String?, timeout: TimeAmount = .seconds(5)) {
+    public init(nodes: NodeRepository, pusher: NodePusher, timeout: TimeAmount = .seconds(5)) {
         self.nodes = nodes
-        self.token = token
+        self.pusher = pusher
         self.timeout = timeout
     }
 
@@ -53,8 +53,7 @@ public struct NodeFleet: Sendable {
         guard let url = components?.string else {
             return NodeAnswer(url: base, status: .error, records: [], detail: "cannot build the query URL")
         }
-        var request = HTTPClientRequest(url: url)
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let request = pusher.request(url)
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         do {
@@ -62,7 +61,7 @@ public struct NodeFleet: Sendable {
             let body = Data(buffer: try await response.body.collect(upTo: NodeProtocol.maximumMessagePageSize))
             guard response.status == .ok else {
                 return NodeAnswer(
-                    url: base, status: .error, records: [], detail: "the node answered \(response.status.code): \(NodePusher.detail(of: body))")
+                    url: base, status: .error, records: [], detail: "the node answered \(response.status.code): \(ProblemDetails.detail(of: body))")
             }
             let page = try decoder.decode(MessagePage.self, from: body)
             return NodeAnswer(

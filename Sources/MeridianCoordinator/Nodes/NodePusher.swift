@@ -1,9 +1,11 @@
 import AsyncHTTPClient
 import Foundation
 import MeridianCore
+import MeridianServer
 import NIOCore
+import NIOHTTP1
 
-/// The coordinator's calls to a node's control API with the node token (``NodeProtocol``): a signed bundle
+/// The coordinator's calls to a node's control API over mutual TLS (``NodeProtocol``): a signed bundle
 /// (`PUT /v1/bundle`) answered with the node's ``BundleReport``, and a signed directive (`POST /v1/directives`)
 /// answered with its ``DirectiveReceipt``.
 public struct NodePusher: Sendable {
@@ -13,26 +15,35 @@ public struct NodePusher: Sendable {
         case unreachable(String)
     }
 
-    let token: String?
+    /// The coordinator's certificate, and the node CA a node's must come from.
+    let credentials: LinkCredentials
     let timeout: TimeAmount
+    /// The process-wide shared client: its pool keeps a connection to each node open between calls, keyed by the
+    /// TLS configuration, so a renewed certificate opens new ones.
     private var http: HTTPClient { HTTPClient.shared }
 
-    public init(token: String?, timeout: TimeAmount = .seconds(5)) {
-        self.token = token
+    public init(credentials: LinkCredentials, timeout: TimeAmount = .seconds(5)) {
+        self.credentials = credentials
         self.timeout = timeout
     }
 
+    /// A request to a node, made with the coordinator's current certificate.
+    func request(_ url: String, method: HTTPMethod = .GET) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.tlsConfiguration = credentials.client
+        return request
+    }
+
     public func push(_ signed: Data, to controlURL: String) async -> Answer {
-        var request = HTTPClientRequest(url: controlURL + NodeProtocol.bundlePath)
-        request.method = .PUT
+        var request = request(controlURL + NodeProtocol.bundlePath, method: .PUT)
         request.headers.add(name: "Content-Type", value: "application/json")
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.body = .bytes(ByteBuffer(bytes: signed))
         do {
             let response = try await http.execute(request, timeout: timeout)
             let body = Data(buffer: try await response.body.collect(upTo: 1 << 20))
             guard let report = try? JSONDecoder().decode(BundleReport.self, from: body) else {
-                return .unreachable("answered \(response.status.code) without a report: \(Self.detail(of: body))")
+                return .unreachable("answered \(response.status.code) without a report: \(ProblemDetails.detail(of: body))")
             }
             return report.status == .ack ? .ack(version: report.version) : .nack(version: report.version, error: report.error ?? "no reason given")
         } catch {
@@ -43,10 +54,8 @@ public struct NodePusher: Sendable {
     /// Sends a signed GDPR/CCPA directive; the node's receipt, or why there is none (``CoordinatorError``
     /// `directiveUndelivered`).
     public func send(_ directive: SignedDirective, to controlURL: String) async -> Result<DirectiveReceipt, CoordinatorError> {
-        var request = HTTPClientRequest(url: controlURL + NodeProtocol.directivesPath)
-        request.method = .POST
+        var request = request(controlURL + NodeProtocol.directivesPath, method: .POST)
         request.headers.add(name: "Content-Type", value: "application/json")
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         do {
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(directive)))
             // An access answer carries the subject's records: more time and room than a bundle's ACK. Not much
@@ -54,7 +63,7 @@ public struct NodePusher: Sendable {
             let response = try await http.execute(request, timeout: .seconds(20))
             let body = Data(buffer: try await response.body.collect(upTo: NodeProtocol.maximumReceiptSize))
             guard response.status == .ok else {
-                return .failure(CoordinatorError(.directiveUndelivered, "the node answered \(response.status.code): \(Self.detail(of: body))"))
+                return .failure(CoordinatorError(.directiveUndelivered, "the node answered \(response.status.code): \(ProblemDetails.detail(of: body))"))
             }
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
@@ -66,10 +75,5 @@ public struct NodePusher: Sendable {
         } catch {
             return .failure(CoordinatorError(.directiveUndelivered, "unreachable: \(error)"))
         }
-    }
-
-    /// The `detail` of a problem answer, or the start of whatever else came.
-    static func detail(of body: Data) -> String {
-        (try? JSONDecoder().decode(ProblemDetails.self, from: body))?.detail ?? String(decoding: body.prefix(300), as: UTF8.self)
     }
 }

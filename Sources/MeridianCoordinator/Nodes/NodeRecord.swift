@@ -7,7 +7,8 @@ public struct NodeRecord: Sendable, Hashable {
 
     /// How far a node's enrollment went.
     public enum Enrollment: String, Sendable {
-        /// It announced itself with the shared node token, before enrollment existed.
+        /// It announced itself with the shared node token of builds before enrollment; it is not sent to, and
+        /// takes part again once an admin enrolls it.
         case registered
         /// An admin enrolled it; its join token is out.
         case enrolled
@@ -38,6 +39,6 @@ public struct NodeRecord: Sendable, Hashable {
     public var enrolledAt: Date?
     public var revokedAt: Date?
 
-    /// Whether the node is one the coordinator sends to: it joined (or came before enrollment) and is not revoked.
-    public var takesPushes: Bool { enrollment == .active || enrollment == .registered }
+    /// Whether the node is one the coordinator sends to: it joined and is not revoked.
+    public var takesPushes: Bool { enrollment == .active }
 }

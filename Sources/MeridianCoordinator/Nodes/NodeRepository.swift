@@ -27,12 +27,19 @@ public struct NodeRepository: Sendable {
 
     // MARK: - Enrollment
 
+    /// How long a join token works.
+    public static let joinTokenLifetime: TimeInterval = 3600
+
     /// Enrolls a node, or enrolls again one that never joined, was revoked or came from before enrollment, with a
-    /// new join token (any earlier one is void). An active node must be revoked first.
+    /// new join token pinning the coordinator CA `fingerprint` (any earlier token is void). An active node must be
+    /// revoked first. Returns the node and its token, which is kept only as a hash.
     public func enroll(
-        _ id: String, region: RegionID, controlURL: String, tokenHash: String, tokenExpiresAt: Date, by actor: AuditActor, at date: Date
-    ) async throws -> NodeRecord {
-        try await store.transaction { db in
+        _ id: String, region: RegionID, controlURL: String, pinning fingerprint: String, by actor: AuditActor, at date: Date
+    ) async throws -> (node: NodeRecord, token: JoinToken, expiresAt: Date) {
+        let token = JoinToken.generate(pinning: fingerprint)
+        let tokenHash = token.hash
+        let tokenExpiresAt = date.addingTimeInterval(Self.joinTokenLifetime)
+        let node = try await store.transaction { db in
             let millis = Timestamp.millis(date)
             if let existing = try await db.raw("SELECT * FROM nodes WHERE id = \(bind: id)").first().map(Self.node) {
                 guard existing.enrollment != .active else {
@@ -63,6 +70,7 @@ public struct NodeRepository: Sendable {
                 by: actor, at: date, on: db)
             return try Self.node(try await db.raw("SELECT * FROM nodes WHERE id = \(bind: id)").first()!)
         }
+        return (node, token, tokenExpiresAt)
     }
 
     /// Why a join token is refused.
@@ -116,12 +124,24 @@ public struct NodeRepository: Sendable {
         }
     }
 
-    /// Records a join that was refused, so that tries with stolen or stale tokens show in the audit log.
-    public func refusedJoin(_ refusal: JoinRefusal, node: String?, sourceIP: String, at date: Date) async throws {
+    /// Records a join that was refused, so that tries with stolen or stale tokens show in the audit log, against
+    /// the node the token was for when it is known.
+    public func refusedJoin(_ refusal: JoinRefusal, tokenHash: String, sourceIP: String, at date: Date) async throws {
         try await store.withSession { db in
-            try await SQLAuditLog.append(
+            let node = try await db.raw("SELECT node_id FROM node_join_tokens WHERE token_hash = \(bind: tokenHash)").first()?
+                .decode(column: "node_id", as: String.self)
+            _ = try await SQLAuditLog.append(
                 AuditEvent("node.join.refused", target: node.map { "node/\($0)" } ?? "node/-", detail: ["reason": refusal.rawValue]),
-                by: AuditActor(id: "system:node-protocol", role: "system", sourceIP: sourceIP), at: date, on: db)
+                by: AuditActor(id: "system:node-link", role: "system", sourceIP: sourceIP), at: date, on: db)
+        }
+    }
+
+    /// Records a node-link call whose certificate was refused (revoked, replaced, another region, not enrolled).
+    public func refused(node: String?, reason: String, sourceIP: String, at date: Date) async throws {
+        try await store.withSession { db in
+            _ = try await SQLAuditLog.append(
+                AuditEvent("node.refused", target: node.map { "node/\($0)" } ?? "node/-", detail: ["reason": reason]),
+                by: AuditActor(id: "system:node-link", role: "system", sourceIP: sourceIP), at: date, on: db)
         }
     }
 
@@ -136,7 +156,7 @@ public struct NodeRepository: Sendable {
     }
 
     /// Records a node's renewed certificate; the one it renewed from stays good until it expires.
-    public func renew(_ id: String, publicKey: String, serial: String, expiresAt: Date, at date: Date) async throws {
+    public func renew(_ id: String, publicKey: String, serial: String, expiresAt: Date, sourceIP: String, at date: Date) async throws {
         try await store.transaction { db in
             try await db.raw("""
                 UPDATE nodes SET previous_certificate_serial = certificate_serial, certificate_serial = \(bind: serial),
@@ -146,7 +166,7 @@ public struct NodeRepository: Sendable {
                 """).run()
             try await SQLAuditLog.append(
                 AuditEvent("node.renew", target: "node/\(id)", detail: ["certificate_serial": serial, "certificate_expires_at": ISOTime.string(expiresAt)]),
-                by: AuditActor(id: "node:\(id)", role: "node", sourceIP: "-"), at: date, on: db)
+                by: AuditActor(id: "node:\(id)", role: "node", sourceIP: sourceIP), at: date, on: db)
         }
     }
 
@@ -180,39 +200,10 @@ public struct NodeRepository: Sendable {
 
     // MARK: - Answers
 
-    /// A node made contact with the shared node token (a pull): records where it is. Returns true when it is new,
-    /// for the audit log. An enrolled node's region and control URL are fixed, and not moved by this.
-    @discardableResult
-    public func seen(node id: String, region: RegionID, controlURL: String, at date: Date) async throws -> Bool {
-        try await store.transaction { db in
-            let millis = Timestamp.millis(date)
-            let existing = try await db.raw("SELECT region, control_url, state FROM nodes WHERE id = \(bind: id)").first()
-            guard let existing else {
-                try await db.raw("""
-                    INSERT INTO nodes (id, region, control_url, first_seen_at, last_seen_at)
-                    VALUES (\(bind: id), \(bind: region.rawValue), \(bind: controlURL), \(bind: millis), \(bind: millis))
-                    """).run()
-                try await SQLAuditLog.append(
-                    AuditEvent("node.register", target: "node/\(id)", detail: ["region": region.rawValue, "control_url": controlURL]),
-                    by: .system("node-protocol"), at: date, on: db)
-                return true
-            }
-            guard try existing.decode(column: "state", as: String.self) == NodeRecord.Enrollment.registered.rawValue else {
-                try await db.raw("UPDATE nodes SET last_seen_at = \(bind: millis) WHERE id = \(bind: id)").run()
-                return false
-            }
-            let moved = try existing.decode(column: "region", as: String.self) != region.rawValue
-                || existing.decode(column: "control_url", as: String.self) != controlURL
-            try await db.raw("""
-                UPDATE nodes SET region = \(bind: region.rawValue), control_url = \(bind: controlURL), last_seen_at = \(bind: millis)
-                WHERE id = \(bind: id)
-                """).run()
-            if moved {
-                try await SQLAuditLog.append(
-                    AuditEvent("node.update", target: "node/\(id)", detail: ["region": region.rawValue, "control_url": controlURL]),
-                    by: .system("node-protocol"), at: date, on: db)
-            }
-            return false
+    /// A node called with its certificate: records when it was last heard from.
+    public func seen(_ id: String, at date: Date) async throws {
+        try await store.withSession { db in
+            try await db.raw("UPDATE nodes SET last_seen_at = \(bind: Timestamp.millis(date)) WHERE id = \(bind: id)").run()
         }
     }
 

@@ -77,3 +77,12 @@ public struct JoinToken: Sendable, Equatable, CustomStringConvertible {
     /// What the coordinator keeps: the SHA-256 of the secret part.
     public var hash: String { BearerToken.hash(of: secret) }
 }
+
+/// The coordinator's answer to a renewal (`POST /node/v1/renew`): the node's new certificate, PEM.
+public struct NodeRenewal: Sendable, Codable, Equatable {
+    public var certificate: String
+
+    public init(certificate: String) {
+        self.certificate = certificate
+    }
+}

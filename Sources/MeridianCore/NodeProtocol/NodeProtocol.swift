@@ -1,24 +1,34 @@
 /// The node protocol: the HTTP calls between the coordinator and the regional nodes, and what they carry,
 /// declared once for both ends, as xDS declares each message once for its servers and clients.
 ///
+/// Both directions run over mutual TLS (TLS 1.3): the coordinator presents a certificate of the coordinator CA,
+/// each node one of the node CA that names it (``NodeIdentity``); each side accepts only the other's authority.
+/// Who calls is read from the certificate, never from the request.
+///
 /// The coordinator calls a node's control API:
 /// * `PUT /v1/bundle` with a ``SignedBundle``; the node answers its ``BundleReport`` (200 ACK, 422 NACK);
 /// * `POST /v1/directives` with a ``SignedDirective``; the node answers a ``DirectiveReceipt`` (or 422);
 /// * `GET /v1/messages` with a ``MessageQuery``; the node answers a ``MessagePage``.
 ///
-/// A node calls the coordinator:
-/// * `POST /node/v1/join` once, with its join token, and a ``NodeJoinRequest``; the coordinator answers a
-///   ``NodeJoinAnswer`` with the node's certificate;
-/// * `GET /node/v1/bundle` with a ``BundlePull``; the coordinator answers the region's newest ``SignedBundle``
+/// A node calls the coordinator's node port:
+/// * `GET /node/v1/ca` before it joins, without verifying the server: the coordinator CA's certificate, which the
+///   node trusts only if its SHA-256 is the one its join token pins;
+/// * `POST /node/v1/join` once, with its join token and without a certificate, and a ``NodeJoinRequest``; the
+///   coordinator answers a ``NodeJoinAnswer`` with the node's certificate;
+/// * `POST /node/v1/renew` with a ``NodeJoinRequest`` for a new key, before its certificate expires; the
+///   coordinator answers a ``NodeRenewal``;
+/// * `GET /node/v1/bundle` with a ``BundlePull``; the coordinator answers its region's newest ``SignedBundle``
 ///   (200), or 204 when the node already has it;
-/// * `POST /node/v1/reports` with a ``NodeReport`` of what it made of a bundle it pulled.
+/// * `POST /node/v1/reports` with the ``BundleReport`` of what it made of a bundle it pulled.
 ///
 /// Either side answers an error as RFC 9457 problem+json (``ProblemDetails``).
 public enum NodeProtocol {
     public static let bundlePath = "/v1/bundle"
     public static let directivesPath = "/v1/directives"
     public static let messagesPath = "/v1/messages"
+    public static let authorityPath = "/node/v1/ca"
     public static let joinPath = "/node/v1/join"
+    public static let renewPath = "/node/v1/renew"
     public static let pullPath = "/node/v1/bundle"
     public static let reportsPath = "/node/v1/reports"
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The body of an RFC 9457 problem, as the coordinator's API and a node's control API answer every error.
 public struct ProblemDetails: Sendable, Codable, Equatable {
     /// A URI naming the kind of problem; `about:blank` when the status says it all.
@@ -17,4 +19,9 @@ public struct ProblemDetails: Sendable, Codable, Equatable {
     }
 
     public static let contentType = "application/problem+json"
+
+    /// The `detail` of a problem answer, or the start of whatever else came, for an error message.
+    public static func detail(of body: Data) -> String {
+        (try? JSONDecoder().decode(ProblemDetails.self, from: body))?.detail ?? String(decoding: body.prefix(300), as: UTF8.self)
+    }
 }

@@ -6,20 +6,20 @@ import MeridianCore
 /// The node's bundle on disk: the bundle file it is given (`--bundle`), and the last-known-good copy of the
 /// bundle last applied, which a start falls back to when the file is unusable.
 ///
-/// With a trusted coordinator key a bundle must be signed (`key_id`, `payload`, `signature`); without one
-/// (development) a plain bundle is read. A missing file means an empty bundle (version 0): the node refuses
-/// every recipient with `550 5.1.1` until customers are configured.
+/// A bundle must be signed (`key_id`, `payload`, `signature`) with the coordinator's bundle-signing key the node
+/// was given when it joined; there is no unsigned mode. A missing file means an empty bundle (version 0): the
+/// node refuses every recipient with `550 5.1.1` until customers are configured.
 struct BundleFile: Sendable {
     let path: String
     let lastKnownGoodPath: String
     let region: RegionID
-    let trustedKey: Curve25519.Signing.PublicKey?
+    let trustedKey: Curve25519.Signing.PublicKey
 
-    init(_ configuration: NodeConfiguration) {
+    init(_ configuration: NodeConfiguration, key: Curve25519.Signing.PublicKey) {
         path = configuration.bundlePath
         lastKnownGoodPath = configuration.lastKnownGoodPath
         region = configuration.region.id
-        trustedKey = configuration.trustedKey
+        trustedKey = key
     }
 
     /// The bundle to start with: the file's, else the last-known-good, else an empty one when there is no file.
@@ -47,20 +47,13 @@ struct BundleFile: Sendable {
         }
     }
 
-    /// A bundle's bytes checked as this node takes them: signed by the trusted key, or plain without one.
+    /// A bundle's bytes checked as this node takes them: signed by the coordinator's key, for this region.
     func decode(_ data: Data) throws -> NodeBundle {
-        let envelope = try? JSONDecoder().decode(SignedBundle.self, from: data)
-        switch (trustedKey, envelope) {
-        case (let key?, let envelope?):
-            return try envelope.verify(with: key, region: region)
-        case (.some, nil):
+        guard let envelope = try? JSONDecoder().decode(SignedBundle.self, from: data) else {
             throw NodeError(
                 .bundleNotSigned, "expected a signed bundle (key_id, payload, signature): this node trusts only bundles the coordinator signed")
-        case (nil, .some):
-            throw NodeError(.noTrustedKey, "the bundle is signed but this node has no key to verify it with (--trust-key)")
-        case (nil, nil):
-            return try NodeBundle.decode(data, expectedRegion: region)
         }
+        return try envelope.verify(with: trustedKey, region: region)
     }
 
     /// Saves the bytes of an applied bundle as the last-known-good, owner-only (it holds webhook secrets).

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import MeridianCore
+import MeridianServer
 import NIOCore
 import NIOHTTP1
 
@@ -12,17 +13,12 @@ import NIOHTTP1
 /// While the coordinator cannot be reached the node keeps serving with the bundle in force (its
 /// last-known-good after a restart) and tries again: every second until the first answer, then every interval.
 /// Each answer's `Date` header also tells the node how far its clock is from the coordinator's (`CoordinatorClock`).
+///
+/// The calls go over mutual TLS with the node's certificate; the coordinator takes the node's region and id from
+/// it.
 actor CoordinatorLink {
-    /// Who the node is and where the coordinator reaches it.
-    struct Identity: Sendable {
-        var region: RegionID
-        var node: String
-        var controlURL: String
-    }
-
     let coordinator: String
-    let token: String
-    let identity: Identity
+    let credentials: LinkCredentials
     let config: NodeConfigState
     let intake: BundleIntake
     let clock: CoordinatorClock
@@ -34,12 +30,11 @@ actor CoordinatorLink {
     private var failures = 0
 
     init(
-        coordinator: String, token: String, identity: Identity, config: NodeConfigState, intake: BundleIntake, clock: CoordinatorClock,
+        coordinator: String, credentials: LinkCredentials, config: NodeConfigState, intake: BundleIntake, clock: CoordinatorClock,
         metrics: NodeMetrics, logger: Logger, now: @escaping @Sendable () -> Date
     ) {
         self.coordinator = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
-        self.token = token
-        self.identity = identity
+        self.credentials = credentials
         self.config = config
         self.intake = intake
         self.clock = clock
@@ -74,12 +69,12 @@ actor CoordinatorLink {
 
     /// Asks for the region's bundle newer than the version in force; applies it and reports the result.
     func pullOnce() async throws {
-        let pull = BundlePull(region: identity.region.rawValue, node: identity.node, version: config.version, controlURL: identity.controlURL)
+        let pull = BundlePull(version: config.version)
         var components = URLComponents(string: coordinator + NodeProtocol.pullPath)
         components?.queryItems = pull.parameters.map { URLQueryItem(name: $0.name, value: $0.value) }
         guard let url = components?.string else { throw NodeError(.coordinatorUnavailable, "cannot build the pull URL from \(coordinator)") }
         var request = HTTPClientRequest(url: url)
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.tlsConfiguration = credentials.client
         let sent = now()
         let response = try await http.execute(request, timeout: .seconds(10))
         if let skew = clock.record(dateHeader: response.headers.first(name: "Date"), sent: sent, received: now(), logger: logger) {
@@ -93,26 +88,20 @@ actor CoordinatorLink {
             let report = intake.offer(Data(buffer: body), from: "a pull from the coordinator")
             try await send(report)
         default:
-            throw NodeError(.coordinatorUnavailable, "the coordinator answered \(response.status.code): \(Self.detail(of: body))")
+            throw NodeError(.coordinatorUnavailable, "the coordinator answered \(response.status.code): \(ProblemDetails.detail(of: Data(buffer: body)))")
         }
     }
 
     func send(_ report: BundleReport) async throws {
         var request = HTTPClientRequest(url: coordinator + NodeProtocol.reportsPath)
         request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.tlsConfiguration = credentials.client
         request.headers.add(name: "Content-Type", value: "application/json")
-        let payload = NodeReport(region: identity.region.rawValue, node: identity.node, controlURL: identity.controlURL, report: report)
-        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(payload)))
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(report)))
         let response = try await http.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: NodeProtocol.maximumReportSize)
         guard response.status == .noContent || response.status == .ok else {
-            throw NodeError(.coordinatorUnavailable, "the coordinator refused the report: \(response.status.code) \(Self.detail(of: body))")
+            throw NodeError(.coordinatorUnavailable, "the coordinator refused the report: \(response.status.code) \(ProblemDetails.detail(of: Data(buffer: body)))")
         }
-    }
-
-    /// The `detail` of a problem answer, or the start of whatever else came.
-    static func detail(of body: ByteBuffer) -> String {
-        (try? JSONDecoder().decode(ProblemDetails.self, from: Data(buffer: body)))?.detail ?? String(String(buffer: body).prefix(300))
     }
 }

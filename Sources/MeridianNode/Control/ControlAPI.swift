@@ -4,21 +4,21 @@ import MeridianCore
 import MeridianServer
 import NIOCore
 
-/// The node control API (Hummingbird), for the coordinator and for operators on the private network:
+/// The node's two HTTP listeners (Hummingbird):
 ///
-/// * `GET /healthz` and `GET /metrics` (Prometheus text), without a token;
-/// * the node protocol's calls from the coordinator (``NodeProtocol``): `PUT /v1/bundle` (a push, answered with
-///   the node's ACK or NACK), `POST /v1/directives` (a signed GDPR/CCPA directive, answered with the receipt) and
-///   `GET /v1/messages` (a customer's deliveries), with the node token;
-/// * `GET /v1/status` and `GET /v1/messages/{id}/{recipient}` (one delivery with its attempts), with the node token.
+/// * the **control API** (``router()``), over mutual TLS that accepts only the coordinator's certificate: the node
+///   protocol's calls (``NodeProtocol``) `PUT /v1/bundle` (a push, answered with the node's ACK or NACK),
+///   `POST /v1/directives` (a signed GDPR/CCPA directive, answered with the receipt) and `GET /v1/messages` (a
+///   customer's deliveries), and `GET /v1/messages/{id}/{recipient}` (one delivery with its attempts) and
+///   `GET /v1/status`;
+/// * the **probe port** (``probeRouter()``), plain HTTP for load balancers and scrapers: `GET /healthz`,
+///   `GET /metrics` (Prometheus text) and `GET /v1/status`, none of which carries personal data.
 ///
 /// Errors are RFC 9457 problem+json (``ControlProblemMiddleware``). Only query results leave the region; the
 /// store stays here.
 struct ControlAPI: Sendable {
     let region: RegionID
     let node: String
-    /// Hex SHA-256 of the node token; nil refuses every authenticated route.
-    let tokenHash: String?
     let store: MetadataStore
     let metrics: NodeMetrics
     let bundles: BundleIntake
@@ -26,7 +26,8 @@ struct ControlAPI: Sendable {
     let status: NodeStatusReporter
     let now: @Sendable () -> Date
 
-    func router() -> Router<BasicRequestContext> {
+    /// The probe port's routes.
+    func probeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: ControlProblemMiddleware())
         router.get("/healthz") { _, _ in
@@ -39,20 +40,23 @@ struct ControlAPI: Sendable {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))
         }
-        router.get("/v1/status") { request, _ in
-            try authorize(request)
-            return try json(try await status.status())
-        }
+        router.get("/v1/status") { _, _ in try json(try await status.status()) }
+        return router
+    }
+
+    /// The control API's routes; the TLS listener in front of them lets only the coordinator in.
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ControlProblemMiddleware())
+        router.get("/v1/status") { _, _ in try json(try await status.status()) }
         // A coordinator push: the signed bundle as the body; the answer is the node's ACK (200) or NACK (422).
         router.put(RouterPath(NodeProtocol.bundlePath)) { request, _ in
-            try authorize(request)
             let body = try await request.body.collect(upTo: NodeProtocol.maximumBundleSize)
             let report = bundles.offer(Data(buffer: body), from: "a coordinator push")
             return try json(report, status: report.status == .ack ? .ok : .unprocessableContent)
         }
         // A signed GDPR/CCPA directive; the answer is the receipt (200) or why it was refused (422).
         router.post(RouterPath(NodeProtocol.directivesPath)) { request, _ in
-            try authorize(request)
             let body = try await request.body.collect(upTo: NodeProtocol.maximumDirectiveSize)
             let signed: SignedDirective
             do {
@@ -63,7 +67,6 @@ struct ControlAPI: Sendable {
             return try json(try await directives.carryOut(signed))
         }
         router.get(RouterPath(NodeProtocol.messagesPath)) { request, _ in
-            try authorize(request)
             let query: MessageQuery
             do {
                 query = try MessageQuery(parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) })
@@ -73,7 +76,6 @@ struct ControlAPI: Sendable {
             return try json(MessagePage(region: region.rawValue, node: node, messages: try await store.query(query)))
         }
         router.get("/v1/messages/:id/:recipient") { request, context in
-            try authorize(request)
             guard let id = context.parameters.get("id"), let recipient = context.parameters.get("recipient", as: Int.self) else {
                 throw Problem(.badRequest, "the path is /v1/messages/{message id}/{recipient index}")
             }
@@ -88,15 +90,6 @@ struct ControlAPI: Sendable {
     struct DeliveryDetail: Encodable {
         var delivery: DeliveryRecord
         var attempts: [DeliveryAttempt]
-    }
-
-    private func authorize(_ request: Request) throws {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw Problem(.unauthorized, "send the node token as Authorization: Bearer <token>")
-        }
-        guard let tokenHash, BearerToken.matches(authorization: header, hash: tokenHash) else {
-            throw Problem(.unauthorized, "the node token is not valid")
-        }
     }
 }
 

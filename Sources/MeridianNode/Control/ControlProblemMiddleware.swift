@@ -14,8 +14,6 @@ struct ControlProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as CoreError {
             // A directive's signature, key or expiry: the reason is written for the coordinator's operator.
             return Problem(.unprocessableContent, "directive refused: \(error.reason)").response
-        } catch let error as NodeError where error.code == .noTrustedKey {
-            return Problem(.unprocessableContent, "directive refused: \(error.reason)").response
         } catch let error as HTTPError {
             return Problem(error.status, error.body ?? error.status.reasonPhrase).response
         } catch {

@@ -14,7 +14,7 @@ import MeridianCore
 /// Process logs name deliveries by message id, never by address, so they hold nothing to erase.
 public struct DirectiveExecutor: Sendable {
     /// The coordinator's key, which signs directives; without one the node takes none.
-    let trustedKey: Curve25519.Signing.PublicKey?
+    let trustedKey: Curve25519.Signing.PublicKey
     let region: Region
     let nodeID: String
     /// Where the node records its accounts' erasures for its backups (`AccountErasures`).
@@ -26,12 +26,9 @@ public struct DirectiveExecutor: Sendable {
     let now: @Sendable () -> Date
 
     /// Checks the directive's signature and expiry, then carries it out. Errors are the reason for refusing it:
-    /// a ``CoreError`` (key, signature, expiry) or a ``NodeError`` (no trusted key).
+    /// a ``CoreError`` (key, signature, expiry).
     public func carryOut(_ signed: SignedDirective) async throws -> DirectiveReceipt {
-        guard let key = trustedKey else {
-            throw NodeError(.noTrustedKey, "this node trusts no coordinator key (--trust-key), so it takes no directives")
-        }
-        let directive = try signed.verify(with: key, at: now())
+        let directive = try signed.verify(with: trustedKey, at: now())
         let receipt = try await carryOut(directive)
         logger.notice(
             "gdpr: carried out a directive", metadata: ["request": "\(directive.requestID)", "action": "\(directive.action.rawValue)"])

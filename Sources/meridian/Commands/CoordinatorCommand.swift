@@ -42,8 +42,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "Port to listen on.")
         var port = 8080
 
-        @Option(help: "File holding the node token (default: DATA-DIR/node-token, created if missing; or set MERIDIAN_NODE_TOKEN).")
-        var nodeTokenFile: String?
+        @Option(help: "Address of the node port, where nodes join, pull and report over mutual TLS (default: --host).")
+        var nodeHost: String?
+
+        @Option(help: "The node port.")
+        var nodePort = 8443
+
+        @Option(help: "A host name or address nodes reach the node port by, for the coordinator's certificate; repeat for several (default: localhost, 127.0.0.1, ::1 and --node-host).")
+        var nodeHostname: [String] = []
 
         @Option(help: "The DNS resolver (IP[:PORT]) that checks customers' MX and TXT records (default: the first nameserver in /etc/resolv.conf).")
         var dnsResolver: String?
@@ -65,7 +71,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration.host = host
             configuration.port = port
             configuration.regionsDirectory = options.regions
-            configuration.nodeTokenFile = nodeTokenFile
+            guard (0...65_535).contains(nodePort) else { throw ValidationError("--node-port \(nodePort) is not a port number (0 to 65535)") }
+            configuration.nodeLink.host = nodeHost ?? host
+            configuration.nodeLink.port = nodePort
+            if !nodeHostname.isEmpty {
+                configuration.nodeLink.hostnames = nodeHostname
+            } else if !["0.0.0.0", "::", "127.0.0.1", "localhost"].contains(configuration.nodeLink.host) {
+                configuration.nodeLink.hostnames.append(configuration.nodeLink.host)
+            }
             if let smarthost {
                 guard let relay = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }
                 configuration.smarthost = relay
@@ -81,11 +94,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
             let logger = makeLogger(label: "meridian.coordinator")
             let coordinator = try await CoordinatorCommand.build(configuration, logger: logger)
             let address = "\(configuration.host):\(configuration.port)"
+            let link = configuration.nodeLink
             let app = try coordinator.application { token, path in
                 say("first start: created admin token \(token.secret)")
                 say(path.map { "(also written to \($0); it is not shown again)" } ?? "(the admin-token file could not be written; keep the token now)")
             } onServerRunning: {
-                say("coordinator listening on http://\(address)")
+                say("coordinator listening on http://\(address); node port https://\(link.host):\(link.port) (mutual TLS, names \(link.hostnames.joined(separator: ", ")))")
             }
             try await CoordinatorCommand.run([app], listeningOn: address, logger: logger)
         }
@@ -115,8 +129,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
         } catch let error as RegionConfigError {
             throw ValidationError("\(error.description) (set --regions to the Regions directory)")
         } catch let error as CoordinatorError {
-            throw ValidationError(error.description)
-        } catch let error as NodeTokenError {
             throw ValidationError(error.description)
         }
     }

@@ -15,41 +15,41 @@ struct NodeCommand: AsyncParsableCommand {
         commandName: "node",
         abstract: "Run a regional mail node: SMTP in, webhooks out, metadata kept in the region.",
         discussion: """
-            The node takes its customers from signed bundles: pushed by the coordinator (--coordinator, with \
-            --trust-key) and pulled at start and every --pull-interval, or from a bundle file (--bundle). Its \
-            retention and queue policy come from Regions/<region>.yaml. Queued mail is \
-            spooled under --spool and survives a crash; SIGTERM lets transactions in flight finish.
+            A node joins a coordinator once: an admin enrolls it (meridian nodes enroll REGION ID --control-url \
+            URL) and it starts with --coordinator https://COORDINATOR:8443 --join TOKEN, makes its own key and \
+            gets a certificate naming its region and id (kept under DATA-DIR/identity). From then on it takes its \
+            customers from bundles the coordinator signs: pushed over mutual TLS to its control API and pulled at \
+            start and every --pull-interval; without --coordinator, from a bundle file (--bundle) that must be \
+            signed with the same key. Its retention and queue policy come from Regions/<region>.yaml. Queued mail \
+            is spooled under --spool and survives a crash; SIGTERM lets transactions in flight finish.
             """)
 
     @Option(help: "The region this node serves (a file Regions/<id>.yaml).")
     var region: String
 
-    @Option(help: "This node's id, as listed under nodes: in the region file (default: the first one).")
+    @Option(help: "This node's id as listed under nodes: in the region file, for its default control port (its id comes from its enrollment).")
     var nodeID: String?
 
     @Option(help: "The Regions directory.")
     var regions = "Regions"
 
-    @Option(help: "Where the metadata store, bundle and node token live (default: .meridian/node-<region>).")
+    @Option(help: "Where the metadata store, bundle and enrollment (identity/) live (default: .meridian/node-<region>).")
     var dataDir: String?
 
     @Option(help: "The spool directory; put it on a disk of its own in production (default: DATA-DIR/spool).")
     var spool: String?
 
-    @Option(help: "The bundle file: the customers this node serves (default: DATA-DIR/bundle.json).")
+    @Option(help: "The bundle file, signed by the coordinator's key, when the node runs without --coordinator (default: DATA-DIR/bundle.json).")
     var bundle: String?
 
-    @Option(help: "The coordinator's bundle-signing public key (base64, or a file holding it such as bundle-signing.pub); then only signed bundles are applied.")
-    var trustKey: String?
-
-    @Option(help: "The coordinator's URL: the node pulls its bundle from there at start and every --pull-interval, and reports ACK or NACK; needs --trust-key.")
+    @Option(help: "The coordinator's node port, https://HOST:8443: the node joins there, pulls its bundle at start and every --pull-interval, and reports ACK or NACK.")
     var coordinator: String?
+
+    @Option(help: "The one-time join token from meridian nodes enroll (or set MERIDIAN_JOIN_TOKEN); used only when the node has not joined with it yet.")
+    var join: String?
 
     @Option(help: "Seconds between pulls from the coordinator (pushes arrive at once regardless).")
     var pullInterval = 30
-
-    @Option(help: "This node's control API URL as the coordinator reaches it, for pushes (default: from --control-host and --control-port).")
-    var controlURL: String?
 
     @Option(help: "Address for SMTP.")
     var smtpHost = "0.0.0.0"
@@ -57,11 +57,17 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Port for SMTP.")
     var smtpPort = 25
 
-    @Option(help: "Address for the control API (health, status, metadata queries, /metrics).")
+    @Option(help: "Address for the control API (mutual TLS: only the coordinator gets in).")
     var controlHost = "127.0.0.1"
 
-    @Option(help: "Port for the control API (default: the port of this node's control_url in the region file).")
+    @Option(help: "Port for the control API (default: the port of the control URL the node was enrolled with, else of its control_url in the region file).")
     var controlPort: Int?
+
+    @Option(help: "Address for the probe port: plain HTTP with /healthz, /metrics and /v1/status only (default: --control-host).")
+    var probeHost: String?
+
+    @Option(help: "Port for the probe port (default: the control port plus 10).")
+    var probePort: Int?
 
     @Option(help: "The name the node greets with (default: the region's MX host).")
     var hostname: String?
@@ -93,17 +99,16 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Most SMTP connections open at once from one IP address.")
     var maxConnectionsPerIp = 50
 
-    @Option(help: "File holding the node token the control API accepts (default: DATA-DIR/node-token, created if missing; or set MERIDIAN_NODE_TOKEN).")
-    var controlTokenFile: String?
-
     func run() async throws {
         let logger = makeLogger(label: "meridian.node")
         let configuration = try nodeConfiguration(catalog: try loadCatalog(regions))
         let node = try await NodeCommand.build(configuration, logger: logger)
         say("""
-            node \(configuration.nodeID) (region \(configuration.region.id))
+            node \(node.nodeID) (region \(configuration.region.id))
               smtp     \(configuration.smtp.host):\(configuration.smtp.port)\(configuration.tlsCertificatePath == nil ? " (no STARTTLS: pass --tls-cert and --tls-key)" : " with STARTTLS")
-              control  http://\(configuration.controlHost):\(configuration.controlPort)  (token in \(ProcessInfo.processInfo.environment["MERIDIAN_NODE_TOKEN"] == nil ? configuration.nodeTokenFile : "MERIDIAN_NODE_TOKEN"))
+              identity \(node.enrollment.certificate.nodeIdentity?.uri ?? node.nodeID), certificate until \(ISOTime.string(node.enrollment.expiresAt))
+              control  https://\(node.configuration.controlHost):\(node.configuration.controlPort ?? 0)  (mutual TLS, enrolled as \(node.enrollment.controlURL))
+              probe    http://\(node.configuration.probeHost):\(node.configuration.probePort ?? 0)  (/healthz, /metrics, /v1/status)
               spool    \(configuration.spoolDirectory)
               config   \(configuration.coordinatorURL.map { "from the coordinator at \($0), pulled every \(pullInterval) s; " } ?? "")bundle file \(configuration.bundlePath) (version \(node.config.version), \(node.config.directory.bundle.customers.count) customers)
             """)
@@ -117,8 +122,6 @@ struct NodeCommand: AsyncParsableCommand {
         do {
             return try await RegionalNode.build(configuration, registry: registry, logger: logger)
         } catch let error as NodeError {
-            throw ValidationError(error.description)
-        } catch let error as NodeTokenError {
             throw ValidationError(error.description)
         }
     }
@@ -139,15 +142,17 @@ struct NodeCommand: AsyncParsableCommand {
         let dataDirectory = dataDir ?? ".meridian/node-\(id)"
         var configuration = NodeConfiguration(region: region, nodeID: endpoint.id, dataDirectory: dataDirectory, hostname: hostname ?? region.mxHost)
         if let spool { configuration.spoolDirectory = spool }
-        if let trustKey { configuration.trustedKey = try Self.publicKey(trustKey) }
         if let bundle { configuration.bundlePath = bundle }
-        for (name, port) in [("--smtp-port", smtpPort), ("--control-port", controlPort ?? 9101)] where !(0...65_535).contains(port) {
+        for (name, port) in [("--smtp-port", smtpPort), ("--control-port", controlPort ?? 9101), ("--probe-port", probePort ?? 9111)]
+        where !(0...65_535).contains(port) {
             throw ValidationError("\(name) \(port) is not a port number (0 to 65535)")
         }
         configuration.smtp.host = smtpHost
         configuration.smtp.port = smtpPort
         configuration.controlHost = controlHost
-        configuration.controlPort = controlPort ?? URL(string: endpoint.controlURL)?.port ?? 9101
+        configuration.controlPort = controlPort ?? (nodeID == nil ? nil : URL(string: endpoint.controlURL)?.port)
+        configuration.probeHost = probeHost ?? controlHost
+        configuration.probePort = probePort
         switch (tlsCert, tlsKey) {
         case (let cert?, let key?):
             configuration.tlsCertificatePath = cert
@@ -167,51 +172,31 @@ struct NodeCommand: AsyncParsableCommand {
         }
         guard (1...600).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout \(webhookTimeout): from 1 to 600 seconds") }
         configuration.webhookTimeout = .seconds(webhookTimeout)
-        if let controlTokenFile { configuration.nodeTokenFile = controlTokenFile }
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout \(idleTimeout): from 1 to 3600 seconds") }
         guard (0...100_000_000).contains(minDataRate) else {
             throw ValidationError("--min-data-rate \(minDataRate): bytes per second, from 0 (no floor) to 100000000")
         }
         guard maxConnections >= 1, maxConnectionsPerIp >= 1 else { throw ValidationError("connection limits must be at least 1") }
         if let coordinator {
-            guard let url = URL(string: coordinator), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-                throw ValidationError("--coordinator \(coordinator): expected an http(s) URL such as http://coordinator.internal:8080")
-            }
-            guard trustKey != nil else {
-                throw ValidationError("--coordinator needs --trust-key (the coordinator's bundle-signing.pub): a node applies only bundles it can verify")
+            guard let url = URL(string: coordinator), url.scheme == "https", url.host != nil else {
+                throw ValidationError("--coordinator \(coordinator): expected the coordinator's node port, such as https://coordinator.internal:8443")
             }
             configuration.coordinatorURL = coordinator
         }
+        if let text = join ?? ProcessInfo.processInfo.environment["MERIDIAN_JOIN_TOKEN"], !text.isEmpty {
+            guard let token = JoinToken(text) else {
+                throw ValidationError("--join: not a join token (mrj_… as meridian nodes enroll prints it, with its .fingerprint)")
+            }
+            guard coordinator != nil else { throw ValidationError("--join needs --coordinator, where the node joins") }
+            configuration.joinToken = token
+        }
         guard (1...86_400).contains(pullInterval) else { throw ValidationError("--pull-interval \(pullInterval): from 1 to 86400 seconds") }
         configuration.pullInterval = .seconds(Int64(pullInterval))
-        if let controlURL {
-            guard let url = URL(string: controlURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-                throw ValidationError("--control-url \(controlURL): expected an http(s) URL")
-            }
-            configuration.controlURL = controlURL.hasSuffix("/") ? String(controlURL.dropLast()) : controlURL
-        }
         configuration.smtp.idleTimeout = .seconds(Int64(idleTimeout))
         configuration.smtp.minDataRate = minDataRate
         configuration.smtp.maxConnections = maxConnections
         configuration.smtp.maxConnectionsPerIP = maxConnectionsPerIp
         return configuration
-    }
-}
-
-extension NodeCommand {
-    /// An Ed25519 public key from base64 of its 32 raw bytes, or from a file holding that.
-    static func publicKey(_ text: String) throws -> Curve25519.Signing.PublicKey {
-        var value = text
-        if FileManager.default.fileExists(atPath: text) {
-            guard let contents = try? String(contentsOfFile: text, encoding: .utf8) else {
-                throw ValidationError("--trust-key \(text): the file cannot be read")
-            }
-            value = contents.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        guard let bytes = Data(base64Encoded: value), let key = try? Curve25519.Signing.PublicKey(rawRepresentation: bytes) else {
-            throw ValidationError("--trust-key \(text): expected base64 of a 32-byte Ed25519 public key, or a file holding it")
-        }
-        return key
     }
 }
 

@@ -4,6 +4,7 @@ import Logging
 import MeridianCoordinator
 import MeridianCore
 import MeridianNode
+import MeridianServer
 import MeridianSmarthost
 import Prometheus
 import ServiceLifecycle
@@ -14,11 +15,14 @@ struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start a coordinator and one node per region on this machine.",
         discussion: """
-            The coordinator listens on 127.0.0.1:8080 with its data under --data-dir; the nodes take SMTP on \
-            2525 (eu), 2526 (us), 2527 (ap) and their control APIs on 9101 to 9103, with STARTTLS on a \
-            self-signed certificate (DIR/tls). The nodes take their customers from the coordinator: it signs a \
-            new config version on every change and pushes it, and they pull at start and every 30 s. The first start creates an admin token and writes it to DIR/admin-token; later starts reuse the \
-            data. Ctrl-C stops everything, letting SMTP transactions in flight finish.
+            The coordinator listens on 127.0.0.1:8080 with its data under --data-dir, and for its nodes on \
+            8443; the nodes take SMTP on 2525 (eu), 2526 (us), 2527 (ap), with STARTTLS on a self-signed \
+            certificate (DIR/tls), their control APIs (mutual TLS) on 9101 to 9103 and their probe ports on 9111 \
+            to 9113. Each node is enrolled and joins the coordinator as meridian node --join does, and its \
+            certificate is renewed while it runs. The nodes take their customers from the coordinator: it signs a \
+            new config version on every change and pushes it, and they pull at start and every 30 s. The first \
+            start creates an admin token and writes it to DIR/admin-token; later starts reuse the data. Ctrl-C \
+            stops everything, letting SMTP transactions in flight finish.
             """)
 
     @Option(help: "Where state is kept (SQLite database, master key, admin token).")
@@ -47,6 +51,7 @@ struct Up: AsyncParsableCommand {
         var configuration = CoordinatorConfiguration(
             database: .sqlite(path: (dataDir as NSString).appendingPathComponent("coordinator.sqlite")), dataDirectory: dataDir)
         configuration.port = 8080 + portOffset
+        configuration.nodeLink.port = 8443 + portOffset
         configuration.regionsDirectory = regions
         configuration.smarthost = relay
         configuration.seedDemoRegistry = true
@@ -54,7 +59,7 @@ struct Up: AsyncParsableCommand {
         let coordinator = try await CoordinatorCommand.build(configuration, logger: logger)
         let nodes: [RegionalNode]
         do {
-            nodes = try await buildNodes(catalog, coordinator: coordinator, url: url, relay: relay, logger: logger)
+            nodes = try await buildNodes(catalog, coordinator: coordinator, relay: relay, logger: logger)
         } catch {
             await coordinator.close()
             throw error
@@ -63,7 +68,7 @@ struct Up: AsyncParsableCommand {
         let tokenPath = (dataDir as NSString).appendingPathComponent("admin-token")
         let nodeLines = nodes.map { node in
             let config = node.configuration
-            return "\(config.region.id)  smtp 127.0.0.1:\(config.smtp.port)  control http://127.0.0.1:\(config.controlPort)  "
+            return "\(config.region.id)  smtp 127.0.0.1:\(config.smtp.port)  control \(node.enrollment.controlURL)  probe http://127.0.0.1:\(config.probePort ?? 0)  "
                 + "config version \(node.config.version) (\(node.config.directory.bundle.customers.count) customers)"
         }
         let app = try coordinator.application { _, _ in
@@ -77,39 +82,95 @@ struct Up: AsyncParsableCommand {
         try await CoordinatorCommand.run(nodes.flatMap(\.services) + [app], listeningOn: "127.0.0.1:\(configuration.port)", logger: logger)
     }
 
-    /// One node per region of the eu/us/ap contract, trusting the coordinator's bundle-signing key and pulling from it.
-    private func buildNodes(_ catalog: RegionCatalog, coordinator: Coordinator, url: String, relay: Smarthost?, logger: Logger) async throws
+    /// One node per region of the eu/us/ap contract, joined to the coordinator and pulling from it. A node that
+    /// has not joined, or whose enrollment the coordinator no longer honours (its certificate expired while `up`
+    /// was stopped, or the coordinator's data was reset), is enrolled and joins over the node port, which listens
+    /// for that while the nodes are built.
+    private func buildNodes(_ catalog: RegionCatalog, coordinator: Coordinator, relay: Smarthost?, logger: Logger) async throws
         -> [RegionalNode]
     {
         let tls = try SelfSignedCertificate.ensure(
             in: (dataDir as NSString).appendingPathComponent("tls"), hostnames: ["localhost"] + catalog.regions.map(\.mxHost))
-        let registry = PrometheusCollectorRegistry()
-        var nodes: [RegionalNode] = []
-        do {
-            for region in catalog.regions {
-                guard let ports = NodeListenAddresses.forUp(region: region.id, portOffset: portOffset) else {
-                    say("meridian up: region \(region.id) has no local ports (only eu, us and ap do); not started")
-                    continue
-                }
-                var node = NodeConfiguration(
-                    region: region, nodeID: region.nodes[0].id, dataDirectory: (dataDir as NSString).appendingPathComponent("node-\(region.id)"),
-                    hostname: region.mxHost)
-                node.smtp.host = "127.0.0.1"
-                node.smtp.port = ports.smtpPort
-                node.controlHost = "127.0.0.1"
-                node.controlPort = ports.controlPort
-                node.tlsCertificatePath = tls.certificate
-                node.tlsKeyPath = tls.key
-                node.nodeTokenFile = coordinator.configuration.nodeTokenPath
-                node.smarthost = relay
-                node.trustedKey = coordinator.keys.bundleSigning.publicKey
-                node.coordinatorURL = url
-                nodes.append(try await NodeCommand.build(node, registry: registry, logger: logger))
+        var configurations: [NodeConfiguration] = []
+        for region in catalog.regions {
+            guard let ports = NodeListenAddresses.forUp(region: region.id, portOffset: portOffset) else {
+                say("meridian up: region \(region.id) has no local ports (only eu, us and ap do); not started")
+                continue
             }
-            return nodes
-        } catch {
-            for node in nodes { await node.close() }
-            throw error
+            var node = NodeConfiguration(
+                region: region, nodeID: region.nodes[0].id, dataDirectory: (dataDir as NSString).appendingPathComponent("node-\(region.id)"),
+                hostname: region.mxHost)
+            node.smtp.host = "127.0.0.1"
+            node.smtp.port = ports.smtpPort
+            node.controlHost = "127.0.0.1"
+            node.controlPort = ports.controlPort
+            node.probeHost = "127.0.0.1"
+            node.probePort = ports.probePort
+            node.tlsCertificatePath = tls.certificate
+            node.tlsKeyPath = tls.key
+            node.smarthost = relay
+            node.coordinatorURL = "https://127.0.0.1:\(coordinator.configuration.nodeLink.port)"
+            configurations.append(node)
+        }
+        try await Migrations.run(on: coordinator.store, logger: logger)
+        for index in configurations.indices where try await !Self.isJoined(configurations[index], coordinator: coordinator) {
+            let node = configurations[index]
+            let controlURL = "https://127.0.0.1:\(node.controlPort ?? 0)"
+            if try await coordinator.nodes.node(node.nodeID)?.enrollment == .active {
+                _ = try await coordinator.nodes.revoke(node.nodeID, by: .system("up"), at: Date())
+            }
+            configurations[index].joinToken = try await coordinator.nodes.enroll(
+                node.nodeID, region: node.region.id, controlURL: controlURL, pinning: coordinator.keys.authority.coordinatorCA.certificate.fingerprint,
+                by: .system("up"), at: Date()
+            ).token
+            say("meridian up: enrolled node \(node.nodeID) (\(node.region.id)); it joins the coordinator now")
+        }
+        let registry = PrometheusCollectorRegistry()
+        let configured = configurations
+        let build = { @Sendable () async throws -> [RegionalNode] in
+            var nodes: [RegionalNode] = []
+            do {
+                for node in configured { nodes.append(try await NodeCommand.build(node, registry: registry, logger: logger)) }
+                return nodes
+            } catch {
+                for node in nodes { await node.close() }
+                throw error
+            }
+        }
+        guard configurations.contains(where: { $0.joinToken != nil }) else { return try await build() }
+        return try await withNodePortListening(coordinator, logger: logger, build)
+    }
+
+    /// Whether a node's kept enrollment is one the coordinator honours for a while yet.
+    static func isJoined(_ node: NodeConfiguration, coordinator: Coordinator) async throws -> Bool {
+        guard let enrollment = try? NodeEnrollment.load(directory: node.identityDirectory), enrollment.node == node.nodeID,
+            enrollment.nodeCA == coordinator.keys.authority.nodeCA.certificate, enrollment.expiresAt > Date().addingTimeInterval(3600)
+        else { return false }
+        return try await coordinator.nodes.isCurrent(node.nodeID, serial: enrollment.certificate.serialHex) != nil
+    }
+
+    /// Runs `body` while the coordinator's node port listens (and no longer).
+    func withNodePortListening<R: Sendable>(_ coordinator: Coordinator, logger: Logger, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
+        let (listening, signal) = AsyncStream<Void>.makeStream()
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: try coordinator.nodeLinkApplication { _ in signal.yield() })], logger: logger))
+        return try await withThrowingTaskGroup(of: R?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            defer { tasks.cancelAll() }
+            for await _ in listening { break }
+            do {
+                let result = try await body()
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
         }
     }
 
@@ -120,7 +181,7 @@ struct Up: AsyncParsableCommand {
         admin token  \(token)
                      (also in \(tokenPath); the CLI reads it from there)
         nodes        \(nodes.joined(separator: "\n             "))
-                     (STARTTLS with the self-signed certificate in \(dataDir)/tls; node token in \(dataDir)/node-token)
+                     (STARTTLS with the self-signed certificate in \(dataDir)/tls; each node's key and certificate in \(dataDir)/node-REGION/identity)
         stop         Ctrl-C
         """
     }

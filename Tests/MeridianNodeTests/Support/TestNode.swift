@@ -7,8 +7,9 @@ import Testing
 
 @testable import MeridianNode
 
-/// A regional node built by its builder in a directory of its own, listening on ephemeral loopback ports and
-/// serving the customers of a plain bundle file: what `meridian node` runs, in-process.
+/// A regional node built by its builder in a directory of its own, enrolled by the ``TestPKI``, listening on
+/// ephemeral loopback ports and serving the customers of a signed bundle file: what `meridian node` runs,
+/// in-process.
 struct TestNode {
     static let region = try! RegionCatalog.load(directory: TestPaths.root + "/Regions").region(RegionID("eu")!)!
     static let secret = "whsec_" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
@@ -18,8 +19,13 @@ struct TestNode {
         ["id": id, "region": "eu", "domains": [domain], "webhook": ["url": webhook, "mode": mode, "secret": secret], "metadata_redactions": []]
     }
 
-    /// A plain bundle, as a coordinator-less node reads it.
+    /// A bundle signed with the ``TestPKI``'s bundle key, as the coordinator signs it.
     static func bundle(version: Int, customers: [[String: Any]]) throws -> Data {
+        try TestPKI.shared.signed(try plainBundle(version: version, customers: customers))
+    }
+
+    /// The same, unsigned.
+    static func plainBundle(version: Int, customers: [[String: Any]]) throws -> Data {
         try JSONSerialization.data(withJSONObject: ["version": version, "region": "eu", "customers": customers, "elsewhere": []])
     }
 
@@ -33,6 +39,8 @@ struct TestNode {
         configuration.smtp.host = "127.0.0.1"
         configuration.smtp.port = 0
         configuration.controlPort = 0
+        configuration.probePort = 0
+        try TestPKI.shared.enrollment(node: "eu-test", region: RegionID("eu")!).save(directory: configuration.identityDirectory)
         configuration.webhookTimeout = .seconds(5)
         // Retries within a test: one second at most between attempts.
         configuration.region.queue.retryInitial = PolicyDuration(seconds: 1)
