@@ -42,6 +42,7 @@ module "coordinator" {
   database_storage = var.database_storage_gb
   backup_days      = 90
   artifact_url     = var.meridian_artifact_url
+  node_cidrs       = flatten([for region in module.region : [for address in values(region.node_addresses) : "${address}/32"]])
 }
 
 module "region" {
@@ -59,5 +60,7 @@ module "region" {
   instance_type   = var.node_instance_type
   spool_volume_gb = var.spool_volume_gb
   artifact_url    = var.meridian_artifact_url
-  control_cidrs   = concat(["${module.coordinator.egress_ip}/32"], var.admin_cidrs)
+  control_cidrs   = ["${module.coordinator.egress_ip}/32"]
+  probe_cidrs     = var.admin_cidrs
+  coordinator_url = module.coordinator.node_url
 }

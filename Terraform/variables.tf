@@ -52,7 +52,7 @@ variable "database_storage_gb" {
 }
 
 variable "admin_cidrs" {
-  description = "CIDR blocks allowed to reach the node control APIs' port directly besides the coordinator (for operators' break-glass access). Empty by default."
+  description = "CIDR blocks allowed to reach the nodes' probe ports (health, status, metrics; no personal data), e.g. the monitoring network. Only the coordinator reaches the control APIs (mutual TLS). Empty by default."
   type        = list(string)
   default     = []
 }

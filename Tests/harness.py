@@ -1,7 +1,8 @@
 """Real processes for the system tests (Tests/system) and the fault suite (Tests/e2e), built from this tree and
 nothing mocked: `meridian node`, `meridian coordinator` and `meridian up`, an HTTP webhook sink (Python's
 http.server), an SMTP sink for delivery status notifications, a DNS server (dnslib), and the clients that talk
-to them (SMTP, the admin API, the node protocol). Tests/system/conftest.py makes fixtures of them."""
+to them (SMTP, the admin API, the node protocol over mutual TLS). Tests/system/conftest.py makes fixtures of
+them; Tests/pki.py makes the certificates and bundle signatures of nodes run without a coordinator."""
 
 import base64
 import json
@@ -12,6 +13,7 @@ import signal
 import smtplib
 import socket
 import socketserver
+import ssl
 import subprocess
 import threading
 import time
@@ -20,10 +22,11 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+from pki import PKI_SHARED
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 MERIDIAN = os.environ.get("MERIDIAN_BIN", os.path.join(ROOT, ".build", "debug", "meridian"))
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
-NODE_TOKEN = "mrd_" + "n" * 43
 
 
 def free_port():
@@ -187,7 +190,9 @@ def customer(cid, domain, url, mode="queued", redactions=(), region="eu"):
 
 class Node:
     """`meridian node --region eu` in a temporary directory, with its own Regions copy whose queue times
-    are shortened so that retries and the lifetime fit in a test."""
+    are shortened so that retries and the lifetime fit in a test. It runs without a coordinator: its enrollment
+    (identity/) and its signed bundle files come from Tests/pki.py, and the harness calls its control API with a
+    certificate of that PKI's coordinator CA."""
 
     def __init__(self, workdir, customers, elsewhere=(), lifetime="1h", smarthost=None, tls=False,
                  webhook_timeout=2, idle_timeout=30, spool=None, extra=(), region="eu", write_bundle=True):
@@ -204,14 +209,18 @@ class Node:
             text = re.sub(r"retry_maximum: .*", "retry_maximum: 2s", text)
             open(path, "w").write(text)
         os.makedirs(self.data, exist_ok=True)
+        self.smtp_port = free_port()
+        self.control_port = free_port()
+        self.probe_port = free_port()
+        if not os.path.exists(os.path.join(self.data, "identity")):
+            PKI_SHARED.write_identity(self.data, region, f"{region}-1", self.control_port)
         self.bundle_path = os.path.join(self.data, "bundle.json")
         if write_bundle:
             self.write_bundle(1, customers, elsewhere)
-        self.smtp_port = free_port()
-        self.control_port = free_port()
         self.args = [
             MERIDIAN, "node", "--region", region, "--regions", self.regions, "--data-dir", self.data,
             "--smtp-host", "127.0.0.1", "--smtp-port", str(self.smtp_port), "--control-port", str(self.control_port),
+            "--probe-port", str(self.probe_port),
             "--webhook-timeout", str(webhook_timeout), "--idle-timeout", str(idle_timeout), "--hostname", "eu.mx.test",
         ]
         if smarthost:
@@ -226,19 +235,24 @@ class Node:
             self.args += ["--tls-cert", cert, "--tls-key", key]
         self.args += list(extra)
         self.log_path = os.path.join(workdir, "node.log")
+        self.coordinator = PKI_SHARED.client_context(workdir)
         self.process = None
         self.start()
 
     def write_bundle(self, version, customers, elsewhere=()):
+        """Writes a bundle signed as the coordinator signs it."""
         bundle = {"version": version, "region": self.region, "customers": list(customers), "elsewhere": list(elsewhere)}
+        self.write_raw(json.dumps(PKI_SHARED.sign(bundle)))
+
+    def write_raw(self, text):
         tmp = self.bundle_path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(bundle, f)
+            f.write(text)
         os.replace(tmp, self.bundle_path)
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        env = dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN, LOG_LEVEL="info")
+        env = dict(os.environ, LOG_LEVEL="info")
         self.process = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         wait_for(self.ready, timeout=30, what=f"the node to listen (log: {self.log_path})")
 
@@ -248,7 +262,7 @@ class Node:
         try:
             with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=0.5) as s:
                 s.recv(100)
-            return self.get("/healthz", token=None)[0] == 200
+            return self.probe("/healthz")[0] == 200 and self.get("/v1/status")[0] == 200
         except OSError:
             return False
 
@@ -265,21 +279,33 @@ class Node:
                 self.process.kill()
         self.log.close()
 
-    def get(self, path, token=NODE_TOKEN):
-        request = urllib.request.Request(f"http://127.0.0.1:{self.control_port}{path}")
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, response.headers.get("Content-Type"), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.headers.get("Content-Type"), error.read()
+    def probe(self, path):
+        """A GET on the plain probe port (/healthz, /metrics, /v1/status)."""
+        return fetch(f"http://127.0.0.1:{self.probe_port}{path}")
+
+    def get(self, path, method="GET", body=None, context=None):
+        """A call to the control API as the coordinator makes it (mutual TLS), or with `context`."""
+        return fetch(f"https://127.0.0.1:{self.control_port}{path}", method=method, body=body, context=context or self.coordinator)
 
     def messages(self, customer_id, **query):
         query = "&".join([f"customer_id={customer_id}"] + [f"{k}={urllib.parse.quote(str(v))}" for k, v in query.items()])
         status, _, body = self.get(f"/v1/messages?{query}")
         assert status == 200, body
         return json.loads(body)["messages"]
+
+
+def fetch(url, method="GET", body=None, context=None, headers=()):
+    """(status, content type, body) of one HTTP request; an HTTP error is an answer too."""
+    request = urllib.request.Request(url, method=method, data=body)
+    for name, value in headers:
+        request.add_header(name, value)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return response.status, response.headers.get("Content-Type"), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type"), error.read()
 
 
 class DNSZone:
@@ -368,24 +394,36 @@ def http(method, url, token, body=None, content_type="application/json"):
         return error.code, error.read()
 
 
-# Processes: the coordinator, nodes that pull from it, and `meridian up`.
+# Processes: the coordinator, nodes that join it and pull from it, and `meridian up`.
 
-def start_coordinator(work, port, regions="Regions", extra=()):
+def start_coordinator(work, port, regions="Regions", extra=(), node_port=None):
+    """`meridian coordinator` on `port`, its node port on `node_port` or a free one (`process.node_port`)."""
     data = os.path.join(work, "coordinator")
-    return subprocess.Popen(
+    node_port = node_port or free_port()
+    process = subprocess.Popen(
         [MERIDIAN, "coordinator", "--database", f"sqlite:{data}/coordinator.sqlite", "--data-dir", data, "--port", str(port),
-         "--regions", os.path.join(ROOT, regions), *extra],
-        cwd=ROOT, stdout=open(os.path.join(work, "coordinator.log"), "ab"), stderr=subprocess.STDOUT,
-        env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN)), data
+         "--node-port", str(node_port), "--regions", os.path.join(ROOT, regions), *extra],
+        cwd=ROOT, stdout=open(os.path.join(work, "coordinator.log"), "ab"), stderr=subprocess.STDOUT)
+    process.node_port = node_port
+    return process, data
 
 
-def start_node(work, coordinator_port, trust_key, smtp_port, control_port, pull_interval=1, wrapper=(), env=None):
+def enroll(port, admin, region, node_id, control_port):
+    """Enrolls a node through the admin API, as `meridian nodes enroll` does; its join token."""
+    status, body = api(port, "POST", "/v1/nodes", admin,
+                       {"region": region, "node_id": node_id, "control_url": f"https://127.0.0.1:{control_port}"})
+    assert status == 201, body
+    return body["join_token"]
+
+
+def start_node(work, node_port, join, smtp_port, control_port, probe_port, pull_interval=1, wrapper=(), env=None, region="eu"):
+    """`meridian node` joining (or joined to) the coordinator whose node port is `node_port`."""
     return subprocess.Popen(
-        [*wrapper, MERIDIAN, "node", "--region", "eu", "--regions", os.path.join(ROOT, "Regions"), "--data-dir", os.path.join(work, "node"),
-         "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port), "--control-port", str(control_port),
-         "--coordinator", f"http://127.0.0.1:{coordinator_port}", "--trust-key", trust_key, "--pull-interval", str(pull_interval)],
+        [*wrapper, MERIDIAN, "node", "--region", region, "--regions", os.path.join(ROOT, "Regions"), "--data-dir", os.path.join(work, "node"),
+         "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port), "--control-port", str(control_port), "--probe-port", str(probe_port),
+         "--coordinator", f"https://127.0.0.1:{node_port}", *(["--join", join] if join else []), "--pull-interval", str(pull_interval)],
         cwd=ROOT, stdout=open(os.path.join(work, "node.log"), "ab"), stderr=subprocess.STDOUT, start_new_session=True,
-        env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN, **(env or {})))
+        env=dict(os.environ, **(env or {})))
 
 
 def answers(port, token):
@@ -403,12 +441,18 @@ def first_admin(data, port):
     return admin
 
 
-def node_version(control_port):
+def node_status(probe_port):
+    """A node's /v1/status from its probe port, or None while it does not answer."""
     try:
-        status, body = http("GET", f"http://127.0.0.1:{control_port}/v1/status", NODE_TOKEN)
+        status, _, body = fetch(f"http://127.0.0.1:{probe_port}/v1/status")
     except OSError:
         return None
-    return json.loads(body)["config_version"] if status == 200 else None
+    return json.loads(body) if status == 200 else None
+
+
+def node_version(probe_port):
+    status = node_status(probe_port)
+    return status["config_version"] if status else None
 
 
 class Up:
@@ -424,7 +468,6 @@ class Up:
                                         stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
         wait_for(self.started, timeout=30, what="the up banner")
         self.admin = open(f"{self.data}/admin-token").read().strip()
-        self.node_token = open(f"{self.data}/node-token").read().strip()
 
     def log(self):
         return open(self.log_path).read()
@@ -439,6 +482,13 @@ class Up:
 
     def control(self, region):
         return {"eu": 9101, "us": 9102, "ap": 9103}[region] + self.offset
+
+    def probe(self, region):
+        return {"eu": 9111, "us": 9112, "ap": 9113}[region] + self.offset
+
+    @property
+    def node_port(self):
+        return 8443 + self.offset
 
     def api(self, method, path, body=None):
         return api(self.port, method, path, self.admin, body)
@@ -465,11 +515,14 @@ class Up:
 
 
 class RegionNode:
-    """One `meridian node` for a region, restartable on the same data directory and ports."""
+    """One `meridian node` for a region, enrolled on the coordinator at `coordinator_port` by `admin` and joined to
+    it at its first start; restartable on the same data directory and ports."""
 
-    def __init__(self, work, region, coordinator_port, trust_key):
-        self.work, self.region, self.coordinator_port, self.trust_key = work, region, coordinator_port, trust_key
-        self.smtp, self.control = free_port(), free_port()
+    def __init__(self, work, region, coordinator, admin, coordinator_port):
+        self.work, self.region, self.coordinator_port, self.admin = work, region, coordinator_port, admin
+        self.node_port = coordinator.node_port
+        self.smtp, self.control, self.probe = free_port(), free_port(), free_port()
+        self.join = enroll(coordinator_port, admin, region, f"{region}-1", self.control)
         self.process = None
         self.start()
 
@@ -477,10 +530,17 @@ class RegionNode:
         self.process = subprocess.Popen(
             [MERIDIAN, "node", "--region", self.region, "--regions", os.path.join(ROOT, "Regions"),
              "--data-dir", os.path.join(self.work, f"node-{self.region}"), "--smtp-host", "127.0.0.1", "--smtp-port", str(self.smtp),
-             "--control-port", str(self.control), "--coordinator", f"http://127.0.0.1:{self.coordinator_port}",
-             "--trust-key", self.trust_key, "--pull-interval", "1"],
-            cwd=ROOT, stdout=open(os.path.join(self.work, f"node-{self.region}.log"), "ab"), stderr=subprocess.STDOUT,
-            env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN))
+             "--control-port", str(self.control), "--probe-port", str(self.probe),
+             "--coordinator", f"https://127.0.0.1:{self.node_port}", "--join", self.join, "--pull-interval", "1"],
+            cwd=ROOT, stdout=open(os.path.join(self.work, f"node-{self.region}.log"), "ab"), stderr=subprocess.STDOUT)
+        wait_for(self.ready, timeout=30, what=f"the {self.region} node to answer its probe port")
+
+    def ready(self):
+        """Started: its services run (a SIGTERM before then is not a graceful stop)."""
+        if self.process.poll() is not None:
+            log = open(os.path.join(self.work, f"node-{self.region}.log")).read()
+            raise AssertionError(f"the {self.region} node exited with {self.process.returncode}:\n{log[-3000:]}")
+        return node_status(self.probe) is not None
 
     def stop(self):
         if self.process.poll() is None:
@@ -488,12 +548,16 @@ class RegionNode:
             assert self.process.wait(timeout=40) == 0
 
     def messages(self, customer_id, **query):
-        query = "&".join([f"customer_id={customer_id}"] + [f"{k}={urllib.parse.quote(v)}" for k, v in query.items()])
-        status, body = http("GET", f"http://127.0.0.1:{self.control}/v1/messages?{query}", NODE_TOKEN)
+        """This node's records of a customer's messages, as the coordinator's federated query returns them (the
+        node's control API answers only the coordinator)."""
+        query = "&".join([f"{k}={urllib.parse.quote(v)}" for k, v in query.items()])
+        status, body = api(self.coordinator_port, "GET", f"/v1/customers/{customer_id}/messages?{query}", self.admin)
         assert status == 200, body
-        return json.loads(body)["messages"]
+        ours = [source for source in body["sources"] if source.get("region") == self.region]
+        assert ours and all(source["status"] == "ok" for source in ours), body["sources"]
+        return [record for record in body["messages"] if record["region"] == self.region]
 
     def status(self):
-        status, body = http("GET", f"http://127.0.0.1:{self.control}/v1/status", NODE_TOKEN)
-        assert status == 200, body
-        return json.loads(body)
+        status = node_status(self.probe)
+        assert status is not None, "the node's probe port does not answer"
+        return status

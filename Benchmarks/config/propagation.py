@@ -1,6 +1,6 @@
 """Config propagation: time from an admin API change to the last node's ACK.
 
-Starts a coordinator (SQLite) and N nodes per region (`meridian node --coordinator`) on loopback, from a copy
+Starts a coordinator (SQLite) and N nodes per region (`meridian node --coordinator --join`, over mutual TLS) on loopback, from a copy
 of Regions/ that lists N nodes per region, creates one unpinned customer (so every change reaches every
 region), then makes CHANGES webhook-URL changes one after another. For each, the clock starts before the
 PATCH is sent and stops when GET /v1/nodes shows every node having acknowledged the new version (polled
@@ -26,7 +26,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from support import free_port, wait_for  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOKEN = "mrd_" + "b" * 43
 
 
 class API:
@@ -64,16 +63,16 @@ def main():
         for index in range(1, args.nodes_per_region + 1):
             control = free_port()
             nodes.append((name, f"{name}-{index}", control, free_port()))
-            entries.append(f"  - id: {name}-{index}\n    control_url: http://127.0.0.1:{control}\n")
+            entries.append(f"  - id: {name}-{index}\n    control_url: https://127.0.0.1:{control}\n")
         text = re.sub(r"nodes:\n(?:  .*\n|    .*\n|  #.*\n)+", "nodes:\n" + "".join(entries), text)
         open(path, "w").write(text)
 
-    env = dict(os.environ, MERIDIAN_NODE_TOKEN=TOKEN, LOG_LEVEL="warning")
-    port = free_port()
+    env = dict(os.environ, LOG_LEVEL="warning")
+    port, node_port = free_port(), free_port()
     data = os.path.join(work, "coordinator")
     processes = [subprocess.Popen(
         [args.meridian, "coordinator", "--database", f"sqlite:{data}/coordinator.sqlite", "--data-dir", data,
-         "--port", str(port), "--regions", regions], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "coordinator.log"), "wb"))]
+         "--port", str(port), "--node-port", str(node_port), "--regions", regions], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "coordinator.log"), "wb"))]
     try:
         wait_for(lambda: os.path.exists(os.path.join(data, "admin-token")), what="the coordinator")
         api = API(port, open(os.path.join(data, "admin-token")).read().strip())
@@ -84,11 +83,14 @@ def main():
         assert status == 201, created
         cid = created["customer"]["id"]
         for region, node, control, smtp in nodes:
+            # Enrolled, then joined with its token; pushes and pulls go over mutual TLS.
+            status, enrolled = api.call("POST", "/v1/nodes", {"region": region, "node_id": node, "control_url": f"https://127.0.0.1:{control}"})
+            assert status == 201, enrolled
             processes.append(subprocess.Popen(
-                [args.meridian, "node", "--region", region, "--node-id", node, "--regions", regions,
+                [args.meridian, "node", "--region", region, "--regions", regions,
                  "--data-dir", os.path.join(work, node), "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp),
-                 "--control-port", str(control), "--coordinator", f"http://127.0.0.1:{port}",
-                 "--trust-key", os.path.join(data, "bundle-signing.pub")],
+                 "--control-port", str(control), "--probe-port", str(free_port()), "--coordinator", f"https://127.0.0.1:{node_port}",
+                 "--join", enrolled["join_token"]],
                 env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, f"{node}.log"), "wb")))
 
         def all_at(version):

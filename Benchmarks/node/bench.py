@@ -31,6 +31,9 @@ SMTP_SINK = "/usr/sbin/smtp-sink"
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from support import free_port, wait_for  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "Tests"))
+from pki import PKI_SHARED  # noqa: E402
+
 
 def listening(port):
     try:
@@ -91,14 +94,22 @@ class MeridianNode:
         self.work = work
         os.makedirs(work)
         secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-        with open(os.path.join(work, "bundle.json"), "w") as f:
-            json.dump({"version": 1, "region": "eu", "customers": [{
-                "id": "cus_bench", "region": "eu", "domains": ["bench.example"],
-                "webhook": {"url": f"http://127.0.0.1:{sink.port}/hook", "mode": "queued", "secret": secret}}]}, f)
+        bundle = {"version": 1, "region": "eu", "customers": [{
+            "id": "cus_bench", "region": "eu", "domains": ["bench.example"],
+            "webhook": {"url": f"http://127.0.0.1:{sink.port}/hook", "mode": "queued", "secret": secret}}]}
         self.port, self.control = free_port(), free_port()
+        flags = []
+        # A build with node identity runs on an enrollment and a signed bundle (Tests/pki.py stands in for the
+        # coordinator); an earlier one (--baseline) on a plain bundle file.
+        if "--join" in subprocess.run([binary, "node", "--help"], capture_output=True, text=True).stdout:
+            PKI_SHARED.write_identity(work, "eu", "eu-1", self.control)
+            bundle = PKI_SHARED.sign(bundle)
+            flags = ["--probe-port", str(free_port())]
+        with open(os.path.join(work, "bundle.json"), "w") as f:
+            json.dump(bundle, f)
         self.process = subprocess.Popen(
             [binary, "node", "--region", "eu", "--regions", os.path.join(ROOT, "Regions"), "--data-dir", work,
-             "--smtp-host", "127.0.0.1", "--smtp-port", str(self.port), "--control-port", str(self.control),
+             "--smtp-host", "127.0.0.1", "--smtp-port", str(self.port), "--control-port", str(self.control), *flags,
              "--max-connections", "5000", "--max-connections-per-ip", "5000"],
             stdout=open(os.path.join(work, "node.log"), "wb"), stderr=subprocess.STDOUT,
             env=dict(os.environ, MERIDIAN_NODE_TOKEN="mrd_" + "b" * 43, LOG_LEVEL="warning"))

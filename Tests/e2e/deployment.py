@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import MERIDIAN, NODE_TOKEN, ROOT, DNSZone, SMTPSink, WebhookSink, free_port, wait_for  # noqa: E402
+from harness import MERIDIAN, ROOT, DNSZone, SMTPSink, WebhookSink, free_port, wait_for  # noqa: E402
 
 REGIONS = ("eu", "us", "ap")
 NETWORK = {"eu": "127.1.0", "us": "127.2.0", "ap": "127.3.0"}
@@ -49,7 +49,7 @@ def free_port_on(addresses):
     raise RuntimeError(f"no port free on all of {addresses}")
 
 
-def http(method, url, token=None, body=None, timeout=20):
+def http(method, url, token=None, body=None, timeout=20, context=None):
     """(status, parsed JSON or raw bytes). Raises OSError when nothing answers."""
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, method=method, data=data)
@@ -57,7 +57,7 @@ def http(method, url, token=None, body=None, timeout=20):
         request.add_header("Authorization", f"Bearer {token}")
     request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()
@@ -129,35 +129,42 @@ class Node(Process):
     def __init__(self, deployment, region, index):
         self.region, self.id = region, f"{region}-{index}"
         self.address = f"{NETWORK[region]}.{index}"
-        self.smtp_port, self.control_port = deployment.smtp_port, deployment.control_port
+        self.smtp_port, self.control_port, self.probe_port = deployment.smtp_port, deployment.control_port, deployment.probe_port
         self.data = os.path.join(deployment.work, self.id)
         os.makedirs(self.data, exist_ok=True)
+        # Enrolled as an admin does it; the node joins with the token at its first start and keeps its
+        # enrollment across restarts (the same token again is not used twice).
+        status, enrolled = deployment.api("POST", "/v1/nodes", {"region": region, "node_id": self.id, "control_url": self.control_url})
+        assert status == 201, enrolled
         args = [
-            MERIDIAN, "node", "--region", region, "--node-id", self.id, "--regions", deployment.regions,
+            MERIDIAN, "node", "--region", region, "--regions", deployment.regions,
             "--data-dir", self.data, "--smtp-host", self.address, "--smtp-port", str(self.smtp_port),
-            "--control-host", self.address, "--control-port", str(self.control_port),
-            "--coordinator", deployment.coordinator_url, "--trust-key", deployment.trust_key,
+            "--control-host", self.address, "--control-port", str(self.control_port), "--probe-port", str(self.probe_port),
+            "--coordinator", deployment.node_url, "--join", enrolled["join_token"],
             "--smarthost", f"127.0.0.1:{deployment.smarthost.port}", "--webhook-timeout", "5", "--idle-timeout", "20",
         ]
-        super().__init__(self.id, args, os.path.join(deployment.work, f"{self.id}.log"),
-                         env={"MERIDIAN_NODE_TOKEN": NODE_TOKEN, "LOG_LEVEL": "info"}, ready=self.answers)
+        super().__init__(self.id, args, os.path.join(deployment.work, f"{self.id}.log"), env={"LOG_LEVEL": "info"}, ready=self.answers)
 
     @property
     def control_url(self):
-        return f"http://{self.address}:{self.control_port}"
+        return f"https://{self.address}:{self.control_port}"
+
+    @property
+    def probe_url(self):
+        return f"http://{self.address}:{self.probe_port}"
 
     def answers(self):
         try:
             with socket.create_connection((self.address, self.smtp_port), timeout=0.5) as s:
                 s.recv(100)
-            return http("GET", f"{self.control_url}/healthz", timeout=2)[0] == 200
+            return http("GET", f"{self.probe_url}/healthz", timeout=2)[0] == 200
         except OSError:
             return False
 
     def status(self):
-        """The node's own /v1/status, or {} when it does not answer."""
+        """The node's own /v1/status from its probe port, or {} when it does not answer."""
         try:
-            status, body = http("GET", f"{self.control_url}/v1/status", NODE_TOKEN, timeout=2)
+            status, body = http("GET", f"{self.probe_url}/v1/status", timeout=2)
         except OSError:
             return {}
         return body if status == 200 and isinstance(body, dict) else {}
@@ -165,9 +172,20 @@ class Node(Process):
     def config_version(self):
         return self.status().get("config_version")
 
+    def nacks(self):
+        """How many bundles the node refused, from its metrics."""
+        try:
+            _, body = http("GET", f"{self.probe_url}/metrics", timeout=2)
+        except OSError:
+            return 0
+        for line in body.decode().splitlines() if isinstance(body, bytes) else []:
+            if line.startswith("meridian_config_bundles_total{") and 'result="nack"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0
+
     def metric(self, name):
         try:
-            _, body = http("GET", f"{self.control_url}/metrics", timeout=2)
+            _, body = http("GET", f"{self.probe_url}/metrics", timeout=2)
         except OSError:
             return None
         for line in body.decode().splitlines() if isinstance(body, bytes) else []:
@@ -205,16 +223,17 @@ class Deployment:
         self.say("deployment: coordinator on PostgreSQL")
         self.coordinator_port = free_port()
         self.coordinator_url = f"http://127.0.0.1:{self.coordinator_port}"
+        self.node_port = free_port()
+        self.node_url = f"https://127.0.0.1:{self.node_port}"
         self.coordinator_data = os.path.join(self.work, "coordinator")
         self.coordinator = Process("coordinator", [
             MERIDIAN, "coordinator", "--database", self.database_url, "--data-dir", self.coordinator_data,
-            "--port", str(self.coordinator_port), "--regions", self.regions, "--dns-resolver", self.dns.address,
-            "--smarthost", f"127.0.0.1:{self.smarthost.port}",
-        ], os.path.join(self.work, "coordinator.log"), env={"MERIDIAN_NODE_TOKEN": NODE_TOKEN}, ready=self._coordinator_answers)
+            "--port", str(self.coordinator_port), "--node-port", str(self.node_port), "--regions", self.regions,
+            "--dns-resolver", self.dns.address, "--smarthost", f"127.0.0.1:{self.smarthost.port}",
+        ], os.path.join(self.work, "coordinator.log"), env={}, ready=self._coordinator_answers)
         self.processes.append(self.coordinator)
         self.admin = None
         self.coordinator.start()
-        self.trust_key = os.path.join(self.coordinator_data, "bundle-signing.pub")
 
         self.customers = self._customers()
 
@@ -234,11 +253,12 @@ class Deployment:
         addresses = [f"{NETWORK[r]}.{i}" for r in REGIONS for i in (1, 2)]
         self.smtp_port = free_port_on(addresses)
         self.control_port = free_port_on(addresses)
+        self.probe_port = free_port_on(addresses)
         for region in REGIONS:
             file = os.path.join(path, f"{region}.yaml")
             text = open(file).read()
             nodes = "nodes:\n" + "".join(
-                f"  - id: {region}-{i}\n    control_url: http://{NETWORK[region]}.{i}:{self.control_port}\n" for i in (1, 2))
+                f"  - id: {region}-{i}\n    control_url: https://{NETWORK[region]}.{i}:{self.control_port}\n" for i in (1, 2))
             text = re.sub(r"nodes:\n(?:  .*\n|    .*\n)+", nodes, text)
             text = re.sub(r"retry_initial: .*", "retry_initial: 1s", text)
             text = re.sub(r"retry_maximum: .*", "retry_maximum: 2s", text)
@@ -329,7 +349,7 @@ class Deployment:
         self.pg_ctl("start", "-w", "-l", os.path.join(self.pgdir, "server.log"), "-o", self._postgres_options)
 
     def describe(self):
-        lines = [f"coordinator  {self.coordinator_url}  (admin token in {self.coordinator_data}/admin-token)",
+        lines = [f"coordinator  {self.coordinator_url}  (admin token in {self.coordinator_data}/admin-token; node port {self.node_url})",
                  f"PostgreSQL   {self.database_url}", f"DNS          {self.dns.address} (zone {ZONE})",
                  f"smarthost    127.0.0.1:{self.smarthost.port}", f"webhooks     {self.sink.url('/outage/<customer>')}"]
         for node in self.nodes:

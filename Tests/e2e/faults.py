@@ -21,6 +21,7 @@ import json
 import os
 import random
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -31,7 +32,6 @@ from http.client import HTTPException
 
 sys.path.insert(0, os.path.dirname(__file__))
 from deployment import Deployment, http  # noqa: E402
-from harness import NODE_TOKEN  # noqa: E402
 from load import Ledger, Resolver, can_bind, deliveries, free_source_addresses, read_reply, run, transaction, message  # noqa: E402
 
 SYNC_LIMIT = 5.0  # seconds from a recovery to every node on the current config
@@ -132,10 +132,8 @@ class Suite:
         await task
 
     def signed_bundle(self, node):
-        status, body = http("GET", f"{self.d.coordinator_url}/node/v1/bundle?region={node.region}&node={node.id}&version=0"
-                            f"&control_url={node.control_url}", NODE_TOKEN)
-        assert status == 200, body
-        return body
+        """The signed bundle `node` holds: its last-known-good copy."""
+        return json.load(open(os.path.join(node.data, "bundle.last-good.json")))
 
     def sync_within(self, what, limit=SYNC_LIMIT):
         """Seconds until every node is on the current config; a failure when it takes over `limit`."""
@@ -320,8 +318,9 @@ class Suite:
             syncs.append(await asyncio.to_thread(self.sync_within, "full spool"))
 
     async def bad_bundle(self, ledger, syncs, notes):
-        """Bundles that must be refused, put to us-1 with the node token while mail flows to it: a tampered
-        payload, a forged higher version, an old bundle replayed, and bytes that are not a bundle."""
+        """Bundles that must be refused while mail flows to us-1: a push without the coordinator's certificate, or
+        in plain HTTP, does not get past the handshake; and written to its bundle file, a tampered payload, a
+        forged higher version, an old bundle replayed and bytes that are not a bundle are each NACKed."""
         node = next(n for n in self.d.nodes if n.id == "us-1")
         await asyncio.to_thread(self.d.change_config, "us")  # so the bundle kept at the start is now an old one
         await asyncio.to_thread(self.sync_within, "bad bundle")
@@ -336,13 +335,33 @@ class Suite:
         forged = dict(current)
         payload["version"] = version + 1000
         forged["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
-        for what, body in (("tampered", tampered), ("forged version", forged), ("replayed old", self.first_bundle),
-                           ("not a bundle", b"\x00\x01 not json")):
-            status, answer = http("PUT", f"{node.control_url}/v1/bundle", NODE_TOKEN,
-                                  body if isinstance(body, bytes) else json.dumps(body).encode())
-            if status != 422 or (isinstance(answer, dict) and answer.get("status") != "nack"):
-                raise AssertionError(f"the {what} bundle was answered {status} {answer}")
-            notes.append(f"{what}: 422 NACK, {answer.get('error') if isinstance(answer, dict) else answer}")
+        anonymous = ssl.create_default_context()
+        anonymous.check_hostname, anonymous.verify_mode = False, ssl.CERT_NONE
+        for what, url, context in (("a push without the coordinator's certificate", node.control_url, anonymous),
+                                   ("a push in plain HTTP", node.control_url.replace("https:", "http:"), None)):
+            try:
+                status, answer = http("PUT", f"{url}/v1/bundle", body=json.dumps(tampered).encode(), context=context, timeout=5)
+            except (OSError, HTTPException):
+                notes.append(f"{what}: refused in the handshake")
+                continue
+            raise AssertionError(f"{what} was answered {status} {answer}")
+        path = os.path.join(node.data, "bundle.json")
+        try:
+            for what, body in (("tampered", tampered), ("forged version", forged), ("replayed old", self.first_bundle),
+                               ("not a bundle", b"\x00\x01 not json")):
+                before = node.nacks()
+                with open(path + ".tmp", "wb") as f:
+                    f.write(body if isinstance(body, bytes) else json.dumps(body).encode())
+                os.replace(path + ".tmp", path)
+                deadline = time.monotonic() + 10
+                while node.nacks() <= before:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"the {what} bundle was not refused within 10 s")
+                    await asyncio.sleep(0.1)
+                notes.append(f"{what}: NACK")
+        finally:
+            if os.path.exists(path):
+                os.remove(path)
         if node.config_version() != version:
             raise AssertionError(f"us-1 is on version {node.config_version()} after the refusals, not {version}")
         await self.finish(load)

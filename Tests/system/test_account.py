@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from harness import MERIDIAN, NODE_TOKEN, ROOT, DNSZone, api, first_admin, free_port
+from harness import MERIDIAN, ROOT, DNSZone, api, first_admin, free_port
 
 SCREENSHOTS = os.path.join(ROOT, ".build", "test-output")
 
@@ -20,9 +20,8 @@ def coordinator(tmp_path):
     data = str(tmp_path / "coordinator")
     process = subprocess.Popen(
         [MERIDIAN, "coordinator", "--database", f"sqlite:{data}/coordinator.sqlite", "--data-dir", data, "--port", str(port),
-         "--dns-resolver", zone.address],
-        cwd=ROOT, stdout=open(tmp_path / "coordinator.log", "wb"), stderr=subprocess.STDOUT,
-        env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN))
+         "--node-port", str(free_port()), "--dns-resolver", zone.address],
+        cwd=ROOT, stdout=open(tmp_path / "coordinator.log", "wb"), stderr=subprocess.STDOUT)
     try:
         admin = first_admin(data, port)
         status, created = api(port, "POST", "/v1/customers", admin, {

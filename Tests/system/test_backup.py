@@ -57,7 +57,8 @@ def test_coordinator_and_node_backups_restore(tmp_path):
         # The restored database serves the same account.
         restored_dir = os.path.join(work, "restored")
         os.makedirs(restored_dir)
-        for name in ("master.key", "bundle-signing.key", "publication-signing.key", "node-token", "admin-token"):
+        for name in ("master.key", "bundle-signing.key", "publication-signing.key", "node-ca.key", "node-ca.pem", "coordinator-ca.key",
+                     "coordinator-ca.pem", "admin-token"):
             if os.path.exists(os.path.join(data, name)):
                 with open(os.path.join(data, name), "rb") as src, open(os.path.join(restored_dir, name), "wb") as dst:
                     dst.write(src.read())
@@ -65,14 +66,14 @@ def test_coordinator_and_node_backups_restore(tmp_path):
         second = free_port()
         restored = subprocess.Popen(
             [MERIDIAN, "coordinator", "--database", f"sqlite:{restored_dir}/coordinator.sqlite", "--data-dir", restored_dir,
-             "--port", str(second), "--regions", os.path.join(ROOT, "Regions")],
+             "--port", str(second), "--node-port", str(free_port()), "--regions", os.path.join(ROOT, "Regions")],
             cwd=ROOT, stdout=open(os.path.join(work, "restored.log"), "ab"), stderr=subprocess.STDOUT)
         wait_for(lambda: _answers(second, admin), what="the restored coordinator")
         status, shown = api(second, "GET", f"/v1/customers/{cid}", admin)
         assert status == 200 and shown["contact_email"] == "ops@acme.example"
 
         # A node's metadata store, with its own key.
-        node = RegionNode(work, "eu", port, os.path.join(data, "bundle-signing.pub"))
+        node = RegionNode(work, "eu", coordinator, admin, port)
         wait_for(lambda: api(port, "GET", "/v1/nodes", admin)[1]["nodes"], what="the node's first pull")
         wait_for(lambda: api(port, "GET", "/v1/nodes", admin)[1]["nodes"][0]["state"] == "in_sync", what="the node in sync")
         assert send(node.smtp, rcpt="x@acme.example")[0] == 250

@@ -1,18 +1,26 @@
 """Config push end to end, with real processes: `meridian up` (a coordinator and three nodes), or a
-coordinator and a `meridian node --coordinator` started apart. Changes made through the admin API reach the
-nodes as signed versions; every node's ACK or NACK shows in /v1/nodes; nodes keep serving while the
-coordinator is away and catch up when it is back."""
+coordinator and a `meridian node --coordinator --join` started apart. Changes made through the admin API reach
+the nodes as signed versions over mutual TLS; every node's ACK or NACK shows in /v1/nodes; nodes keep serving
+while the coordinator is away and catch up when it is back; without the coordinator's or a node's certificate
+nothing is pushed or pulled."""
 
-import base64
 import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import time
-import urllib.request
 
-from harness import MERIDIAN, NODE_TOKEN, Up, WebhookSink, answers, api, first_admin, free_port, http, node_version, send, start_coordinator, start_node, wait_for
+import pytest
+
+from harness import (MERIDIAN, Up, WebhookSink, answers, api, enroll, fetch, first_admin, free_port, http, node_status, node_version, send,
+                     start_coordinator, start_node, wait_for)
+
+
+def joined_node(work, coordinator, port, admin, smtp, control, probe, **kwargs):
+    """Enrolls eu-1 and starts it with its join token."""
+    return start_node(work, coordinator.node_port, enroll(port, admin, "eu", "eu-1", control), smtp, control, probe, **kwargs)
 
 
 def test_webhook_and_region_changes_reach_the_next_message(tmp_path):
@@ -62,35 +70,47 @@ def test_webhook_and_region_changes_reach_the_next_message(tmp_path):
         sink.close()
 
 
-def test_tampered_bundle_is_nacked_and_the_old_one_stays(tmp_path):
+def test_without_a_certificate_no_bundle_leaves_the_coordinator_and_none_reaches_a_node(tmp_path):
+    """The shared-token exploits of the build before node identity, replayed: ask the coordinator for another
+    region's bundle as a node that does not exist, with another node's control URL (which registered the rogue
+    node, moved the real one and handed out every webhook secret in the clear), and push a bundle to a node.
+    With the old build's `node-token` when there is one, else without."""
     sink = WebhookSink()
     up = Up(tmp_path)
     try:
         status, created = up.api("POST", "/v1/customers", {
-            "name": "Tamper", "contact_email": "ops@tamper.example", "region": "eu", "domains": ["tamper.example"],
+            "name": "Tamper", "contact_email": "ops@tamper.example", "region": "us", "domains": ["tamper.example"],
             "webhook": {"url": sink.url("/ok"), "mode": "sync"}})
         assert status == 201
         version = up.in_sync(after=1)
-        status, body = http("GET", f"http://127.0.0.1:{up.port}/node/v1/bundle?region=eu&node=eu-1&version=0"
-                            f"&control_url=http://127.0.0.1:{up.control('eu')}", up.node_token)
-        assert status == 200
-        signed = json.loads(body)
-        bundle = json.loads(base64.b64decode(signed["payload"]))
-        bundle["version"] = version + 100
-        bundle["customers"][0]["webhook"]["url"] = "http://attacker.example/steal"
-        signed["payload"] = base64.b64encode(json.dumps(bundle).encode()).decode()
-        status, body = http("PUT", f"http://127.0.0.1:{up.control('eu')}/v1/bundle", up.node_token, json.dumps(signed).encode())
-        report = json.loads(body)
-        assert status == 422 and report["status"] == "nack", report
-        assert "signature does not verify" in report["error"] and report["version"] == version, report
-        # Not a JSON document at all, and no token: refused as well.
-        assert http("PUT", f"http://127.0.0.1:{up.control('eu')}/v1/bundle", up.node_token, b"{not json")[0] == 422
-        assert http("PUT", f"http://127.0.0.1:{up.control('eu')}/v1/bundle", "mrd_wrong", json.dumps(signed).encode())[0] == 401
-        # The old bundle stays in force: mail still goes to the real webhook.
-        assert send(up.smtp("eu"), rcpt="x@tamper.example")[0] == 250
+        token_file = os.path.join(up.data, "node-token")
+        token = open(token_file).read().strip() if os.path.exists(token_file) else "none"
+        evil = free_port()
+        query = f"region=us&node=rogue&version=0&control_url=http://127.0.0.1:{evil}"
+        status, body = http("GET", f"http://127.0.0.1:{up.port}/node/v1/bundle?{query}", token)
+        assert status != 200 and b"whsec_" not in body, "the admin port serves no bundle"
+        status, body = http("GET", f"http://127.0.0.1:{up.port}/node/v1/bundle?region=us&node=us-1&version=0&control_url=http://127.0.0.1:{evil}", token)
+        assert status != 200 and b"whsec_" not in body
+        # The node port without a client certificate: 401, and nothing but the coordinator CA's certificate.
+        anonymous = ssl.create_default_context()
+        anonymous.check_hostname, anonymous.verify_mode = False, ssl.CERT_NONE
+        status, _, body = fetch(f"https://127.0.0.1:{up.node_port}/node/v1/bundle?{query}", context=anonymous,
+                                headers=[("Authorization", f"Bearer {token}")])
+        assert status == 401 and b"certificate" in body and b"whsec_" not in body
+        status, nodes = up.api("GET", "/v1/nodes")
+        assert sorted(n["id"] for n in nodes["nodes"]) == ["ap-1", "eu-1", "us-1"], "no rogue node registered"
+        assert {n["id"]: n["control_url"] for n in nodes["nodes"]}["us-1"] == f"https://127.0.0.1:{up.control('us')}", "no node moved"
+        # A push to a node's control API without the coordinator's certificate does not get past the handshake,
+        # nor does plain HTTP; the version in force stays.
+        with pytest.raises(OSError):
+            fetch(f"https://127.0.0.1:{up.control('us')}/v1/bundle", method="PUT", body=b"{}", context=anonymous)
+        with pytest.raises(OSError):
+            http("PUT", f"http://127.0.0.1:{up.control('us')}/v1/bundle", token, b"{}")
+        assert send(up.smtp("us"), rcpt="x@tamper.example")[0] == 250
         assert len(sink.posts("/ok")) == 1
-        status, body = http("GET", f"http://127.0.0.1:{up.control('eu')}/v1/status", up.node_token)
-        assert json.loads(body)["config_version"] == version
+        assert node_version(up.probe("us")) == version
+        status, audit = up.api("GET", "/v1/audit?limit=1000")
+        assert not [e for e in audit["items"] if e["action"] in ("node.register", "node.update")]
     finally:
         up.stop()
         sink.close()
@@ -99,7 +119,7 @@ def test_tampered_bundle_is_nacked_and_the_old_one_stays(tmp_path):
 def test_nodes_keep_serving_without_the_coordinator_and_reconcile(tmp_path):
     sink = WebhookSink()
     work = str(tmp_path)
-    port, smtp, control = free_port(), free_port(), free_port()
+    port, smtp, control, probe = free_port(), free_port(), free_port(), free_port()
     coordinator, data = start_coordinator(work, port)
     node = None
     try:
@@ -109,27 +129,29 @@ def test_nodes_keep_serving_without_the_coordinator_and_reconcile(tmp_path):
             "webhook": {"url": sink.url("/ok"), "mode": "queued"}})
         assert status == 201
         cid = created["customer"]["id"]
-        node = start_node(work, port, os.path.join(data, "bundle-signing.pub"), smtp, control)
-        wait_for(lambda: node_version(control) == api(port, "GET", "/v1/nodes", admin)[1]["config_version"], what="the node's first pull")
-        version = node_version(control)
+        node = joined_node(work, coordinator, port, admin, smtp, control, probe)
+        wait_for(lambda: node_version(probe) == api(port, "GET", "/v1/nodes", admin)[1]["config_version"], what="the node's first pull")
+        version = node_version(probe)
+        node_port = coordinator.node_port
 
         coordinator.kill()
         coordinator.wait()
         assert send(smtp, rcpt="one@away.example")[0] == 250
         wait_for(lambda: len(sink.posts("/ok")) == 1, what="delivery with the coordinator down")
 
-        # A node restarted while the coordinator is down starts from its last-known-good bundle.
+        # A node restarted while the coordinator is down starts from its last-known-good bundle; it joined
+        # already, so it needs no token.
         node.send_signal(signal.SIGTERM)
         assert node.wait(timeout=40) == 0
-        node = start_node(work, port, os.path.join(data, "bundle-signing.pub"), smtp, control)
-        wait_for(lambda: node_version(control) == version, what="the node back on its last-known-good")
+        node = start_node(work, node_port, None, smtp, control, probe)
+        wait_for(lambda: node_version(probe) == version, what="the node back on its last-known-good")
         assert send(smtp, rcpt="two@away.example")[0] == 250
         wait_for(lambda: len(sink.posts("/ok")) == 2, what="delivery after a restart without the coordinator")
         assert "starting from the last-known-good" in open(os.path.join(work, "node.log")).read()
 
         # The coordinator comes back; a change made while the node cannot answer pushes (stopped) reaches it
         # by its next pull.
-        coordinator, _ = start_coordinator(work, port)
+        coordinator, _ = start_coordinator(work, port, node_port=node_port)
         wait_for(lambda: answers(port, admin), what="the coordinator's restart")
         node.send_signal(signal.SIGSTOP)
         try:
@@ -142,7 +164,7 @@ def test_nodes_keep_serving_without_the_coordinator_and_reconcile(tmp_path):
         finally:
             node.send_signal(signal.SIGCONT)
         wait_for(lambda: api(port, "GET", "/v1/nodes", admin)[1]["nodes"][0]["state"] == "in_sync", timeout=30, what="the node reconciled")
-        assert node_version(control) == newest
+        assert node_version(probe) == newest
         assert send(smtp, rcpt="three@away.example")[0] == 250
         wait_for(lambda: len(sink.posts("/ok/after")) == 1, what="delivery to the changed webhook")
     finally:
@@ -151,12 +173,6 @@ def test_nodes_keep_serving_without_the_coordinator_and_reconcile(tmp_path):
                 process.send_signal(signal.SIGCONT)
                 process.kill()
         sink.close()
-
-
-def node_status(control_port):
-    status, body = http("GET", f"http://127.0.0.1:{control_port}/v1/status", NODE_TOKEN)
-    assert status == 200, body
-    return json.loads(body)
 
 
 def stop_group(process):
@@ -179,26 +195,27 @@ def test_a_node_measures_its_clock_against_the_coordinators(tmp_path):
     """The skew comes from the Date header of each pull's answer: about 0 on a node with the coordinator's clock,
     about +300 s on one running 5 minutes ahead (libfaketime), which also says so in its log and its metrics."""
     work = str(tmp_path)
-    port, smtp, control = free_port(), free_port(), free_port()
+    port, smtp, control, probe = free_port(), free_port(), free_port(), free_port()
     coordinator, data = start_coordinator(work, port)
-    key = os.path.join(data, "bundle-signing.pub")
     node = None
+
+    def skew():
+        """The node's measured skew, or None before its first pull (or while it does not answer)."""
+        status = node_status(probe)
+        return status["clock_skew_seconds"] if status else None
     try:
-        first_admin(data, port)
-        node = start_node(work, port, key, smtp, control)
-        wait_for(lambda: node_version(control) is not None and node_status(control)["clock_skew_seconds"] is not None,
-                 what="the node's first pull")
-        assert abs(node_status(control)["clock_skew_seconds"]) <= 2
+        admin = first_admin(data, port)
+        node = joined_node(work, coordinator, port, admin, smtp, control, probe)
+        wait_for(lambda: skew() is not None, what="the node's first pull")
+        assert abs(node_status(probe)["clock_skew_seconds"]) <= 2
         stop_group(node)
         assert "clock is" not in open(os.path.join(work, "node.log")).read()
 
-        node = start_node(work, port, key, smtp, control, wrapper=("faketime", "-f", "+300"),
+        node = start_node(work, coordinator.node_port, None, smtp, control, probe, wrapper=("faketime", "-f", "+300"),
                           env={"FAKETIME_DONT_FAKE_MONOTONIC": "1"})
-        wait_for(lambda: node_version(control) is not None and node_status(control)["clock_skew_seconds"] is not None,
-                 what="the skewed node's first pull")
-        assert 298 <= node_status(control)["clock_skew_seconds"] <= 302
-        with urllib.request.urlopen(f"http://127.0.0.1:{control}/metrics", timeout=10) as response:
-            metrics = response.read().decode()
+        wait_for(lambda: abs(skew() or 0) > 100, what="the skewed node's first pull")
+        assert 298 <= node_status(probe)["clock_skew_seconds"] <= 302
+        metrics = fetch(f"http://127.0.0.1:{probe}/metrics")[2].decode()
         value = float(re.search(r'^meridian_clock_skew_seconds\{region="eu"\} (\S+)$', metrics, re.M).group(1))
         assert 298 <= value <= 302
         assert re.search(r"this node's clock is (29[89]|30[012]) s ahead of the coordinator's", open(os.path.join(work, "node.log")).read())
@@ -206,11 +223,10 @@ def test_a_node_measures_its_clock_against_the_coordinators(tmp_path):
         kill_left_running(node, coordinator)
 
 
-def test_a_retired_node_is_forgotten_and_one_still_running_comes_back(tmp_path):
+def test_a_retired_node_is_forgotten_and_takes_part_again_only_when_enrolled_again(tmp_path):
     work = str(tmp_path)
-    port, smtp, control = free_port(), free_port(), free_port()
+    port, smtp, control, probe = free_port(), free_port(), free_port(), free_port()
     coordinator, data = start_coordinator(work, port)
-    key = os.path.join(data, "bundle-signing.pub")
     node = None
 
     def cli(*args):
@@ -218,49 +234,54 @@ def test_a_retired_node_is_forgotten_and_one_still_running_comes_back(tmp_path):
                               capture_output=True, text=True, timeout=30)
     try:
         admin = first_admin(data, port)
-        node = start_node(work, port, key, smtp, control)
-        wait_for(lambda: "eu-1" in cli().stdout, what="the node in meridian nodes")
+        node = joined_node(work, coordinator, port, admin, smtp, control, probe)
+        wait_for(lambda: "in_sync" in cli().stdout, what="the node in meridian nodes")
         stop_group(node)
         node = None
 
         forgot = cli("forget", "eu-1")
-        assert forgot.returncode == 0 and forgot.stdout.startswith("forgot eu-1 (eu, http://127.0.0.1:"), forgot.stdout + forgot.stderr
+        assert forgot.returncode == 0 and forgot.stdout.startswith("forgot eu-1 (eu, https://127.0.0.1:"), forgot.stdout + forgot.stderr
         assert "eu-1" not in cli().stdout
         again = cli("forget", "eu-1")
         assert again.returncode != 0 and "no node with id eu-1" in again.stderr, again.stdout + again.stderr
         status, audit = api(port, "GET", "/v1/audit?limit=100", admin)
         assert [e["target"] for e in audit["items"] if e["action"] == "node.forget"] == ["node/eu-1"]
 
-        node = start_node(work, port, key, smtp, control)
-        wait_for(lambda: "eu-1" in cli().stdout, what="the node back after its next pull")
+        # Still running after all, it is refused and does not come back by itself.
+        node = start_node(work, coordinator.node_port, None, smtp, control, probe)
+        wait_for(lambda: "eu-1 is not enrolled here" in open(os.path.join(work, "node.log")).read(), what="the refusal in the node's log")
+        assert "eu-1" not in cli().stdout
+        stop_group(node)
+        # Enrolled again, it joins with the new token.
+        enrolled = cli("enroll", "eu", "eu-1", "--control-url", f"https://127.0.0.1:{control}")
+        assert enrolled.returncode == 0 and "join token" in enrolled.stdout, enrolled.stdout + enrolled.stderr
+        node = start_node(work, coordinator.node_port, enrolled.stdout.strip().splitlines()[-1], smtp, control, probe)
+        wait_for(lambda: "in_sync" in cli().stdout, what="the node back after enrolling again")
     finally:
         kill_left_running(node, coordinator)
 
 
-def test_a_node_that_trusts_another_key_nacks_and_the_coordinator_records_it(tmp_path):
+def test_a_node_does_not_join_a_coordinator_its_token_does_not_pin(tmp_path):
+    """A join token pins the coordinator CA it came from: a node given another coordinator's address refuses
+    before it sends the token, and the token stays good for the right one."""
     work = str(tmp_path)
-    port, smtp, control = free_port(), free_port(), free_port()
+    port, other_port, smtp, control, probe = free_port(), free_port(), free_port(), free_port(), free_port()
     coordinator, data = start_coordinator(work, port)
+    os.makedirs(os.path.join(work, "other"))
+    other, other_data = start_coordinator(os.path.join(work, "other"), other_port)
     node = None
     try:
         admin = first_admin(data, port)
-        other = base64.b64encode(bytes(range(32))).decode()  # a valid Ed25519 public key that did not sign anything here
-        node = start_node(work, port, other, smtp, control)
-
-        def refused():
-            status, nodes = api(port, "GET", "/v1/nodes", admin)
-            return nodes["nodes"] and nodes["nodes"][0]["state"] == "refused" and nodes["nodes"][0]
-
-        entry = wait_for(refused, what="the NACK recorded")
-        assert "signed by key" in entry["last_error"] and entry.get("applied_version") is None, entry
-        assert node_version(control) == 0
-        # A customer is refused by that node, which has no usable config.
-        assert send(smtp, rcpt="x@nobody.example")[0] == 550
-        # Node-protocol input is checked: bad region, bad token.
-        status, body = http("GET", f"http://127.0.0.1:{port}/node/v1/bundle?region=mars&node=x&version=0&control_url=http://h:1", NODE_TOKEN)
-        assert status == 422 and b"region" in body
-        assert http("GET", f"http://127.0.0.1:{port}/node/v1/bundle?region=eu&node=x&version=0&control_url=http://h:1", "mrd_x")[0] == 401
+        first_admin(other_data, other_port)
+        token = enroll(port, admin, "eu", "eu-1", control)
+        node = start_node(work, other.node_port, token, smtp, control, probe)
+        assert node.wait(timeout=60) != 0
+        log = open(os.path.join(work, "node.log")).read()
+        assert "but the join token pins" in log, log[-2000:]
+        status, nodes = api(port, "GET", "/v1/nodes", admin)
+        assert nodes["nodes"][0]["enrollment"] == "enrolled", "the token was not spent"
+        node = start_node(work, coordinator.node_port, token, smtp, control, probe)
+        wait_for(lambda: api(port, "GET", "/v1/nodes", admin)[1]["nodes"][0]["enrollment"] == "active", what="the join")
     finally:
-        for process in (node, coordinator):
-            if process and process.poll() is None:
-                process.kill()
+        kill_left_running(node, coordinator)
+        kill_left_running(None, other)

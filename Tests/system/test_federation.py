@@ -1,6 +1,6 @@
 """The coordinator's GET /v1/customers/{id}/messages asks every regional node it knows (the `nodes` table, which
 pulls fill) and merges the answers. Real processes: a coordinator on SQLite, an eu and a us node that pull from
-it, and a third node that registered and then stopped."""
+it, and a third node that joined and then stopped."""
 
 import os
 
@@ -15,14 +15,13 @@ def test_message_query_spans_regions_and_survives_a_dead_node(tmp_path):
     nodes = []
     try:
         admin = first_admin(data, port)
-        trust_key = os.path.join(data, "bundle-signing.pub")
-        eu = RegionNode(work, "eu", port, trust_key)
-        us = RegionNode(work, "us", port, trust_key)
+        eu = RegionNode(work, "eu", coordinator, admin, port)
+        us = RegionNode(work, "us", coordinator, admin, port)
         os.makedirs(os.path.join(work, "gone"))
-        dead = RegionNode(os.path.join(work, "gone"), "ap", port, trust_key)
+        dead = RegionNode(os.path.join(work, "gone"), "ap", coordinator, admin, port)
         nodes += [eu, us, dead]
-        # Every node registers with its first pull; then one of them stops for good.
-        wait_for(lambda: len(api(port, "GET", "/v1/nodes", admin)[1]["nodes"]) == 3, what="three nodes registered")
+        # Every node joins; then one of them stops for good.
+        wait_for(lambda: [n["enrollment"] for n in api(port, "GET", "/v1/nodes", admin)[1]["nodes"]] == ["active"] * 3, what="three nodes joined")
         dead.stop()
 
         status, created = api(port, "POST", "/v1/customers", admin, {

@@ -53,6 +53,9 @@ def check(work, sink, nodes):
         assert mode(path) == 0o600, (name, oct(mode(path)))
         assert not readable_by_another_user(path), name
     assert mode(node_dir) == 0o700 and mode(os.path.join(node_dir, "spool")) == 0o700
+    assert mode(os.path.join(node_dir, "identity")) == 0o700
+    for name in ("node.pem", "enrollment.json"):
+        assert not readable_by_another_user(os.path.join(node_dir, "identity", name)), name
     segments = [n for n in os.listdir(os.path.join(node_dir, "spool")) if n.endswith(".log")]
     assert segments and all(mode(os.path.join(node_dir, "spool", n)) == 0o600 for n in segments)
 
@@ -60,7 +63,7 @@ def check(work, sink, nodes):
     coordinator, data = start_coordinator(work, port)
     try:
         first_admin(data, port)
-        for name in ("coordinator.sqlite", "master.key", "bundle-signing.key", "admin-token"):
+        for name in ("coordinator.sqlite", "master.key", "bundle-signing.key", "node-ca.key", "coordinator-ca.key", "admin-token"):
             path = os.path.join(data, name)
             assert mode(path) == 0o600, (name, oct(mode(path)))
             assert not readable_by_another_user(path), name

@@ -74,9 +74,8 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         # Two customers whose webhooks are down: the subject's mail to them waits in the spool.
         waiting_eu, held_us = customer("initech", "eu", "/fail"), customer("hooli", "us", "/fail")
 
-        trust = os.path.join(data, "bundle-signing.pub")
         for region in ("eu", "us", "ap"):
-            nodes[region] = RegionNode(work, region, port, trust)
+            nodes[region] = RegionNode(work, region, coordinator, admin, port)
 
         def in_sync():
             listed = api(port, "GET", "/v1/nodes", admin)[1]
@@ -172,7 +171,7 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         # The erased spooled message left the spool; the held one waits for its next attempt.
         assert eu.status()["queue"]["spooled_recipients"] == 0
         assert us.status()["queue"]["spooled_recipients"] == 1
-        with urllib.request.urlopen(f"http://127.0.0.1:{us.control}/metrics", timeout=10) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{us.probe}/metrics", timeout=10) as response:
             metrics = response.read().decode()
         age = next(line for line in metrics.splitlines() if line.startswith('meridian_queue_oldest_seconds{region="us"}'))
         assert float(age.split()[-1]) > 0, "the held message has been waiting"
@@ -184,7 +183,7 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         assert send(us.smtp, rcpt="nobody@unknown.example")[0] >= 400
         served = set(re.findall(r"^(meridian_[a-z_]+)", coordinator_metrics, re.M))
         for node in nodes.values():
-            with urllib.request.urlopen(f"http://127.0.0.1:{node.control}/metrics", timeout=10) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{node.probe}/metrics", timeout=10) as response:
                 served |= set(re.findall(r"^(meridian_[a-z_]+)", response.read().decode(), re.M))
         for doc in ("docs/alerts.yaml", "docs/dashboard.json"):
             used = set(re.findall(r"meridian_[a-z_]+", open(os.path.join(ROOT, doc)).read()))

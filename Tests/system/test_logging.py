@@ -5,13 +5,13 @@ import json
 import os
 import subprocess
 
-from harness import NODE_TOKEN, Node, WebhookSink, customer, send, wait_for
+from harness import Node, WebhookSink, customer, send, wait_for
 
 
 class JSONLogNode(Node):
     def start(self):
         self.log = open(self.log_path, "ab")
-        env = dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN, LOG_LEVEL="debug", MERIDIAN_LOG_FORMAT="json")
+        env = dict(os.environ, LOG_LEVEL="debug", MERIDIAN_LOG_FORMAT="json")
         # The banner goes to standard output; the logs, and only they, to standard error.
         self.process = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
         wait_for(self.ready, timeout=30, what=f"the node to listen (log: {self.log_path})")

@@ -6,6 +6,7 @@ import os
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -13,7 +14,8 @@ import time
 import pytest
 from standardwebhooks import Webhook
 
-from harness import MERIDIAN, NODE_TOKEN, ROOT, SECRET, Node, SMTPSink, customer, free_port, message, send, wait_for
+from harness import MERIDIAN, ROOT, SECRET, Node, SMTPSink, customer, fetch, free_port, message, send, wait_for
+from pki import PKI_SHARED, Authority
 
 
 def test_sync_mode_replies_follow_the_webhook(workdir, sink, nodes):
@@ -301,14 +303,22 @@ def test_graceful_shutdown_finishes_the_transaction_in_flight(workdir, sink, nod
     wait_for(lambda: any(b"in flight" in p["body"] for p in sink.posts("/ok")), what="the spooled message delivered")
 
 
-def test_control_api_requires_the_node_token_and_answers_problems(workdir, sink, nodes):
+def test_control_api_lets_only_the_coordinator_in_and_answers_problems(workdir, sink, nodes):
     node = Node(workdir, [customer("cus_acme", "acme.example", sink.url("/ok"))])
     nodes.append(node)
     assert send(node.smtp_port)[0] == 250
-    for token in (None, "mrd_wrong", NODE_TOKEN + "x"):
-        status, content_type, body = node.get("/v1/messages?customer_id=cus_acme", token=token)
-        assert status == 401 and content_type == "application/problem+json" and json.loads(body)["detail"]
-        assert node.get("/v1/status", token=token)[0] == 401
+    # No certificate, a node's certificate, one of another CA, plain HTTP: the TLS handshake refuses them all.
+    anonymous = ssl.create_default_context(cadata=PKI_SHARED.node_ca.pem)
+    another_node = PKI_SHARED.client_context(workdir, issuer=PKI_SHARED.node_ca, uri="spiffe://meridian.test/region/eu/node/eu-2")
+    stranger = PKI_SHARED.client_context(workdir, issuer=Authority("someone else's CA"))
+    for context in (anonymous, another_node, stranger):
+        with pytest.raises(OSError):
+            node.get("/v1/messages?customer_id=cus_acme", context=context)
+    with pytest.raises(OSError):
+        fetch(f"http://127.0.0.1:{node.control_port}/v1/status")
+    # The probe port answers no query of personal data.
+    assert node.probe("/v1/messages?customer_id=cus_acme")[0] == 404
+    assert node.probe("/v1/status")[0] == 200 and node.probe("/healthz")[0] == 200
     for query, needle in [("", "customer_id is required"), ("customer_id=c&since=yesterday", "since"),
                           ("customer_id=c&limit=0", "limit"), ("customer_id=c&colour=red", "unknown query parameter")]:
         status, content_type, body = node.get(f"/v1/messages?{query}")
@@ -321,14 +331,16 @@ def test_control_api_requires_the_node_token_and_answers_problems(workdir, sink,
     assert node.messages("cus_acme", recipient="other@acme.example") == []
     assert len(node.messages("cus_acme", message_id="<Hello@sender.example>")) == 1
     assert node.messages("cus_acme", since="2099-01-01T00:00:00Z") == []
-    status, _, body = node.get("/metrics", token=None)
+    status, _, body = node.probe("/metrics")
     text = body.decode()
     assert status == 200 and 'meridian_smtp_messages_accepted_total{region="eu"} 1' in text
     assert 'meridian_delivery_attempts_total{region="eu",result="delivered"} 1' in text or \
            'meridian_delivery_attempts_total{result="delivered",region="eu"} 1' in text
     assert "meridian_queue_depth" in text and "meridian_smtp_transaction_seconds_bucket" in text
-    # The token never shows in the log.
-    assert NODE_TOKEN not in open(node.log_path).read()
+    assert "meridian_node_certificate_expiry_timestamp_seconds" in text
+    # The node's private key never shows in the log.
+    key = open(os.path.join(node.data, "identity", "node.pem")).read().split("-----BEGIN PRIVATE KEY-----")[1].split("-----END")[0]
+    assert key.strip().splitlines()[1] not in open(node.log_path).read()
 
 
 def test_a_new_bundle_applies_and_a_bad_one_is_refused(workdir, sink, nodes):
@@ -352,10 +364,23 @@ def test_node_refuses_bad_flags_and_bundles_with_clear_errors(workdir):
     assert result.returncode != 0 and "--region mars: no such region" in result.stderr
     result = run("--region", "eu", "--smarthost", "host:notaport")
     assert result.returncode != 0 and "--smarthost host:notaport" in result.stderr
+    result = run("--region", "eu", "--coordinator", "http://127.0.0.1:8443")
+    assert result.returncode != 0 and "expected the coordinator's node port, such as https://" in result.stderr
+    result = run("--region", "eu", "--coordinator", "https://127.0.0.1:8443", "--join", "mrd_not_a_join_token")
+    assert result.returncode != 0 and "--join: not a join token" in result.stderr
+    flags = ("--region", "eu", "--data-dir", workdir, "--smtp-port", "0", "--control-port", "0", "--probe-port", "0")
+    result = run(*flags)
+    assert result.returncode != 0 and "this node has not joined a coordinator" in result.stderr and "--join TOKEN" in result.stderr
+    PKI_SHARED.write_identity(workdir, "eu", "eu-1", 9101)
     bundle = os.path.join(workdir, "bundle.json")
-    open(bundle, "w").write(json.dumps({"version": 1, "region": "us", "customers": []}))
-    result = run("--region", "eu", "--data-dir", workdir, "--bundle", bundle, "--smtp-port", "0", "--control-port", "0")
+    open(bundle, "w").write(json.dumps({"version": 1, "region": "eu", "customers": []}))
+    result = run(*flags, "--bundle", bundle)
+    assert result.returncode != 0 and "expected a signed bundle" in result.stderr, "there is no unsigned mode"
+    open(bundle, "w").write(json.dumps(PKI_SHARED.sign({"version": 1, "region": "us", "customers": []})))
+    result = run(*flags, "--bundle", bundle)
     assert result.returncode != 0 and "the bundle is for region us, this node serves eu" in result.stderr
+    result = run("--region", "us", "--data-dir", workdir, "--smtp-port", "0", "--control-port", "0", "--probe-port", "0")
+    assert result.returncode != 0 and "joined as eu-1 of region eu, but was started with --region us" in result.stderr
 
 
 def test_connection_limits_and_idle_timeout(workdir, sink, nodes):
@@ -374,7 +399,7 @@ def test_connection_limits_and_idle_timeout(workdir, sink, nodes):
         s.close()
     # With the slots free again, mail goes through.
     assert send(node.smtp_port)[0] == 250
-    status, _, body = node.get("/metrics", token=None)
+    status, _, body = node.probe("/metrics")
     assert 'code="421"' in body.decode()
 
 
@@ -458,7 +483,8 @@ def test_a_second_node_on_the_same_data_directory_refuses_to_start(workdir, sink
     args = list(node.args)
     args[args.index("--smtp-port") + 1] = str(free_port())
     args[args.index("--control-port") + 1] = str(free_port())
-    second = subprocess.run(args, capture_output=True, text=True, timeout=60, env=dict(os.environ, MERIDIAN_NODE_TOKEN=NODE_TOKEN))
+    args[args.index("--probe-port") + 1] = str(free_port())
+    second = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert second.returncode != 0
     assert f"is in use by another node (pid {node.process.pid})" in second.stderr, second.stderr
     assert send(node.smtp_port)[0] == 250, "the first node is untouched"

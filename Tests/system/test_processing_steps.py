@@ -5,7 +5,7 @@ towards a host that a sub-processor in the bundle has registered. The analysis s
 import json
 import os
 
-from harness import Node, WebhookSink, customer, send, wait_for
+from harness import PKI_SHARED, Node, WebhookSink, customer, send, wait_for
 
 
 def bundle(version, customers, egress):
@@ -16,9 +16,10 @@ def bundle(version, customers, egress):
 
 
 def write(path, content):
+    """Writes the bundle file signed as the coordinator signs it."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".tmp", "w") as f:
-        json.dump(content, f)
+        json.dump(PKI_SHARED.sign(content), f)
     os.replace(path + ".tmp", path)
 
 

@@ -1,6 +1,7 @@
-"""`meridian up` runs the coordinator and three nodes configured from it: a customer created through the API
-gets mail sent over STARTTLS (the self-signed certificate up made), and the coordinator finds it through the
-node."""
+"""`meridian up` runs the coordinator and three nodes configured from it: each node is enrolled and joins over
+the node port at the first start (and not again at the next), a customer created through the API gets mail sent
+over STARTTLS (the self-signed certificate up made), and the coordinator finds it through the node, over mutual
+TLS."""
 
 import json
 import signal
@@ -35,6 +36,22 @@ def test_up_runs_three_nodes_that_deliver(tmp_path):
         wait_for(lambda: api(8080 + offset, "GET", f"/v1/customers/{cid}/messages", token)[1].get("messages"), what="the metadata")
         status, page = api(8080 + offset, "GET", f"/v1/customers/{cid}/messages", token)
         assert status == 200 and page["messages"][0]["region"] == "eu", page
+        status, listed = api(8080 + offset, "GET", "/v1/nodes", token)
+        assert [(n["id"], n["enrollment"]) for n in listed["nodes"]] == [("ap-1", "active"), ("eu-1", "active"), ("us-1", "active")]
+        assert all(n["control_url"].startswith("https://127.0.0.1:") and n["certificate_expires_at"] for n in listed["nodes"])
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=40) == 0
+        assert log().count("node link: node") == 3 and log().count("it joins the coordinator now") == 3
+
+        # The second start finds the nodes joined: no new enrollment, and they are in sync again.
+        up = subprocess.Popen([MERIDIAN, "up", "--data-dir", data, "--port-offset", str(offset)], cwd=ROOT,
+                              stdout=open(tmp_path / "up2.log", "wb"), stderr=subprocess.STDOUT)
+        wait_for(lambda: "stop         Ctrl-C" in open(tmp_path / "up2.log").read(), timeout=30, what="the second banner")
+        wait_for(lambda: [n["state"] for n in api(8080 + offset, "GET", "/v1/nodes", token)[1]["nodes"]] == ["in_sync"] * 3,
+                 what="the nodes in sync after the restart")
+        assert "joins the coordinator now" not in open(tmp_path / "up2.log").read()
+        status, audit = api(8080 + offset, "GET", "/v1/audit?limit=1000", token)
+        assert sum(1 for e in audit["items"] if e["action"] == "node.join") == 3
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=40) == 0
     finally:

@@ -180,3 +180,23 @@ def test_module_calls_pass_every_required_variable():
                 assert variable in call, f"module.{call_name} does not set required variable {variable}"
         unknown = set(call) - set(labelled(module, "variable")) - {"source", "for_each", "count", "depends_on", "__is_block__"}
         assert not unknown, f"module.{call_name} sets variables the module does not declare: {unknown}"
+
+
+def test_the_node_link_is_open_only_between_the_coordinator_and_its_nodes():
+    """The control APIs admit the coordinator's address alone, the coordinator's node port the nodes' addresses
+    alone; both are mutual TLS besides. Nodes join with a token from their own secret, never from Terraform state."""
+    node_group = labelled(REGION_MODULE, "resource")[("aws_security_group", "node")]
+    control = [rule for rule in node_group["ingress"] if rule["from_port"] == "${var.control_port}"]
+    assert [rule["cidr_blocks"] for rule in control] == ["${var.control_cidrs}"]
+    assert labelled(ROOT_MODULE, "module")["region"]["control_cidrs"] == ['"${module.coordinator.egress_ip}/32"']
+
+    coordinator_group = labelled(COORDINATOR_MODULE, "resource")[("aws_security_group", "coordinator")]
+    node_port = [rule for rule in coordinator_group["ingress"] if rule["from_port"] == "${var.node_port}"]
+    assert [rule["cidr_blocks"] for rule in node_port] == ["${var.node_cidrs}"]
+    assert "node_addresses" in labelled(ROOT_MODULE, "module")["coordinator"]["node_cidrs"]
+
+    secret = labelled(REGION_MODULE, "resource")[("aws_secretsmanager_secret", "join_token")]
+    assert "secret_string" not in secret, "the join token's value is the operator's, not in Terraform state"
+    user_data = (TERRAFORM / "modules" / "region" / "node-user-data.sh.tftpl").read_text()
+    assert "--coordinator ${coordinator_url}" in user_data and "MERIDIAN_JOIN_TOKEN" in user_data
+    assert "node-token" not in user_data and "--trust-key" not in user_data

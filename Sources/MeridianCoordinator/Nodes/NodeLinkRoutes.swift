@@ -58,7 +58,14 @@ struct NodeLinkRoutes: Sendable {
             guard let bundle = try await config.bundle(for: try region(of: node)) else {
                 throw Problem(.serviceUnavailable, "no config version is published yet; try again shortly")
             }
-            guard bundle.version != version else { return Response(status: .noContent) }
+            guard bundle.version != version else {
+                // The node has the newest version in force already (from its last-known-good file after a new
+                // enrollment, say): that is its ACK, as a pull answered 204 sends no report.
+                if node.appliedVersion != version || node.lastResult != .ack {
+                    try await nodes.record(node: node.id, result: .ack, version: version, error: nil, at: now())
+                }
+                return Response(status: .noContent)
+            }
             return Response(
                 status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bundle.signed)))
         }

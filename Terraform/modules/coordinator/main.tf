@@ -15,6 +15,8 @@ data "aws_ssm_parameter" "debian" {
 locals {
   zones = slice(data.aws_availability_zones.available.names, 0, 2)
   host  = "${var.host_label}.${var.dns_zone}"
+  # The name nodes reach the coordinator's node port by (the instance's Elastic IP; mutual TLS, no load balancer).
+  node_host = "${var.host_label}.nodes.${var.dns_zone}"
 }
 
 # MARK: network: public subnets (load balancer, coordinator) and private ones (database) in two zones
@@ -60,6 +62,14 @@ resource "aws_security_group" "coordinator" {
     to_port         = 8080
     protocol        = "tcp"
     security_groups = [aws_security_group.load_balancer.id]
+  }
+
+  ingress {
+    description = "node port: joins, renewals, pulls and reports over mutual TLS, from the nodes only"
+    from_port   = var.node_port
+    to_port     = var.node_port
+    protocol    = "tcp"
+    cidr_blocks = var.node_cidrs
   }
 
   egress {
@@ -212,6 +222,8 @@ resource "aws_instance" "coordinator" {
     database_host     = aws_db_instance.coordinator.address
     database_secret   = aws_db_instance.coordinator.master_user_secret[0].secret_arn
     master_key_secret = aws_secretsmanager_secret.master_key.arn
+    node_host         = local.node_host
+    node_port         = var.node_port
   })
 
   tags = { Name = "meridian-coordinator" }
@@ -302,4 +314,14 @@ resource "aws_route53_record" "coordinator" {
     zone_id                = aws_lb.coordinator.zone_id
     evaluate_target_health = true
   }
+}
+
+# <host_label>.nodes.<zone>: the coordinator's node port, at its Elastic IP. Its certificate (from the coordinator
+# CA, pinned by each node's join token) names this host.
+resource "aws_route53_record" "node_port" {
+  zone_id = var.zone_id
+  name    = local.node_host
+  type    = "A"
+  ttl     = 300
+  records = [aws_eip.coordinator.public_ip]
 }

@@ -17,3 +17,8 @@ output "master_key_secret_arn" {
   description = "The Secrets Manager secret the operator fills with the master key (base64 of 32 bytes)."
   value       = aws_secretsmanager_secret.master_key.arn
 }
+
+output "node_url" {
+  description = "The coordinator's node port, as nodes are started with it (--coordinator)."
+  value       = "https://${aws_route53_record.node_port.name}:${var.node_port}"
+}

@@ -56,3 +56,14 @@ variable "artifact_url" {
   type        = string
 }
 
+
+variable "node_port" {
+  description = "TCP port of the coordinator's node port (mutual TLS)."
+  type        = number
+  default     = 8443
+}
+
+variable "node_cidrs" {
+  description = "CIDR blocks of the nodes, the only addresses admitted to the node port."
+  type        = list(string)
+}

@@ -30,7 +30,7 @@ module "network" {
 resource "aws_security_group" "node" {
   region      = var.provider_region
   name        = "meridian-${var.region_id}-node"
-  description = "SMTP from anywhere; the control API from the coordinator only"
+  description = "SMTP from anywhere; the control API from the coordinator only; the probe port from monitoring"
   vpc_id      = module.network.vpc_id
 
   ingress {
@@ -42,11 +42,22 @@ resource "aws_security_group" "node" {
   }
 
   ingress {
-    description = "node control API"
+    description = "node control API (mutual TLS)"
     from_port   = var.control_port
     to_port     = var.control_port
     protocol    = "tcp"
     cidr_blocks = var.control_cidrs
+  }
+
+  dynamic "ingress" {
+    for_each = length(var.probe_cidrs) > 0 ? [1] : []
+    content {
+      description = "probe port: /healthz, /metrics, /v1/status"
+      from_port   = var.control_port + 10
+      to_port     = var.control_port + 10
+      protocol    = "tcp"
+      cidr_blocks = var.probe_cidrs
+    }
   }
 
   egress {
@@ -56,6 +67,43 @@ resource "aws_security_group" "node" {
     protocol    = "-1"
     cidr_blocks = ["0.0.0.0/0"]
   }
+}
+
+# MARK: each node's join token
+
+# The one-time join token of each node. Terraform creates the secret, never its value: the operator enrolls the
+# node (meridian nodes enroll REGION ID --control-url https://ID.nodes.ZONE:PORT) and puts the token in it; the
+# node reads it at each start until it has joined (docs/deploying.md). A spent token is worthless.
+resource "aws_secretsmanager_secret" "join_token" {
+  for_each = local.nodes
+  region   = var.provider_region
+  name     = "meridian/join/${each.key}"
+}
+
+resource "aws_iam_role" "node" {
+  name = "meridian-node-${var.region_id}"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "ec2.amazonaws.com" } }]
+  })
+}
+
+resource "aws_iam_role_policy" "node_join_token" {
+  name = "read-meridian-join-tokens"
+  role = aws_iam_role.node.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "secretsmanager:GetSecretValue"
+      Resource = [for secret in aws_secretsmanager_secret.join_token : secret.arn]
+    }]
+  })
+}
+
+resource "aws_iam_instance_profile" "node" {
+  name = "meridian-node-${var.region_id}"
+  role = aws_iam_role.node.name
 }
 
 # MARK: nodes and their spool disks
@@ -68,6 +116,7 @@ resource "aws_instance" "node" {
   availability_zone      = each.value.zone
   subnet_id              = module.network.public_subnet_ids[each.value.zone]
   vpc_security_group_ids = [aws_security_group.node.id]
+  iam_instance_profile   = aws_iam_instance_profile.node.name
 
   metadata_options {
     http_tokens = "required"
@@ -78,10 +127,13 @@ resource "aws_instance" "node" {
   }
 
   user_data = templatefile("${path.module}/node-user-data.sh.tftpl", {
-    artifact_url = var.artifact_url
-    region_id    = var.region_id
-    node_id      = each.key
-    control_port = var.control_port
+    artifact_url    = var.artifact_url
+    aws_region      = var.provider_region
+    region_id       = var.region_id
+    node_id         = each.key
+    control_port    = var.control_port
+    coordinator_url = var.coordinator_url
+    join_secret     = aws_secretsmanager_secret.join_token[each.key].arn
   })
 
   tags = { Name = each.key, "meridian:region" = var.region_id }

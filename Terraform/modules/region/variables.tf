@@ -54,7 +54,7 @@ variable "artifact_url" {
 }
 
 variable "control_cidrs" {
-  description = "CIDR blocks allowed to reach the node control API (the coordinator's address, operators' break-glass addresses)."
+  description = "CIDR blocks allowed to reach the node control API (the coordinator's address; mutual TLS admits only the coordinator's certificate anyway)."
   type        = list(string)
 }
 
@@ -62,4 +62,15 @@ variable "control_port" {
   description = "TCP port of the node control API."
   type        = number
   default     = 9101
+}
+
+variable "probe_cidrs" {
+  description = "CIDR blocks allowed to reach the probe port (control port + 10: /healthz, /metrics, /v1/status)."
+  type        = list(string)
+  default     = []
+}
+
+variable "coordinator_url" {
+  description = "The coordinator's node port, https://HOST:8443, where nodes join and pull."
+  type        = string
 }
