@@ -1,7 +1,8 @@
 """Config propagation: time from an admin API change to the last node's ACK.
 
-Starts a coordinator (SQLite) and N nodes per region (`meridian node --coordinator --join`, over mutual TLS) on loopback, from a copy
-of Regions/ that lists N nodes per region, creates one unpinned customer (so every change reaches every
+Starts a coordinator (SQLite) and N nodes per region (`meridian node --coordinator --join`, over mutual TLS;
+a build from before node identity runs them as it did, with the shared node token over plain HTTP, so that
+the two can be measured side by side) on loopback, from a copy of Regions/ that lists N nodes per region, creates one unpinned customer (so every change reaches every
 region), then makes CHANGES webhook-URL changes one after another. For each, the clock starts before the
 PATCH is sent and stops when GET /v1/nodes shows every node having acknowledged the new version (polled
 every millisecond over one keep-alive connection). Prints JSON with the percentiles.
@@ -26,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from support import free_port, wait_for  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OLD_TOKEN = "mrd_" + "b" * 43
 
 
 class API:
@@ -52,6 +54,9 @@ def main():
     parser.add_argument("--nodes-per-region", type=int, default=3)
     args = parser.parse_args()
 
+    # Builds before node identity (no --join) take the shared node token and plain HTTP.
+    enrolled_nodes = "--join" in subprocess.run([args.meridian, "node", "--help"], capture_output=True, text=True).stdout
+    scheme = "https" if enrolled_nodes else "http"
     work = tempfile.mkdtemp(prefix="meridian-propagation-")
     regions = os.path.join(work, "Regions")
     shutil.copytree(os.path.join(ROOT, "Regions"), regions)
@@ -63,16 +68,16 @@ def main():
         for index in range(1, args.nodes_per_region + 1):
             control = free_port()
             nodes.append((name, f"{name}-{index}", control, free_port()))
-            entries.append(f"  - id: {name}-{index}\n    control_url: https://127.0.0.1:{control}\n")
+            entries.append(f"  - id: {name}-{index}\n    control_url: {scheme}://127.0.0.1:{control}\n")
         text = re.sub(r"nodes:\n(?:  .*\n|    .*\n|  #.*\n)+", "nodes:\n" + "".join(entries), text)
         open(path, "w").write(text)
 
-    env = dict(os.environ, LOG_LEVEL="warning")
+    env = dict(os.environ, LOG_LEVEL="warning", **({} if enrolled_nodes else {"MERIDIAN_NODE_TOKEN": OLD_TOKEN}))
     port, node_port = free_port(), free_port()
     data = os.path.join(work, "coordinator")
     processes = [subprocess.Popen(
         [args.meridian, "coordinator", "--database", f"sqlite:{data}/coordinator.sqlite", "--data-dir", data,
-         "--port", str(port), "--node-port", str(node_port), "--regions", regions], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "coordinator.log"), "wb"))]
+         "--port", str(port), *(["--node-port", str(node_port)] if enrolled_nodes else []), "--regions", regions], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "coordinator.log"), "wb"))]
     try:
         wait_for(lambda: os.path.exists(os.path.join(data, "admin-token")), what="the coordinator")
         api = API(port, open(os.path.join(data, "admin-token")).read().strip())
@@ -83,14 +88,17 @@ def main():
         assert status == 201, created
         cid = created["customer"]["id"]
         for region, node, control, smtp in nodes:
-            # Enrolled, then joined with its token; pushes and pulls go over mutual TLS.
-            status, enrolled = api.call("POST", "/v1/nodes", {"region": region, "node_id": node, "control_url": f"https://127.0.0.1:{control}"})
-            assert status == 201, enrolled
+            if enrolled_nodes:
+                # Enrolled, then joined with its token; pushes and pulls go over mutual TLS.
+                status, enrolled = api.call("POST", "/v1/nodes", {"region": region, "node_id": node, "control_url": f"https://127.0.0.1:{control}"})
+                assert status == 201, enrolled
+                link = ["--probe-port", str(free_port()), "--coordinator", f"https://127.0.0.1:{node_port}", "--join", enrolled["join_token"]]
+            else:
+                link = ["--node-id", node, "--coordinator", f"http://127.0.0.1:{port}", "--trust-key", os.path.join(data, "bundle-signing.pub")]
             processes.append(subprocess.Popen(
                 [args.meridian, "node", "--region", region, "--regions", regions,
                  "--data-dir", os.path.join(work, node), "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp),
-                 "--control-port", str(control), "--probe-port", str(free_port()), "--coordinator", f"https://127.0.0.1:{node_port}",
-                 "--join", enrolled["join_token"]],
+                 "--control-port", str(control), *link],
                 env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, f"{node}.log"), "wb")))
 
         def all_at(version):
@@ -113,6 +121,7 @@ def main():
             times.append(time.perf_counter() - start)
         ms = [t * 1000 for t in times]
         print(json.dumps({
+            "build": args.meridian, "link": "mutual TLS" if enrolled_nodes else "plain HTTP, shared token",
             "changes": args.changes, "nodes": len(nodes), "regions": 3,
             "p50_ms": round(percentile(ms, 50), 1), "p90_ms": round(percentile(ms, 90), 1), "p99_ms": round(percentile(ms, 99), 1),
             "max_ms": round(max(ms), 1), "mean_ms": round(statistics.mean(ms), 1),

@@ -84,12 +84,12 @@ public struct Coordinator: Sendable {
         let pusher = NodePusher(credentials: linkCredentials)
         directives = DirectiveDispatcher(
             requests: dataSubjectRequests, nodes: nodes, legalRequests: legalRequests, own: CoordinatorSubjectData(store: store, catalog: catalog),
-            catalog: catalog, secrets: secrets, key: keys.bundleSigning, pusher: pusher, now: now, logger: logger)
+            catalog: catalog, secrets: secrets, key: keys.bundleSigning, pusher: pusher, authority: keys.authority, now: now, logger: logger)
         let base = SQLCustomerRepository(store: store)
         let publisher = ConfigPublisher(
             customers: base, subprocessors: registry.subprocessors, objections: registry.objections, config: config, nodes: nodes,
             compiler: ConfigCompiler(catalog: catalog, secrets: secrets), key: keys.bundleSigning, pusher: pusher,
-            debounce: configuration.publishDebounce, logger: logger, now: now)
+            authority: keys.authority, debounce: configuration.publishDebounce, logger: logger, now: now)
         self.publisher = publisher
         customers = PublishingCustomerRepository(base: base, publisher: publisher)
         accountSessions = AccountSessions(now: now)

@@ -23,4 +23,6 @@ public enum CoreErrorCode: String, Sendable, CaseIterable {
     case backupUnreadable
     /// A backup that does not decrypt with the key given, or was changed after it was written.
     case backupWrongKey
+    /// A statement a node signed (a receipt, an ACK or NACK) whose signature, certificate or signer does not hold.
+    case nodeSignatureInvalid
 }

@@ -64,7 +64,7 @@ extension RegionalNode {
             let clock = CoordinatorClock()
             let control = ControlAPI(
                 region: region.id, node: configuration.nodeID, store: store, metrics: metrics, bundles: bundles,
-                directives: directives,
+                directives: directives, signer: credentials,
                 status: NodeStatusReporter(
                     region: region.id, node: configuration.nodeID, config: config, store: store, spool: spool, queue: queue, smtp: smtp,
                     clock: clock),

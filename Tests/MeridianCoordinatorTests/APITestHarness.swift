@@ -25,6 +25,7 @@ struct APITestHarness: Sendable {
         try await TestStores.withStore(kind) { store in
             let clock = TestClock()
             let coordinator = try await TestStores.coordinator(store, clock: clock)
+            defer { try? FileManager.default.removeItem(atPath: coordinator.configuration.dataDirectory) }
             let first = NIOLockedValueBox<BearerToken?>(nil)
             // The application as `meridian coordinator` runs it: its start makes the first admin token.
             let app = try coordinator.application { token, _ in first.withLockedValue { $0 = token } }

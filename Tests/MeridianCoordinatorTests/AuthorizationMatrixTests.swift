@@ -61,6 +61,7 @@ struct AuthorizationMatrixTests {
         case "verifyGdprRequest": return (.post, "/v1/gdpr-requests/dsr_none/verify", ["code": "12345678"])
         case "extendGdprRequest": return (.post, "/v1/gdpr-requests/dsr_none/extend", ["reason": "x"])
         case "exportGdprRequest": return (.get, "/v1/gdpr-requests/dsr_none/export", nil)
+        case "getGdprReceipts": return (.get, "/v1/gdpr-requests/dsr_none/receipts", nil)
         default: return (.get, "/unknown-operation/\(operation)", nil)
         }
     }

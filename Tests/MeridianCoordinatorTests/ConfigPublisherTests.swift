@@ -13,7 +13,8 @@ struct ConfigPublisherTests {
             customers: SQLCustomerRepository(store: store), config: ConfigRepository(store: store, secrets: ConfigCompilerTests.secrets),
             nodes: NodeRepository(store: store),
             compiler: ConfigCompiler(catalog: TestStores.regions, secrets: ConfigCompilerTests.secrets), key: key,
-            pusher: NodePusher(credentials: TestStores.linkCredentials), debounce: debounce, logger: Logger(label: "test"))
+            pusher: NodePusher(credentials: TestStores.linkCredentials), authority: TestStores.authority, debounce: debounce,
+            logger: Logger(label: "test"))
     }
 
     @Test("versions grow only when the content changes, and each region's bundle verifies", arguments: StoreKind.allCases)

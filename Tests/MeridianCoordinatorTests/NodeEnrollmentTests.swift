@@ -194,11 +194,28 @@ struct NodeEnrollmentTests {
             let unchanged = try await Self.call(port + NodeProtocol.pullPath + "?version=\(published)", credentials: credentials)
             #expect(unchanged.status == 204)
 
-            // A report is the caller's: it moves eu-1's version, never us-1's.
-            let report = try JSONEncoder().encode(BundleReport(status: .ack, offered: published, version: published, error: nil))
-            #expect(try await Self.call(port + NodeProtocol.reportsPath, method: .POST, credentials: credentials, body: report).status == 204)
-            #expect(try await harness.coordinator.nodes.node("eu-1")?.appliedVersion == published)
-            #expect(try await harness.coordinator.nodes.node("us-1")?.appliedVersion == nil)
+            // A report is the caller's, signed by it: it moves eu-1's record, never us-1's. Unsigned, signed as
+            // another node, or signed long ago, it is refused.
+            let nack = BundleReport(status: .nack, offered: published + 1, version: published, error: "a test NACK")
+            let pair = credentials.current
+            func post(_ report: BundleReport) async throws -> (status: Int, body: String) {
+                try await Self.call(port + NodeProtocol.reportsPath, method: .POST, credentials: credentials, body: try JSONEncoder().encode(report))
+            }
+            let unsigned = try await post(nack)
+            #expect(unsigned.status == 403 && unsigned.body.contains("the report is not signed"))
+            let asUS = try await post(try nack.signing(region: "us", node: "us-1", at: Date(), key: pair.key, certificate: pair.certificate.pem))
+            #expect(asUS.status == 403 && asUS.body.contains("signed as us/us-1"))
+            let stale = try await post(
+                try nack.signing(region: "eu", node: "eu-1", at: Date().addingTimeInterval(-3600), key: pair.key, certificate: pair.certificate.pem))
+            #expect(stale.status == 403 && stale.body.contains("too far from now"))
+            var altered = try nack.signing(region: "eu", node: "eu-1", at: Date(), key: pair.key, certificate: pair.certificate.pem)
+            altered.status = .ack
+            #expect(try await post(altered).body.contains("the signed report says nack"))
+            let signed = try nack.signing(region: "eu", node: "eu-1", at: Date(), key: pair.key, certificate: pair.certificate.pem)
+            #expect(try await post(signed).status == 204)
+            let recorded = try #require(try await harness.coordinator.nodes.node("eu-1"))
+            #expect(recorded.lastResult == .nack && recorded.lastError == "a test NACK")
+            #expect(try await harness.coordinator.nodes.node("us-1")?.lastResult == nil)
 
             // Without a certificate: 401. With one of another CA, or an expired one of the node CA: no handshake.
             let bare = try await Self.call(port + NodeProtocol.pullPath + "?version=0", credentials: nil)

@@ -4,10 +4,12 @@ regions; an access ticket gives one ZIP with every region's data; an erasure tic
 region is down, completes once it is back, and leaves the subject's metadata gone everywhere except what a legal
 hold keeps, with the reason in the receipt."""
 
+import base64
 import io
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import time
 import urllib.parse
@@ -62,6 +64,9 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         status, token = api(port, "POST", "/v1/tokens", admin, {"name": "dpo", "role": "dpo"})
         assert status == 201, token
         dpo = token["secret"]
+        status, token = api(port, "POST", "/v1/tokens", admin, {"name": "auditor", "role": "auditor"})
+        assert status == 201, token
+        auditor = token["secret"]
 
         def customer(name, region, path):
             status, created = api(port, "POST", "/v1/customers", admin, {
@@ -125,6 +130,24 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         refused = cli(port, admin, "export", access, check=False)
         assert refused.returncode != 0 and "403" in refused.stderr + refused.stdout
 
+        # Each node signed its receipt; an auditor checks them against the node CA kept on the coordinator's disk.
+        node_ca = os.path.join(data, "node-ca.pem")
+        checked = cli(port, auditor, "verify-receipts", access, "--node-ca", node_ca)
+        assert "3 signed receipts verify against the node CA" in checked.stdout, checked.stdout
+        for region in ("eu", "us", "ap"):
+            assert re.search(rf"{region} +{region}-1 +verified +spiffe://[^ ]+/region/{region}/node/{region}-1 serial [0-9a-f]+", checked.stdout), checked.stdout
+        assert re.search(r"coordinator +coordinator +unsigned", checked.stdout)
+        assert re.search(r"region eu, node eu-1: answered .*\n    receipt signed by spiffe://[^ ]+/region/eu/node/eu-1 serial", summary), summary
+        # The signed receipts the coordinator keeps name the records' SHA-256, never the records themselves.
+        with sqlite3.connect(os.path.join(data, "coordinator.sqlite")) as db:
+            kept = [row[0] for row in db.execute("SELECT receipt_signed FROM gdpr_answers WHERE request_id = ? AND place != 'coordinator'", (access,))]
+        assert len(kept) == 3 and all(SUBJECT not in base64.b64decode(json.loads(row)["statement"]).decode() for row in kept)
+        other_ca = tmp_path / "other-ca.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                        str(tmp_path / "other-ca.key"), "-out", str(other_ca), "-days", "1", "-subj", "/CN=another CA"], check=True, capture_output=True)
+        wrong_ca = cli(port, auditor, "verify-receipts", access, "--node-ca", str(other_ca), check=False)
+        assert wrong_ca.returncode == 1 and wrong_ca.stdout.count("not issued by the node CA") == 3, wrong_ca.stdout
+
         # An open legal request holds one account's data.
         status, legal = api(port, "POST", "/v1/legal-requests", admin, {
             "received_on": "2026-11-20", "authority": "District court", "country": "US", "kind": "preservation_request",
@@ -162,6 +185,7 @@ def test_access_and_erasure_reach_every_region(tmp_path):
 
         shown = cli(port, admin, "show", erasure).stdout
         assert "completed" in shown and f"held: data under an open legal request ({legal['id']}" in shown
+        assert re.search(r"receipt of eu/eu-1 signed by spiffe://[^ ]+/region/eu/node/eu-1 serial", shown), shown
 
         # The subject's metadata is gone in each region; other senders' and the held account's stay.
         assert eu.messages(acme, sender=SUBJECT) == [] and eu.messages(waiting_eu, sender=SUBJECT) == []
@@ -193,6 +217,19 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         audit = api(port, "GET", "/v1/audit?limit=1000", admin)[1]
         actions = [entry["action"] for entry in audit["items"] if entry["target"] == erasure]
         assert actions.count("gdpr_request.answer") == 4 and "gdpr_request.transition" in actions
+        assert cli(port, dpo, "verify-receipts", erasure).returncode == 0
+
+        # Whoever changes a kept receipt afterwards (here: eu's count of erased records) is caught.
+        with sqlite3.connect(os.path.join(data, "coordinator.sqlite")) as db:
+            [(text,)] = db.execute("SELECT receipt_signed FROM gdpr_answers WHERE request_id = ? AND place = 'eu-1'", (erasure,))
+            kept = json.loads(text)
+            statement = json.loads(base64.b64decode(kept["statement"]))
+            statement["classes"][0]["erased"] += 5
+            kept["statement"] = base64.b64encode(json.dumps(statement, sort_keys=True).encode()).decode()
+            db.execute("UPDATE gdpr_answers SET receipt_signed = ? WHERE request_id = ? AND place = 'eu-1'", (json.dumps(kept), erasure))
+        tampered = cli(port, auditor, "verify-receipts", erasure, check=False)
+        assert tampered.returncode == 1 and "1 receipt FAILED" in tampered.stdout, tampered.stdout
+        assert re.search(r"eu +eu-1 +FAILED: the signature does not verify", tampered.stdout), tampered.stdout
     finally:
         for node in nodes.values():
             if node.process.poll() is None:

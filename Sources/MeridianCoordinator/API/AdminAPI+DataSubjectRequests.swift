@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import MeridianAPI
 import MeridianCore
@@ -81,11 +82,34 @@ extension AdminAPI {
         return progress.map { answer in
             .init(
                 place: answer.place, region: answer.region, status: .init(rawValue: answer.status.rawValue) ?? .waiting, attempts: answer.attempts,
-                lastError: answer.lastError, answeredAt: answer.answeredAt,
+                lastError: answer.lastError, answeredAt: answer.answeredAt, signedBy: answer.signedBy,
                 classes: answer.classes.map {
                     .init(dataClass: $0.dataClass, found: $0.found, erased: $0.erased, held: $0.held, holdReasons: $0.holdReasons)
                 })
         }
+    }
+
+    /// The receipts as the nodes signed them, with the node CA, for an auditor to check (`meridian gdpr
+    /// verify-receipts`); the records themselves stay sealed here, only their SHA-256 goes out.
+    func getGdprReceipts(_ input: Operations.GetGdprReceipts.Input) async throws -> Operations.GetGdprReceipts.Output {
+        let ticket = try await dataSubjectRequest(input.path.requestId)
+        try await audit.record(AuditEvent("gdpr_request.read", target: ticket.id, detail: ["part": "receipts"]), by: try caller.actor, at: now())
+        var digests: [String: String] = [:]
+        for (_, place, sealed) in try await dataSubjectRequests.answerData(of: ticket.id) {
+            digests[place] = SHA256.hash(data: Data(try secrets.open(sealed).utf8)).hexString
+        }
+        let receipts = try await dataSubjectRequests.answers(of: ticket.id).filter { $0.status == .answered }.compactMap {
+            answer -> Components.Schemas.GdprReceipt? in
+            guard let place = answer.place else { return nil }
+            return .init(
+                place: place, region: answer.region, signedBy: answer.signedBy, statement: answer.signed?.statement,
+                signature: answer.signed?.signature, certificate: answer.signed?.certificate, dataSha256: digests[place],
+                classes: answer.classes.map {
+                    .init(dataClass: $0.dataClass, found: $0.found, erased: $0.erased, held: $0.held, holdReasons: $0.holdReasons)
+                })
+        }
+        return .ok(.init(body: .json(.init(
+            requestId: ticket.id, zone: authority.zone, nodeCa: authority.nodeCA.certificate.pem, receipts: receipts))))
     }
 
     func exportGdprRequest(_ input: Operations.ExportGdprRequest.Input) async throws -> Operations.ExportGdprRequest.Output {

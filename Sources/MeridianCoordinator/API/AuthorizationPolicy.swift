@@ -68,6 +68,7 @@ public enum AuthorizationPolicy {
         "extendGdprRequest": [.admin: .allowed, .dpo: .allowed],
         // The subject's data itself: only the dpo handles it.
         "exportGdprRequest": [.dpo: .allowed],
+        "getGdprReceipts": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed],
     ]
 
     public static func access(_ role: Role, to operationID: String) -> Access? {

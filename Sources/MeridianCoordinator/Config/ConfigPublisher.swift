@@ -39,6 +39,8 @@ public actor ConfigPublisher: Service {
     let compiler: ConfigCompiler
     let key: Curve25519.Signing.PrivateKey
     let pusher: NodePusher
+    /// A node's answer counts only when that node signed it (``NodeAuthority/check(_:by:now:)``).
+    let authority: NodeAuthority
     let debounce: Duration
     let logger: Logger
     let now: @Sendable () -> Date
@@ -66,7 +68,7 @@ public actor ConfigPublisher: Service {
     public init(
         customers: any CustomerRepository, subprocessors: SubProcessorRepository? = nil, objections: ObjectionRepository? = nil,
         config: ConfigRepository, nodes: NodeRepository, compiler: ConfigCompiler, key: Curve25519.Signing.PrivateKey, pusher: NodePusher,
-        debounce: Duration = .milliseconds(2), logger: Logger, now: @escaping @Sendable () -> Date = Date.init
+        authority: NodeAuthority, debounce: Duration = .milliseconds(2), logger: Logger, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.customers = customers
         self.subprocessors = subprocessors
@@ -76,6 +78,7 @@ public actor ConfigPublisher: Service {
         self.compiler = compiler
         self.key = key
         self.pusher = pusher
+        self.authority = authority
         self.debounce = debounce
         self.logger = logger
         self.now = now
@@ -234,11 +237,21 @@ public actor ConfigPublisher: Service {
         let answer = await pusher.push(bundle.signed, to: node.controlURL)
         guard (try? await nodes.node(node.id))?.takesPushes ?? false else { return }  // revoked or forgotten meanwhile
         switch answer {
-        case .ack(let version):
-            try? await nodes.record(node: node.id, result: .ack, version: version, error: nil, at: now())
-        case .nack(let version, let error):
-            logger.error("config: node \(node.id) refused version \(bundle.version)", metadata: ["error": "\(error)"])
-            try? await nodes.record(node: node.id, result: .nack, version: version, error: error, at: now())
+        case .answered(let report):
+            do {
+                // Certificates and signed times are on the machines' clocks, not on the coordinator's `now` of tests.
+                try authority.check(report, by: node, now: Date())
+            } catch {
+                logger.error("config: node \(node.id)'s answer is not signed by it; not counted", metadata: ["error": "\(error.reason)"])
+                try? await nodes.record(node: node.id, result: .unreachable, version: nil, error: "its answer was refused: \(error.reason)", at: now())
+                return
+            }
+            if report.status == .nack {
+                logger.error("config: node \(node.id) refused version \(bundle.version)", metadata: ["error": "\(report.error ?? "-")"])
+            }
+            try? await nodes.record(
+                node: node.id, result: report.status == .ack ? .ack : .nack, version: report.version,
+                error: report.status == .ack ? nil : report.error ?? "no reason given", signed: report.signed, at: now())
         case .unreachable(let error):
             logger.warning("config: cannot push version \(bundle.version) to node \(node.id); it will pull", metadata: ["error": "\(error)"])
             try? await nodes.record(node: node.id, result: .unreachable, version: nil, error: error, at: now())

@@ -13,6 +13,10 @@ public struct DirectiveAnswer: Sendable, Hashable {
     public var lastError: String?
     public var answeredAt: Date?
     public var classes: [DataClassCount]
+    /// Who signed the receipt: the node certificate's identity URI and serial (nil for the coordinator's own part).
+    public var signedBy: String?
+    /// The receipt as the node signed it, kept as evidence.
+    public var signed: NodeSigned?
 
     public static let coordinator = "coordinator"
 }
@@ -38,7 +42,11 @@ extension DataSubjectRequestRepository {
                     place: try row.decode(column: "place", as: String.self), region: try row.decode(column: "region", as: String.self),
                     status: DirectiveAnswer.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .failed,
                     attempts: Int(try row.decode(column: "attempts", as: Int64.self)), lastError: try row.decode(column: "last_error", as: String?.self),
-                    answeredAt: try row.decode(column: "answered_at", as: Int64?.self).map(Timestamp.date), classes: classes ?? [])
+                    answeredAt: try row.decode(column: "answered_at", as: Int64?.self).map(Timestamp.date), classes: classes ?? [],
+                    signedBy: try row.decode(column: "signed_by", as: String?.self),
+                    signed: try row.decode(column: "receipt_signed", as: String?.self).flatMap {
+                        try? JSONDecoder().decode(NodeSigned.self, from: Data($0.utf8))
+                    })
             }
         }
     }
@@ -56,26 +64,43 @@ extension DataSubjectRequestRepository {
         }
     }
 
-    /// Keeps a place's receipt (its data sealed), audited; a place answers once.
+    /// Keeps a place's receipt (its data sealed, and for a node the receipt it signed and who signed it),
+    /// audited; a place answers once.
     public func recordAnswer(
-        _ id: String, place: String, region: String, classes: [DataClassCount], dataSealed: String?, at date: Date
+        _ id: String, place: String, region: String, classes: [DataClassCount], dataSealed: String?,
+        signed: (receipt: NodeSigned, by: String)? = nil, at date: Date
     ) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let text = String(decoding: try encoder.encode(classes), as: UTF8.self)
+        let receipt = try signed.map { String(decoding: try encoder.encode($0.receipt), as: UTF8.self) }
         try await store.transaction { db in
             try await db.raw("""
-                INSERT INTO gdpr_answers (request_id, place, region, status, attempts, classes, data_sealed, answered_at, updated_at)
-                VALUES (\(bind: id), \(bind: place), \(bind: region), 'answered', 1, \(bind: text), \(bind: dataSealed),
-                    \(bind: Timestamp.millis(date)), \(bind: Timestamp.millis(date)))
+                INSERT INTO gdpr_answers (request_id, place, region, status, attempts, classes, data_sealed, receipt_signed, signed_by,
+                    answered_at, updated_at)
+                VALUES (\(bind: id), \(bind: place), \(bind: region), 'answered', 1, \(bind: text), \(bind: dataSealed), \(bind: receipt),
+                    \(bind: signed?.by), \(bind: Timestamp.millis(date)), \(bind: Timestamp.millis(date)))
                 ON CONFLICT (request_id, place) DO UPDATE SET status = 'answered', attempts = gdpr_answers.attempts + 1, last_error = NULL,
-                    classes = excluded.classes, data_sealed = excluded.data_sealed, answered_at = excluded.answered_at, updated_at = excluded.updated_at
+                    classes = excluded.classes, data_sealed = excluded.data_sealed, receipt_signed = excluded.receipt_signed,
+                    signed_by = excluded.signed_by, answered_at = excluded.answered_at, updated_at = excluded.updated_at
                 """).run()
             var detail = ["place": place, "region": region]
+            if let signed { detail["signed_by"] = signed.by }
             for count in classes {
                 detail[count.dataClass] = "found \(count.found), erased \(count.erased), held \(count.held)"
             }
             try await SQLAuditLog.append(AuditEvent("gdpr_request.answer", target: id, detail: detail), by: .system("gdpr"), at: date, on: db)
+        }
+    }
+
+    /// Notes a receipt that came back but did not verify (signature, signer, or content): the place counts as not
+    /// answered, and the refusal is audited. The next pass sends the directive again.
+    public func recordRefusedReceipt(_ id: String, place: String, region: String, error: String, at date: Date) async throws {
+        try await recordFailure(id, place: place, region: region, error: "the receipt was refused: " + error, at: date)
+        try await store.transaction { db in
+            try await SQLAuditLog.append(
+                AuditEvent("gdpr_request.receipt_refused", target: id, detail: ["place": place, "region": region, "error": String(error.prefix(500))]),
+                by: .system("gdpr"), at: date, on: db)
         }
     }
 

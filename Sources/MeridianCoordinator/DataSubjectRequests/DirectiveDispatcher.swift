@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import MeridianCore
+import MeridianServer
 
 /// Carries out access, portability and erasure tickets: signs a directive, sends it to every node of every
 /// region (and runs the coordinator's own part), keeps each receipt, and completes the ticket once every region
@@ -15,6 +16,8 @@ public struct DirectiveDispatcher: Sendable {
     let secrets: SecretBox
     let key: Curve25519.Signing.PrivateKey
     let pusher: NodePusher
+    /// The node CA and the zone: a receipt counts only when signed by the key of the node's own certificate.
+    let authority: NodeAuthority
     let now: @Sendable () -> Date
     let logger: Logger
 
@@ -61,13 +64,22 @@ public struct DirectiveDispatcher: Sendable {
         let result = await pusher.send(signed, to: node.controlURL)
         do {
             switch result {
-            case .success(let receipt) where receipt.requestID == ticket && receipt.region == node.region:
+            case .success(let answer):
+                let receipt: DirectiveReceipt
+                let signer: String
+                do {
+                    (receipt, signer) = try verified(answer, for: ticket, from: node)
+                } catch let refusal as CoreError {
+                    logger.error(
+                        "gdpr: a node's receipt was refused; the region counts as not answered",
+                        metadata: ["request": "\(ticket)", "node": "\(node.id)", "error": "\(refusal.reason)"])
+                    try await requests.recordRefusedReceipt(ticket, place: node.id, region: node.region, error: refusal.reason, at: now())
+                    return
+                }
                 try await requests.recordAnswer(
-                    ticket, place: node.id, region: node.region, classes: receipt.classes, dataSealed: try seal(receipt.data), at: now())
-            case .success(let receipt):
-                try await requests.recordFailure(
-                    ticket, place: node.id, region: node.region,
-                    error: "the receipt is for \(receipt.requestID) in \(receipt.region), not \(ticket) in \(node.region)", at: now())
+                    // The records as the node sent them, so that their SHA-256 stays the one it signed.
+                    ticket, place: node.id, region: node.region, classes: receipt.classes, dataSealed: try answer.data.map(secrets.seal),
+                    signed: (answer.receipt, signer), at: now())
             case .failure(let failure):
                 logger.warning("gdpr: a node did not answer a directive; retrying", metadata: ["request": "\(ticket)", "node": "\(node.id)", "error": "\(failure)"])
                 try await requests.recordFailure(ticket, place: node.id, region: node.region, error: failure.description, at: now())
@@ -75,6 +87,20 @@ public struct DirectiveDispatcher: Sendable {
         } catch {
             logger.error("gdpr: cannot record a node's answer", metadata: ["request": "\(ticket)", "node": "\(node.id)", "error": "\(error)"])
         }
+    }
+
+    /// The receipt inside `answer` and who signed it, once it holds: its records are those it names, it was signed
+    /// by the key of a certificate the node CA issued to this node (its current or previous one), and it answers
+    /// this ticket as this node of this region. Anything else is a ``CoreError`` saying what does not hold.
+    func verified(_ answer: SignedReceipt, for ticket: String, from node: NodeRecord) throws -> (DirectiveReceipt, signer: String) {
+        let receipt = try answer.opened()
+        let certificate = try authority.check(answer.receipt, by: node, at: receipt.completedAt)
+        guard receipt.requestID == ticket, receipt.region == node.region, receipt.node == node.id else {
+            throw CoreError(
+                .nodeSignatureInvalid,
+                "the receipt is for \(receipt.requestID) by \(receipt.region)/\(receipt.node), not \(ticket) by \(node.region)/\(node.id)")
+        }
+        return (receipt, "\(certificate.nodeIdentity?.uri ?? node.id) serial \(certificate.serialHex)")
     }
 
     /// The nodes a directive goes to: every node known in a region of the catalog.

@@ -49,6 +49,7 @@ enum SubjectExport {
             let place = answer.place == DirectiveAnswer.coordinator ? "coordinator (accounts, notices, requests)" : "region \(answer.region), node \(answer.place ?? "-")"
             lines.append("")
             lines.append("  \(place): answered \(answer.answeredAt.map(ISOTime.string) ?? "-")")
+            if let signer = answer.signedBy { lines.append("    receipt signed by \(signer)") }
             for count in answer.classes {
                 lines.append("    \(count.dataClass.replacingOccurrences(of: "_", with: " ")): \(count.found)")
             }
@@ -62,8 +63,10 @@ enum SubjectExport {
             var region: String
             var place: String?
             var answeredAt: Date?
+            /// The node certificate's identity and serial the receipt was signed with (nil for the coordinator).
+            var signedBy: String?
             var classes: [DataClassCount]
-            enum CodingKeys: String, CodingKey { case region, place, answeredAt = "answered_at", classes }
+            enum CodingKeys: String, CodingKey { case region, place, answeredAt = "answered_at", signedBy = "signed_by", classes }
         }
         var requestID: String
         var type: String
@@ -80,7 +83,7 @@ enum SubjectExport {
             subject = ticket.subject
             receivedAt = ticket.receivedAt
             exportedAt = date
-            places = progress.map { Place(region: $0.region, place: $0.place, answeredAt: $0.answeredAt, classes: $0.classes) }
+            places = progress.map { Place(region: $0.region, place: $0.place, answeredAt: $0.answeredAt, signedBy: $0.signedBy, classes: $0.classes) }
         }
 
         enum CodingKeys: String, CodingKey {

@@ -81,8 +81,14 @@ struct NodeLinkRoutes: Sendable {
                 problem.detail = "the report is not {status, offered, version, error}: " + problem.detail
                 throw problem
             }
+            do {
+                // Signed times are on the machines' clocks, as certificates are.
+                try authority.check(report, by: node, now: Date())
+            } catch let error as CoreError {
+                throw await refuse(.unsigned, node: node.id, context.remoteAddress?.ipAddress ?? "-", context, "the report is refused: \(error.reason)")
+            }
             let status: NodeRecord.Result = report.status == .ack ? .ack : .nack
-            try await nodes.record(node: node.id, result: status, version: report.version, error: report.error, at: now())
+            try await nodes.record(node: node.id, result: status, version: report.version, error: report.error, signed: report.signed, at: now())
             if status == .nack {
                 context.logger.error("config: node \(node.id) refused its bundle", metadata: ["error": "\(report.error ?? "-")"])
             }
@@ -155,6 +161,8 @@ struct NodeLinkRoutes: Sendable {
     /// Why a node's certificate is refused.
     enum Refusal: String, Sendable {
         case noIdentity = "no-identity", notEnrolled = "not-enrolled", wrongRegion = "wrong-region", revoked, rejoining, replaced
+        /// A report not signed by the node that sent it.
+        case unsigned = "unsigned-report"
     }
 
     /// The enrolled node the client's certificate names; anything else is refused with the reason, logged and

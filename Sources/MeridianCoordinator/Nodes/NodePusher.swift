@@ -7,11 +7,11 @@ import NIOHTTP1
 
 /// The coordinator's calls to a node's control API over mutual TLS (``NodeProtocol``): a signed bundle
 /// (`PUT /v1/bundle`) answered with the node's ``BundleReport``, and a signed directive (`POST /v1/directives`)
-/// answered with its ``DirectiveReceipt``.
+/// answered with its ``SignedReceipt``.
 public struct NodePusher: Sendable {
     public enum Answer: Sendable, Equatable {
-        case ack(version: Int)
-        case nack(version: Int?, error: String)
+        /// The node's ACK or NACK, not yet checked (``NodeAuthority/check(_:by:now:)``).
+        case answered(BundleReport)
         case unreachable(String)
     }
 
@@ -45,15 +45,15 @@ public struct NodePusher: Sendable {
             guard let report = try? JSONDecoder().decode(BundleReport.self, from: body) else {
                 return .unreachable("answered \(response.status.code) without a report: \(ProblemDetails.detail(of: body))")
             }
-            return report.status == .ack ? .ack(version: report.version) : .nack(version: report.version, error: report.error ?? "no reason given")
+            return .answered(report)
         } catch {
             return .unreachable("\(error)")
         }
     }
 
-    /// Sends a signed GDPR/CCPA directive; the node's receipt, or why there is none (``CoordinatorError``
-    /// `directiveUndelivered`).
-    public func send(_ directive: SignedDirective, to controlURL: String) async -> Result<DirectiveReceipt, CoordinatorError> {
+    /// Sends a signed GDPR/CCPA directive; the node's signed receipt (not yet verified), or why there is none
+    /// (``CoordinatorError`` `directiveUndelivered`).
+    public func send(_ directive: SignedDirective, to controlURL: String) async -> Result<SignedReceipt, CoordinatorError> {
         var request = request(controlURL + NodeProtocol.directivesPath, method: .POST)
         request.headers.add(name: "Content-Type", value: "application/json")
         do {
@@ -65,10 +65,8 @@ public struct NodePusher: Sendable {
             guard response.status == .ok else {
                 return .failure(CoordinatorError(.directiveUndelivered, "the node answered \(response.status.code): \(ProblemDetails.detail(of: body))"))
             }
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
             do {
-                return .success(try decoder.decode(DirectiveReceipt.self, from: body))
+                return .success(try JSONDecoder().decode(SignedReceipt.self, from: body))
             } catch {
                 return .failure(CoordinatorError(.directiveUndelivered, "the node's receipt does not decode: \(error)"))
             }

@@ -208,20 +208,28 @@ public struct NodeRepository: Sendable {
     }
 
     /// Records a node's answer: an ACK moves its applied version; a NACK or no answer keeps it and says why.
-    public func record(node id: String, result: NodeRecord.Result, version: Int?, error: String?, at date: Date) async throws {
+    /// `signed` is the report as the node signed it, kept as its word for what it applied.
+    public func record(
+        node id: String, result: NodeRecord.Result, version: Int?, error: String?, signed: NodeSigned? = nil, at date: Date
+    ) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let evidence = try signed.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         try await store.withSession { db in
             let millis = Timestamp.millis(date)
             let text = error.map { String($0.prefix(2000)) }
             if result == .ack, let version {
                 try await db.raw("""
                     UPDATE nodes SET applied_version = \(bind: Int64(version)), last_result = 'ack', last_error = NULL,
-                        last_result_at = \(bind: millis), last_seen_at = \(bind: millis) WHERE id = \(bind: id)
+                        last_result_at = \(bind: millis), last_seen_at = \(bind: millis),
+                        last_report_signed = COALESCE(\(bind: evidence), last_report_signed) WHERE id = \(bind: id)
                     """).run()
             } else {
                 let seen = result == .unreachable ? "" : ", last_seen_at = \(millis)"
                 try await db.raw("""
                     UPDATE nodes SET last_result = \(bind: result.rawValue), last_error = \(bind: text),
-                        last_result_at = \(bind: millis)\(unsafeRaw: seen) WHERE id = \(bind: id)
+                        last_result_at = \(bind: millis)\(unsafeRaw: seen),
+                        last_report_signed = COALESCE(\(bind: evidence), last_report_signed) WHERE id = \(bind: id)
                     """).run()
             }
         }

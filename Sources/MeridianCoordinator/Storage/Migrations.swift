@@ -335,6 +335,16 @@ public enum Migrations {
                 """,
             ]
         },
+        Migration(version: 8, name: "what nodes sign: each receipt's signature and signer, each node's last report") { _ in
+            [
+                // The receipt as the node signed it (NodeSigned JSON: statement, signature, certificate), no personal
+                // data; the records of an access answer stay sealed in data_sealed.
+                "ALTER TABLE gdpr_answers ADD COLUMN receipt_signed TEXT",
+                // Who signed: the certificate's identity URI and serial.
+                "ALTER TABLE gdpr_answers ADD COLUMN signed_by TEXT",
+                "ALTER TABLE nodes ADD COLUMN last_report_signed TEXT",
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

@@ -10,6 +10,8 @@ public struct DirectiveReceipt: Sendable, Codable {
     public var classes: [DataClassCount]
     /// Access only: per data class, the subject's records as JSON.
     public var data: [String: JSONValue]?
+    /// In a signed receipt (``SignedReceipt``), instead of `data`: the SHA-256 (hex) of the records' JSON.
+    public var dataSHA256: String?
 
     public init(
         requestID: String, action: DataSubjectDirective.Action, region: String, node: String, completedAt: Date, classes: [DataClassCount],
@@ -26,5 +28,6 @@ public struct DirectiveReceipt: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case requestID = "request_id", action, region, node, completedAt = "completed_at", classes, data
+        case dataSHA256 = "data_sha256"
     }
 }

@@ -86,7 +86,7 @@ actor CoordinatorLink {
             return
         case .ok:
             let report = intake.offer(Data(buffer: body), from: "a pull from the coordinator")
-            try await send(report)
+            try await send(try credentials.signed(report))
         default:
             throw NodeError(.coordinatorUnavailable, "the coordinator answered \(response.status.code): \(ProblemDetails.detail(of: Data(buffer: body)))")
         }

@@ -7,8 +7,8 @@ import NIOCore
 /// The node's two HTTP listeners (Hummingbird):
 ///
 /// * the **control API** (``router()``), over mutual TLS that accepts only the coordinator's certificate: the node
-///   protocol's calls (``NodeProtocol``) `PUT /v1/bundle` (a push, answered with the node's ACK or NACK),
-///   `POST /v1/directives` (a signed GDPR/CCPA directive, answered with the receipt) and `GET /v1/messages` (a
+///   protocol's calls (``NodeProtocol``) `PUT /v1/bundle` (a push, answered with the node's signed ACK or NACK),
+///   `POST /v1/directives` (a signed GDPR/CCPA directive, answered with the receipt the node signs) and `GET /v1/messages` (a
 ///   customer's deliveries), and `GET /v1/messages/{id}/{recipient}` (one delivery with its attempts) and
 ///   `GET /v1/status`;
 /// * the **probe port** (``probeRouter()``), plain HTTP for load balancers and scrapers: `GET /healthz`,
@@ -23,6 +23,8 @@ struct ControlAPI: Sendable {
     let metrics: NodeMetrics
     let bundles: BundleIntake
     let directives: DirectiveExecutor
+    /// The node's key and certificate: receipts and reports are signed with them.
+    let signer: LinkCredentials
     let status: NodeStatusReporter
     let now: @Sendable () -> Date
 
@@ -52,10 +54,11 @@ struct ControlAPI: Sendable {
         // A coordinator push: the signed bundle as the body; the answer is the node's ACK (200) or NACK (422).
         router.put(RouterPath(NodeProtocol.bundlePath)) { request, _ in
             let body = try await request.body.collect(upTo: NodeProtocol.maximumBundleSize)
-            let report = bundles.offer(Data(buffer: body), from: "a coordinator push")
+            let report = try signer.signed(bundles.offer(Data(buffer: body), from: "a coordinator push"))
             return try json(report, status: report.status == .ack ? .ok : .unprocessableContent)
         }
-        // A signed GDPR/CCPA directive; the answer is the receipt (200) or why it was refused (422).
+        // A signed GDPR/CCPA directive; the answer is the receipt, signed with the node's key (200), or why the
+        // directive was refused (422).
         router.post(RouterPath(NodeProtocol.directivesPath)) { request, _ in
             let body = try await request.body.collect(upTo: NodeProtocol.maximumDirectiveSize)
             let signed: SignedDirective
@@ -64,7 +67,7 @@ struct ControlAPI: Sendable {
             } catch {
                 throw Problem(.badRequest, "the body is not a signed directive {key_id, payload, signature}")
             }
-            return try json(try await directives.carryOut(signed))
+            return try json(try signer.signed(try await directives.carryOut(signed)))
         }
         router.get(RouterPath(NodeProtocol.messagesPath)) { request, _ in
             let query: MessageQuery

@@ -7,7 +7,7 @@ import OpenAPIRuntime
 struct GDPR: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gdpr", abstract: "Open, verify, extend and close GDPR and CCPA data-subject requests.",
-        subcommands: [Create.self, List.self, Show.self, Verify.self, Extend.self, Move.self, Export.self])
+        subcommands: [Create.self, List.self, Show.self, Verify.self, Extend.self, Move.self, Export.self, VerifyReceipts.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -71,6 +71,7 @@ struct GDPR: AsyncParsableCommand {
                         "\(answer.classes.reduce(0) { $0 + $1.held })", answer.lastError ?? "",
                     ]
                 })
+            for answer in answers { if let signer = answer.signedBy { print("receipt of \(answer.region)/\(answer.place ?? "-") signed by \(signer)") } }
             let reasons = Set(answers.flatMap { $0.classes.flatMap(\.holdReasons) }).sorted()
             for reason in reasons { print("held: \(reason)") }
         }
