@@ -2,8 +2,9 @@
 //
 // Builds N customer records in memory (a quarter pinned to each region, a quarter unpinned, one or two
 // domains each, webhook secrets sealed as the coordinator stores them), then times what the coordinator does
-// for every config version: compile one bundle per region (opening every secret), encode each as canonical
-// JSON, and sign it with Ed25519. Then what a node does with one region's signed bundle: verify and decode it.
+// for every config version: compile one bundle per region (opening every secret), seal the secrets to each
+// region (BundleSealing), encode each as canonical JSON, and sign it with Ed25519. Then what a node does with one
+// region's signed bundle: verify and decode it, and open its secrets with the region key.
 // Prints the medians and spread over the rounds as JSON.
 import Crypto
 import Foundation
@@ -36,6 +37,7 @@ for index in 0..<count {
 }
 
 let compiler = ConfigCompiler(catalog: catalog, secrets: secrets)
+let regionKeys = RegionKeys(secrets: secrets)
 let key = Curve25519.Signing.PrivateKey()
 var compile: [Double] = []
 var sign: [Double] = []
@@ -44,7 +46,7 @@ for round in 0..<rounds {
     let start = ContinuousClock.now
     let bundles = try compiler.compile(customers, version: round + 1)
     let compiled = ContinuousClock.now
-    bytes = try ConfigCompiler.sign(bundles, with: key).reduce(0) { $0 + $1.count }
+    bytes = try ConfigCompiler.sign(bundles, with: key, sealingTo: regionKeys).reduce(0) { $0 + $1.count }
     let done = ContinuousClock.now
     func seconds(_ duration: Duration) -> Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
     compile.append(seconds(compiled - start))
@@ -54,11 +56,13 @@ func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 // What a node does with the first region's bundle when it arrives: decode the envelope, check the signature,
 // decode and validate the bundle (`SignedBundle.verify`).
-let first = try ConfigCompiler.sign(try compiler.compile(customers, version: 1), with: key)[0]
+let first = try ConfigCompiler.sign(try compiler.compile(customers, version: 1), with: key, sealingTo: regionKeys)[0]
+let regionKey = regionKeys.privateKey(for: catalog.regions[0].id)
 var apply: [Double] = []
 for _ in 0..<rounds {
     let start = ContinuousClock.now
     _ = try JSONDecoder().decode(SignedBundle.self, from: first).verify(with: key.publicKey, region: catalog.regions[0].id)
+        .openingSecrets(with: regionKey)
     let elapsed = ContinuousClock.now - start
     apply.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
 }

@@ -150,7 +150,7 @@ extension Coordinator {
         router.add(middleware: NodeLinkProblemMiddleware())
         NodeLinkRoutes(
             config: config, nodes: nodes, catalog: catalog, authority: keys.authority, bundleKey: keys.bundleSigning.publicKey,
-            refusals: RefusalLog(), now: now
+            regionKeys: RegionKeys(secrets: keys.secrets), refusals: RefusalLog(), now: now
         ).register(on: router)
         return Application(
             router: router,

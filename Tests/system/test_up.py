@@ -1,13 +1,36 @@
 """`meridian up` runs the coordinator and three nodes configured from it: each node is enrolled and joins over
 the node port at the first start (and not again at the next), a customer created through the API gets mail sent
 over STARTTLS (the self-signed certificate up made), and the coordinator finds it through the node, over mutual
-TLS."""
+TLS. The webhook secret reaches the node sealed to its region: the bundle it keeps shows it to nobody else,
+and Python's own HPKE (RFC 9180) opens it with the region key the node got when it joined."""
 
+import base64
 import json
+import os
 import signal
 import subprocess
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives import hpke
+from standardwebhooks import Webhook
+
 from harness import MERIDIAN, ROOT, WebhookSink, api, free_port, wait_for
+
+
+def opened_secrets(node_data):
+    """The webhook secrets of the node's last-known-good bundle, opened as any HPKE implementation would."""
+    envelope = json.load(open(os.path.join(node_data, "bundle.last-good.json")))
+    bundle = json.loads(base64.b64decode(envelope["payload"]))
+    region_key = X25519PrivateKey.from_private_bytes(base64.b64decode(open(os.path.join(node_data, "identity", "region.key")).read()))
+    suite = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
+    content_key = suite.decrypt(base64.b64decode(bundle["sealed_key"]), region_key, info=f"meridian bundle key v1 {bundle['region']}".encode())
+    secrets = {}
+    for customer in bundle["customers"]:
+        assert "secret" not in customer["webhook"], customer
+        sealed = base64.b64decode(customer["webhook"]["secret_sealed"])
+        secrets[customer["id"]] = ChaCha20Poly1305(content_key).decrypt(sealed[:12], sealed[12:], customer["id"].encode()).decode()
+    return secrets
 
 
 def test_up_runs_three_nodes_that_deliver(tmp_path):
@@ -32,7 +55,13 @@ def test_up_runs_three_nodes_that_deliver(tmp_path):
                                  "--from", "s@sender.example"], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "250 2.0.0 Queued as" in result.stdout, result.stdout
         wait_for(lambda: sink.posts("/ok"), what="the webhook POST")
-        assert json.loads(sink.posts("/ok")[0]["body"])["envelope"]["tls"] is True
+        post = sink.posts("/ok")[0]
+        secret = created["webhook_secret"]
+        payload = Webhook(secret).verify(post["body"], {k.lower(): v for k, v in post["headers"].items()})
+        assert payload["envelope"]["tls"] is True, "signed with the customer's own secret, opened on the node"
+        last_good = open(os.path.join(data, "node-eu", "bundle.last-good.json")).read()
+        assert secret not in last_good and secret not in base64.b64decode(json.loads(last_good)["payload"]).decode()
+        assert opened_secrets(os.path.join(data, "node-eu")) == {cid: secret}
         wait_for(lambda: api(8080 + offset, "GET", f"/v1/customers/{cid}/messages", token)[1].get("messages"), what="the metadata")
         status, page = api(8080 + offset, "GET", f"/v1/customers/{cid}/messages", token)
         assert status == 200 and page["messages"][0]["region"] == "eu", page

@@ -107,7 +107,10 @@ public struct ConfigCompiler: Sendable {
     }
 
     /// Signs each bundle (canonical JSON, Ed25519), one region per core; returns the `SignedBundle` JSON of each.
-    public static func sign(_ bundles: [NodeBundle], with key: Curve25519.Signing.PrivateKey) throws -> [Data] {
-        try bundles.parallelMap { Data(try SignedBundle.signedJSON($0, with: key)) }
+    public static func sign(_ bundles: [NodeBundle], with key: Curve25519.Signing.PrivateKey, sealingTo regionKeys: RegionKeys? = nil) throws -> [Data] {
+        try bundles.parallelMap { bundle in
+            let sent = try regionKeys.map { try bundle.sealingSecrets(with: try $0.sealer(for: bundle.region)) } ?? bundle
+            return Data(try SignedBundle.signedJSON(sent, with: key))
+        }
     }
 }

@@ -179,13 +179,16 @@ public actor ConfigPublisher: Service {
         }
         newest = [:]
         let key = self.key
+        let regionKeys = RegionKeys(secrets: compiler.secrets)
         let (version, bundles) = try await config.publish(digest: digest, customers: active.count, at: now(), audit: .system("config")) { version in
-            let signed = try Array(zip(unversioned, encoded)).parallelMap { bundle, bytes in
-                guard let canonical = NodeBundle.canonicalJSON(bytes, settingVersion: version) else {
-                    throw CoordinatorError(.configNotCompiled, "the \(bundle.region) bundle has no version to set")
-                }
-                return Data(try SignedBundle.signedJSON(canonical: canonical, with: key))
+            // The digest is of the content; what is signed and sent has the secrets sealed to each region, under a
+            // fresh key each time.
+            let versioned = unversioned.map { bundle in
+                var bundle = bundle
+                bundle.version = version
+                return bundle
             }
+            let signed = try ConfigCompiler.sign(versioned, with: key, sealingTo: regionKeys)
             return zip(unversioned, signed).map { PublishedBundle(region: $0.region, version: version, signed: $1) }
         }
         for bundle in bundles { newest[bundle.region] = bundle }

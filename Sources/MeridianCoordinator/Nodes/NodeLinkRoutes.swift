@@ -26,6 +26,8 @@ struct NodeLinkRoutes: Sendable {
     let authority: NodeAuthority
     /// The bundle-signing public key, which a node that joins is given.
     let bundleKey: Curve25519.Signing.PublicKey
+    /// The region keys webhook secrets are sealed to: a node gets its region's when it joins and renews.
+    let regionKeys: RegionKeys
     let refusals: RefusalLog
     /// The coordinator's clock, for records and token expiry. Certificates are issued on the machine's clock,
     /// which TLS checks them against.
@@ -47,7 +49,7 @@ struct NodeLinkRoutes: Sendable {
                 node.id, publicKey: Data(publicKey.subjectPublicKeyInfoBytes).base64EncodedString(), serial: certificate.serialHex,
                 expiresAt: certificate.notValidAfter, sourceIP: context.remoteAddress?.ipAddress ?? "-", at: now())
             context.logger.info("node link: node \(node.id) renewed its certificate", metadata: ["expires": "\(certificate.notValidAfter)"])
-            return try json(NodeRenewal(certificate: certificate.pem))
+            return try json(NodeRenewal(certificate: certificate.pem, regionKey: try regionKey(of: node)))
         }
         router.get(RouterPath(NodeProtocol.pullPath)) { request, context in
             let node = try await caller(context)
@@ -129,7 +131,12 @@ struct NodeLinkRoutes: Sendable {
             NodeJoinAnswer(
                 region: node.region, node: node.id, controlURL: node.controlURL, certificate: certificate.pem,
                 nodeCA: authority.nodeCA.certificate.pem, coordinatorCA: authority.coordinatorCA.certificate.pem,
-                bundleKey: bundleKey.rawRepresentation.base64EncodedString()))
+                bundleKey: bundleKey.rawRepresentation.base64EncodedString(), regionKey: try regionKey(of: node)))
+    }
+
+    /// The private key of the node's region, base64, for the bundles' sealed secrets; over the node link only.
+    func regionKey(of node: NodeRecord) throws -> String {
+        regionKeys.privateKey(for: try region(of: node)).rawRepresentation.base64EncodedString()
     }
 
     static func reason(_ refusal: NodeRepository.JoinRefusal) -> String {

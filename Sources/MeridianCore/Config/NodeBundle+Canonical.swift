@@ -19,7 +19,11 @@ extension NodeBundle {
             json.key("webhook")
             json.beginObject()
             json.field("mode", customer.webhook.mode.rawValue)
-            json.field("secret", customer.webhook.secret)
+            if let sealed = customer.webhook.secretSealed {
+                json.field("secret_sealed", sealed)
+            } else {
+                json.field("secret", customer.webhook.secret)
+            }
             json.field("url", customer.webhook.url)
             json.endObject()
             json.endObject()
@@ -49,6 +53,7 @@ extension NodeBundle {
             json.endObject()
         }
         json.field("region", region.rawValue)
+        if let sealedKey { json.field("sealed_key", sealedKey) }
         json.key("subprocessors")
         json.beginArray()
         for entry in subprocessors {
@@ -63,24 +68,5 @@ extension NodeBundle {
         json.field("version", version)
         json.endObject()
         return json.bytes
-    }
-
-    /// The canonical JSON of this bundle at another version, from its canonical JSON: `version` is the last key
-    /// written, so only the tail changes. The coordinator hashes a bundle at version 0 to see whether its
-    /// content changed, then signs it at the new version without encoding it again.
-    public static func canonicalJSON(_ canonical: [UInt8], settingVersion version: Int) -> [UInt8]? {
-        let key = Array("\"version\":".utf8)
-        guard canonical.last == UInt8(ascii: "}"), let start = lastRange(of: key, in: canonical) else { return nil }
-        return Array(canonical[..<start]) + key + Array(String(version).utf8) + [UInt8(ascii: "}")]
-    }
-
-    private static func lastRange(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        var index = haystack.count - needle.count
-        while index >= 0 {
-            if haystack[index..<index + needle.count].elementsEqual(needle) { return index }
-            index -= 1
-        }
-        return nil
     }
 }

@@ -17,10 +17,13 @@ public struct NodeBundle: Sendable, Hashable, Codable {
     public var policy: Policy?
     /// The sub-processors in force in the region, with the steps they run and the hosts those steps may reach.
     public var subprocessors: [SubProcessorEntry]
+    /// In a bundle whose webhook secrets are sealed to the region (``BundleSealing``): the bundle's content key,
+    /// sealed with HPKE to the region key. Nil when the secrets are in the clear (a hand-written bundle file).
+    public var sealedKey: String?
 
     public init(
         version: Int, region: RegionID, customers: [Customer], elsewhere: [PinnedElsewhere] = [], policy: Policy? = nil,
-        subprocessors: [SubProcessorEntry] = []
+        subprocessors: [SubProcessorEntry] = [], sealedKey: String? = nil
     ) {
         self.version = version
         self.region = region
@@ -28,9 +31,13 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         self.elsewhere = elsewhere
         self.policy = policy
         self.subprocessors = subprocessors
+        self.sealedKey = sealedKey
     }
 
-    enum CodingKeys: String, CodingKey { case version, region, customers, elsewhere, policy, subprocessors }
+    enum CodingKeys: String, CodingKey {
+        case version, region, customers, elsewhere, policy, subprocessors
+        case sealedKey = "sealed_key"
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -40,6 +47,7 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         elsewhere = try container.decodeIfPresent([PinnedElsewhere].self, forKey: .elsewhere) ?? []
         policy = try container.decodeIfPresent(Policy.self, forKey: .policy)
         subprocessors = try container.decodeIfPresent([SubProcessorEntry].self, forKey: .subprocessors) ?? []
+        sealedKey = try container.decodeIfPresent(String.self, forKey: .sealedKey)
     }
 
     /// A sub-processor in force in the bundle's region.
@@ -128,10 +136,13 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             guard WebhookEndpoint(webhook.url) != nil else {
                 throw CoreError(.bundleInvalid, "customer \(id): \"\(webhook.url)\" is not an http(s) webhook URL")
             }
-            do {
-                _ = try WebhookSignature(secret: webhook.secret)
-            } catch {
-                throw CoreError(.bundleInvalid, "customer \(id): the webhook secret is malformed (\(error))")
+            // A sealed secret is checked once it is opened (``NodeBundle/openingSecrets(with:)``).
+            if webhook.secretSealed == nil {
+                do {
+                    _ = try WebhookSignature(secret: webhook.secret)
+                } catch {
+                    throw CoreError(.bundleInvalid, "customer \(id): the webhook secret is malformed (\(error))")
+                }
             }
             for domain in domains where DomainName(domain) == nil {
                 throw CoreError(.bundleInvalid, "customer \(id): \"\(domain)\" is not a domain")
@@ -156,13 +167,41 @@ public struct NodeBundle: Sendable, Hashable, Codable {
     public struct Webhook: Sendable, Hashable, Codable {
         public var url: String
         public var mode: DeliveryMode
-        /// The Standard Webhooks `whsec_` secret the node signs with.
+        /// The Standard Webhooks `whsec_` secret the node signs with; empty while it is sealed.
         public var secret: String
+        /// The secret sealed under the bundle's content key (``BundleSealing``), as the coordinator sends it.
+        public var secretSealed: String?
 
-        public init(url: String, mode: DeliveryMode, secret: String) {
+        public init(url: String, mode: DeliveryMode, secret: String, secretSealed: String? = nil) {
             self.url = url
             self.mode = mode
             self.secret = secret
+            self.secretSealed = secretSealed
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case url, mode, secret
+            case secretSealed = "secret_sealed"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            url = try container.decode(String.self, forKey: .url)
+            mode = try container.decode(DeliveryMode.self, forKey: .mode)
+            secretSealed = try container.decodeIfPresent(String.self, forKey: .secretSealed)
+            secret = secretSealed == nil ? try container.decode(String.self, forKey: .secret) : ""
+        }
+
+        /// The secret in the clear or sealed, never both.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(url, forKey: .url)
+            try container.encode(mode, forKey: .mode)
+            if let secretSealed {
+                try container.encode(secretSealed, forKey: .secretSealed)
+            } else {
+                try container.encode(secret, forKey: .secret)
+            }
         }
     }
 

@@ -26,9 +26,13 @@ public struct NodeJoinAnswer: Sendable, Codable, Equatable {
     public var coordinatorCA: String
     /// The coordinator's bundle-signing public key (Ed25519, raw, base64): bundles and directives are signed with it.
     public var bundleKey: String
+    /// The private key of the node's region (X25519, raw, base64), which opens the webhook secrets its bundles
+    /// carry sealed (``BundleSealing``).
+    public var regionKey: String?
 
     public init(
-        region: String, node: String, controlURL: String, certificate: String, nodeCA: String, coordinatorCA: String, bundleKey: String
+        region: String, node: String, controlURL: String, certificate: String, nodeCA: String, coordinatorCA: String, bundleKey: String,
+        regionKey: String? = nil
     ) {
         self.region = region
         self.node = node
@@ -37,11 +41,13 @@ public struct NodeJoinAnswer: Sendable, Codable, Equatable {
         self.nodeCA = nodeCA
         self.coordinatorCA = coordinatorCA
         self.bundleKey = bundleKey
+        self.regionKey = regionKey
     }
 
     enum CodingKeys: String, CodingKey {
         case region, node, certificate
         case controlURL = "control_url", nodeCA = "node_ca", coordinatorCA = "coordinator_ca", bundleKey = "bundle_key"
+        case regionKey = "region_key"
     }
 }
 
@@ -81,8 +87,16 @@ public struct JoinToken: Sendable, Equatable, CustomStringConvertible {
 /// The coordinator's answer to a renewal (`POST /node/v1/renew`): the node's new certificate, PEM.
 public struct NodeRenewal: Sendable, Codable, Equatable {
     public var certificate: String
+    /// The region's key again (``NodeJoinAnswer/regionKey``), so a node that joined without one gets it.
+    public var regionKey: String?
 
-    public init(certificate: String) {
+    public init(certificate: String, regionKey: String? = nil) {
         self.certificate = certificate
+        self.regionKey = regionKey
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case certificate
+        case regionKey = "region_key"
     }
 }

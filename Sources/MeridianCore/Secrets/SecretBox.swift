@@ -17,6 +17,13 @@ public struct SecretBox: Sendable {
         self.key = key
     }
 
+    /// 32 bytes for `purpose`, derived from the master key with HKDF-SHA256: the same on every replica that holds
+    /// the master key, and telling nothing about it (the region keys of ``BundleSealing`` come from here).
+    public func derivedKeyBytes(for purpose: String) -> Data {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, salt: Data("meridian".utf8), info: Data(purpose.utf8), outputByteCount: 32)
+            .withUnsafeBytes { Data($0) }
+    }
+
     public static func generateKeyBytes() -> Data {
         SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
     }

@@ -14,12 +14,15 @@ struct BundleFile: Sendable {
     let lastKnownGoodPath: String
     let region: RegionID
     let trustedKey: Curve25519.Signing.PublicKey
+    /// Where the region key is kept (`identity/`): read at each bundle, so a key a renewal brings is used at once.
+    let identityDirectory: String
 
     init(_ configuration: NodeConfiguration, key: Curve25519.Signing.PublicKey) {
         path = configuration.bundlePath
         lastKnownGoodPath = configuration.lastKnownGoodPath
         region = configuration.region.id
         trustedKey = key
+        identityDirectory = configuration.identityDirectory
     }
 
     /// The bundle to start with: the file's, else the last-known-good, else an empty one when there is no file.
@@ -47,13 +50,14 @@ struct BundleFile: Sendable {
         }
     }
 
-    /// A bundle's bytes checked as this node takes them: signed by the coordinator's key, for this region.
+    /// A bundle's bytes checked as this node takes them: signed by the coordinator's key, for this region, its
+    /// webhook secrets opened with the region key (the bytes, kept as the last-known-good, keep them sealed).
     func decode(_ data: Data) throws -> NodeBundle {
         guard let envelope = try? JSONDecoder().decode(SignedBundle.self, from: data) else {
             throw NodeError(
                 .bundleNotSigned, "expected a signed bundle (key_id, payload, signature): this node trusts only bundles the coordinator signed")
         }
-        return try envelope.verify(with: trustedKey, region: region)
+        return try envelope.verify(with: trustedKey, region: region).openingSecrets(with: try NodeEnrollment.loadRegionKey(directory: identityDirectory))
     }
 
     /// Saves the bytes of an applied bundle as the last-known-good, owner-only (it holds webhook secrets).

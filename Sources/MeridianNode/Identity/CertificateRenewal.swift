@@ -87,8 +87,10 @@ actor CertificateRenewal {
         var renewed = enrollment
         renewed.key = key
         renewed.certificate = try Certificate(pemEncoded: renewal.certificate)
+        if let key = renewal.regionKey { renewed.regionKey = try NodeEnrollment.regionKey(key) }
         try renewed.check()
         try renewed.saveCertificate(directory: directory)
+        try renewed.saveRegionKey(directory: directory)
         credentials.replace(with: try .init(key: key, certificate: renewed.certificate))
         enrollment = renewed
         metrics.certificateRenewal(ok: true)

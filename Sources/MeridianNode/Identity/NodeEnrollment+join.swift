@@ -94,7 +94,8 @@ extension NodeEnrollment {
             let enrollment = NodeEnrollment(
                 region: region, node: node, zone: zone, controlURL: answer.controlURL, coordinatorURL: base, key: key, certificate: certificate,
                 nodeCA: try Certificate(pemEncoded: answer.nodeCA), coordinatorCA: coordinatorCA,
-                bundleKey: try Curve25519.Signing.PublicKey(rawRepresentation: raw), joinTokenHash: token.hash)
+                bundleKey: try Curve25519.Signing.PublicKey(rawRepresentation: raw), joinTokenHash: token.hash,
+                regionKey: try answer.regionKey.map { try Self.regionKey($0) })
             try enrollment.check()
             logger.notice(
                 "node: joined the coordinator at \(base) as \(node) of region \(region)",

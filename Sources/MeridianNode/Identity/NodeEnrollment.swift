@@ -11,7 +11,9 @@ import X509
 /// * `node-ca.pem` and `coordinator-ca.pem`: the node CA, and the coordinator CA whose certificates alone the node
 ///   accepts as the coordinator's;
 /// * `enrollment.json`: its region, id and control URL as enrolled, the coordinator's URL, and the coordinator's
-///   bundle-signing key, the only key whose bundles and directives it applies.
+///   bundle-signing key, the only key whose bundles and directives it applies;
+/// * `region.key`: the region's private key (X25519, base64), which opens the webhook secrets its bundles carry
+///   sealed (``BundleSealing``); received at joining and at each renewal.
 public struct NodeEnrollment: Sendable {
     public var region: RegionID
     public var node: String
@@ -26,11 +28,13 @@ public struct NodeEnrollment: Sendable {
     public var bundleKey: Curve25519.Signing.PublicKey
     /// SHA-256 of the join token the node joined with: started again with the same token, it does not join again.
     public var joinTokenHash: String?
+    /// The region key; nil for a node that joined before bundles were sealed, until its next renewal.
+    public var regionKey: Curve25519.KeyAgreement.PrivateKey?
 
     public init(
         region: RegionID, node: String, zone: String, controlURL: String, coordinatorURL: String, key: P256.Signing.PrivateKey,
         certificate: Certificate, nodeCA: Certificate, coordinatorCA: Certificate, bundleKey: Curve25519.Signing.PublicKey,
-        joinTokenHash: String? = nil
+        joinTokenHash: String? = nil, regionKey: Curve25519.KeyAgreement.PrivateKey? = nil
     ) {
         self.region = region
         self.node = node
@@ -43,6 +47,7 @@ public struct NodeEnrollment: Sendable {
         self.coordinatorCA = coordinatorCA
         self.bundleKey = bundleKey
         self.joinTokenHash = joinTokenHash
+        self.regionKey = regionKey
     }
 
     /// The node's side of the node link: its certificate, accepting only the coordinator CA's.
@@ -93,11 +98,12 @@ public struct NodeEnrollment: Sendable {
             guard let region = RegionID(settings.region), let raw = Data(base64Encoded: settings.bundleKey) else {
                 throw NodeError(.enrollmentUnusable, "\(settingsPath) names no region or bundle key")
             }
+            let regionKey = try loadRegionKey(directory: directory)
             let enrollment = NodeEnrollment(
                 region: region, node: settings.node, zone: settings.zone, controlURL: settings.controlURL, coordinatorURL: settings.coordinatorURL,
                 key: try P256.Signing.PrivateKey(derRepresentation: privateKey.derBytes), certificate: try Certificate(derEncoded: certificate.derBytes),
                 nodeCA: try Certificate(pemEncoded: try read("node-ca.pem")), coordinatorCA: try Certificate(pemEncoded: try read("coordinator-ca.pem")),
-                bundleKey: try Curve25519.Signing.PublicKey(rawRepresentation: raw), joinTokenHash: settings.joinTokenHash)
+                bundleKey: try Curve25519.Signing.PublicKey(rawRepresentation: raw), joinTokenHash: settings.joinTokenHash, regionKey: regionKey)
             try enrollment.check()
             return enrollment
         } catch let error as NodeError {
@@ -107,6 +113,17 @@ public struct NodeEnrollment: Sendable {
         }
     }
 
+    /// The region key kept in `directory`, nil when there is none yet.
+    public static func loadRegionKey(directory: String) throws -> Curve25519.KeyAgreement.PrivateKey? {
+        guard let text = try? String(contentsOfFile: path(directory, "region.key"), encoding: .utf8) else { return nil }
+        guard let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+            let key = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: raw)
+        else {
+            throw NodeError(.enrollmentUnusable, "\(path(directory, "region.key")) is not base64 of an X25519 key; join again with a new token (--join)")
+        }
+        return key
+    }
+
     /// Writes the enrollment to `directory`, each file replaced whole and owner-only.
     public func save(directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -114,12 +131,27 @@ public struct NodeEnrollment: Sendable {
         try PrivateFile.replace(Data(nodeCA.pem.utf8), at: Self.path(directory, "node-ca.pem"))
         try PrivateFile.replace(Data(coordinatorCA.pem.utf8), at: Self.path(directory, "coordinator-ca.pem"))
         try saveCertificate(directory: directory)
+        try saveRegionKey(directory: directory)
         let settings = Settings(
             region: region.rawValue, node: node, zone: zone, controlURL: controlURL, coordinatorURL: coordinatorURL,
             bundleKey: bundleKey.rawRepresentation.base64EncodedString(), joinTokenHash: joinTokenHash)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try PrivateFile.replace(try encoder.encode(settings), at: Self.path(directory, "enrollment.json"))
+    }
+
+    /// A region key as the coordinator sends it (base64 of the raw X25519 key).
+    static func regionKey(_ text: String) throws -> Curve25519.KeyAgreement.PrivateKey {
+        guard let raw = Data(base64Encoded: text), let key = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: raw) else {
+            throw NodeError(.joinRefused, "the coordinator's region key is not base64 of an X25519 key")
+        }
+        return key
+    }
+
+    /// Writes the region key, when the node has one.
+    public func saveRegionKey(directory: String) throws {
+        guard let regionKey else { return }
+        try PrivateFile.replace(Data((regionKey.rawRepresentation.base64EncodedString() + "\n").utf8), at: Self.path(directory, "region.key"))
     }
 
     /// Writes the certificate and key (after a renewal).

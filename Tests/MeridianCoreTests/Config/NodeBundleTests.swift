@@ -92,7 +92,7 @@ struct NodeBundleTests {
         #expect(parsed.flags.isEmpty)
     }
 
-    @Test("the canonical writer gives JSONEncoder's sorted-key bytes, and a version can be set on its output")
+    @Test("the canonical writer gives JSONEncoder's sorted-key bytes, secrets in the clear or sealed")
     func canonicalJSON() throws {
         var odd = Self.customer("cus_\"quoted\\", "odd.example", addresses: ["x/y@in.example"])
         odd.region = Self.eu
@@ -105,17 +105,40 @@ struct NodeBundleTests {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         #expect(String(decoding: bundle.canonicalJSON(), as: UTF8.self) == String(decoding: try encoder.encode(bundle), as: UTF8.self))
 
-        var zero = bundle
-        zero.version = 0
-        let moved = try #require(NodeBundle.canonicalJSON(zero.canonicalJSON(), settingVersion: 1234))
-        var expected = bundle
-        expected.version = 1234
-        #expect(moved == expected.canonicalJSON())
-        #expect(NodeBundle.canonicalJSON(Array("[]".utf8), settingVersion: 1) == nil)
+        let regionKey = Curve25519.KeyAgreement.PrivateKey()
+        let sealed = try bundle.sealingSecrets(with: try BundleSealing.Sealer(regionKey: regionKey.publicKey, region: Self.eu))
+        #expect(String(decoding: sealed.canonicalJSON(), as: UTF8.self) == String(decoding: try encoder.encode(sealed), as: UTF8.self))
 
         // What the coordinator sends verifies on a node.
         let key = Curve25519.Signing.PrivateKey()
         let signed = try JSONDecoder().decode(SignedBundle.self, from: Data(try SignedBundle.signedJSON(bundle, with: key)))
         #expect(try signed.verify(with: key.publicKey, region: Self.eu) == bundle)
+    }
+
+    @Test("webhook secrets sealed to the region open only with its key, unchanged")
+    func sealedSecrets() throws {
+        let bundle = NodeBundle(version: 3, region: Self.eu, customers: [Self.customer("cus_a", "a.example"), Self.customer("cus_b", "b.example")])
+        let regionKey = Curve25519.KeyAgreement.PrivateKey()
+        let sealed = try bundle.sealingSecrets(with: try BundleSealing.Sealer(regionKey: regionKey.publicKey, region: Self.eu))
+        let text = String(decoding: sealed.canonicalJSON(), as: UTF8.self)
+        #expect(!text.contains("whsec_") && text.contains("\"secret_sealed\"") && text.contains("\"sealed_key\""))
+        // Decoded as a node decodes it: valid while sealed, then opened with the region key.
+        let decoded = try NodeBundle.decode(Data(sealed.canonicalJSON()), expectedRegion: Self.eu)
+        #expect(try decoded.openingSecrets(with: regionKey) == bundle)
+        #expect(try bundle.openingSecrets(with: nil) == bundle, "a hand-written bundle with its secrets in the clear")
+        let fresh = try bundle.sealingSecrets(with: try BundleSealing.Sealer(regionKey: regionKey.publicKey, region: Self.eu))
+        #expect(fresh.customers[0].webhook.secretSealed != sealed.customers[0].webhook.secretSealed, "a fresh content key each time")
+
+        #expect(throws: CoreError(.bundleSealedToAnotherKey)) { try decoded.openingSecrets(with: nil) }
+        #expect(throws: CoreError(.bundleSealedToAnotherKey)) { try decoded.openingSecrets(with: .init()) }
+        var otherRegion = decoded
+        otherRegion.region = RegionID("us")!
+        #expect(throws: CoreError(.bundleSealedToAnotherKey)) { try otherRegion.openingSecrets(with: regionKey) }
+        var swapped = decoded
+        swapped.customers[0].webhook.secretSealed = decoded.customers[1].webhook.secretSealed
+        #expect(throws: CoreError(.bundleSealedToAnotherKey), "a secret moved to another customer") { try swapped.openingSecrets(with: regionKey) }
+        var mixed = decoded
+        mixed.customers[1].webhook = bundle.customers[1].webhook
+        #expect(throws: CoreError(.bundleMalformed)) { try mixed.openingSecrets(with: regionKey) }
     }
 }
