@@ -10,11 +10,17 @@ import json
 import os
 import re
 import sqlite3
+import ssl
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
 import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from harness import MERIDIAN, ROOT, RegionNode, WebhookSink, api, first_admin, free_port, http, send, start_coordinator, wait_for
 
@@ -237,3 +243,91 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         coordinator.terminate()
         coordinator.wait(timeout=30)
         sink.close()
+
+
+class FakeNode:
+    """What the shared token allowed before node identity: a server of the attacker's at a node's control URL that
+    answers every directive with "found 2, erased 2". It holds a real node certificate, stolen from another node
+    (us-1), so the TLS handshake succeeds on loopback, and signs its forged receipt with that node's key."""
+
+    def __init__(self, port, stolen_identity):
+        pem = open(os.path.join(stolen_identity, "node.pem")).read()
+        key = serialization.load_pem_private_key(pem[pem.index("-----BEGIN PRIVATE KEY"):].encode(), password=None)
+        certificate = pem[:pem.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")] + "\n"
+        self.directives = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                envelope = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                directive = json.loads(base64.b64decode(envelope["payload"]))
+                fake.directives.append(directive)
+                statement = json.dumps({
+                    "request_id": directive["request_id"], "action": directive["action"], "region": "eu", "node": "eu-1",
+                    "completed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "classes": [{"data_class": "message_metadata", "found": 2, "erased": 2, "held": 0, "hold_reasons": []}],
+                }, sort_keys=True).encode()
+                receipt = {"receipt": {"statement": base64.b64encode(statement).decode(), "certificate": certificate,
+                                       "signature": base64.b64encode(key.sign(statement, ec.ECDSA(hashes.SHA256()))).decode()}}
+                body = json.dumps(receipt).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(os.path.join(stolen_identity, "node.pem"))
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_directive_answered_by_anything_but_the_enrolled_node_is_not_counted(tmp_path):
+    """eu-1 joined and went down; what answers at its control URL is an attacker's server with us-1's certificate
+    and key. Its "found 2, erased 2" is refused (signed by us-1, not eu-1), audited, and the ticket keeps waiting for
+    the eu region; the build before counted it and completed the ticket."""
+    work = str(tmp_path)
+    port = free_port()
+    coordinator, data = start_coordinator(work, port)
+    nodes, fake = [], None
+    try:
+        admin = first_admin(data, port)
+        nodes = [RegionNode(work, region, coordinator, admin, port) for region in ("eu", "us", "ap")]
+        # eu-1 joined, then went down; the attacker's server takes its address.
+        nodes[0].stop()
+        fake = FakeNode(nodes[0].control, os.path.join(work, "node-us", "identity"))
+        status, token = api(port, "POST", "/v1/tokens", admin, {"name": "dpo", "role": "dpo"})
+        assert status == 201, token
+        erasure = ticket(port, admin, token["secret"], "erasure")
+
+        def eu_answer():
+            [answer] = by_place(state(port, admin, erasure)["answers"], "eu")
+            return answer if answer["status"] == "failed" and answer.get("last_error") else None
+        answer = wait_for(eu_answer, timeout=60, what="the forged receipt's refusal")
+        assert fake.directives, "the fake server received the directive (it holds a real node certificate)"
+        assert "the receipt was refused" in answer["last_error"] and "region/us/node/us-1, not spiffe://" in answer["last_error"], answer
+        wait_for(lambda: all(a["status"] == "answered" for a in state(port, admin, erasure)["answers"] if a["region"] in ("us", "ap", "coordinator")),
+                 what="the real nodes' receipts")
+        time.sleep(6)  # another pass of the directive job: the forged answer is refused again, the ticket still waits
+        current = state(port, admin, erasure)
+        assert current["state"] == "in_progress" and len(fake.directives) >= 2, (current["state"], len(fake.directives))
+        audit = api(port, "GET", "/v1/audit?limit=1000", admin)[1]
+        refused = [e for e in audit["items"] if e["action"] == "gdpr_request.receipt_refused" and e["target"] == erasure]
+        assert refused and refused[0]["detail"]["place"] == "eu-1"
+        status, problem = api(port, "PATCH", f"/v1/gdpr-requests/{erasure}", admin, {"state": "completed"})
+        assert status == 409 and "every region has answered" in problem["detail"]
+    finally:
+        if fake:
+            fake.close()
+        for node in nodes:
+            if node.process.poll() is None:
+                node.process.kill()
+        coordinator.terminate()
