@@ -88,10 +88,8 @@ extension GDPR {
                 let shown = receipt.classes.map { [$0.dataClass, "\($0.found)", "\($0.erased)", "\($0.held)"] }
                 guard counts == shown else { return .failed("the counts shown are not those the node signed") }
                 return .verified
-            } catch let error as CoreError {
-                return .failed(error.reason)
             } catch {
-                return .failed("\(error)")
+                return .failed(error.reason)
             }
         }
     }
