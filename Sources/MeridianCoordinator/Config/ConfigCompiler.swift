@@ -107,10 +107,31 @@ public struct ConfigCompiler: Sendable {
     }
 
     /// Signs each bundle (canonical JSON, Ed25519), one region per core; returns the `SignedBundle` JSON of each.
+    /// With `regionKeys`, each bundle's webhook secrets are sealed to its region first (``BundleSealing``).
     public static func sign(_ bundles: [NodeBundle], with key: Curve25519.Signing.PrivateKey, sealingTo regionKeys: RegionKeys? = nil) throws -> [Data] {
-        try bundles.parallelMap { bundle in
-            let sent = try regionKeys.map { try bundle.sealingSecrets(with: try $0.sealer(for: bundle.region)) } ?? bundle
-            return Data(try SignedBundle.signedJSON(sent, with: key))
+        let sent = try regionKeys.map { try seal(bundles, to: $0) } ?? bundles
+        return try sent.parallelMap { Data(try SignedBundle.signedJSON($0, with: key)) }
+    }
+
+    /// The bundles with their secrets sealed, a fresh content key each, in chunks of customers over every core
+    /// (sealing per region would leave a core idle with three regions on two).
+    static func seal(_ bundles: [NodeBundle], to regionKeys: RegionKeys) throws -> [NodeBundle] {
+        let sealers = try bundles.map { try regionKeys.sealer(for: $0.region) }
+        let chunk = 4096
+        let work = bundles.indices.flatMap { index in stride(from: 0, to: bundles[index].customers.count, by: chunk).map { (index, $0) } }
+        let sealed = try work.parallelMap { index, start in
+            try bundles[index].customers[start..<Swift.min(start + chunk, bundles[index].customers.count)].map { customer in
+                try sealers[index].seal(customer.webhook.secret, customer: customer.id)
+            }
         }
+        var result = bundles
+        for ((index, start), secrets) in zip(work, sealed) {
+            for (offset, secret) in secrets.enumerated() {
+                result[index].customers[start + offset].webhook.secretSealed = secret
+                result[index].customers[start + offset].webhook.secret = ""
+            }
+        }
+        for index in result.indices { result[index].sealedKey = sealers[index].sealedKey }
+        return result
     }
 }
