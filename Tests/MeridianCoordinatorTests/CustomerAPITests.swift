@@ -157,6 +157,22 @@ struct CustomerAPITests {
         }
     }
 
+    @Test("a webhook URL's credentials stay out of the audit log: its query values (user info and fragments are refused)")
+    func webhookCredentialsNotAudited() async throws {
+        try await APITestHarness.run(.sqlite) { harness, client in
+            let url = "https://hooks.acme.example/in?token=s3cr3t-value&team=7"
+            try await client.json(.patch, "/v1/customers/\(harness.customerID)", token: harness.tokens[.customer], body: ["webhook": ["url": url, "mode": "queued"]])
+            let entries = try await harness.coordinator.audit.entries(after: 0, limit: 1000)
+            let update = try #require(entries.last { $0.action == "customer.update" })
+            #expect(update.detail["webhook_url"] == "https://hooks.acme.example/in?token=redacted&team=redacted")
+            let everything = entries.map { "\($0.detail)" }.joined()
+            #expect(!everything.contains("s3cr3t-value"))
+            #expect(AuditURL.redacted("https://hooks.example/plain") == "https://hooks.example/plain")
+            #expect(AuditURL.redacted("https://bot:hunter2@hooks.example/in?k#frag") == "https://hooks.example/in?k")
+            #expect(AuditURL.redacted("not a url at all") == "(not a URL)")
+        }
+    }
+
     @Test("every mutation and every read of customer data is in the audit log, with who and from where", arguments: StoreKind.allCases)
     func auditTrail(kind: StoreKind) async throws {
         try await APITestHarness.run(kind) { harness, client in

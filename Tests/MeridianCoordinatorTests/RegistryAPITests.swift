@@ -170,4 +170,26 @@ struct RegistryAPITests {
             #expect(try await harness.coordinator.registry.outbox.due(at: harness.clock.now.addingTimeInterval(31)).count == 2)
         }
     }
+
+    @Test("a notice e-mail cannot grow a header from a value: CR, LF and other control characters are refused")
+    func noHeaderInjection() throws {
+        let date = Date(timeIntervalSince1970: 1_795_000_000)
+        var notice = Notification(
+            id: "ntf_1", customerID: "cus_1", channel: .email, eventType: "subprocessor.announced",
+            subject: "New sub-processor: Acme\r\nBcc: spy@evil.example", body: "Text.", createdAt: date)
+        #expect(throws: CoordinatorError(.notificationUndelivered)) {
+            try OutboxJob.email(notice, from: "privacy@meridian.example", to: "ops@acme.example", at: date, hostname: "test")
+        }
+        #expect(throws: CoordinatorError(.notificationUndelivered)) {
+            try OutboxJob.email(notice, from: "privacy@meridian.example", to: "ops@acme.example\nBcc: x@y", at: date, hostname: "test")
+        }
+        notice.subject = "New sub-processor: Acme\u{1}"
+        #expect(throws: CoordinatorError(.notificationUndelivered)) {
+            try OutboxJob.email(notice, from: "privacy@meridian.example", to: "ops@acme.example", at: date, hostname: "test")
+        }
+        notice.subject = "New sub-processor: Acme Analytics\tLtd"
+        let message = try OutboxJob.email(notice, from: "privacy@meridian.example", to: "ops@acme.example", at: date, hostname: "test")
+        #expect(message.hasPrefix("From: privacy@meridian.example\r\nTo: ops@acme.example\r\nSubject: New sub-processor: Acme Analytics\tLtd\r\n"))
+        #expect(!message.contains("Bcc"))
+    }
 }

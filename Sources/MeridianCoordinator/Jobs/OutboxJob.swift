@@ -70,7 +70,7 @@ public struct OutboxJob: Sendable {
                 }
                 to = customer.contactEmail
             }
-            let message = Self.email(notification, from: sender, to: to, at: now(), hostname: hostname)
+            let message = try Self.email(notification, from: sender, to: to, at: now(), hostname: hostname)
             try await SmarthostClient.send(Array(message.utf8), from: sender, to: to, via: smarthost, helo: hostname)
         case .webhook:
             guard let customer = try await customers.find(notification.customerID) else {
@@ -96,12 +96,23 @@ public struct OutboxJob: Sendable {
     }
 
     /// A plain-text RFC 5322 message.
-    static func email(_ notification: Notification, from: String, to: String, at date: Date, hostname: String) -> String {
+    static func email(_ notification: Notification, from: String, to: String, at date: Date, hostname: String) throws -> String {
         let body = notification.body.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")
         return [
-            "From: \(from)", "To: \(to)", "Subject: \(notification.subject)", "Date: \(DeliveryStatusNotification.rfc5322(date))",
+            try header("From", from), try header("To", to), try header("Subject", notification.subject),
+            "Date: \(DeliveryStatusNotification.rfc5322(date))",
             "Message-ID: <\(notification.id)@\(hostname)>", "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
             "Content-Transfer-Encoding: 8bit", "Auto-Submitted: auto-generated", "", body,
         ].joined(separator: "\r\n") + "\r\n"
+    }
+
+    /// A header line whose value cannot end the header and start another: CR, LF and the other control
+    /// characters are refused (a name such as `Acme\r\nBcc: spy@evil.example` would add a recipient). A second
+    /// line of defence behind the API's own checks of what it stores.
+    static func header(_ name: String, _ value: String) throws -> String {
+        guard !value.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f }) else {
+            throw CoordinatorError(.notificationUndelivered, "the \(name) header would hold a line break or a control character; not sent")
+        }
+        return "\(name): \(value)"
     }
 }

@@ -29,7 +29,7 @@ public struct SQLCustomerRepository: CustomerRepository {
                 AuditEvent("customer.create", target: customer.id, detail: [
                     "name": customer.name, "region": customer.region?.rawValue ?? "none",
                     "domains": customer.domains.map(\.domain).joined(separator: ","),
-                    "webhook_url": customer.webhookURL, "webhook_mode": customer.webhookMode.rawValue,
+                    "webhook_url": AuditURL.redacted(customer.webhookURL), "webhook_mode": customer.webhookMode.rawValue,
                     "metadata_redactions": Self.encode(customer.metadataRedactions),
                 ]), by: actor, at: customer.createdAt, on: db)
         }
@@ -81,7 +81,7 @@ public struct SQLCustomerRepository: CustomerRepository {
             var detail: [String: String] = [:]
             if let name = changes.name, name != customer.name { customer.name = name; detail["name"] = name }
             if let email = changes.contactEmail, email != customer.contactEmail { customer.contactEmail = email; detail["contact_email"] = email }
-            if let url = changes.webhookURL, url != customer.webhookURL { customer.webhookURL = url; detail["webhook_url"] = url }
+            if let url = changes.webhookURL, url != customer.webhookURL { customer.webhookURL = url; detail["webhook_url"] = AuditURL.redacted(url) }
             if let mode = changes.webhookMode, mode != customer.webhookMode { customer.webhookMode = mode; detail["webhook_mode"] = mode.rawValue }
             if let redactions = changes.metadataRedactions, redactions != customer.metadataRedactions {
                 customer.metadataRedactions = redactions
