@@ -83,9 +83,7 @@ extension AdminAPI {
             .init(
                 place: answer.place, region: answer.region, status: .init(rawValue: answer.status.rawValue) ?? .waiting, attempts: answer.attempts,
                 lastError: answer.lastError, answeredAt: answer.answeredAt, signedBy: answer.signedBy,
-                classes: answer.classes.map {
-                    .init(dataClass: $0.dataClass, found: $0.found, erased: $0.erased, held: $0.held, holdReasons: $0.holdReasons)
-                })
+                classes: answer.classes.map(Components.Schemas.GdprDataClass.init))
         }
     }
 
@@ -104,9 +102,7 @@ extension AdminAPI {
             return .init(
                 place: place, region: answer.region, signedBy: answer.signedBy, statement: answer.signed?.statement,
                 signature: answer.signed?.signature, certificate: answer.signed?.certificate, dataSha256: digests[place],
-                classes: answer.classes.map {
-                    .init(dataClass: $0.dataClass, found: $0.found, erased: $0.erased, held: $0.held, holdReasons: $0.holdReasons)
-                })
+                classes: answer.classes.map(Components.Schemas.GdprDataClass.init))
         }
         return .ok(.init(body: .json(.init(
             requestId: ticket.id, zone: authority.zone, nodeCa: authority.nodeCA.certificate.pem, receipts: receipts))))
@@ -253,5 +249,12 @@ extension Components.Schemas.GdprRequest {
             overdue: ticket.isOverdue(at: date), verificationMethod: ticket.verificationMethod,
             verification: verification.map { .init(sentTo: $0.sentTo, expiresAt: $0.expiresAt, attemptsLeft: $0.attemptsLeft) },
             stateReason: ticket.stateReason, notes: ticket.notes, createdBy: ticket.createdBy, updatedAt: ticket.updatedAt, closedAt: ticket.closedAt)
+    }
+}
+
+extension Components.Schemas.GdprDataClass {
+    /// A place's count for one data class, as the API shows it.
+    init(_ count: DataClassCount) {
+        self.init(dataClass: count.dataClass, found: count.found, erased: count.erased, held: count.held, holdReasons: count.holdReasons)
     }
 }

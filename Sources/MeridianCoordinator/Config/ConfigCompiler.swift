@@ -124,14 +124,10 @@ public struct ConfigCompiler: Sendable {
                 try sealers[index].seal(customer.webhook.secret, customer: customer.id)
             }
         }
-        var result = bundles
-        for ((index, start), secrets) in zip(work, sealed) {
-            for (offset, secret) in secrets.enumerated() {
-                result[index].customers[start + offset].webhook.secretSealed = secret
-                result[index].customers[start + offset].webhook.secret = ""
-            }
+        // The chunks are in order: each bundle's are contiguous, so joining them gives its secrets in order.
+        let perBundle = Dictionary(grouping: zip(work, sealed), by: { $0.0.0 }).mapValues { $0.flatMap(\.1) }
+        return bundles.indices.map { index in
+            bundles[index].replacingSecrets(with: perBundle[index] ?? [], sealedKey: sealers[index].sealedKey)
         }
-        for index in result.indices { result[index].sealedKey = sealers[index].sealedKey }
-        return result
     }
 }

@@ -169,9 +169,9 @@ public actor ConfigPublisher: Service {
         nextChange = SubProcessor.nextChange(registry.subprocessors, after: date)
         let unversioned = try compiler.compile(active, registry: registry, version: 0)
         let policies = Dictionary(unversioned.map { ($0.region, $0.policy) }, uniquingKeysWith: { a, _ in a }).compactMapValues { $0 }
-        let encoded = try unversioned.parallelMap { $0.canonicalJSON() }
+        // The content's digest, of the secrets in the clear (what is signed has them sealed under a fresh key).
         var hasher = SHA256()
-        for bytes in encoded { hasher.update(data: bytes) }
+        for bytes in try unversioned.parallelMap({ $0.canonicalJSON() }) { hasher.update(data: bytes) }
         let digest = hasher.finalize().hexString
         if let latest = try await config.latest(), latest.digest == digest {
             enforcedPolicies = policies
@@ -181,8 +181,6 @@ public actor ConfigPublisher: Service {
         let key = self.key
         let regionKeys = RegionKeys(secrets: compiler.secrets)
         let (version, bundles) = try await config.publish(digest: digest, customers: active.count, at: now(), audit: .system("config")) { version in
-            // The digest is of the content; what is signed and sent has the secrets sealed to each region, under a
-            // fresh key each time.
             let versioned = unversioned.map { bundle in
                 var bundle = bundle
                 bundle.version = version

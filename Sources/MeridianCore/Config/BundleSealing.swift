@@ -66,13 +66,19 @@ public enum BundleSealing {
 extension NodeBundle {
     /// The bundle with every webhook secret sealed by `sealer`, and its sealed key.
     public func sealingSecrets(with sealer: BundleSealing.Sealer) throws -> NodeBundle {
+        replacingSecrets(with: try customers.map { try sealer.seal($0.webhook.secret, customer: $0.id) }, sealedKey: sealer.sealedKey)
+    }
+
+    /// The bundle with `sealed` (one per customer, in order, sealed under `sealedKey`'s content key) in place of
+    /// the secrets in the clear; for a caller that seals the customers in chunks on several cores.
+    public func replacingSecrets(with sealed: [String], sealedKey: String) -> NodeBundle {
+        precondition(sealed.count == customers.count, "one sealed secret per customer")
         var bundle = self
-        for index in bundle.customers.indices {
-            let customer = bundle.customers[index]
-            bundle.customers[index].webhook.secretSealed = try sealer.seal(customer.webhook.secret, customer: customer.id)
+        for (index, secret) in zip(bundle.customers.indices, sealed) {
+            bundle.customers[index].webhook.secretSealed = secret
             bundle.customers[index].webhook.secret = ""
         }
-        bundle.sealedKey = sealer.sealedKey
+        bundle.sealedKey = sealedKey
         return bundle
     }
 

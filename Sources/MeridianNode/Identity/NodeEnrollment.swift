@@ -116,9 +116,7 @@ public struct NodeEnrollment: Sendable {
     /// The region key kept in `directory`, nil when there is none yet.
     public static func loadRegionKey(directory: String) throws -> Curve25519.KeyAgreement.PrivateKey? {
         guard let text = try? String(contentsOfFile: path(directory, "region.key"), encoding: .utf8) else { return nil }
-        guard let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
-            let key = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: raw)
-        else {
+        guard let key = regionKey(base64: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw NodeError(.enrollmentUnusable, "\(path(directory, "region.key")) is not base64 of an X25519 key; join again with a new token (--join)")
         }
         return key
@@ -140,9 +138,14 @@ public struct NodeEnrollment: Sendable {
         try PrivateFile.replace(try encoder.encode(settings), at: Self.path(directory, "enrollment.json"))
     }
 
-    /// A region key as the coordinator sends it (base64 of the raw X25519 key).
+    /// A region key as the coordinator sends it and `region.key` keeps it: base64 of the raw X25519 key.
+    static func regionKey(base64 text: String) -> Curve25519.KeyAgreement.PrivateKey? {
+        Data(base64Encoded: text).flatMap { try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: $0) }
+    }
+
+    /// The region key in a join or renewal answer.
     static func regionKey(_ text: String) throws -> Curve25519.KeyAgreement.PrivateKey {
-        guard let raw = Data(base64Encoded: text), let key = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: raw) else {
+        guard let key = regionKey(base64: text) else {
             throw NodeError(.joinRefused, "the coordinator's region key is not base64 of an X25519 key")
         }
         return key

@@ -75,7 +75,7 @@ struct Nodes: AsyncParsableCommand {
     struct Forget: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Take a retired node off the list; it is no longer pushed to or counted unreachable.",
-            discussion: "A node that is still running comes back at its next pull. Admin only; audited as node.forget.")
+            discussion: "A node that is still running is refused from then on; enroll it again to bring it back. Admin only; audited as node.forget.")
 
         @OptionGroup var connection: APIConnection
         @Argument(help: "The node id, as meridian nodes lists it (e.g. eu-2).") var id: String
