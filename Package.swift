@@ -60,15 +60,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // What both long-running roles are made of: problem+json errors for Hummingbird, the periodic job, the
-        // async gate, the node token.
+        // async gate, the node link's certificates, the egress client of requests made for customers.
         .target(
             name: "MeridianServer",
             dependencies: [
                 "MeridianCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

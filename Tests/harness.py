@@ -180,6 +180,12 @@ class SMTPSink:
         self.server.server_close()
 
 
+# The test deployments let webhooks be http on loopback, where the sinks listen; nothing else private. A bundle
+# carries it as "egress"; `meridian coordinator` is told with the flags an operator would use.
+TEST_EGRESS = {"allow_http": True, "allow_networks": ["127.0.0.0/8"]}
+TEST_EGRESS_FLAGS = ("--webhook-allow-http", "--webhook-allow-network", "127.0.0.0/8")
+
+
 def customer(cid, domain, url, mode="queued", redactions=(), region="eu"):
     return {
         "id": cid, "region": region, "domains": [domain],
@@ -195,8 +201,9 @@ class Node:
     certificate of that PKI's coordinator CA."""
 
     def __init__(self, workdir, customers, elsewhere=(), lifetime="1h", smarthost=None, tls=False,
-                 webhook_timeout=2, idle_timeout=30, spool=None, extra=(), region="eu", write_bundle=True):
+                 webhook_timeout=2, idle_timeout=30, spool=None, extra=(), region="eu", write_bundle=True, egress=None):
         self.workdir = workdir
+        self.egress = TEST_EGRESS if egress is None else egress
         self.region = region
         self.data = os.path.join(workdir, "node")
         self.regions = os.path.join(workdir, "Regions")
@@ -241,7 +248,8 @@ class Node:
 
     def write_bundle(self, version, customers, elsewhere=()):
         """Writes a bundle signed as the coordinator signs it."""
-        bundle = {"version": version, "region": self.region, "customers": list(customers), "elsewhere": list(elsewhere)}
+        bundle = {"version": version, "region": self.region, "customers": list(customers), "elsewhere": list(elsewhere),
+                  "egress": self.egress}
         self.write_raw(json.dumps(PKI_SHARED.sign(bundle)))
 
     def write_raw(self, text):
@@ -396,13 +404,13 @@ def http(method, url, token, body=None, content_type="application/json"):
 
 # Processes: the coordinator, nodes that join it and pull from it, and `meridian up`.
 
-def start_coordinator(work, port, regions="Regions", extra=(), node_port=None):
+def start_coordinator(work, port, regions="Regions", extra=(), node_port=None, egress_flags=TEST_EGRESS_FLAGS):
     """`meridian coordinator` on `port`, its node port on `node_port` or a free one (`process.node_port`)."""
     data = os.path.join(work, "coordinator")
     node_port = node_port or free_port()
     process = subprocess.Popen(
         [MERIDIAN, "coordinator", "--database", f"sqlite:{data}/coordinator.sqlite", "--data-dir", data, "--port", str(port),
-         "--node-port", str(node_port), "--regions", os.path.join(ROOT, regions), *extra],
+         "--node-port", str(node_port), "--regions", os.path.join(ROOT, regions), *egress_flags, *extra],
         cwd=ROOT, stdout=open(os.path.join(work, "coordinator.log"), "ab"), stderr=subprocess.STDOUT)
     process.node_port = node_port
     return process, data

@@ -96,7 +96,9 @@ class MeridianNode:
         secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
         bundle = {"version": 1, "region": "eu", "customers": [{
             "id": "cus_bench", "region": "eu", "domains": ["bench.example"],
-            "webhook": {"url": f"http://127.0.0.1:{sink.port}/hook", "mode": "queued", "secret": secret}}]}
+            "webhook": {"url": f"http://127.0.0.1:{sink.port}/hook", "mode": "queued", "secret": secret}}],
+            # The sink listens on loopback; a build without an egress policy ignores the key.
+            "egress": {"allow_http": True, "allow_networks": ["127.0.0.0/8"]}}
         self.port, self.control = free_port(), free_port()
         flags = []
         # A build with node identity runs on an enrollment and a signed bundle (Tests/pki.py stands in for the

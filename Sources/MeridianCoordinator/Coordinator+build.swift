@@ -27,8 +27,12 @@ extension Coordinator {
         } else {
             (store, service) = try await openStore(configuration.database, logger: logger)
         }
+        // Webhook events to customers go out under the same egress policy as the nodes' deliveries.
+        let policy = configuration.egress
+        let egress = try await EgressClient.start(configuration: .init(), policy: { policy }, logger: logger)
         return Coordinator(
-            configuration: configuration, store: store, storeService: service, catalog: catalog, keys: keys, linkCredentials: link, logger: logger)
+            configuration: configuration, store: store, storeService: service, catalog: catalog, keys: keys, linkCredentials: link, egress: egress,
+            logger: logger)
     }
 
     /// Opens the configured database. The returned service must run (it is the PostgreSQL pool, or the SQLite
@@ -108,12 +112,14 @@ extension Coordinator {
     /// application never ran (a start that failed before it).
     public func close() async {
         try? await (storeService as? SQLiteStore)?.close()
+        try? await egress.shutdown()
     }
 
     /// Every service but the HTTP server, in start order.
     var services: [any Service] {
         var services: [any Service] = []
         if let storeService { services.append(storeService) }
+        services.append(egress)
         services.append(publisher)
         let retention = AccountRetentionJob(customers: customers, requests: dataSubjectRequests, now: now, logger: logger)
         services.append(PeriodicJob("account retention", every: configuration.retentionInterval, logger: logger) { _ = try await retention.runOnce() })
@@ -125,7 +131,7 @@ extension Coordinator {
             services.append(PeriodicJob("backup", every: configuration.backupInterval, logger: logger) { try await backups.runOnce() })
         }
         let outbox = OutboxJob(
-            outbox: registry.outbox, customers: customers, secrets: secrets, smarthost: configuration.smarthost,
+            outbox: registry.outbox, customers: customers, secrets: secrets, smarthost: configuration.smarthost, egress: egress,
             sender: catalog.service.controller.email, hostname: configuration.hostname, now: now, logger: logger)
         services.append(PeriodicJob("outbox", every: configuration.outboxInterval, logger: logger) { try await outbox.runOnce() })
         let publications = PublicationsJob(publications: publications, now: now, logger: logger)
@@ -168,7 +174,8 @@ extension Coordinator {
         let api = AdminAPI(
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
             secrets: secrets, fleet: fleet, config: config, nodes: nodes, authority: keys.authority, legalRequests: legalRequests, registry: registry, publications: publications,
-            dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, site: site, resolver: resolver, now: now)
+            dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, site: site, resolver: resolver,
+            egress: configuration.egress, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
         AccountPage(
             customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, now: now

@@ -48,6 +48,8 @@ public struct Coordinator: Sendable {
     /// The node port's port once it listens (the configuration may ask for 0, a free one).
     public var nodeLinkPort: Int? { boundNodeLinkPort.port }
     let boundNodeLinkPort = BoundPort()
+    /// The client of webhook events to customers (``EgressClient``).
+    let egress: EgressClient
     /// Where DNS checks of customers' domains are asked.
     public var resolver: DNSResolver { configuration.resolver }
     let logger: Logger
@@ -56,8 +58,9 @@ public struct Coordinator: Sendable {
 
     init(
         configuration: CoordinatorConfiguration, store: any SQLStore, storeService: (any Service)?, catalog: RegionCatalog, keys: CoordinatorKeys,
-        linkCredentials: LinkCredentials, logger: Logger
+        linkCredentials: LinkCredentials, egress: EgressClient, logger: Logger
     ) {
+        self.egress = egress
         let now = configuration.now
         self.configuration = configuration
         self.store = store
@@ -88,7 +91,7 @@ public struct Coordinator: Sendable {
         let base = SQLCustomerRepository(store: store)
         let publisher = ConfigPublisher(
             customers: base, subprocessors: registry.subprocessors, objections: registry.objections, config: config, nodes: nodes,
-            compiler: ConfigCompiler(catalog: catalog, secrets: secrets), key: keys.bundleSigning, pusher: pusher,
+            compiler: ConfigCompiler(catalog: catalog, secrets: secrets, egress: configuration.egress), key: keys.bundleSigning, pusher: pusher,
             authority: keys.authority, debounce: configuration.publishDebounce, logger: logger, now: now)
         self.publisher = publisher
         customers = PublishingCustomerRepository(base: base, publisher: publisher)

@@ -39,6 +39,10 @@ public struct CoordinatorConfiguration: Sendable {
     public var backupInterval: Duration = .seconds(86_400)
     /// How long changes gather before they become one config version.
     public var publishDebounce: Duration = .milliseconds(2)
+    /// Where requests made for customers may go, checked when a webhook URL is set and compiled into every
+    /// bundle for the nodes: production's `https` to public addresses unless the operator allows more
+    /// (`--webhook-allow-http`, `--webhook-allow-network`); `meridian up` allows loopback.
+    public var egress: EgressPolicy = .production
     /// The coordinator's clock: deadlines, expiries, retention. Tests set it.
     public var now: @Sendable () -> Date = Date.init
 

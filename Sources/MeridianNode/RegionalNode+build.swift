@@ -37,13 +37,17 @@ extension RegionalNode {
         let recovered = try spool.recover()
         let now = configuration.now
         let store = try await MetadataStore.open(path: configuration.metadataPath, logger: logger, now: now)
-        let webhooks = WebhookClient(timeout: configuration.webhookTimeout, now: now)
+        let config = NodeConfigState(bundle)
+        // Every request made for a customer goes out under the egress policy of the config in force.
+        let egress = try await EgressClient.start(
+            configuration: WebhookClient.httpConfiguration(timeout: configuration.webhookTimeout),
+            policy: { config.directory.bundle.egress ?? .production }, logger: logger)
+        let webhooks = WebhookClient(egress: egress, timeout: configuration.webhookTimeout, now: now)
         do {
             let region = configuration.region
-            let config = NodeConfigState(bundle)
             let metrics = NodeMetrics(region: region.id.rawValue, registry: registry)
             metrics.certificateExpiry(enrollment.expiresAt)
-            let analyzer = ContentAnalyzer(url: configuration.analysisURL, logger: logger)
+            let analyzer = ContentAnalyzer(url: configuration.analysisURL, egress: egress, logger: logger)
             let queue = DeliveryQueue(
                 region: region, config: config, spool: spool, store: store, webhooks: webhooks, analyzer: analyzer, metrics: metrics,
                 smarthost: configuration.smarthost, hostname: configuration.smtp.hostname, concurrency: configuration.deliveryConcurrency,
@@ -73,7 +77,7 @@ extension RegionalNode {
             let watcher = BundleWatcher(file: bundleFile, intake: bundles)
             let ports = NodePorts()
             var services: [any Service] = [
-                webhooks, store,
+                egress, store,
                 Application(
                     router: control.probeRouter(),
                     configuration: .init(address: .hostname(configuration.probeHost, port: configuration.probePort ?? 0), serverName: "meridian-node"),
@@ -110,10 +114,10 @@ extension RegionalNode {
             services.append(smtp)
             return RegionalNode(
                 configuration: configuration, enrollment: enrollment, config: config, spool: spool, store: store, metrics: metrics, queue: queue,
-                smtp: smtp, bundles: bundles, directives: directives, webhooks: webhooks, ports: ports, services: services, locks: locks)
+                smtp: smtp, bundles: bundles, directives: directives, webhooks: webhooks, egress: egress, ports: ports, services: services, locks: locks)
         } catch {
             try? await store.close()
-            try? await webhooks.shutdown()
+            try? await egress.shutdown()
             throw error
         }
     }

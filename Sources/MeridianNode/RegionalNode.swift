@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MeridianCore
+import MeridianServer
 import ServiceLifecycle
 
 /// One regional node, as ``build(_:registry:logger:)`` assembles it from its configuration: the parts, for the
@@ -22,11 +23,13 @@ public struct RegionalNode: Sendable {
     public let bundles: BundleIntake
     public let directives: DirectiveExecutor
     public let webhooks: WebhookClient
+    /// The client of every request made for a customer (``EgressClient``), run as the last service.
+    public let egress: EgressClient
     /// The control API's and the probe port's ports, once they listen.
     public let ports: NodePorts
     /// In start order. A ServiceGroup stops them in reverse: SMTP first, draining its sessions while the queue and
     /// the store still run; the control API late, answering health checks until the end; the store (which then
-    /// closes itself) and the webhook client last.
+    /// closes itself) and the egress client last.
     public let services: [any Service]
     /// Held for the node's life: no second node on the same data or spool directory.
     let locks: [DirectoryLock]
@@ -38,7 +41,7 @@ public struct RegionalNode: Sendable {
     /// start that failed before them).
     public func close() async {
         try? await store.close()
-        try? await webhooks.shutdown()
+        try? await egress.shutdown()
     }
 
     /// Runs the node's services until SIGTERM or SIGINT, which end them gracefully.

@@ -20,11 +20,12 @@ struct APITestHarness: Sendable {
     let otherCustomerID: String
 
     static func run(
-        _ kind: StoreKind = .sqlite, _ body: @escaping @Sendable (APITestHarness, any TestClientProtocol) async throws -> Void
+        _ kind: StoreKind = .sqlite, egress: EgressPolicy = .production,
+        _ body: @escaping @Sendable (APITestHarness, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestStores.withStore(kind) { store in
             let clock = TestClock()
-            let coordinator = try await TestStores.coordinator(store, clock: clock)
+            let coordinator = try await TestStores.coordinator(store, clock: clock, egress: egress)
             defer { try? FileManager.default.removeItem(atPath: coordinator.configuration.dataDirectory) }
             let first = NIOLockedValueBox<BearerToken?>(nil)
             // The application as `meridian coordinator` runs it: its start makes the first admin token.

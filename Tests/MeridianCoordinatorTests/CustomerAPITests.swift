@@ -157,6 +157,31 @@ struct CustomerAPITests {
         }
     }
 
+    @Test("exploit: a customer cannot point its webhook at the node's own network; the 422 names the rule")
+    func webhookSSRFRefused() async throws {
+        // Before the egress guard every one of these was stored, and the node POSTed to it.
+        try await APITestHarness.run(.sqlite) { harness, client in
+            let refused = [
+                ("http://hooks.acme.example/in", "scheme"), ("https://127.0.0.1:9100/metrics", "address"), ("https://2852039166/latest/meta-data", "address"),
+                ("https://0x7f.1/", "address"), ("https://[::ffff:169.254.169.254]/", "address"), ("https://10.0.0.7/", "address"),
+                ("https://100.64.1.1/", "address"), ("https://[fd12::1]/", "address"), ("https://localhost:8080/v1/tokens", "address"),
+                ("https://vault.internal/", "address"), ("https://1.2.3.999/", "malformed"),
+            ]
+            for (url, rule) in refused {
+                let problem = try await client.json(
+                    .patch, "/v1/customers/\(harness.customerID)", token: harness.tokens[.customer], body: ["webhook": ["url": url, "mode": "queued"]],
+                    expect: .unprocessableContent)
+                let detail = problem["detail"] as? String ?? ""
+                #expect(problem["field"] as? String == "webhook.url" && detail.contains("(rule: \(rule))"), "\(url): \(detail)")
+            }
+            let record = try #require(try await harness.coordinator.customers.find(harness.customerID))
+            #expect(record.webhookURL == "https://acme.example/hooks/mail")
+            try await client.json(
+                .patch, "/v1/customers/\(harness.customerID)", token: harness.tokens[.customer],
+                body: ["webhook": ["url": "https://hooks.acme.example/in", "mode": "queued"]])
+        }
+    }
+
     @Test("a webhook URL's credentials stay out of the audit log: its query values (user info and fragments are refused)")
     func webhookCredentialsNotAudited() async throws {
         try await APITestHarness.run(.sqlite) { harness, client in

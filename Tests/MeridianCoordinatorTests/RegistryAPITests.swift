@@ -151,7 +151,8 @@ struct RegistryAPITests {
 
     @Test("the outbox sends e-mail through the smarthost and retries a failing webhook with the error kept")
     func outboxRetries() async throws {
-        try await APITestHarness.run { harness, client in
+        // A deployment that lets webhooks be http on loopback, as `meridian up` does.
+        try await APITestHarness.run(egress: .sandbox) { harness, client in
             try await client.json(.post, "/v1/customers/\(harness.customerID)/dpa", token: harness.tokens[.dpo], body: Self.dpa, expect: .created)
             try await client.json(.post, "/v1/subprocessors", token: harness.tokens[.dpo], body: Self.analysisService(), expect: .created)
             // No smarthost, and nothing listens where the webhook points: both fail, and say why.
@@ -159,7 +160,7 @@ struct RegistryAPITests {
                 .patch, "/v1/customers/\(harness.customerID)", token: harness.tokens[.admin], body: ["webhook": ["url": "http://127.0.0.1:9/hook", "mode": "queued"]])
             let job = OutboxJob(
                 outbox: harness.coordinator.registry.outbox, customers: harness.coordinator.customers, secrets: harness.coordinator.secrets,
-                smarthost: nil, sender: "privacy@meridian.example", hostname: "test", webhookTimeout: .milliseconds(300), now: { harness.clock.now },
+                smarthost: nil, egress: harness.coordinator.egress, sender: "privacy@meridian.example", hostname: "test", webhookTimeout: .milliseconds(300), now: { harness.clock.now },
                 logger: .init(label: "test"))
             #expect(try await job.runOnce() == 0)
             let items = try #require(try await client.json(.get, "/v1/notifications", token: harness.tokens[.admin])["items"] as? [[String: Any]])

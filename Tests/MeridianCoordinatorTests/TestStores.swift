@@ -77,7 +77,7 @@ enum TestStores {
     /// A coordinator over `store`, built as `meridian coordinator` builds one, with fixed keys, a clock the test
     /// can move, a data directory of its own, and jobs that wait an hour before their first pass (a test runs
     /// a job's pass itself when it means to).
-    static func coordinator(_ store: any SQLStore, clock: TestClock = TestClock()) async throws -> Coordinator {
+    static func coordinator(_ store: any SQLStore, clock: TestClock = TestClock(), egress: EgressPolicy = .production) async throws -> Coordinator {
         let directory = NSTemporaryDirectory() + "meridian-coordinator-\(UUID().uuidString)"
         var configuration = CoordinatorConfiguration(database: .sqlite(path: directory + "/unused.sqlite"), dataDirectory: directory)
         configuration.regionsDirectory = repositoryRoot + "/Regions"
@@ -87,6 +87,7 @@ enum TestStores {
         configuration.outboxInterval = .seconds(3600)
         configuration.nodeLink.port = 0
         configuration.now = { clock.now }
+        configuration.egress = egress
         return try await Coordinator.build(configuration, store: store, logger: logger)
     }
 

@@ -230,6 +230,8 @@ class Deployment:
             MERIDIAN, "coordinator", "--database", self.database_url, "--data-dir", self.coordinator_data,
             "--port", str(self.coordinator_port), "--node-port", str(self.node_port), "--regions", self.regions,
             "--dns-resolver", self.dns.address, "--smarthost", f"127.0.0.1:{self.smarthost.port}",
+            # The receivers listen on loopback: this deployment allows http there, as an operator's private network.
+            "--webhook-allow-http", "--webhook-allow-network", "127.0.0.0/8",
         ], os.path.join(self.work, "coordinator.log"), env={}, ready=self._coordinator_answers)
         self.processes.append(self.coordinator)
         self.admin = None

@@ -5,12 +5,12 @@ towards a host that a sub-processor in the bundle has registered. The analysis s
 import json
 import os
 
-from harness import PKI_SHARED, Node, WebhookSink, customer, send, wait_for
+from harness import PKI_SHARED, TEST_EGRESS, Node, WebhookSink, customer, send, wait_for
 
 
 def bundle(version, customers, egress):
     return {
-        "version": version, "region": "eu", "customers": customers, "elsewhere": [],
+        "version": version, "region": "eu", "customers": customers, "elsewhere": [], "egress": TEST_EGRESS,
         "subprocessors": [{"id": "analysis-co", "name": "Analysis Co", "steps": ["content_analysis"], "egress_hosts": egress}],
     }
 

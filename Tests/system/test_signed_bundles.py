@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 
-from harness import Node, WebhookSink, customer, send, wait_for
+from harness import TEST_EGRESS, Node, WebhookSink, customer, send, wait_for
 from pki import PKI_SHARED
 
 
@@ -53,7 +53,7 @@ def test_only_signed_bundles_apply_and_the_last_good_one_survives(tmp_path):
         node = Node(work, [], write_bundle=False)
         assert status(node)["config_version"] == 0
 
-        v1 = {"version": 1, "region": "eu", "customers": [customer("cus_a", "a.example", sink.url("/ok"))]}
+        v1 = {"version": 1, "region": "eu", "customers": [customer("cus_a", "a.example", sink.url("/ok"))], "egress": TEST_EGRESS}
         write(node, signed(key, public, v1, work))
         wait_for(lambda: status(node)["config_version"] == 1, what="the signed bundle applied")
         assert send(node.smtp_port, rcpt="x@a.example")[0] == 250

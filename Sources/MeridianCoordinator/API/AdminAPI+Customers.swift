@@ -4,7 +4,7 @@ import MeridianCore
 import MeridianServer
 
 extension AdminAPI {
-    var input: CustomerInput { CustomerInput(catalog: catalog) }
+    var input: CustomerInput { CustomerInput(catalog: catalog, egress: egress) }
 
     func createCustomer(_ request: Operations.CreateCustomer.Input) async throws -> Operations.CreateCustomer.Output {
         guard case .json(let body) = request.body else { throw Problem(.unsupportedMediaType, "send application/json") }

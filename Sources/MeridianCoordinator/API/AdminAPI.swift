@@ -28,6 +28,7 @@ struct AdminAPI: APIProtocol {
     let publisher: ConfigPublisher
     let site: PublicSite
     let resolver: DNSResolver
+    let egress: EgressPolicy
     let now: @Sendable () -> Date
 
     /// The authenticated caller; the middleware guarantees one for every non-public operation.

@@ -7,6 +7,8 @@ import MeridianServer
 /// naming the field.
 struct CustomerInput {
     let catalog: RegionCatalog
+    /// The deployment's rules for where webhooks may point.
+    var egress: EgressPolicy = .production
 
     func name(_ text: String, field: String = "name") throws -> String {
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -41,9 +43,14 @@ struct CustomerInput {
         return result
     }
 
+    /// An http(s) URL the deployment's egress policy allows: `https` in production, a host that is not a
+    /// private, loopback, link-local or other non-public address in any of its spellings.
     func webhookURL(_ text: String) throws -> String {
         guard let endpoint = WebhookEndpoint(text) else {
             throw Problem.invalid("webhook.url", "\"\(text)\" is not an absolute http(s) URL with a host (and no user or fragment)")
+        }
+        if let refusal = egress.refusal(forURL: endpoint.url) {
+            throw Problem.invalid("webhook.url", "\(endpoint.url) is not allowed: \(refusal.reason) (rule: \(refusal.rule.rawValue))")
         }
         return endpoint.url
     }

@@ -11,10 +11,13 @@ import MeridianCore
 public struct ConfigCompiler: Sendable {
     public let catalog: RegionCatalog
     public let secrets: SecretBox
+    /// The deployment's egress policy, carried in every bundle so that nodes apply the rules the API did.
+    public let egress: EgressPolicy
 
-    public init(catalog: RegionCatalog, secrets: SecretBox) {
+    public init(catalog: RegionCatalog, secrets: SecretBox, egress: EgressPolicy = .production) {
         self.catalog = catalog
         self.secrets = secrets
+        self.egress = egress
     }
 
     /// The sub-processor registry and the standing objections, as the compiler enforces them at one moment.
@@ -82,7 +85,8 @@ public struct ConfigCompiler: Sendable {
             let elsewhere = elsewhereSorted.filter { $0.region != region.id }
             return NodeBundle(
                 version: version, region: region.id, customers: included, elsewhere: elsewhere, policy: NodeBundle.Policy(region),
-                subprocessors: serving.map { .init(id: $0.id, name: $0.name, steps: $0.steps.sorted(), egressHosts: $0.egressHosts.sorted()) })
+                subprocessors: serving.map { .init(id: $0.id, name: $0.name, steps: $0.steps.sorted(), egressHosts: $0.egressHosts.sorted()) },
+                egress: egress)
         }
     }
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import MeridianCore
+import MeridianServer
 import MeridianSmarthost
 import NIOCore
 
@@ -13,6 +14,7 @@ public struct OutboxJob: Sendable {
     let customers: any CustomerRepository
     let secrets: SecretBox
     let smarthost: Smarthost?
+    let egress: EgressClient
     /// The envelope and `From:` sender of notices: the controller's address from Regions/service.yaml.
     let sender: String
     let hostname: String
@@ -22,7 +24,7 @@ public struct OutboxJob: Sendable {
     let logger: Logger
 
     public init(
-        outbox: NotificationOutbox, customers: any CustomerRepository, secrets: SecretBox, smarthost: Smarthost?, sender: String,
+        outbox: NotificationOutbox, customers: any CustomerRepository, secrets: SecretBox, smarthost: Smarthost?, egress: EgressClient, sender: String,
         hostname: String, webhookTimeout: TimeAmount = .seconds(15), now: @escaping @Sendable () -> Date, logger: Logger
     ) {
         self.webhookTimeout = webhookTimeout
@@ -30,6 +32,7 @@ public struct OutboxJob: Sendable {
         self.customers = customers
         self.secrets = secrets
         self.smarthost = smarthost
+        self.egress = egress
         self.sender = sender
         self.hostname = hostname
         self.now = now
@@ -87,7 +90,7 @@ public struct OutboxJob: Sendable {
                 request.headers.add(name: header.name, value: header.value)
             }
             request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await HTTPClient.shared.execute(request, timeout: webhookTimeout)
+            let response = try await egress.execute(request, timeout: webhookTimeout)
             _ = try? await response.body.collect(upTo: 64 * 1024)
             guard (200..<300).contains(response.status.code) else {
                 throw CoordinatorError(.notificationUndelivered, "the webhook answered \(response.status.code)")

@@ -29,6 +29,13 @@ extension NodeBundle {
             json.endObject()
         }
         json.endArray()
+        if let egress {
+            json.key("egress")
+            json.beginObject()
+            json.field("allow_http", egress.allowHTTP)
+            json.field("allow_networks", strings: egress.allowedNetworks.map(\.description))
+            json.endObject()
+        }
         json.key("elsewhere")
         json.beginArray()
         for entry in elsewhere {

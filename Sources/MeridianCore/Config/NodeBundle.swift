@@ -15,6 +15,9 @@ public struct NodeBundle: Sendable, Hashable, Codable {
     /// The region's retention, queue and masking policy as the coordinator compiled it from Regions/; nil in a
     /// hand-written bundle, where the node's own Regions/ file applies.
     public var policy: Policy?
+    /// Where the node may send requests made for a customer (``EgressPolicy``); nil in a hand-written bundle that
+    /// names none, where production's rules apply: `https` to public addresses only.
+    public var egress: EgressPolicy?
     /// The sub-processors in force in the region, with the steps they run and the hosts those steps may reach.
     public var subprocessors: [SubProcessorEntry]
     /// In a bundle whose webhook secrets are sealed to the region (``BundleSealing``): the bundle's content key,
@@ -23,7 +26,7 @@ public struct NodeBundle: Sendable, Hashable, Codable {
 
     public init(
         version: Int, region: RegionID, customers: [Customer], elsewhere: [PinnedElsewhere] = [], policy: Policy? = nil,
-        subprocessors: [SubProcessorEntry] = [], sealedKey: String? = nil
+        subprocessors: [SubProcessorEntry] = [], sealedKey: String? = nil, egress: EgressPolicy? = nil
     ) {
         self.version = version
         self.region = region
@@ -32,10 +35,11 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         self.policy = policy
         self.subprocessors = subprocessors
         self.sealedKey = sealedKey
+        self.egress = egress
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, region, customers, elsewhere, policy, subprocessors
+        case version, region, customers, elsewhere, policy, subprocessors, egress
         case sealedKey = "sealed_key"
     }
 
@@ -48,6 +52,7 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         policy = try container.decodeIfPresent(Policy.self, forKey: .policy)
         subprocessors = try container.decodeIfPresent([SubProcessorEntry].self, forKey: .subprocessors) ?? []
         sealedKey = try container.decodeIfPresent(String.self, forKey: .sealedKey)
+        egress = try container.decodeIfPresent(EgressPolicy.self, forKey: .egress)
     }
 
     /// A sub-processor in force in the bundle's region.

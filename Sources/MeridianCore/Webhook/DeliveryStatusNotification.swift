@@ -30,16 +30,26 @@ public struct DeliveryStatusNotification: Sendable {
         self.messageID = messageID
     }
 
-    /// The header block of `message`: everything before the first empty line.
-    public static func header(of message: [UInt8]) -> [UInt8] {
+    /// The most of a message's header a notification carries back; a longer header is cut at a line's end.
+    public static let headerLimit = 16 * 1024
+
+    /// The header block of `message` (everything before the first empty line, CRLF or bare LF), at most
+    /// `limit` bytes and cut at the end of a line: never the body, so a notification cannot carry a sender's
+    /// text to whoever the envelope names (backscatter).
+    public static func header(of message: [UInt8], limit: Int = headerLimit) -> [UInt8] {
         var index = 0
-        while index + 3 < message.count {
-            if message[index] == 0x0D, message[index + 1] == 0x0A, message[index + 2] == 0x0D, message[index + 3] == 0x0A {
-                return Array(message[..<(index + 2)])
+        var lastLineEnd = 0
+        while index < message.count, index < limit {
+            if message[index] == 0x0A {
+                lastLineEnd = index + 1
+                let next = index + 1
+                if next < message.count, message[next] == 0x0A { return Array(message[..<next]) }
+                if next + 1 < message.count, message[next] == 0x0D, message[next + 1] == 0x0A { return Array(message[..<next]) }
             }
             index += 1
         }
-        return message
+        if index >= message.count { return message }
+        return Array(message[..<lastLineEnd])
     }
 
     /// The whole message, CRLF line endings, ready for DATA (not yet dot-stuffed).

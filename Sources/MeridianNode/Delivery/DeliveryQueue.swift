@@ -26,6 +26,7 @@ public actor DeliveryQueue: Service {
     private let smarthost: Smarthost?
     private let hostname: String
     private let concurrency: Int
+    private nonisolated let bounceBudget = BounceBudget()
 
     private var ready: [DeliveryKey] = []
     private var readyStart = 0
@@ -245,7 +246,11 @@ public actor DeliveryQueue: Service {
             spool.complete(key)
             await finished(key, retryAfter: nil)
         case .refused:
-            let bounce = Bounce(status: "5.0.0", reason: "the webhook refused the message: \(result.summary)", attempts: number, since: now())
+            let bounce = Bounce(
+                status: "5.0.0", reason: "the webhook refused the message: \(result.summary)",
+                notice: result.statusCode.map { "the recipient's webhook refused the message (HTTP \($0))" }
+                    ?? "the recipient's webhook cannot be used",
+                attempts: number, since: now())
             await finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
         case .temporary:
             let expiry = spooled.receivedAt.addingTimeInterval(Double(policy.messageLifetime.seconds))
@@ -253,7 +258,7 @@ public actor DeliveryQueue: Service {
             if date >= expiry {
                 let bounce = Bounce(
                     status: "4.4.7", reason: "the queue lifetime of \(policy.messageLifetime) ran out; last error: \(result.summary)",
-                    attempts: number, since: date)
+                    notice: "the recipient's webhook could not take the message within \(policy.messageLifetime)", attempts: number, since: date)
                 await finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
             } else {
                 let delay = min(Backoff(policy).delay(afterAttempt: number), expiry.timeIntervalSince(date))
@@ -268,7 +273,10 @@ public actor DeliveryQueue: Service {
     /// A delivery that failed for good and whose DSN is still to be sent.
     struct Bounce: Sendable {
         var status: String
+        /// Why, for the delivery log: with the endpoint's answer.
         var reason: String
+        /// Why, for the sender's DSN: never the endpoint's text, which the customer controls.
+        var notice: String
         var attempts: Int
         var since: Date
         var dsnAttempts = 0
@@ -281,13 +289,16 @@ public actor DeliveryQueue: Service {
         var bounce = bounce
         var finalReason = bounce.reason
         let policy = await queuePolicy
+        let recipient = spooled.recipients[key.recipient]
         if spooled.from.isEmpty {
             finalReason += "; no DSN (null sender)"
+        } else if bounce.dsnAttempts == 0, let spent = bounceBudget.take(sender: spooled.from, customer: recipient.customer, at: now()) {
+            finalReason += "; no DSN (rate limit: \(spent))"
         } else if let smarthost {
             let dsn = DeliveryStatusNotification(
                 reportingHost: hostname, sender: spooled.from, recipient: spooled.recipients[key.recipient].address,
                 arrivalDate: spooled.receivedAt, status: bounce.status.hasPrefix("4") ? "5" + bounce.status.dropFirst() : bounce.status,
-                reason: bounce.reason, originalHeader: DeliveryStatusNotification.header(of: data), messageID: spooled.id)
+                reason: bounce.notice, originalHeader: DeliveryStatusNotification.header(of: data), messageID: spooled.id)
             do {
                 bounce.dsnAttempts += 1
                 try await SmarthostClient.send(dsn.encoded(now: now()), from: "", to: spooled.from, via: smarthost, helo: hostname)

@@ -1,53 +1,38 @@
 import AsyncHTTPClient
 import Foundation
 import MeridianCore
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import MeridianServer
 import NIOPosix
-import ServiceLifecycle
 
-/// A node's HTTP client for webhooks: keep-alive connections, a cap on concurrent requests per endpoint, no
-/// redirects, a deadline per request and a bounded read of the response. As a `Service` it lives as long as
-/// the node's other services and shuts its connections down when they have ended.
-public final class WebhookClient: Service, Sendable {
-    private let http: HTTPClient
+/// A node's webhook poster: Standard Webhooks headers, a cap on concurrent requests per endpoint, a deadline
+/// per request and a bounded read of the response, over the node's ``EgressClient`` (keep-alive connections,
+/// no redirects, only the addresses the deployment's egress policy allows).
+public final class WebhookClient: Sendable {
+    private let egress: EgressClient
     private let timeout: TimeAmount
     private let limiter: EndpointLimiter
-    private let isShutDown = NIOLockedValueBox(false)
     /// The clock of `webhook-timestamp`.
     private let now: @Sendable () -> Date
     /// Response bytes read at most; the rest of a huge response is not read.
     static let responseLimit = 64 * 1024
 
-    public init(timeout: Duration = .seconds(30), perEndpointConcurrency: Int = 16, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(egress: EgressClient, timeout: Duration = .seconds(30), perEndpointConcurrency: Int = 16, now: @escaping @Sendable () -> Date = Date.init) {
+        self.egress = egress
         self.now = now
-        let timeout = TimeAmount.nanoseconds(timeout.nanoseconds)
-        var configuration = HTTPClient.Configuration()
-        // A POST must not turn into a GET elsewhere, and a loop must not keep a worker busy: a redirect is
-        // reported as such, and the customer fixes the URL.
-        configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(10), read: timeout)
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: perEndpointConcurrency)
-        configuration.decompression = .disabled
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        self.timeout = timeout
+        self.timeout = TimeAmount.nanoseconds(timeout.nanoseconds)
         self.limiter = EndpointLimiter(limit: perEndpointConcurrency)
     }
 
-    /// Waits until graceful shutdown or cancellation, then shuts the client down.
-    public func run() async throws {
-        try? await gracefulShutdown()
-        try await shutdown()
-    }
-
-    /// Closes the client's connections; a second call does nothing.
-    public func shutdown() async throws {
-        let first = isShutDown.withLockedValue { done in
-            defer { done = true }
-            return !done
-        }
-        if first { try await http.shutdown() }
+    /// The settings of the node's egress client: connections kept a minute, up to `perEndpointConcurrency` per
+    /// endpoint, bodies passed on as they come.
+    public static func httpConfiguration(timeout: Duration = .seconds(30), perEndpointConcurrency: Int = 16) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10), read: .nanoseconds(timeout.nanoseconds))
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: perEndpointConcurrency)
+        configuration.decompression = .disabled
+        return configuration
     }
 
     /// POSTs `body` with the Standard Webhooks headers; never throws, every failure is a result.
@@ -69,7 +54,7 @@ public final class WebhookClient: Service, Sendable {
         }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await http.execute(request, timeout: timeout)
+            let response = try await egress.execute(request, timeout: timeout)
             var text: [UInt8] = []
             var read = 0
             for try await chunk in response.body {
@@ -91,12 +76,24 @@ public final class WebhookClient: Service, Sendable {
                     + (response.headers.first(name: "Location").map { " (Location: \(Self.printable(Array($0.utf8))))" } ?? "")
             }
             return WebhookResult(outcome: outcome, statusCode: code, text: summary, duration: ContinuousClock.now - start)
+        } catch let refusal as EgressRefusal {
+            // Permanent, and worded so that it tells nothing about what is behind the address.
+            return WebhookResult(outcome: .refused, statusCode: nil, text: Self.describe(refusal), duration: ContinuousClock.now - start)
         } catch {
             return WebhookResult(outcome: .temporary, statusCode: nil, text: Self.describe(error), duration: ContinuousClock.now - start)
         }
     }
 
+    /// A refusal as the customer's delivery log and the SMTP client see it.
+    static func describe(_ refusal: EgressRefusal) -> String {
+        switch refusal.rule {
+        case .scheme, .malformed: "the webhook URL is not allowed: \(refusal.reason)"
+        case .address: "the webhook URL is not allowed: its host is not a public address"
+        }
+    }
+
     static func describe(_ error: any Error) -> String {
+        if let error = error as? EgressConnectFailure { return error.reason }
         if let error = error as? HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout: return "no answer within the webhook timeout"

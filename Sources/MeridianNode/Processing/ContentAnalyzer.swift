@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import MeridianCore
+import MeridianServer
 import NIOCore
 
 /// The `content_analysis` processing step: sends a message's subject and text to the analysis service of a
@@ -13,12 +14,14 @@ import NIOCore
 public final class ContentAnalyzer: Sendable {
     /// The analysis endpoint (`--analysis-url`); nil when this node has none.
     let url: String?
+    let egress: EgressClient
     let logger: Logger
     static let timeout: TimeAmount = .seconds(5)
     static let responseLimit = 16 * 1024
 
-    public init(url: String?, logger: Logger) {
+    public init(url: String?, egress: EgressClient, logger: Logger) {
         self.url = url
+        self.egress = egress
         self.logger = logger
     }
 
@@ -40,7 +43,7 @@ public final class ContentAnalyzer: Sendable {
         request.headers.add(name: "User-Agent", value: "Meridian-Analysis/1")
         request.body = .bytes(ByteBuffer(bytes: json))
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: Self.timeout)
+            let response = try await egress.execute(request, timeout: Self.timeout)
             let data = Data(buffer: try await response.body.collect(upTo: Self.responseLimit))
             guard (200..<300).contains(response.status.code) else { return .failed("the analysis service answered \(response.status.code)") }
             guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],

@@ -66,6 +66,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "Hours between backups.")
         var backupHours = 24
 
+        @Flag(help: "Accept http:// webhook URLs besides https:// (default: https only).")
+        var webhookAllowHttp = false
+
+        @Option(help: "A private network (CIDR, such as 10.20.0.0/16) customers' webhooks may reach; repeat for several (default: public addresses only).")
+        var webhookAllowNetwork: [String] = []
+
         func run() async throws {
             var configuration = CoordinatorConfiguration(database: try options.location(), dataDirectory: options.dataDir)
             configuration.host = host
@@ -88,6 +94,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
             guard (1...720).contains(backupHours) else { throw ValidationError("--backup-hours must be from 1 to 720, not \(backupHours)") }
             configuration.backupDirectory = backupDir
             configuration.backupInterval = .seconds(backupHours * 3600)
+            configuration.egress = EgressPolicy(allowHTTP: webhookAllowHttp, allowedNetworks: try webhookAllowNetwork.map { text in
+                guard let network = IPNetwork(text) else {
+                    throw ValidationError("--webhook-allow-network \(text): expected a network in CIDR notation, such as 10.20.0.0/16 or fd00::/8")
+                }
+                return network
+            })
             if let dnsResolver {
                 do { configuration.resolver = try DNSResolver(parsing: dnsResolver) } catch { throw ValidationError(error.description) }
             }

@@ -55,6 +55,8 @@ struct Up: AsyncParsableCommand {
         configuration.regionsDirectory = regions
         configuration.smarthost = relay
         configuration.seedDemoRegistry = true
+        // The sandbox only: webhooks may be http and on this machine, so the tour's local receiver works.
+        configuration.egress = .sandbox
         let url = "http://127.0.0.1:\(configuration.port)"
         let coordinator = try await CoordinatorCommand.build(configuration, logger: logger)
         let nodes: [RegionalNode]

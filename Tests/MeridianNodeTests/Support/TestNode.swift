@@ -25,8 +25,12 @@ struct TestNode {
     }
 
     /// The same, unsigned.
+    /// The test deployment lets webhooks be `http` on loopback, where ``TestWebhookEndpoint`` listens.
     static func plainBundle(version: Int, customers: [[String: Any]]) throws -> Data {
-        try JSONSerialization.data(withJSONObject: ["version": version, "region": "eu", "customers": customers, "elsewhere": []])
+        try JSONSerialization.data(withJSONObject: [
+            "version": version, "region": "eu", "customers": customers, "elsewhere": [],
+            "egress": ["allow_http": true, "allow_networks": ["127.0.0.0/8"]],
+        ])
     }
 
     let directory: String

@@ -30,6 +30,8 @@ final class TestWebhookEndpoint: Sendable {
             let body = try await request.body.collect(upTo: 32 << 20)
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
+            // HTTP/1.1's Host header arrives as the :authority pseudo-header.
+            headers["Host"] = request.head.authority
             let path = request.uri.path
             self.received.withLockedValue { $0.append(Post(path: path, headers: headers, body: Data(buffer: body))) }
             return Response(status: path == "/fail" ? .serviceUnavailable : .ok, body: .init(byteBuffer: ByteBuffer(string: "thanks")))
