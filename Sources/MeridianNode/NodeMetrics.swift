@@ -33,6 +33,7 @@ public struct NodeMetrics: Sendable {
         depthGauge = Metrics.Gauge(label: "meridian_queue_depth", dimensions: [("region", region)], factory: factory)
         versionGauge = Metrics.Gauge(label: "meridian_config_version", dimensions: [("region", region)], factory: factory)
         queueAgeGauge = Metrics.Gauge(label: "meridian_queue_oldest_seconds", dimensions: [("region", region)], factory: factory)
+        openCircuits(0)
     }
 
     /// A message got its 250, counted once per recipient.
@@ -52,6 +53,16 @@ public struct NodeMetrics: Sendable {
     }
 
     func queueDepth(_ depth: Int) { depthGauge.record(depth) }
+
+    /// A customer's webhook failed often enough in a row that its deliveries are paused (``CircuitBreaker``).
+    func circuitOpened() {
+        Metrics.Counter(label: "meridian_webhook_circuit_opened_total", dimensions: [("region", region)], factory: factory).increment()
+    }
+
+    /// How many customers' webhooks are paused now.
+    func openCircuits(_ count: Int) {
+        Metrics.Gauge(label: "meridian_webhook_circuits_open", dimensions: [("region", region)], factory: factory).record(count)
+    }
 
     /// How long the oldest queued delivery has waited (0 with none): the alert on a stuck queue reads it.
     func queueAge(seconds: Double) { queueAgeGauge.record(seconds) }

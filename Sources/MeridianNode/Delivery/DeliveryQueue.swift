@@ -13,6 +13,10 @@ import ServiceLifecycle
 /// The actor keeps the schedule only. Its loop sleeps until a delivery is due or a message arrives (a doorbell,
 /// rung by ``enqueue(_:data:parsed:)`` and by the timer of the next retry), and each attempt runs off the actor,
 /// parsing and decoding included, so deliveries use every core.
+///
+/// Ready deliveries wait in one lane per customer (``FairQueue``), served round-robin: a customer has at most
+/// ``perCustomer`` deliveries in flight of the region's `concurrency`, and none while its webhook's
+/// ``CircuitBreaker`` is open, so one tenant's slow or failing webhook never holds everyone's slots.
 public actor DeliveryQueue: Service {
     private let region: Region
     private let config: NodeConfigState
@@ -28,8 +32,9 @@ public actor DeliveryQueue: Service {
     private let concurrency: Int
     private nonisolated let bounceBudget = BounceBudget()
 
-    private var ready: [DeliveryKey] = []
-    private var readyStart = 0
+    private var fair: FairQueue
+    /// The customer (the lane) of each delivery not yet finished.
+    private var lanes: [DeliveryKey: String] = [:]
     private var waiting = DueHeap()
     private var attempts: [DeliveryKey: Int] = [:]
     private var inFlight = 0
@@ -60,10 +65,14 @@ public actor DeliveryQueue: Service {
         self.smarthost = smarthost
         self.hostname = hostname
         self.concurrency = concurrency
+        self.fair = FairQueue(perLane: min(concurrency, Self.perCustomer))
         self.logger = logger
         self.now = now
         (doorbell, bell) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
+
+    /// Deliveries of one customer in flight at most, as the webhook client allows per endpoint.
+    static let perCustomer = 16
 
     /// The queue policy of the config version in force (the region file's when the bundle has none).
     private var queuePolicy: QueuePolicy { region.applying(config.directory.bundle.policy).queue }
@@ -75,20 +84,27 @@ public actor DeliveryQueue: Service {
             fresh[message.id] = (message, data, parsed, message.recipients.count)
             freshBytes += data.count
         }
-        ready.append(contentsOf: message.recipients.indices.map { DeliveryKey(messageID: message.id, recipient: $0) })
+        for (index, recipient) in message.recipients.enumerated() {
+            let key = DeliveryKey(messageID: message.id, recipient: index)
+            lanes[key] = recipient.customer
+            fair.push(key, lane: recipient.customer)
+        }
         metrics.queueDepth(spool.depth)
         bell.yield()
     }
 
-    /// Deliveries found in the spool at start, with their attempt counts from the metadata store.
-    func resume(_ keys: [DeliveryKey], attemptsSoFar: [DeliveryKey: Int]) {
-        for key in keys { attempts[key] = attemptsSoFar[key] ?? 0 }
-        ready.append(contentsOf: keys)
+    /// Deliveries found in the spool at start, each with its customer, and their attempt counts from the metadata store.
+    func resume(_ keys: [(key: DeliveryKey, customer: String)], attemptsSoFar: [DeliveryKey: Int]) {
+        for (key, customer) in keys {
+            attempts[key] = attemptsSoFar[key] ?? 0
+            lanes[key] = customer
+            fair.push(key, lane: customer)
+        }
         metrics.queueDepth(spool.depth)
         bell.yield()
     }
 
-    public var pending: Int { ready.count - readyStart + waiting.count + inFlight }
+    public var pending: Int { fair.count + waiting.count + inFlight }
 
     /// Stops the deliveries of an erasure: they are not attempted again, and the spool has already let them go.
     func forget(_ keys: some Sequence<DeliveryKey>) {
@@ -115,12 +131,13 @@ public actor DeliveryQueue: Service {
         }
     }
 
-    /// Starts what is due, and sets a timer for the earliest retry still waiting when none is set before it.
+    /// Starts what is due, and sets a timer for the earliest retry still waiting (or paused webhook to try again)
+    /// when none is set before it.
     private func dispatch(into group: inout DiscardingTaskGroup) {
         for key in takeDue() {
             group.addTask { await self.deliver(key) }
         }
-        guard let due = waiting.first?.due, timer.map({ due < $0 }) ?? true else { return }
+        guard let due = [waiting.first?.due, fair.nextReopening()].compactMap({ $0 }).min(), timer.map({ due < $0 }) ?? true else { return }
         timer = due
         group.addTask { [bell] in
             // Ends at once on graceful shutdown, so that a retry hours away does not hold the queue open.
@@ -134,36 +151,52 @@ public actor DeliveryQueue: Service {
         if timer == due { timer = nil }
     }
 
+    /// Retries that are due join their customer's lane; then the lanes give what may start, round-robin.
     private func takeDue() -> [DeliveryKey] {
-        var batch: [DeliveryKey] = []
         let now = ContinuousClock.now
-        while inFlight + batch.count < concurrency {
-            if readyStart < ready.count {
-                batch.append(ready[readyStart])
-                readyStart += 1
-            } else if let first = waiting.first, first.due <= now {
-                batch.append(waiting.popFirst()!)
-            } else {
-                break
-            }
+        while let first = waiting.first, first.due <= now, let key = waiting.popFirst() {
+            fair.push(key, lane: lanes[key] ?? "")
         }
-        if readyStart > 4096, readyStart * 2 > ready.count {
-            ready.removeFirst(readyStart)
-            readyStart = 0
-        }
+        let batch = fair.take(concurrency - inFlight, at: now).map { $0.key }
         inFlight += batch.count
         return batch
     }
 
-    private func finished(_ key: DeliveryKey, retryAfter delay: Double?) {
+    /// A delivery's attempt is over: its lane gets its place back and its breaker the outcome (`nil` when
+    /// ``settle(_:_:)`` already gave it); it waits `delay` seconds for another, or is finished.
+    private func finished(_ key: DeliveryKey, retryAfter delay: Double?, outcome: CircuitBreaker.Outcome? = .neutral) {
+        if let outcome { _ = settle(key, outcome) }
         inFlight -= 1
         if let delay {
             waiting.insert(key, due: .now + .milliseconds(Int64(delay * 1000)))
         } else {
             attempts[key] = nil
+            lanes[key] = nil
         }
         metrics.queueDepth(spool.depth)
         bell.yield()
+    }
+
+    /// Gives the attempt's outcome to its customer's breaker; returns until when the webhook is paused when this
+    /// outcome paused it.
+    private func settle(_ key: DeliveryKey, _ outcome: CircuitBreaker.Outcome) -> Date? {
+        let lane = lanes[key] ?? ""
+        let event = fair.finished(lane: lane, outcome, at: .now)
+        metrics.openCircuits(fair.openCircuits)
+        switch event {
+        case .opened(let until, let failures):
+            metrics.circuitOpened()
+            let seconds = Double((until - .now).components.seconds)
+            logger.warning(
+                "delivery: a webhook keeps failing; its deliveries are paused",
+                metadata: ["customer": "\(lane)", "failures": "\(failures)", "seconds": "\(Int(seconds))"])
+            return now().addingTimeInterval(seconds)
+        case .closed:
+            logger.info("delivery: a paused webhook answers again", metadata: ["customer": "\(lane)"])
+            return nil
+        case nil:
+            return nil
+        }
     }
 
     /// What one attempt starts from: the message, its parse when the intake made one, and the attempt's number;
@@ -218,6 +251,7 @@ public actor DeliveryQueue: Service {
         }
         let recipient = spooled.recipients[key.recipient]
         let result: WebhookResult
+        var webhookAsked = true
         // The config in force now: its webhook, redactions and steps, and its version in the payload and the attempt.
         let directory = config.directory
         let version = directory.bundle.version
@@ -231,12 +265,21 @@ public actor DeliveryQueue: Service {
                 spooled, recipient: key.recipient, data: data, message: message, content: content, to: customer, configVersion: version,
                 analysis: analysis, metrics: metrics)
         } else {
+            webhookAsked = false
             result = WebhookResult(
                 outcome: .temporary, statusCode: nil, text: "customer \(recipient.customer) is not in the configuration in force",
                 duration: .zero)
             metrics.attempt(result: result.outcome.rawValue, duration: result.duration)
         }
-        if await wasErased(key) { return await finished(key, retryAfter: nil) }
+        // What the breaker of the customer's webhook learns: a refusal is an answer, and a customer missing from
+        // the config says nothing about its webhook.
+        let outcome: CircuitBreaker.Outcome =
+            switch result.outcome {
+            case .delivered: .success
+            case .temporary where webhookAsked: .failure
+            default: .neutral
+            }
+        if await wasErased(key) { return await finished(key, retryAfter: nil, outcome: outcome) }
         await store.recordAttempt(key, number: number, DeliveryAttempt(result, configVersion: version, at: now()))
 
         let policy = await queuePolicy
@@ -244,7 +287,7 @@ public actor DeliveryQueue: Service {
         case .delivered:
             await store.updateStatus(key, .delivered, attempts: number, completedAt: now(), serverResponse: result.summary)
             spool.complete(key)
-            await finished(key, retryAfter: nil)
+            await finished(key, retryAfter: nil, outcome: outcome)
         case .refused:
             let bounce = Bounce(
                 status: "5.0.0", reason: "the webhook refused the message: \(result.summary)",
@@ -255,17 +298,23 @@ public actor DeliveryQueue: Service {
         case .temporary:
             let expiry = spooled.receivedAt.addingTimeInterval(Double(policy.messageLifetime.seconds))
             let date = now()
+            let pausedUntil = await settle(key, outcome)
             if date >= expiry {
                 let bounce = Bounce(
                     status: "4.4.7", reason: "the queue lifetime of \(policy.messageLifetime) ran out; last error: \(result.summary)",
                     notice: "the recipient's webhook could not take the message within \(policy.messageLifetime)", attempts: number, since: date)
-                await finished(key, retryAfter: await fail(key, spooled, data: data, bounce))
+                await finished(key, retryAfter: await fail(key, spooled, data: data, bounce), outcome: nil)
             } else {
-                let delay = min(Backoff(policy).delay(afterAttempt: number), expiry.timeIntervalSince(date))
+                var delay = min(Backoff(policy).delay(afterAttempt: number), expiry.timeIntervalSince(date))
+                var reason = result.summary
+                if let pausedUntil {
+                    // The webhook failed too often in a row: the message log says so, and this delivery waits it out.
+                    delay = min(max(delay, pausedUntil.timeIntervalSince(date)), expiry.timeIntervalSince(date))
+                    reason += "; paused after \(CircuitBreaker.threshold) failures in a row, deliveries to this webhook resume at \(ISOTime.string(pausedUntil))"
+                }
                 await store.updateStatus(
-                    key, .queued, attempts: number, nextAttemptAt: date.addingTimeInterval(delay), reason: result.summary,
-                    serverResponse: result.summary)
-                await finished(key, retryAfter: delay)
+                    key, .queued, attempts: number, nextAttemptAt: date.addingTimeInterval(delay), reason: reason, serverResponse: result.summary)
+                await finished(key, retryAfter: delay, outcome: nil)
             }
         }
     }

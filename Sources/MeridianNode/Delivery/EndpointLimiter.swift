@@ -1,25 +1,25 @@
 import MeridianServer
 import NIOConcurrencyHelpers
 
-/// Caps concurrent requests per endpoint (scheme, host and port), in arrival order: one ``AsyncGate`` per
-/// endpoint in use, dropped once idle.
+/// Caps concurrent requests per key (a customer and its endpoint's scheme, host and port), in arrival order: one
+/// ``AsyncGate`` per key in use, dropped once idle.
 final class EndpointLimiter: Sendable {
     private let limit: Int
     private let gates = NIOLockedValueBox<[String: (gate: AsyncGate, users: Int)]>([:])
 
     init(limit: Int) { self.limit = max(1, limit) }
 
-    /// Runs `body` holding one of the endpoint's places.
-    func withPlace<R: Sendable>(_ endpoint: String, _ body: @Sendable () async -> R) async -> R {
+    /// Runs `body` holding one of the key's places.
+    func withPlace<R: Sendable>(_ key: String, _ body: @Sendable () async -> R) async -> R {
         let gate = gates.withLockedValue { gates in
-            let entry = gates[endpoint] ?? (AsyncGate(limit: limit), 0)
-            gates[endpoint] = (entry.gate, entry.users + 1)
+            let entry = gates[key] ?? (AsyncGate(limit: limit), 0)
+            gates[key] = (entry.gate, entry.users + 1)
             return entry.gate
         }
         defer {
             gates.withLockedValue { gates in
-                guard let entry = gates[endpoint] else { return }
-                gates[endpoint] = entry.users == 1 ? nil : (entry.gate, entry.users - 1)
+                guard let entry = gates[key] else { return }
+                gates[key] = entry.users == 1 ? nil : (entry.gate, entry.users - 1)
             }
         }
         await gate.enter()

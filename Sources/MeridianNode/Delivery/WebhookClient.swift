@@ -6,7 +6,7 @@ import NIOHTTP1
 import MeridianServer
 import NIOPosix
 
-/// A node's webhook poster: Standard Webhooks headers, a cap on concurrent requests per endpoint, a deadline
+/// A node's webhook poster: Standard Webhooks headers, a cap on concurrent requests per customer and endpoint, a deadline
 /// per request and a bounded read of the response, over the node's ``EgressClient`` (keep-alive connections,
 /// no redirects, only the addresses the deployment's egress policy allows).
 public final class WebhookClient: Sendable {
@@ -18,28 +18,31 @@ public final class WebhookClient: Sendable {
     /// Response bytes read at most; the rest of a huge response is not read.
     static let responseLimit = 64 * 1024
 
-    public init(egress: EgressClient, timeout: Duration = .seconds(30), perEndpointConcurrency: Int = 16, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(egress: EgressClient, timeout: Duration = .seconds(30), perCustomerConcurrency: Int = 16, now: @escaping @Sendable () -> Date = Date.init) {
         self.egress = egress
         self.now = now
         self.timeout = TimeAmount.nanoseconds(timeout.nanoseconds)
-        self.limiter = EndpointLimiter(limit: perEndpointConcurrency)
+        self.limiter = EndpointLimiter(limit: perCustomerConcurrency)
     }
 
-    /// The settings of the node's egress client: connections kept a minute, up to `perEndpointConcurrency` per
-    /// endpoint, bodies passed on as they come.
-    public static func httpConfiguration(timeout: Duration = .seconds(30), perEndpointConcurrency: Int = 16) -> HTTPClient.Configuration {
+    /// The settings of the node's egress client: connections kept a minute, up to `perHostConnections` per host
+    /// (several customers may share one, each held to its own 16 requests by the limiter), bodies passed on as
+    /// they come.
+    public static func httpConfiguration(timeout: Duration = .seconds(30), perHostConnections: Int = 64) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(10), read: .nanoseconds(timeout.nanoseconds))
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: perEndpointConcurrency)
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: perHostConnections)
         configuration.decompression = .disabled
         return configuration
     }
 
     /// POSTs `body` with the Standard Webhooks headers; never throws, every failure is a result.
-    public func post(url: String, body: [UInt8], webhookID: String, signature: WebhookSignature) async -> WebhookResult {
+    /// `customer` is whose request it is: each customer's requests to an endpoint are capped on their own, so a
+    /// customer whose endpoint is slow never makes another customer wait, even on the same host.
+    public func post(url: String, body: [UInt8], webhookID: String, signature: WebhookSignature, for customer: String) async -> WebhookResult {
         let start = ContinuousClock.now
         let endpoint = URL(string: url).map { "\($0.scheme ?? "")://\($0.host ?? ""):\($0.port ?? 0)" } ?? url
-        return await limiter.withPlace(endpoint) {
+        return await limiter.withPlace("\(customer) \(endpoint)") {
             await self.send(url: url, body: body, webhookID: webhookID, signature: signature, start: start)
         }
     }

@@ -14,7 +14,7 @@ extension WebhookClient {
             configVersion: configVersion, analysis: analysis)
         let result: WebhookResult
         if let signature = try? WebhookSignature(secret: customer.webhook.secret) {
-            result = await post(url: customer.webhook.url, body: body, webhookID: recipient.webhookID, signature: signature)
+            result = await post(url: customer.webhook.url, body: body, webhookID: recipient.webhookID, signature: signature, for: customer.id)
         } else {
             // Bundles are validated, so this is a bug rather than bad input; it is retried, not lost.
             result = WebhookResult(outcome: .temporary, statusCode: nil, text: "the webhook secret is malformed", duration: .zero)

@@ -15,14 +15,14 @@ struct SpoolRecovery: Sendable {
 
     func resume(_ recovered: [Spool.Recovered]) async throws {
         guard !recovered.isEmpty else { return }
-        var keys: [DeliveryKey] = []
+        var keys: [(key: DeliveryKey, customer: String)] = []
         var attempts: [DeliveryKey: Int] = [:]
         for item in recovered {
             let (message, data) = try spool.read(item.message.id)
             let parsed = MIMEMessage(parsing: data)
             for index in item.pendingRecipients {
                 let key = DeliveryKey(messageID: message.id, recipient: index)
-                keys.append(key)
+                keys.append((key, message.recipients[index].customer))
                 if let (record, _) = try await store.delivery(key) {
                     attempts[key] = record.attempts
                 } else if let customer = config.directory.customer(message.recipients[index].customer) {
