@@ -47,8 +47,8 @@ def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
 
 class WebhookSink:
     """An HTTP server that answers per path: /ok 200, /refuse 422, /fail 503, /hang (never answers in time),
-    /redirect (302 to itself), /huge (200 with a 50 MB body), /outage and /outage/... (503 while `outage` is set),
-    /analyse (200 with a JSON verdict, as a content-analysis sub-processor answers)."""
+    /slow (200 after 20 s), /redirect (302 to itself), /huge (200 with a 50 MB body), /outage and /outage/... (503
+    while `outage` is set), /analyse (200 with a JSON verdict, as a content-analysis sub-processor answers)."""
 
     def __init__(self):
         self.requests = []
@@ -74,6 +74,9 @@ class WebhookSink:
                 if path == "/hang":
                     time.sleep(30)
                     return
+                if path == "/slow":
+                    time.sleep(20)
+                    return self.reply(200, b"took my time")
                 if path == "/redirect":
                     return self.reply(302, b"", [("Location", path)])
                 if path == "/huge":
@@ -389,6 +392,16 @@ def api(port, method, path, token, body=None):
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def prove_domains(port, admin, customer):
+    """Takes a new account's domains as proved, as an operator does by hand (`meridian customers verify-domain`),
+    for tests whose coordinator has no DNS to find the ownership records in; returns the customer's id."""
+    cid = customer["id"]
+    for domain in customer["domains"]:
+        status, body = api(port, "POST", f"/v1/customers/{cid}/domains/{domain}/verify", admin, {"reason": "a test deployment without DNS"})
+        assert status == 200, body
+    return cid
 
 
 def http(method, url, token, body=None, content_type="application/json"):

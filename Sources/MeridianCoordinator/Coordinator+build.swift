@@ -134,6 +134,13 @@ extension Coordinator {
             outbox: registry.outbox, customers: customers, secrets: secrets, smarthost: configuration.smarthost, egress: egress,
             sender: catalog.service.controller.email, hostname: configuration.hostname, now: now, logger: logger)
         services.append(PeriodicJob("outbox", every: configuration.outboxInterval, logger: logger) { try await outbox.runOnce() })
+        let resolver = resolver
+        let proofs = DomainProofJob(
+            customers: customers, lookup: { try await resolver.txt($0) }, recheckAfter: configuration.domainRecheckAfter,
+            grace: configuration.domainGrace, service: catalog.service, now: now, logger: logger)
+        services.append(PeriodicJob("domain proofs", every: configuration.domainCheckInterval, logger: logger) { try await proofs.runOnce() })
+        let checkpoints = auditCheckpoints
+        services.append(PeriodicJob("audit checkpoints", every: .seconds(10), logger: logger) { _ = try await checkpoints.runOnce() })
         let publications = PublicationsJob(publications: publications, now: now, logger: logger)
         services.append(PeriodicJob("publications", every: configuration.retentionInterval, logger: logger) { _ = try await publications.runOnce() })
         // The coordinator's certificate lives a week; a new key and certificate every day.
@@ -175,12 +182,19 @@ extension Coordinator {
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
             secrets: secrets, fleet: fleet, config: config, nodes: nodes, authority: keys.authority, legalRequests: legalRequests, registry: registry, publications: publications,
             dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, site: site, resolver: resolver,
-            egress: configuration.egress, now: now)
+            egress: configuration.egress, domainGrace: configuration.domainGrace, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
         AccountPage(
             customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, now: now
         ).register(on: router)
         site.register(on: router)
+        let checkpoints = auditCheckpoints
+        router.get("/.well-known/audit-checkpoint") { _, _ -> Response in
+            guard let newest = checkpoints.newest else { throw Problem.notFound("no audit checkpoint has been signed yet") }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-cache"],
+                body: .init(byteBuffer: ByteBuffer(string: try newest.jsonLine() + "\n")))
+        }
         CoordinatorMetrics(
             store: store, config: config, nodes: nodes, canaries: publications.canaries, requests: dataSubjectRequests, responses: responseCounts, now: now
         ).register(on: router)

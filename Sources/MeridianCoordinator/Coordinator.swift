@@ -48,6 +48,8 @@ public struct Coordinator: Sendable {
     /// The node port's port once it listens (the configuration may ask for 0, a free one).
     public var nodeLinkPort: Int? { boundNodeLinkPort.port }
     let boundNodeLinkPort = BoundPort()
+    /// Signed checkpoints of the audit log's head, kept in the data directory.
+    public let auditCheckpoints: AuditCheckpoints
     /// The client of webhook events to customers (``EgressClient``).
     let egress: EgressClient
     /// Where DNS checks of customers' domains are asked.
@@ -88,7 +90,7 @@ public struct Coordinator: Sendable {
         directives = DirectiveDispatcher(
             requests: dataSubjectRequests, nodes: nodes, legalRequests: legalRequests, own: CoordinatorSubjectData(store: store, catalog: catalog),
             catalog: catalog, secrets: secrets, key: keys.bundleSigning, pusher: pusher, authority: keys.authority, now: now, logger: logger)
-        let base = SQLCustomerRepository(store: store)
+        let base = SQLCustomerRepository(store: store, provesReservedTestNames: configuration.provesReservedTestNames)
         let publisher = ConfigPublisher(
             customers: base, subprocessors: registry.subprocessors, objections: registry.objections, config: config, nodes: nodes,
             compiler: ConfigCompiler(catalog: catalog, secrets: secrets, egress: configuration.egress), key: keys.bundleSigning, pusher: pusher,
@@ -99,7 +101,11 @@ public struct Coordinator: Sendable {
         fleet = NodeFleet(nodes: nodes, pusher: pusher)
         tokens = SQLTokenRepository(store: store)
         grants = SQLAccessGrantRepository(store: store)
-        audit = SQLAuditLog(store: store)
+        let audit = SQLAuditLog(store: store)
+        self.audit = audit
+        auditCheckpoints = AuditCheckpoints(
+            audit: audit, key: keys.publicationSigning, dataDirectory: configuration.dataDirectory,
+            interval: configuration.auditCheckpointInterval, now: now, logger: logger)
         site = PublicSite(catalog: catalog, registry: registry, publications: publications, config: config, publisher: publisher, now: now)
     }
 

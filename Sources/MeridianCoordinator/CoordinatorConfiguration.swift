@@ -43,6 +43,17 @@ public struct CoordinatorConfiguration: Sendable {
     /// bundle for the nodes: production's `https` to public addresses unless the operator allows more
     /// (`--webhook-allow-http`, `--webhook-allow-network`); `meridian up` allows loopback.
     public var egress: EgressPolicy = .production
+    /// How old the newest audit checkpoint may get while the log grows (one is also signed every 1000 entries).
+    public var auditCheckpointInterval: TimeInterval = 300
+    /// How often the domain-proof job runs; pending and suspended domains are checked every run.
+    public var domainCheckInterval: Duration = .seconds(3600)
+    /// How long after its last check a verified domain's ownership record is checked again.
+    public var domainRecheckAfter: TimeInterval = 86_400
+    /// How long a verified domain's record may be missing before the domain is suspended.
+    public var domainGrace: TimeInterval = 72 * 3600
+    /// `meridian up` only: domains under the reserved test names (`.test`, `.example`, `.invalid`, `.localhost`)
+    /// count as proved, so the tour works without DNS. Never in production.
+    public var provesReservedTestNames = false
     /// The coordinator's clock: deadlines, expiries, retention. Tests set it.
     public var now: @Sendable () -> Date = Date.init
 

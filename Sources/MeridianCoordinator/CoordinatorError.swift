@@ -32,6 +32,8 @@ public enum CoordinatorErrorCode: String, Sendable, CaseIterable {
     case notificationUndelivered
     /// A setting has a value that cannot be used (a resolver address, a Regions directory).
     case settingInvalid
+    /// A file of audit checkpoints with a line that is not one.
+    case checkpointUnreadable
     /// The HTTP server could not start (its address is taken, say).
     case serverNotStarted
 }

@@ -20,6 +20,7 @@ struct AuthorizationMatrixTests {
         case "setCustomerRegion": return (.put, "/v1/customers/\(id)/region", ["region": "eu"])
         case "getCustomerDNS": return (.get, "/v1/customers/\(id)/dns", nil)
         case "checkCustomerDNS": return (.get, "/v1/customers/\(id)/dns/check", nil)
+        case "verifyCustomerDomain": return (.post, "/v1/customers/\(id)/domains/acme.example/verify", ["reason": "checked the owner by phone"])
         case "listNodes": return (.get, "/v1/nodes", nil)
         case "forgetNode": return (.delete, "/v1/nodes/node_none", nil)
         case "enrollNode": return (.post, "/v1/nodes", ["region": "eu", "node_id": "eu-\(UUID().uuidString.prefix(8).lowercased())", "control_url": "https://10.0.0.9:9101"])

@@ -10,10 +10,13 @@ struct ConfigCompilerTests {
     static let secrets = SecretBox(keyBytes: Data(repeating: 9, count: 32))!
     static let secret = "whsec_" + Data(repeating: 3, count: 32).base64EncodedString()
 
-    static func customer(_ id: String, _ domain: String, region: String?, status: CustomerRecord.Status = .active) throws -> CustomerRecord {
+    /// A customer with one domain, proved unless said otherwise.
+    static func customer(
+        _ id: String, _ domain: String, region: String?, status: CustomerRecord.Status = .active, proof: CustomerDomain.State = .verified
+    ) throws -> CustomerRecord {
         CustomerRecord(
             id: id, name: id, contactEmail: "ops@\(domain)", region: region.flatMap(RegionID.init),
-            domains: [CustomerDomain(domain: domain, verificationToken: "t")], webhookURL: "https://hooks.example/\(id)",
+            domains: [CustomerDomain(domain: domain, verificationToken: "t", state: proof)], webhookURL: "https://hooks.example/\(id)",
             webhookMode: .queued, webhookSecretSealed: try secrets.seal(secret), metadataRedactions: [.subject, .helo],
             status: status, createdAt: Date(), updatedAt: Date(), closedAt: nil, purgeAfter: nil)
     }
@@ -45,6 +48,25 @@ struct ConfigCompilerTests {
         let directory = RecipientDirectory(ap)
         #expect(directory.decide(SMTPMailbox("x@eu-only.example")!, accepted: []) == .pinnedElsewhere(region: "eu", mxHost: "eu.mx.meridian.example"))
         #expect(directory.decide(SMTPMailbox("x@closed.example")!, accepted: []) == .unknown)
+    }
+
+    @Test("exploit: a domain added without proof, or whose proof lapsed, is in no bundle, as a customer or as elsewhere")
+    func unprovedDomainsNotRouted() throws {
+        // Before proofs gated routing, adding bigbank.example to an account made every node accept its mail at once.
+        let compiler = ConfigCompiler(catalog: TestStores.regions, secrets: Self.secrets)
+        let bundles = try compiler.compile(
+            [
+                try Self.customer("cus_squat", "bigbank.example", region: nil, proof: .pending),
+                try Self.customer("cus_lapsed", "lapsed.example", region: "us", proof: .suspended),
+                try Self.customer("cus_ok", "ok.example", region: nil),
+            ], version: 2)
+        for bundle in bundles {
+            let directory = RecipientDirectory(bundle)
+            #expect(directory.decide(SMTPMailbox("ceo@bigbank.example")!, accepted: []) == .unknown)
+            #expect(directory.decide(SMTPMailbox("x@lapsed.example")!, accepted: []) == .unknown)
+            #expect(directory.decide(SMTPMailbox("x@ok.example")!, accepted: []) != .unknown)
+            #expect(bundle.customers.first { $0.id == "cus_squat" }?.domains == [])
+        }
     }
 
     @Test("the same state gives the same bytes; a signed bundle verifies, a changed one does not")

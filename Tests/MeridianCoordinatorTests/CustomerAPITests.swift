@@ -182,6 +182,26 @@ struct CustomerAPITests {
         }
     }
 
+    @Test("a new domain is pending with the record to publish; an operator's verification needs a reason and is audited")
+    func domainProofs() async throws {
+        try await APITestHarness.run(.sqlite) { harness, client in
+            let path = "/v1/customers/\(harness.customerID)"
+            let customer = try await client.json(.get, path, token: harness.tokens[.customer])
+            let proofs = try #require(customer["domain_proofs"] as? [[String: Any]])
+            #expect(proofs.count == 2 && proofs.allSatisfy { $0["state"] as? String == "pending" })
+            #expect(proofs.contains { $0["record_name"] as? String == "_meridian.acme.example" && ($0["record_value"] as? String)?.hasPrefix("meridian-verification=") == true })
+            try await client.json(.post, "\(path)/domains/acme.example/verify", token: harness.tokens[.admin], body: ["reason": "  "], expect: .unprocessableContent)
+            try await client.json(.post, "\(path)/domains/nope.example/verify", token: harness.tokens[.admin], body: ["reason": "x"], expect: .notFound)
+            let verified = try await client.json(
+                .post, "\(path)/domains/acme.example/verify", token: harness.tokens[.admin], body: ["reason": "owner confirmed by signed letter"])
+            let states = Dictionary(uniqueKeysWithValues: (verified["domain_proofs"] as? [[String: Any]] ?? []).map { ($0["domain"] as? String ?? "", $0) })
+            #expect(states["acme.example"]?["state"] as? String == "verified" && states["mail.acme.example"]?["state"] as? String == "pending")
+            #expect((states["acme.example"]?["verified_by"] as? String)?.hasPrefix("operator:tok_") == true)
+            let entry = try #require(try await harness.coordinator.audit.entries(after: 0, limit: 1000).last { $0.action == "domain.verified" })
+            #expect(entry.detail["reason"] == "owner confirmed by signed letter" && entry.detail["domain"] == "acme.example" && entry.actorRole == "admin")
+        }
+    }
+
     @Test("a webhook URL's credentials stay out of the audit log: its query values (user info and fragments are refused)")
     func webhookCredentialsNotAudited() async throws {
         try await APITestHarness.run(.sqlite) { harness, client in

@@ -298,8 +298,9 @@ class Deployment:
             assert status == 200, dns
             for record in dns["records"]:
                 self.dns.records.setdefault(record["name"], {}).setdefault(record["type"], []).append(record["value"])
+            # The check finds the ownership record in the zone and proves the domain: only then is it routed.
             status, check = self.api("GET", f"/v1/customers/{cid}/dns/check")
-            assert status == 200 and [d["status"] for d in check["domains"]] == ["verified"], check
+            assert status == 200 and [(d["status"], d["proof"]) for d in check["domains"]] == [("verified", "verified")], check
             customers[key] = {"id": cid, "region": region, "domain": domain, "mode": mode}
         return customers
 

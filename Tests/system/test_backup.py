@@ -7,7 +7,7 @@ import os
 import subprocess
 import time
 
-from harness import MERIDIAN, ROOT, RegionNode, WebhookSink, api, first_admin, free_port, send, start_coordinator, wait_for
+from harness import MERIDIAN, ROOT, RegionNode, WebhookSink, api, first_admin, free_port, prove_domains, send, start_coordinator, wait_for
 
 
 def backup(*args, check=True):
@@ -29,7 +29,7 @@ def test_coordinator_and_node_backups_restore(tmp_path):
             "name": "Acme", "contact_email": "ops@acme.example", "region": "eu", "domains": ["acme.example"],
             "webhook": {"url": sink.url("/ok"), "mode": "queued"}})
         assert status == 201, created
-        cid = created["customer"]["id"]
+        cid = prove_domains(port, admin, created["customer"])
         database = f"sqlite:{data}/coordinator.sqlite"
 
         made = backup("create", "--database", database, "--data-dir", data, "--out", backups)

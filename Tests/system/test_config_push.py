@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from harness import (MERIDIAN, Up, WebhookSink, answers, api, enroll, fetch, first_admin, free_port, http, node_status, node_version, send,
+from harness import (MERIDIAN, Up, WebhookSink, answers, api, enroll, fetch, first_admin, free_port, http, node_status, node_version, prove_domains, send,
                      start_coordinator, start_node, wait_for)
 
 
@@ -128,7 +128,7 @@ def test_nodes_keep_serving_without_the_coordinator_and_reconcile(tmp_path):
             "name": "Away", "contact_email": "ops@away.example", "region": "eu", "domains": ["away.example"],
             "webhook": {"url": sink.url("/ok"), "mode": "queued"}})
         assert status == 201
-        cid = created["customer"]["id"]
+        cid = prove_domains(port, admin, created["customer"])
         node = joined_node(work, coordinator, port, admin, smtp, control, probe)
         wait_for(lambda: node_version(probe) == api(port, "GET", "/v1/nodes", admin)[1]["config_version"], what="the node's first pull")
         version = node_version(probe)

@@ -4,7 +4,7 @@ it, and a third node that joined and then stopped."""
 
 import os
 
-from harness import RegionNode, WebhookSink, api, first_admin, free_port, send, start_coordinator, wait_for
+from harness import RegionNode, WebhookSink, api, first_admin, free_port, prove_domains, send, start_coordinator, wait_for
 
 
 def test_message_query_spans_regions_and_survives_a_dead_node(tmp_path):
@@ -28,7 +28,7 @@ def test_message_query_spans_regions_and_survives_a_dead_node(tmp_path):
             "name": "Fed", "contact_email": "ops@fed.example", "region": None, "domains": ["fed.example"],
             "webhook": {"url": sink.url("/ok"), "mode": "queued"}})
         assert status == 201, created
-        cid = created["customer"]["id"]
+        cid = prove_domains(port, admin, created["customer"])
         wait_for(lambda: eu.status()["customers"] == 1 and us.status()["customers"] == 1, what="the customer in both regions")
 
         assert send(eu.smtp, rcpt="a@fed.example", subject="via eu")[0] == 250

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from harness import MERIDIAN, ROOT, RegionNode, WebhookSink, api, first_admin, free_port, http, send, start_coordinator, wait_for
+from harness import MERIDIAN, ROOT, RegionNode, WebhookSink, api, first_admin, free_port, http, prove_domains, send, start_coordinator, wait_for
 
 SUBJECT = "alice@example.org"
 
@@ -79,7 +79,7 @@ def test_access_and_erasure_reach_every_region(tmp_path):
                 "name": name, "contact_email": f"ops@{name}.example", "region": region, "domains": [f"{name}.example"],
                 "webhook": {"url": sink.url(path), "mode": "queued"}})
             assert status == 201, created
-            return created["customer"]["id"]
+            return prove_domains(port, admin, created["customer"])
 
         acme, umbrella = customer("acme", "eu", "/ok"), customer("umbrella", "us", "/ok")
         # Two customers whose webhooks are down: the subject's mail to them waits in the spool.

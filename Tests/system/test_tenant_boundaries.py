@@ -1,11 +1,17 @@
 """Tenant boundaries (issue 22), each exploit replayed against real processes: a customer pointing its webhook at
-the node's own network, by the API and by a bundle; and what the SMTP client and the delivery log are told."""
+the node's own network, by the API and by a bundle; a refusing webhook turning DSNs on a forged sender; a domain
+claimed without proof; one tenant's slow webhook; an audit log cut short in the database."""
 
+import json
+import os
+import smtplib
 import socket
+import sqlite3
 import subprocess
 import time
 
-from harness import MERIDIAN, ROOT, Node, SMTPSink, api, customer, first_admin, free_port, message, send, wait_for
+from harness import (MERIDIAN, ROOT, DNSZone, Node, RegionNode, SMTPSink, WebhookSink, answers, api, customer, fetch, first_admin, free_port,
+                     message, send, start_coordinator, wait_for)
 
 
 def test_the_api_refuses_webhooks_into_internal_networks_by_any_spelling(tmp_path):
@@ -99,3 +105,114 @@ def test_a_refusing_webhook_cannot_turn_the_node_into_a_backscatter_source(workd
         assert all("go away" in r for r in reasons), "the delivery log keeps the endpoint's answer for the customer"
     finally:
         smtp_sink.close()
+
+
+def test_a_domain_is_routed_only_once_its_owner_proves_it(tmp_path):
+    # Before: adding bigbank.example to any account made the node accept its mail at once (squatting, or taking
+    # over mail whose MX still points at the service). Real coordinator, node and DNS server (dnslib).
+    sink, zone = WebhookSink(), DNSZone()
+    work, port = str(tmp_path), free_port()
+    coordinator, data = start_coordinator(work, port, extra=("--dns-resolver", zone.address))
+    node = None
+    try:
+        admin = first_admin(data, port)
+        node = RegionNode(work, "eu", coordinator, admin, port)
+        status, created = api(port, "POST", "/v1/customers", admin, {
+            "name": "Squatter", "contact_email": "s@squat.example", "region": "eu", "domains": ["bigbank.example"],
+            "webhook": {"url": sink.url("/ok"), "mode": "sync"}})
+        assert status == 201, created
+        cid = created["customer"]["id"]
+        [proof] = created["customer"]["domain_proofs"]
+        assert proof["state"] == "pending" and proof["record_name"] == "_meridian.bigbank.example"
+        wait_for(lambda: node.status()["customers"] == 1, what="the account in the eu bundle")
+        code, text = send(node.smtp, rcpt="ceo@bigbank.example")
+        assert code == 550, (code, text)
+        assert sink.posts() == []
+
+        # A check before the record is published changes nothing; once published, the check proves the domain.
+        check = api(port, "GET", f"/v1/customers/{cid}/dns/check", admin)[1]
+        assert check["domains"][0]["proof"] == "pending", check
+        zone.records["_meridian.bigbank.example"] = {"TXT": [proof["record_value"]]}
+        check = api(port, "GET", f"/v1/customers/{cid}/dns/check", admin)[1]
+        assert check["domains"][0]["proof"] == "verified", check
+        wait_for(lambda: send(node.smtp, rcpt="ceo@bigbank.example")[0] == 250, what="mail accepted once proved")
+        assert len(sink.posts("/ok")) >= 1
+        audit = api(port, "GET", "/v1/audit?limit=1000", admin)[1]["items"]
+        assert any(e["action"] == "domain.verified" and e["target"] == cid for e in audit)
+    finally:
+        if node:
+            node.stop()
+        coordinator.kill()
+        sink.close()
+        zone.close()
+
+
+def test_one_tenants_slow_webhook_does_not_hold_another_tenants_mail(workdir, sink, nodes):
+    # cus_slow's webhook answers after 20 s and has 80 messages queued. Before: they took all 64 delivery slots
+    # (48 of them waiting for the endpoint's 16), and cus_fast's message waited behind them for a minute.
+    node = Node(workdir, [customer("cus_slow", "slow.example", sink.url("/slow")), customer("cus_fast", "fast.example", sink.url("/ok"))],
+                webhook_timeout=30)
+    nodes.append(node)
+    with smtplib.SMTP("127.0.0.1", node.smtp_port, timeout=60) as smtp:
+        for index in range(80):
+            smtp.sendmail("a@sender.example", [f"x{index}@slow.example"], message(subject=f"slow {index}"))
+    wait_for(lambda: len(sink.posts("/slow")) >= 16, what="the slow tenant's first deliveries under way")
+    started = time.monotonic()
+    assert send(node.smtp_port, rcpt="y@fast.example")[0] == 250
+    wait_for(lambda: sink.posts("/ok"), timeout=10, what="the other tenant's delivery")
+    assert time.monotonic() - started < 5, "the other tenant's mail must not wait for the slow one's"
+    assert len(sink.posts("/slow")) <= 16, "the slow tenant holds at most its own share of the slots"
+
+
+def test_a_webhook_that_keeps_failing_is_paused_and_says_so(workdir, sink, nodes):
+    node = Node(workdir, [customer("cus_down", "down.example", sink.url("/fail")), customer("cus_up", "up.example", sink.url("/ok"))])
+    nodes.append(node)
+    for index in range(3):
+        assert send(node.smtp_port, rcpt=f"x{index}@down.example")[0] == 250
+    wait_for(lambda: any("paused after 5 failures in a row" in (r.get("final_reason") or "") for r in node.messages("cus_down")),
+             timeout=30, what="the breaker to open")
+    tried = len(sink.posts("/fail"))
+    time.sleep(3)
+    assert len(sink.posts("/fail")) == tried, "no attempts while paused (retries are 1-2 s apart otherwise)"
+    status, _, metrics = node.probe("/metrics")
+    text = metrics.decode()
+    assert 'meridian_webhook_circuits_open{region="eu"} 1' in text and "meridian_webhook_circuit_opened_total" in text, text
+    assert send(node.smtp_port, rcpt="y@up.example")[0] == 250
+    wait_for(lambda: sink.posts("/ok"), timeout=10, what="the other tenant's delivery")
+
+
+def audit_verify(port, token, *extra):
+    return subprocess.run([MERIDIAN, "audit", "verify", "--url", f"http://127.0.0.1:{port}", "--token", token, *extra],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_an_audit_log_cut_short_in_the_database_is_caught_by_the_signed_checkpoints(tmp_path):
+    # Before: whoever held the database dropped the append-only triggers, deleted the newest entries (or rewrote
+    # and re-hashed them), and `meridian audit verify` still said the chain was intact.
+    work, port = str(tmp_path), free_port()
+    coordinator, data = start_coordinator(work, port, extra=("--audit-checkpoint-seconds", "1"))
+    try:
+        admin = first_admin(data, port)
+        for index in range(5):
+            assert api(port, "POST", "/v1/tokens", admin, {"name": f"t{index}", "role": "auditor"})[0] == 201
+        head = api(port, "GET", "/v1/audit?limit=1000", admin)[1]["items"][-1]
+        checkpoint = wait_for(lambda: (lambda r: r[2] if r[0] == 200 and json.loads(r[2])["sequence"] >= head["sequence"] else None)(
+            fetch(f"http://127.0.0.1:{port}/.well-known/audit-checkpoint")), what="a checkpoint covering the log")
+        assert json.loads(checkpoint)["hash"] == head["hash"]
+        assert os.stat(os.path.join(data, "audit-checkpoints.jsonl")).st_mode & 0o077 == 0
+        result = audit_verify(port, admin)
+        assert result.returncode == 0 and "held to 1 signed checkpoints" in result.stdout, result.stdout + result.stderr
+    finally:
+        coordinator.kill()
+        coordinator.wait()
+    with sqlite3.connect(os.path.join(data, "coordinator.sqlite")) as db:
+        db.execute("DROP TRIGGER audit_log_no_delete")
+        db.execute("DELETE FROM audit_log WHERE sequence > ?", (head["sequence"] - 3,))
+    coordinator, _ = start_coordinator(work, port, extra=("--audit-checkpoint-seconds", "1"))
+    try:
+        wait_for(lambda: answers(port, admin), what="the coordinator back")
+        result = audit_verify(port, admin, "--checkpoints", os.path.join(data, "audit-checkpoints.jsonl"))
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"BROKEN at entry {head['sequence'] - 2}" in result.stdout and "were deleted" in result.stdout, result.stdout
+    finally:
+        coordinator.kill()

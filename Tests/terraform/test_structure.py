@@ -200,3 +200,15 @@ def test_the_node_link_is_open_only_between_the_coordinator_and_its_nodes():
     user_data = (TERRAFORM / "modules" / "region" / "node-user-data.sh.tftpl").read_text()
     assert "--coordinator ${coordinator_url}" in user_data and "MERIDIAN_JOIN_TOKEN" in user_data
     assert "node-token" not in user_data and "--trust-key" not in user_data
+
+
+def test_the_coordinator_runs_as_a_role_that_cannot_cut_the_audit_log_short():
+    # The running coordinator connects as meridian_app, which `migrate --service-role` limits to SELECT and INSERT
+    # on audit_log; the owner's credentials are used only by the root-only migration step before each start.
+    user_data = (TERRAFORM / "modules" / "coordinator" / "coordinator-user-data.sh.tftpl").read_text()
+    assert "MERIDIAN_DATABASE=postgres://meridian_app:" in user_data
+    assert "ExecStartPre=+/bin/sh -c '. /etc/meridian/owner-environment" in user_data
+    assert "--service-role meridian_app" in user_data
+    assert "chown meridian /etc/meridian/owner-environment" not in user_data
+    resources = labelled(COORDINATOR_MODULE, "resource")
+    assert ("aws_secretsmanager_secret", "service_role") in resources

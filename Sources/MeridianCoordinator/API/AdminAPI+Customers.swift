@@ -23,7 +23,7 @@ extension AdminAPI {
             status: .active, createdAt: date, updatedAt: date, closedAt: nil, purgeAfter: nil)
         try await customers.create(record, by: try caller.actor)
         let stored = try await customer(record.id)
-        return .created(.init(body: .json(.init(customer: .init(stored), webhookSecret: secret))))
+        return .created(.init(body: .json(.init(customer: .init(stored, grace: domainGrace), webhookSecret: secret))))
     }
 
     func listCustomers(_ request: Operations.ListCustomers.Input) async throws -> Operations.ListCustomers.Output {
@@ -43,13 +43,13 @@ extension AdminAPI {
                 AuditEvent("customer.list", target: "", detail: ["count": "\(items.count)", "ids": items.map(\.id).joined(separator: ",")]),
                 by: caller.actor, at: now())
         }
-        return .ok(.init(body: .json(.init(items: items.map(Components.Schemas.Customer.init), nextCursor: page.count > limit ? items.last?.id : nil))))
+        return .ok(.init(body: .json(.init(items: items.map { Components.Schemas.Customer($0, grace: domainGrace) }, nextCursor: page.count > limit ? items.last?.id : nil))))
     }
 
     func getCustomer(_ request: Operations.GetCustomer.Input) async throws -> Operations.GetCustomer.Output {
         let record = try await customer(request.path.customerId)
         try await recordRead("customer.read", of: record.id)
-        return .ok(.init(body: .json(.init(record))))
+        return .ok(.init(body: .json(.init(record, grace: domainGrace))))
     }
 
     func updateCustomer(_ request: Operations.UpdateCustomer.Input) async throws -> Operations.UpdateCustomer.Output {
@@ -64,7 +64,7 @@ extension AdminAPI {
         changes.webhookMode = body.webhook.flatMap { DeliveryMode(rawValue: $0.mode.rawValue) }
         changes.metadataRedactions = body.metadataRedactions.map { input.redactions($0) }
         let updated = try await customers.update(id, changes, at: now(), by: try caller.actor)
-        return .ok(.init(body: .json(.init(updated))))
+        return .ok(.init(body: .json(.init(updated, grace: domainGrace))))
     }
 
     func getCustomerRegion(_ request: Operations.GetCustomerRegion.Input) async throws -> Operations.GetCustomerRegion.Output {
@@ -105,7 +105,7 @@ extension AdminAPI {
         let date = now()
         let purgeAfter = date.addingTimeInterval(catalog.closedAccountPeriod(for: record.region).timeInterval)
         let closed = try await customers.close(id, at: date, purgeAfter: purgeAfter, reason: reason, by: try caller.actor)
-        return .ok(.init(body: .json(.init(closed))))
+        return .ok(.init(body: .json(.init(closed, grace: domainGrace))))
     }
 
     func reopenCustomer(_ request: Operations.ReopenCustomer.Input) async throws -> Operations.ReopenCustomer.Output {
@@ -113,7 +113,7 @@ extension AdminAPI {
         let record = try await customer(id)
         guard record.status == .closed else { throw Problem.conflict("customer \(id) is not closed") }
         let reopened = try await customers.reopen(id, at: now(), by: try caller.actor)
-        return .ok(.init(body: .json(.init(reopened))))
+        return .ok(.init(body: .json(.init(reopened, grace: domainGrace))))
     }
 
     // MARK: - Helpers

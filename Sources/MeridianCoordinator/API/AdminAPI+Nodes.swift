@@ -70,19 +70,4 @@ extension AdminAPI {
         default: return (node.appliedVersion ?? 0) >= (newest ?? 0) ? .inSync : .behind
         }
     }
-
-    func checkCustomerDNS(_ request: Operations.CheckCustomerDNS.Input) async throws -> Operations.CheckCustomerDNS.Output {
-        let record = try await customer(request.path.customerId)
-        try await recordRead("customer.dns.check", of: record.id)
-        let results = await resolver.check(domains: record.domains, pin: record.region, catalog: catalog)
-        return .ok(.init(body: .json(.init(
-            customerId: record.id, region: record.region?.rawValue, mxHost: catalog.mxHost(for: record.region), resolver: resolver.description,
-            checkedAt: now(),
-            domains: results.map { result in
-                Components.Schemas.DNSDomainCheck(
-                    domain: result.domain, status: .init(rawValue: result.status.rawValue) ?? .lookupFailed, mxHosts: result.mxHosts,
-                    mxRegion: result.mxRegion?.rawValue, ownership: .init(rawValue: result.ownership.rawValue) ?? .lookupFailed,
-                    detail: result.detail)
-            }))))
-    }
 }

@@ -29,6 +29,8 @@ struct AdminAPI: APIProtocol {
     let site: PublicSite
     let resolver: DNSResolver
     let egress: EgressPolicy
+    /// How long a routed domain's ownership record may be missing before the domain is suspended.
+    let domainGrace: TimeInterval
     let now: @Sendable () -> Date
 
     /// The authenticated caller; the middleware guarantees one for every non-public operation.
@@ -74,14 +76,26 @@ extension Components.Schemas.Role {
 }
 
 extension Components.Schemas.Customer {
-    init(_ record: CustomerRecord) {
+    /// - Parameter grace: how long a routed domain's record may be missing before it is suspended.
+    init(_ record: CustomerRecord, grace: TimeInterval) {
         self.init(
             id: record.id, name: record.name, contactEmail: record.contactEmail, region: record.region?.rawValue,
             domains: record.domains.map(\.domain),
+            domainProofs: record.domains.map { Components.Schemas.DomainProof($0, grace: grace) },
             webhook: .init(url: record.webhookURL, mode: Components.Schemas.DeliveryMode(rawValue: record.webhookMode.rawValue) ?? .sync),
             metadataRedactions: record.metadataRedactions.compactMap { .init(rawValue: $0.rawValue) },
             status: record.status == .active ? .active : .closed,
             createdAt: record.createdAt, updatedAt: record.updatedAt, closedAt: record.closedAt, purgeAfter: record.purgeAfter)
+    }
+}
+
+extension Components.Schemas.DomainProof {
+    init(_ domain: CustomerDomain, grace: TimeInterval) {
+        self.init(
+            domain: domain.domain, state: .init(rawValue: domain.state.rawValue) ?? .pending, recordName: "_meridian.\(domain.domain)",
+            recordValue: domain.proofRecord, verifiedAt: domain.verifiedAt, verifiedBy: domain.verifiedBy, checkedAt: domain.checkedAt,
+            failingSince: domain.failingSince,
+            suspendsAt: domain.state == .verified ? domain.failingSince.map { $0.addingTimeInterval(grace) } : nil)
     }
 }
 

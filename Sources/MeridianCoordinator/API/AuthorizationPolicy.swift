@@ -27,6 +27,7 @@ public enum AuthorizationPolicy {
         "setCustomerRegion": [.admin: .allowed, .customer: .ownAccount],
         "getCustomerDNS": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "checkCustomerDNS": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "verifyCustomerDomain": [.admin: .allowed],
         "listCustomerMessages": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "closeCustomer": [.admin: .allowed, .customer: .ownAccount],
         "reopenCustomer": [.admin: .allowed, .customer: .ownAccount],

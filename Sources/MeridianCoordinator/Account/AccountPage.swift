@@ -23,10 +23,14 @@ struct AccountPage: Sendable {
     static let cookie = "meridian_account"
 
     func register(on router: Router<CoordinatorRequestContext>) {
-        router.get("/account") { request, _ in
-            guard let (session, customer) = try await current(request) else { return page("account-sign-in", SignInPage(notice: nil)) }
+        router.get("/account") { request, context in
+            guard let (session, found) = try await current(request) else { return page("account-sign-in", SignInPage(notice: nil)) }
             let notice = await sessions.takeNotice(session.id)
-            return page("account", await AccountView(customer, session: session, notice: notice, catalog: catalog, resolver: resolver))
+            // The live check: an ownership record it finds proves its domain, as the API's check does.
+            let checks = await resolver.check(domains: found.domains, pin: found.region, catalog: catalog)
+            let actor = AuditActor(id: session.tokenID, role: Role.customer.rawValue, sourceIP: context.remoteAddress?.ipAddress ?? "-")
+            let customer = try await customers.recordFoundProofs(found, checks, at: now(), by: actor)
+            return page("account", AccountView(customer, checks: checks, session: session, notice: notice, catalog: catalog, resolver: resolver))
         }
         router.post("/account/sign-in") { request, context in
             let form = try await Self.form(SignInForm.self, request)

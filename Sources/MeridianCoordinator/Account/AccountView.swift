@@ -21,6 +21,8 @@ struct AccountView {
         var domain: String
         var status: String
         var statusText: String
+        /// The domain's ownership proof: pending, verified or suspended.
+        var proof: String
         var mxHosts: String
         var detail: String
     }
@@ -39,11 +41,10 @@ struct AccountView {
     var resolver: String
     var checks: [Check]
 
-    init(_ customer: CustomerRecord, session: AccountSessions.Session, notice: AccountSessions.Notice?, catalog: RegionCatalog, resolver: DNSResolver)
-        async
-    {
+    /// - Parameter checks: the live DNS check of the account's domains, whose found proofs `customer` already has.
+    init(_ customer: CustomerRecord, checks: [DNSDomainCheck], session: AccountSessions.Session, notice: AccountSessions.Notice?, catalog: RegionCatalog, resolver: DNSResolver) {
         let plan = DNSRecordPlan(pin: customer.region, catalog: catalog, domains: customer.domains.map { ($0.domain, $0.verificationToken) })
-        let checks = await resolver.check(domains: customer.domains, pin: customer.region, catalog: catalog)
+        let proofs = Dictionary(customer.domains.map { ($0.domain, $0.state.rawValue) }, uniquingKeysWith: { a, _ in a })
         self.notice = notice
         csrf = session.csrf
         id = customer.id
@@ -63,6 +64,7 @@ struct AccountView {
         self.checks = checks.map { check in
             Check(
                 domain: check.domain, status: check.status.rawValue, statusText: check.status.rawValue.replacingOccurrences(of: "_", with: " "),
+                proof: proofs[check.domain] ?? "pending",
                 mxHosts: check.mxHosts.isEmpty ? "none" : check.mxHosts.joined(separator: ", "), detail: check.detail)
         }
     }

@@ -99,7 +99,8 @@ public struct ConfigCompiler: Sendable {
             throw CoordinatorError(.configNotCompiled, "customer \(customer.id): its webhook secret does not open with the master key")
         }
         let entry = NodeBundle.Customer(
-            id: customer.id, region: customer.region, domains: customer.domains.map(\.domain).sorted(),
+            // Only proved domains are routed: a domain added but not yet proved (or suspended) is in no bundle.
+            id: customer.id, region: customer.region, domains: customer.domains.filter(\.isRouted).map(\.domain).sorted(),
             webhook: .init(url: customer.webhookURL, mode: customer.webhookMode, secret: secret),
             metadataRedactions: customer.metadataRedactions.sorted { $0.rawValue < $1.rawValue })
         do {

@@ -12,6 +12,11 @@ public protocol CustomerRepository: Sendable {
     func regionHistory(_ id: String) async throws -> [RegionChange]
     func close(_ id: String, at: Date, purgeAfter: Date, reason: String?, by actor: AuditActor) async throws -> CustomerRecord
     func reopen(_ id: String, at: Date, by actor: AuditActor) async throws -> CustomerRecord
+    /// Stores a domain's ownership proof after a check or an operator's verification, with its audit entry and notice.
+    func saveDomainProof(
+        _ customerID: String, _ domain: CustomerDomain, event: DomainProofCheck.Event?, detail: [String: String], notice: Notification?,
+        at: Date, by actor: AuditActor
+    ) async throws -> CustomerRecord
     /// Every active account with its domains, in id order: what the config compiler reads.
     func allActive() async throws -> [CustomerRecord]
     /// Deletes every closed account whose purge date has passed; returns their ids.

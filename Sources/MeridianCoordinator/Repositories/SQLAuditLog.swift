@@ -24,6 +24,12 @@ public struct SQLAuditLog: AuditLog {
         }
     }
 
+    public func head() async throws -> AuditRecord? {
+        try await store.withSession { db in
+            try await db.raw("SELECT * FROM audit_log ORDER BY sequence DESC LIMIT 1").first().map(Self.decode)
+        }
+    }
+
     /// Appends inside the caller's transaction, so a change and its audit entry commit together or not at all.
     @discardableResult
     static func append(_ event: AuditEvent, by actor: AuditActor, at date: Date, on db: any SQLDatabase) async throws -> AuditRecord {

@@ -5,9 +5,13 @@ import SQLKit
 /// ``CustomerRepository`` in SQL, one code path for PostgreSQL and SQLite.
 public struct SQLCustomerRepository: CustomerRepository {
     let store: any SQLStore
+    /// `meridian up` only: a domain under a reserved test name (`.test`, `.example`, `.invalid`, `.localhost`) is
+    /// proved as it is added, so the tour works without DNS.
+    let provesReservedTestNames: Bool
 
-    public init(store: any SQLStore) {
+    public init(store: any SQLStore, provesReservedTestNames: Bool = false) {
         self.store = store
+        self.provesReservedTestNames = provesReservedTestNames
     }
 
     public func create(_ customer: CustomerRecord, by actor: AuditActor) async throws {
@@ -21,7 +25,7 @@ public struct SQLCustomerRepository: CustomerRepository {
                     \(bind: customer.status.rawValue), \(bind: Timestamp.millis(customer.createdAt)),
                     \(bind: Timestamp.millis(customer.updatedAt)))
                 """).run()
-            try await Self.claim(customer.domains, for: customer.id, at: customer.createdAt, on: db)
+            try await claim(customer.domains, for: customer.id, at: customer.createdAt, on: db)
             if customer.region != nil {
                 try await Self.recordRegionChange(customer.id, from: nil, to: customer.region, reason: "set at creation", at: customer.createdAt, by: actor, on: db)
             }
@@ -61,13 +65,10 @@ public struct SQLCustomerRepository: CustomerRepository {
         try await store.withSession { db in
             var domains: [String: [CustomerDomain]] = [:]
             for row in try await db.raw("""
-                SELECT d.customer_id, d.domain, d.verification_token FROM customer_domains d
+                SELECT d.* FROM customer_domains d
                 JOIN customers c ON c.id = d.customer_id WHERE c.status = 'active' ORDER BY d.domain
                 """).all() {
-                domains[try row.decode(column: "customer_id", as: String.self), default: []].append(
-                    CustomerDomain(
-                        domain: try row.decode(column: "domain", as: String.self),
-                        verificationToken: try row.decode(column: "verification_token", as: String.self)))
+                domains[try row.decode(column: "customer_id", as: String.self), default: []].append(try Self.decodeDomain(row))
             }
             return try await db.raw("SELECT * FROM customers WHERE status = 'active' ORDER BY id").all().map { row in
                 try Self.decode(row, domains: domains[try row.decode(column: "id", as: String.self)] ?? [])
@@ -96,7 +97,7 @@ public struct SQLCustomerRepository: CustomerRepository {
                     try await db.raw("DELETE FROM customer_domains WHERE domain = \(bind: domain) AND customer_id = \(bind: id)").run()
                 }
                 let newDomains = added.map(CustomerDomain.init(newDomain:))
-                try await Self.claim(newDomains, for: id, at: date, on: db)
+                try await claim(newDomains, for: id, at: date, on: db)
                 if !removed.isEmpty { detail["domains_removed"] = removed.joined(separator: ",") }
                 if !added.isEmpty { detail["domains_added"] = added.joined(separator: ",") }
             }
@@ -199,13 +200,47 @@ public struct SQLCustomerRepository: CustomerRepository {
 
     static func decode(_ row: any SQLRow, on db: any SQLDatabase) async throws -> CustomerRecord {
         let id = try row.decode(column: "id", as: String.self)
-        let domains = try await db.raw("SELECT domain, verification_token FROM customer_domains WHERE customer_id = \(bind: id) ORDER BY domain")
-            .all().map {
-                CustomerDomain(
-                    domain: try $0.decode(column: "domain", as: String.self),
-                    verificationToken: try $0.decode(column: "verification_token", as: String.self))
-            }
+        let domains = try await db.raw("SELECT * FROM customer_domains WHERE customer_id = \(bind: id) ORDER BY domain").all().map(decodeDomain)
         return try decode(row, domains: domains)
+    }
+
+    static func decodeDomain(_ row: any SQLRow) throws -> CustomerDomain {
+        CustomerDomain(
+            domain: try row.decode(column: "domain", as: String.self),
+            verificationToken: try row.decode(column: "verification_token", as: String.self),
+            state: CustomerDomain.State(rawValue: try row.decode(column: "state", as: String.self)) ?? .pending,
+            verifiedAt: try row.decode(column: "verified_at", as: Int64?.self).map(Timestamp.date),
+            verifiedBy: try row.decode(column: "verified_by", as: String?.self),
+            checkedAt: try row.decode(column: "checked_at", as: Int64?.self).map(Timestamp.date),
+            failingSince: try row.decode(column: "failing_since", as: Int64?.self).map(Timestamp.date))
+    }
+
+    /// Stores a domain's proof as a check or an operator left it, with the audit entry of what changed and, for
+    /// a proof gone missing or a suspension, the notice to the customer, in one transaction.
+    public func saveDomainProof(
+        _ customerID: String, _ domain: CustomerDomain, event: DomainProofCheck.Event?, detail: [String: String], notice: Notification?,
+        at date: Date, by actor: AuditActor
+    ) async throws -> CustomerRecord {
+        try await store.transaction { db in
+            guard try await db.raw(
+                "SELECT domain FROM customer_domains WHERE domain = \(bind: domain.domain) AND customer_id = \(bind: customerID)"
+            ).first() != nil else { throw RepositoryError.notFound("\(customerID)/\(domain.domain)") }
+            try await db.raw("""
+                UPDATE customer_domains SET state = \(bind: domain.state.rawValue), verified_at = \(bind: domain.verifiedAt.map(Timestamp.millis)),
+                    verified_by = \(bind: domain.verifiedBy), checked_at = \(bind: domain.checkedAt.map(Timestamp.millis)),
+                    failing_since = \(bind: domain.failingSince.map(Timestamp.millis))
+                WHERE domain = \(bind: domain.domain) AND customer_id = \(bind: customerID)
+                """).run()
+            if let event {
+                var detail = detail
+                detail["domain"] = domain.domain
+                detail["state"] = domain.state.rawValue
+                try await SQLAuditLog.append(AuditEvent(event.rawValue, target: customerID, detail: detail), by: actor, at: date, on: db)
+            }
+            if let notice { try await NotificationOutbox.insert(notice, on: db) }
+            guard let updated = try await Self.load(customerID, on: db) else { throw RepositoryError.notFound(customerID) }
+            return updated
+        }
     }
 
     static func decode(_ row: any SQLRow, domains: [CustomerDomain]) throws -> CustomerRecord {
@@ -228,17 +263,22 @@ public struct SQLCustomerRepository: CustomerRepository {
             purgeAfter: try row.decode(column: "purge_after", as: Int64?.self).map(Timestamp.date))
     }
 
-    /// Inserts domain rows; a domain another customer holds is a ``RepositoryError/domainTaken(_:)``.
-    static func claim(_ domains: [CustomerDomain], for id: String, at date: Date, on db: any SQLDatabase) async throws {
-        for entry in domains {
+    /// Inserts domain rows, pending (or proved, for a reserved test name where ``provesReservedTestNames``); a
+    /// domain another customer holds is a ``RepositoryError/domainTaken(_:)``.
+    func claim(_ domains: [CustomerDomain], for id: String, at date: Date, on db: any SQLDatabase) async throws {
+        for var entry in domains {
             if let owner = try await db.raw("SELECT customer_id FROM customer_domains WHERE domain = \(bind: entry.domain)").first() {
                 let ownerID = try owner.decode(column: "customer_id", as: String.self)
                 if ownerID != id { throw RepositoryError.domainTaken(entry.domain) }
                 continue
             }
+            if provesReservedTestNames, CustomerDomain.isReservedTestName(entry.domain) {
+                (entry.state, entry.verifiedBy, entry.verifiedAt) = (.verified, "sandbox", date)
+            }
             try await db.raw("""
-                INSERT INTO customer_domains (domain, customer_id, verification_token, added_at)
-                VALUES (\(bind: entry.domain), \(bind: id), \(bind: entry.verificationToken), \(bind: Timestamp.millis(date)))
+                INSERT INTO customer_domains (domain, customer_id, verification_token, added_at, state, verified_at, verified_by)
+                VALUES (\(bind: entry.domain), \(bind: id), \(bind: entry.verificationToken), \(bind: Timestamp.millis(date)),
+                    \(bind: entry.state.rawValue), \(bind: entry.verifiedAt.map(Timestamp.millis)), \(bind: entry.verifiedBy))
                 """).run()
         }
     }

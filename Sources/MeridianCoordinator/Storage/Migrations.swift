@@ -345,7 +345,41 @@ public enum Migrations {
                 "ALTER TABLE nodes ADD COLUMN last_report_signed TEXT",
             ]
         },
+        Migration(version: 9, name: "domain ownership proofs: only verified domains are routed") { _ in
+            [
+                // Domains routed before proofs were required stay routed, marked `migration`, and are re-checked
+                // like proved ones: a missing record starts the grace period, then suspension.
+                "ALTER TABLE customer_domains ADD COLUMN state TEXT NOT NULL DEFAULT 'verified'",
+                "ALTER TABLE customer_domains ADD COLUMN verified_at BIGINT",
+                "ALTER TABLE customer_domains ADD COLUMN verified_by TEXT",
+                "ALTER TABLE customer_domains ADD COLUMN checked_at BIGINT",
+                "ALTER TABLE customer_domains ADD COLUMN failing_since BIGINT",
+                "UPDATE customer_domains SET verified_by = 'migration', verified_at = added_at",
+            ]
+        },
     ]
+
+    /// Gives the role the coordinator runs as what it needs and no more (PostgreSQL): reading and writing every
+    /// table, but only reading and appending to `audit_log`, and no ownership, so it can neither change nor delete
+    /// an entry nor drop the append-only trigger. Run as the owner role, after the migrations.
+    public static func grant(serviceRole role: String, on store: any SQLStore) async throws {
+        guard store.kind == .postgres else {
+            throw CoordinatorError(.settingInvalid, "--service-role is for PostgreSQL; SQLite has no roles")
+        }
+        guard role.range(of: #"^[a-z_][a-z0-9_]{0,62}$"#, options: .regularExpression) != nil else {
+            throw CoordinatorError(.settingInvalid, "--service-role \(role): expected a PostgreSQL role name (lower-case letters, digits, _)")
+        }
+        try await store.transaction { db in
+            for statement in [
+                "GRANT USAGE ON SCHEMA public TO \(role)",
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \(role)",
+                "REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_log FROM \(role)",
+                "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO \(role)",
+            ] {
+                try await db.raw(SQLQueryString(statement)).run()
+            }
+        }
+    }
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { all.last?.version ?? 0 }
@@ -358,9 +392,17 @@ public enum Migrations {
             if store.kind == .postgres {
                 try await db.raw("SELECT pg_advisory_xact_lock(7291001)").run()
             }
-            try await db.raw(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-            ).run()
+            // A service role without CREATE on the schema may run this once the owner has migrated: then the table
+            // is there and nothing is created.
+            let exists =
+                store.kind == .postgres
+                ? try await db.raw("SELECT to_regclass('schema_migrations') IS NOT NULL AS present").first()?.decode(column: "present", as: Bool.self) ?? false
+                : false
+            if !exists {
+                try await db.raw(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+                ).run()
+            }
             let applied = Set(try await db.raw("SELECT version FROM schema_migrations").all().map {
                 try $0.decode(column: "version", as: Int.self)
             })

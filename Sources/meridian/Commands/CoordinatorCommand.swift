@@ -66,6 +66,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "Hours between backups.")
         var backupHours = 24
 
+        @Option(help: "Seconds the newest signed audit checkpoint may get while the log grows (also one per 1000 entries).")
+        var auditCheckpointSeconds = 300
+
+        @Option(help: "Hours a routed domain's ownership record may be missing before its mail is refused.")
+        var domainGraceHours = 72
+
         @Flag(help: "Accept http:// webhook URLs besides https:// (default: https only).")
         var webhookAllowHttp = false
 
@@ -94,6 +100,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
             guard (1...720).contains(backupHours) else { throw ValidationError("--backup-hours must be from 1 to 720, not \(backupHours)") }
             configuration.backupDirectory = backupDir
             configuration.backupInterval = .seconds(backupHours * 3600)
+            guard (1...3600).contains(auditCheckpointSeconds) else {
+                throw ValidationError("--audit-checkpoint-seconds must be from 1 to 3600, not \(auditCheckpointSeconds)")
+            }
+            configuration.auditCheckpointInterval = TimeInterval(auditCheckpointSeconds)
+            guard (1...720).contains(domainGraceHours) else { throw ValidationError("--domain-grace-hours must be from 1 to 720, not \(domainGraceHours)") }
+            configuration.domainGrace = TimeInterval(domainGraceHours * 3600)
             configuration.egress = EgressPolicy(allowHTTP: webhookAllowHttp, allowedNetworks: try webhookAllowNetwork.map { text in
                 guard let network = IPNetwork(text) else {
                     throw ValidationError("--webhook-allow-network \(text): expected a network in CIDR notation, such as 10.20.0.0/16 or fd00::/8")
@@ -118,9 +130,17 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     struct Migrate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Apply schema migrations and exit.")
+        static let configuration = CommandConfiguration(
+            abstract: "Apply schema migrations and exit.",
+            discussion: """
+                On PostgreSQL, run it as the role that owns the tables and give --service-role the role `meridian \
+                coordinator` connects as: that role may then read and write the tables but only read and append to \
+                the audit log, so its credentials cannot delete or change an entry or drop the append-only trigger.
+                """)
 
         @OptionGroup var options: Options
+        @Option(help: "The PostgreSQL role the coordinator runs as, to give read/write on every table but only SELECT and INSERT on audit_log.")
+        var serviceRole: String?
 
         func run() async throws {
             let logger = makeLogger(label: "meridian.migrate")
@@ -130,6 +150,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 print(applied.isEmpty
                     ? "schema is up to date (version \(Migrations.latestVersion))"
                     : "applied migrations \(applied.map(String.init).joined(separator: ", ")); schema is at version \(Migrations.latestVersion)")
+                if let serviceRole {
+                    do {
+                        try await Migrations.grant(serviceRole: serviceRole, on: store)
+                    } catch let error as CoordinatorError {
+                        throw ValidationError(error.description)
+                    }
+                    print("granted \(serviceRole) read and write on every table, and only SELECT and INSERT on audit_log")
+                }
             }
         }
     }

@@ -6,7 +6,7 @@ import MeridianAPI
 struct Customers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list, show, pin, close and reopen customer accounts.",
-        subcommands: [Create.self, List.self, Show.self, Update.self, Pin.self, DNS.self, Close.self, Reopen.self])
+        subcommands: [Create.self, List.self, Show.self, Update.self, Pin.self, DNS.self, VerifyDomain.self, Close.self, Reopen.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an account; prints its webhook secret once.")
@@ -116,7 +116,7 @@ struct Customers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The DNS records the customer must publish, or (--check) what DNS says now.")
         @OptionGroup var connection: APIConnection
         @Argument(help: "The customer id.") var id: String
-        @Flag(help: "Look the records up now through the coordinator's resolver and say, per domain, whether they are right.")
+        @Flag(help: "Look the records up now through the coordinator's resolver and say, per domain, whether they are right; an ownership record found verifies its domain.")
         var check = false
 
         func run() async throws {
@@ -125,8 +125,10 @@ struct Customers: AsyncParsableCommand {
                 if connection.json { return try printJSON(result) }
                 print("checked through \(result.resolver); mail should go to \(result.mxHost)")
                 printTable(
-                    ["DOMAIN", "STATUS", "MX FOUND", "WHAT TO DO"],
-                    result.domains.map { [$0.domain, $0.status.rawValue, $0.mxHosts.isEmpty ? "-" : $0.mxHosts.joined(separator: ","), $0.detail] })
+                    ["DOMAIN", "STATUS", "PROOF", "MX FOUND", "WHAT TO DO"],
+                    result.domains.map {
+                        [$0.domain, $0.status.rawValue, $0.proof?.rawValue ?? "-", $0.mxHosts.isEmpty ? "-" : $0.mxHosts.joined(separator: ","), $0.detail]
+                    })
                 return
             }
             let dns = try await connection.withClient { try await $0.getCustomerDNS(path: .init(customerId: id)).ok.body.json }
@@ -154,6 +156,24 @@ struct Customers: AsyncParsableCommand {
         }
     }
 
+    struct VerifyDomain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify-domain",
+            abstract: "Take a domain as proved by hand when its owner cannot publish the TXT record (admin; audited with the reason).")
+        @OptionGroup var connection: APIConnection
+        @Argument(help: "The customer id.") var id: String
+        @Argument(help: "One of the account's domains.") var domain: String
+        @Option(help: "Why the domain is taken as proved; kept in the audit log.") var reason: String
+
+        func run() async throws {
+            let customer = try await connection.withClient {
+                try await $0.verifyCustomerDomain(path: .init(customerId: id, domain: domain), body: .json(.init(reason: reason))).ok.body.json
+            }
+            if connection.json { return try printJSON(customer) }
+            print("\(domain) is verified for \(customer.id); nodes accept its mail from the next config version")
+        }
+    }
+
     struct Reopen: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Reopen a closed account.")
         @OptionGroup var connection: APIConnection
@@ -168,9 +188,16 @@ struct Customers: AsyncParsableCommand {
 }
 
 func printCustomer(_ customer: Components.Schemas.Customer) {
+    let domains = customer.domainProofs.map { proof in
+        switch proof.state {
+        case .verified: proof.suspendsAt.map { "\(proof.domain) (verified; record missing, suspended at \(iso($0)))" } ?? "\(proof.domain) (verified)"
+        case .pending: "\(proof.domain) (pending: publish TXT \"\(proof.recordValue)\" at \(proof.recordName))"
+        case .suspended: "\(proof.domain) (suspended: its TXT record is missing; no mail accepted)"
+        }
+    }
     printTable(["FIELD", "VALUE"], [
         ["id", customer.id], ["name", customer.name], ["contact_email", customer.contactEmail],
-        ["region", customer.region ?? "unpinned"], ["domains", customer.domains.joined(separator: ", ")],
+        ["region", customer.region ?? "unpinned"], ["domains", domains.joined(separator: "; ")],
         ["webhook", "\(customer.webhook.url) (\(customer.webhook.mode.rawValue))"],
         ["redactions", customer.metadataRedactions.map(\.rawValue).joined(separator: ", ")],
         ["status", customer.status.rawValue], ["created_at", iso(customer.createdAt)],

@@ -174,6 +174,15 @@ resource "aws_secretsmanager_secret" "master_key" {
   name   = "meridian/master-key"
 }
 
+# The password of `meridian_app`, the database role the coordinator runs as: it may read and write every table
+# but only read and append to the audit log (`meridian coordinator migrate --service-role`), so the running
+# coordinator's credentials cannot cut the log short. The owner role (RDS's master user) only migrates, at
+# each start, from a root-only file. As with the master key, the operator puts the value in (docs/deploying.md).
+resource "aws_secretsmanager_secret" "service_role" {
+  region = var.provider_region
+  name   = "meridian/database-service-role"
+}
+
 resource "aws_iam_role" "coordinator" {
   name = "meridian-coordinator"
   assume_role_policy = jsonencode({
@@ -188,9 +197,12 @@ resource "aws_iam_role_policy" "coordinator_secrets" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
-      Effect   = "Allow"
-      Action   = "secretsmanager:GetSecretValue"
-      Resource = [aws_secretsmanager_secret.master_key.arn, aws_db_instance.coordinator.master_user_secret[0].secret_arn]
+      Effect = "Allow"
+      Action = "secretsmanager:GetSecretValue"
+      Resource = [
+        aws_secretsmanager_secret.master_key.arn, aws_secretsmanager_secret.service_role.arn,
+        aws_db_instance.coordinator.master_user_secret[0].secret_arn,
+      ]
     }]
   })
 }
@@ -222,6 +234,7 @@ resource "aws_instance" "coordinator" {
     database_host     = aws_db_instance.coordinator.address
     database_secret   = aws_db_instance.coordinator.master_user_secret[0].secret_arn
     master_key_secret = aws_secretsmanager_secret.master_key.arn
+    service_secret    = aws_secretsmanager_secret.service_role.arn
     node_host         = local.node_host
     node_port         = var.node_port
   })
