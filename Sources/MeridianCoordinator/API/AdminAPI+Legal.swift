@@ -7,6 +7,10 @@ extension AdminAPI {
     func createLegalRequest(_ request: Operations.CreateLegalRequest.Input) async throws -> Operations.CreateLegalRequest.Output {
         guard case .json(let body) = request.body else { throw Problem(.unsupportedMediaType, "send application/json") }
         let received = try Self.day(body.receivedOn, field: "received_on")
+        let today = CalendarDay(containing: now())
+        guard received >= CalendarDay("1970-01-01")!, received <= today else {
+            throw Problem.invalid("received_on", "received_on \(received) must be a day from 1970-01-01 to today (\(today))")
+        }
         let authority = body.authority.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !authority.isEmpty else { throw Problem.invalid("authority", "authority must name who sent the request") }
         guard body.country.utf8.count == 2, body.country.utf8.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }) else {

@@ -19,6 +19,13 @@ public struct CalendarDay: Sendable, Hashable, Comparable, CustomStringConvertib
         self.day = day
     }
 
+    /// The day with these numbers, years 0 to 9999; nil for a day that does not exist.
+    public init?(year: Int, month: Int, day: Int) {
+        guard (0...9999).contains(year), (1...12).contains(month), (1...31).contains(day) else { return nil }
+        let pad = { (value: Int, width: Int) in String(repeating: "0", count: max(0, width - String(value).count)) + String(value) }
+        self.init("\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))")
+    }
+
     public var description: String {
         let pad = { (value: Int, width: Int) in String(repeating: "0", count: max(0, width - String(value).count)) + String(value) }
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"

@@ -116,6 +116,9 @@ struct SubProcessorTests {
         let period = try #require(ReportingPeriod("2026-H1"))
         #expect(period.first.description == "2026-01-01" && period.last.description == "2026-06-30" && period.previous.description == "2025-H2")
         #expect(ReportingPeriod(containing: CalendarDay("2026-07-01")!).description == "2026-H2")
+        // A day before the year 1000 (schemathesis sent one) made the period's first day unparsable: a crash.
+        let early = ReportingPeriod(containing: CalendarDay("0999-07-01")!)
+        #expect(early.description == "0999-H2" && early.first.description == "0999-07-01" && early.last.description == "0999-12-31")
         #expect(!period.isClosed(on: CalendarDay("2026-06-30")!) && period.isClosed(on: CalendarDay("2026-07-01")!))
         for bad in ["2026-H3", "2026H1", "26-H1", "2026-h1", ""] { #expect(ReportingPeriod(bad) == nil, "\(bad)") }
     }
