@@ -139,6 +139,10 @@ extension Coordinator {
             customers: customers, lookup: { try await resolver.txt($0) }, recheckAfter: configuration.domainRecheckAfter,
             grace: configuration.domainGrace, service: catalog.service, now: now, logger: logger)
         services.append(PeriodicJob("domain proofs", every: configuration.domainCheckInterval, logger: logger) { try await proofs.runOnce() })
+        let customers = customers
+        services.append(PeriodicJob("webhook secret overlaps", every: .seconds(30), logger: logger) {
+            _ = try await customers.expirePreviousSecrets(at: now(), by: .system("webhook secret overlaps"))
+        })
         let checkpoints = auditCheckpoints
         services.append(PeriodicJob("audit checkpoints", every: .seconds(10), logger: logger) { _ = try await checkpoints.runOnce() })
         let publications = PublicationsJob(publications: publications, now: now, logger: logger)
@@ -185,7 +189,8 @@ extension Coordinator {
             egress: configuration.egress, domainGrace: configuration.domainGrace, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
         AccountPage(
-            customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, now: now
+            customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, secrets: secrets,
+            now: now
         ).register(on: router)
         site.register(on: router)
         let checkpoints = auditCheckpoints

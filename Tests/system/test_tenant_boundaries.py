@@ -10,8 +10,11 @@ import sqlite3
 import subprocess
 import time
 
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
 from harness import (MERIDIAN, ROOT, DNSZone, Node, RegionNode, SMTPSink, WebhookSink, answers, api, customer, fetch, first_admin, free_port,
-                     message, send, start_coordinator, wait_for)
+                     message, prove_domains, send, start_coordinator, wait_for)
 
 
 def test_the_api_refuses_webhooks_into_internal_networks_by_any_spelling(tmp_path):
@@ -216,3 +219,59 @@ def test_an_audit_log_cut_short_in_the_database_is_caught_by_the_signed_checkpoi
         assert f"BROKEN at entry {head['sequence'] - 2}" in result.stdout and "were deleted" in result.stdout, result.stdout
     finally:
         coordinator.kill()
+
+
+def test_a_rotated_webhook_secret_keeps_signing_beside_the_new_one_for_the_overlap(tmp_path):
+    # Before: a secret could not be rotated at all. Receivers verify with the standardwebhooks library.
+    sink, work, port = WebhookSink(), str(tmp_path), free_port()
+    coordinator, data = start_coordinator(work, port)
+    node = None
+    try:
+        admin = first_admin(data, port)
+        node = RegionNode(work, "eu", coordinator, admin, port)
+        status, created = api(port, "POST", "/v1/customers", admin, {
+            "name": "Rotate", "contact_email": "ops@rotate.example", "region": "eu", "domains": ["rotate.example"],
+            "webhook": {"url": sink.url("/ok"), "mode": "sync"}})
+        assert status == 201, created
+        cid = prove_domains(port, admin, created["customer"])
+        old = created["webhook_secret"]
+        token = api(port, "POST", "/v1/tokens", admin, {"name": "r", "role": "customer", "customer_id": cid})[1]["secret"]
+
+        assert api(port, "POST", f"/v1/customers/{cid}/webhook-secret", token, {"overlap_hours": 200})[0] == 422
+        status, rotated = api(port, "POST", f"/v1/customers/{cid}/webhook-secret", token, {"overlap_hours": 2})
+        assert status == 201 and rotated["webhook_secret"].startswith("whsec_") and rotated["webhook_secret"] != old, rotated
+        new = rotated["webhook_secret"]
+        assert api(port, "GET", f"/v1/customers/{cid}", token)[1]["previous_secret_valid_until"] == rotated["previous_valid_until"]
+
+        def delivered(secret_list):
+            before = len(sink.posts("/ok"))
+            wait_for(lambda: send(node.smtp, rcpt="x@rotate.example")[0] == 250, what="a delivery under the new config")
+            post = sink.posts("/ok")[-1]
+            assert len(sink.posts("/ok")) > before
+            headers = {k.lower(): v for k, v in post["headers"].items()}
+            return [secret for secret in secret_list if verifies(secret, post["body"], headers)], headers["webhook-signature"]
+
+        def verifies(secret, body, headers):
+            try:
+                Webhook(secret).verify(body, headers)
+                return True
+            except WebhookVerificationError:
+                return False
+
+        wait_for(lambda: len(delivered([old, new])[0]) == 2, what="a delivery signed with both secrets")
+        ok, signature = delivered([old, new])
+        assert ok == [old, new] and len(signature.split(" ")) == 2
+
+        # No overlap: the old secret stops signing with the next config version.
+        status, again = api(port, "POST", f"/v1/customers/{cid}/webhook-secret", token, {"overlap_hours": 0})
+        assert status == 201 and "previous_valid_until" not in again
+        newest = again["webhook_secret"]
+        wait_for(lambda: delivered([old, new, newest])[0] == [newest], what="a delivery signed with the newest secret only")
+        audit = [e for e in api(port, "GET", "/v1/audit?limit=1000", admin)[1]["items"] if e["action"] == "customer.webhook_secret.rotate"]
+        assert len(audit) == 2 and not any("whsec_" in json.dumps(e) for e in audit)
+        assert "whsec_" not in open(os.path.join(work, "coordinator.log")).read()
+    finally:
+        if node:
+            node.stop()
+        coordinator.kill()
+        sink.close()

@@ -97,6 +97,20 @@ extension AdminAPI {
         return .ok(.init(body: .json(.init(customerId: record.id, region: record.region?.rawValue, mxHost: plan.mxHost, records: records))))
     }
 
+    /// A new webhook secret, shown once; the old one keeps signing for the overlap (24 h unless said otherwise).
+    func rotateWebhookSecret(_ request: Operations.RotateWebhookSecret.Input) async throws -> Operations.RotateWebhookSecret.Output {
+        let record = try await customer(request.path.customerId)
+        guard record.status == .active else { throw Problem.conflict("customer \(record.id) is closed; reopen it before rotating its secret") }
+        var hours = 24
+        if let body = request.body, case .json(let rotation) = body, let given = rotation.overlapHours { hours = given }
+        guard (0...168).contains(hours) else { throw Problem.invalid("overlap_hours", "overlap_hours must be from 0 to 168, not \(hours)") }
+        let date = now()
+        let secret = WebhookSecret.generate()
+        let until = hours == 0 ? nil : date.addingTimeInterval(Double(hours) * 3600)
+        _ = try await customers.rotateWebhookSecret(record.id, to: try secrets.seal(secret), overlapUntil: until, at: date, by: try caller.actor)
+        return .created(.init(body: .json(.init(customerId: record.id, webhookSecret: secret, previousValidUntil: until))))
+    }
+
     func closeCustomer(_ request: Operations.CloseCustomer.Input) async throws -> Operations.CloseCustomer.Output {
         let reason = try input.reason(request.query.reason)
         let id = request.path.customerId

@@ -85,7 +85,8 @@ extension Components.Schemas.Customer {
             webhook: .init(url: record.webhookURL, mode: Components.Schemas.DeliveryMode(rawValue: record.webhookMode.rawValue) ?? .sync),
             metadataRedactions: record.metadataRedactions.compactMap { .init(rawValue: $0.rawValue) },
             status: record.status == .active ? .active : .closed,
-            createdAt: record.createdAt, updatedAt: record.updatedAt, closedAt: record.closedAt, purgeAfter: record.purgeAfter)
+            createdAt: record.createdAt, updatedAt: record.updatedAt, closedAt: record.closedAt, purgeAfter: record.purgeAfter,
+            previousSecretValidUntil: record.previousSecretExpiresAt)
     }
 }
 

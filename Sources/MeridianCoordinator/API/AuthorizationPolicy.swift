@@ -28,6 +28,7 @@ public enum AuthorizationPolicy {
         "getCustomerDNS": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "checkCustomerDNS": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "verifyCustomerDomain": [.admin: .allowed],
+        "rotateWebhookSecret": [.admin: .allowed, .customer: .ownAccount],
         "listCustomerMessages": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "closeCustomer": [.admin: .allowed, .customer: .ownAccount],
         "reopenCustomer": [.admin: .allowed, .customer: .ownAccount],

@@ -18,6 +18,8 @@ struct AccountPage: Sendable {
     let catalog: RegionCatalog
     let resolver: DNSResolver
     let sessions: AccountSessions
+    /// Seals a rotated webhook secret.
+    let secrets: SecretBox
     let now: @Sendable () -> Date
 
     static let cookie = "meridian_account"
@@ -78,6 +80,20 @@ struct AccountPage: Sendable {
                 changes.domains = try CustomerInput(catalog: catalog).domains(list)
                 _ = try await customers.update(session.customerID, changes, at: now(), by: actor)
                 return .init(text: "Domains saved. Publish the DNS records below for any new domain.", isError: false)
+            }
+        }
+        router.post("/account/webhook-secret") { request, context in
+            try await change(SecretRotationForm.self, request, context) { session, form, actor in
+                guard let hours = Int(form.overlap ?? "24"), (0...168).contains(hours) else {
+                    return .init(text: "The overlap must be a number of hours from 0 to 168.", isError: true)
+                }
+                let secret = WebhookSecret.generate()
+                let date = now()
+                let until = hours == 0 ? nil : date.addingTimeInterval(Double(hours) * 3600)
+                _ = try await customers.rotateWebhookSecret(session.customerID, to: try secrets.seal(secret), overlapUntil: until, at: date, by: actor)
+                let overlap = until.map { "Your old secret keeps signing until \(ISOTime.string($0)): give your receiver the new one before then." }
+                    ?? "Your old secret no longer signs."
+                return .init(text: "Your new webhook secret, shown this once: \(secret). \(overlap)", isError: false)
             }
         }
         router.post("/account/sign-out") { request, _ in

@@ -93,15 +93,17 @@ public struct ConfigCompiler: Sendable {
     /// A customer as every bundle holds it, checked once (``NodeBundle/Customer/validate()``).
     static func entry(_ customer: CustomerRecord, secrets: SecretBox) throws -> NodeBundle.Customer {
         let secret: String
+        let previous: String?
         do {
             secret = try secrets.open(customer.webhookSecretSealed)
+            previous = try customer.previousWebhookSecretSealed.map(secrets.open)
         } catch {
             throw CoordinatorError(.configNotCompiled, "customer \(customer.id): its webhook secret does not open with the master key")
         }
         let entry = NodeBundle.Customer(
             // Only proved domains are routed: a domain added but not yet proved (or suspended) is in no bundle.
             id: customer.id, region: customer.region, domains: customer.domains.filter(\.isRouted).map(\.domain).sorted(),
-            webhook: .init(url: customer.webhookURL, mode: customer.webhookMode, secret: secret),
+            webhook: .init(url: customer.webhookURL, mode: customer.webhookMode, secret: secret, previousSecret: previous),
             metadataRedactions: customer.metadataRedactions.sorted { $0.rawValue < $1.rawValue })
         do {
             try entry.validate()
@@ -125,9 +127,7 @@ public struct ConfigCompiler: Sendable {
         let chunk = 4096
         let work = bundles.indices.flatMap { index in stride(from: 0, to: bundles[index].customers.count, by: chunk).map { (index, $0) } }
         let sealed = try work.parallelMap { index, start in
-            try bundles[index].customers[start..<Swift.min(start + chunk, bundles[index].customers.count)].map { customer in
-                try sealers[index].seal(customer.webhook.secret, customer: customer.id)
-            }
+            try bundles[index].customers[start..<Swift.min(start + chunk, bundles[index].customers.count)].map { try sealers[index].seal($0) }
         }
         // The chunks are in order: each bundle's are contiguous, so joining them gives its secrets in order.
         let perBundle = Dictionary(grouping: zip(work, sealed), by: { $0.0.0 }).mapValues { $0.flatMap(\.1) }

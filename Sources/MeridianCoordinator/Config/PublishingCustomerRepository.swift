@@ -42,6 +42,17 @@ struct PublishingCustomerRepository: CustomerRepository {
         return try await base.reopen(id, at: date, by: actor)
     }
 
+    func rotateWebhookSecret(_ id: String, to sealed: String, overlapUntil: Date?, at date: Date, by actor: AuditActor) async throws -> CustomerRecord {
+        defer { publisher.changed() }
+        return try await base.rotateWebhookSecret(id, to: sealed, overlapUntil: overlapUntil, at: date, by: actor)
+    }
+
+    func expirePreviousSecrets(at date: Date, by actor: AuditActor) async throws -> [String] {
+        let changed = try await base.expirePreviousSecrets(at: date, by: actor)
+        if !changed.isEmpty { publisher.changed() }
+        return changed
+    }
+
     func saveDomainProof(
         _ customerID: String, _ domain: CustomerDomain, event: DomainProofCheck.Event?, detail: [String: String], notice: Notification?,
         at date: Date, by actor: AuditActor

@@ -80,7 +80,8 @@ public struct OutboxJob: Sendable {
                 throw CoordinatorError(.notificationUndelivered, "customer \(notification.customerID) no longer exists")
             }
             let secret = try secrets.open(customer.webhookSecretSealed)
-            let signature = try WebhookSignature(secret: secret)
+            let previous = try customer.previousWebhookSecretSealed.map(secrets.open)
+            let signature = try WebhookSignature(secret: secret, previous: previous)
             let body = Array(notification.body.utf8)
             var request = HTTPClientRequest(url: customer.webhookURL)
             request.method = .POST

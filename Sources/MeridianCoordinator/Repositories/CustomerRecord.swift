@@ -13,6 +13,10 @@ public struct CustomerRecord: Sendable, Hashable {
     public var webhookURL: String
     public var webhookMode: DeliveryMode
     public var webhookSecretSealed: String
+    /// The secret being rotated out, sealed, and when its overlap ends: until then deliveries carry a signature
+    /// with each secret.
+    public var previousWebhookSecretSealed: String?
+    public var previousSecretExpiresAt: Date?
     public var metadataRedactions: [MetadataField]
     public var status: Status
     public var createdAt: Date
@@ -23,8 +27,10 @@ public struct CustomerRecord: Sendable, Hashable {
     public init(
         id: String, name: String, contactEmail: String, region: RegionID?, domains: [CustomerDomain], webhookURL: String,
         webhookMode: DeliveryMode, webhookSecretSealed: String, metadataRedactions: [MetadataField], status: Status, createdAt: Date,
-        updatedAt: Date, closedAt: Date?, purgeAfter: Date?
+        updatedAt: Date, closedAt: Date?, purgeAfter: Date?, previousWebhookSecretSealed: String? = nil, previousSecretExpiresAt: Date? = nil
     ) {
+        self.previousWebhookSecretSealed = previousWebhookSecretSealed
+        self.previousSecretExpiresAt = previousSecretExpiresAt
         self.id = id
         self.name = name
         self.contactEmail = contactEmail

@@ -260,7 +260,44 @@ public struct SQLCustomerRepository: CustomerRepository {
             createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Timestamp.date(try row.decode(column: "updated_at", as: Int64.self)),
             closedAt: try row.decode(column: "closed_at", as: Int64?.self).map(Timestamp.date),
-            purgeAfter: try row.decode(column: "purge_after", as: Int64?.self).map(Timestamp.date))
+            purgeAfter: try row.decode(column: "purge_after", as: Int64?.self).map(Timestamp.date),
+            previousWebhookSecretSealed: try row.decode(column: "previous_webhook_secret_sealed", as: String?.self),
+            previousSecretExpiresAt: try row.decode(column: "previous_secret_expires_at", as: Int64?.self).map(Timestamp.date))
+    }
+
+    /// Replaces the webhook secret with `sealed`; with `overlapUntil`, the old one stays as the previous secret
+    /// until then (deliveries are signed with both), else it is dropped at once. Audited without either secret.
+    public func rotateWebhookSecret(_ id: String, to sealed: String, overlapUntil: Date?, at date: Date, by actor: AuditActor) async throws -> CustomerRecord {
+        try await store.transaction { db in
+            guard let customer = try await Self.load(id, on: db) else { throw RepositoryError.notFound(id) }
+            try await db.raw("""
+                UPDATE customers SET webhook_secret_sealed = \(bind: sealed),
+                    previous_webhook_secret_sealed = \(bind: overlapUntil == nil ? nil : customer.webhookSecretSealed),
+                    previous_secret_expires_at = \(bind: overlapUntil.map(Timestamp.millis)), updated_at = \(bind: Timestamp.millis(date))
+                WHERE id = \(bind: id)
+                """).run()
+            let detail = overlapUntil.map { ["previous_valid_until": ISOTime.string($0)] } ?? ["previous_valid_until": "none"]
+            try await SQLAuditLog.append(AuditEvent("customer.webhook_secret.rotate", target: id, detail: detail), by: actor, at: date, on: db)
+            guard let updated = try await Self.load(id, on: db) else { throw RepositoryError.notFound(id) }
+            return updated
+        }
+    }
+
+    /// Drops every previous webhook secret whose overlap has ended by `date`; returns the accounts changed.
+    public func expirePreviousSecrets(at date: Date, by actor: AuditActor) async throws -> [String] {
+        try await store.transaction { db in
+            let ids = try await db.raw("""
+                SELECT id FROM customers WHERE previous_secret_expires_at IS NOT NULL AND previous_secret_expires_at <= \(bind: Timestamp.millis(date))
+                ORDER BY id
+                """).all().map { try $0.decode(column: "id", as: String.self) }
+            for id in ids {
+                try await db.raw("""
+                    UPDATE customers SET previous_webhook_secret_sealed = NULL, previous_secret_expires_at = NULL WHERE id = \(bind: id)
+                    """).run()
+                try await SQLAuditLog.append(AuditEvent("customer.webhook_secret.previous_expired", target: id), by: actor, at: date, on: db)
+            }
+            return ids
+        }
     }
 
     /// Inserts domain rows, pending (or proved, for a reserved test name where ``provesReservedTestNames``); a

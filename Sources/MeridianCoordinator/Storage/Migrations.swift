@@ -357,6 +357,12 @@ public enum Migrations {
                 "UPDATE customer_domains SET verified_by = 'migration', verified_at = added_at",
             ]
         },
+        Migration(version: 10, name: "webhook secret rotation: the previous secret and the end of its overlap") { _ in
+            [
+                "ALTER TABLE customers ADD COLUMN previous_webhook_secret_sealed TEXT",
+                "ALTER TABLE customers ADD COLUMN previous_secret_expires_at BIGINT",
+            ]
+        },
     ]
 
     /// Gives the role the coordinator runs as what it needs and no more (PostgreSQL): reading and writing every

@@ -10,11 +10,22 @@ import Foundation
 /// DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305; the info names the region): that is the bundle's
 /// `sealed_key`, the encapsulated key followed by the ciphertext, base64. Each secret is sealed under the content
 /// key with ChaCha20-Poly1305, a random nonce and the customer's id as associated data (`secret_sealed`: nonce,
-/// ciphertext and tag, base64). One HPKE operation per bundle keeps a bundle of 100,000 customers quick to seal.
+/// ciphertext and tag, base64). A secret being rotated out is sealed the same way with `<customer id> previous`
+/// as associated data (`previous_secret_sealed`), so neither can pass for the other. One HPKE operation per bundle
+/// keeps a bundle of 100,000 customers quick to seal.
 public enum BundleSealing {
     public static let suite = HPKE.Ciphersuite.Curve25519_SHA256_ChachaPoly
 
     static func info(_ region: RegionID) -> Data { Data("meridian bundle key v1 \(region.rawValue)".utf8) }
+
+    /// The associated data of a customer's previous secret.
+    static func previousContext(_ customer: String) -> String { customer + " previous" }
+
+    /// One customer's secrets, sealed.
+    public struct SealedSecrets: Sendable, Hashable {
+        public var current: String
+        public var previous: String?
+    }
 
     /// Seals the secrets of one bundle.
     public struct Sealer: Sendable {
@@ -31,6 +42,13 @@ public enum BundleSealing {
 
         public func seal(_ secret: String, customer: String) throws -> String {
             try ChaChaPoly.seal(Data(secret.utf8), using: contentKey, authenticating: Data(customer.utf8)).combined.base64EncodedString()
+        }
+
+        /// A customer's current secret and, while it overlaps, its previous one.
+        public func seal(_ customer: NodeBundle.Customer) throws -> SealedSecrets {
+            SealedSecrets(
+                current: try seal(customer.webhook.secret, customer: customer.id),
+                previous: try customer.webhook.previousSecret.map { try seal($0, customer: BundleSealing.previousContext(customer.id)) })
         }
     }
 
@@ -66,17 +84,19 @@ public enum BundleSealing {
 extension NodeBundle {
     /// The bundle with every webhook secret sealed by `sealer`, and its sealed key.
     public func sealingSecrets(with sealer: BundleSealing.Sealer) throws -> NodeBundle {
-        replacingSecrets(with: try customers.map { try sealer.seal($0.webhook.secret, customer: $0.id) }, sealedKey: sealer.sealedKey)
+        replacingSecrets(with: try customers.map { try sealer.seal($0) }, sealedKey: sealer.sealedKey)
     }
 
-    /// The bundle with `sealed` (one per customer, in order, sealed under `sealedKey`'s content key) in place of
-    /// the secrets in the clear; for a caller that seals the customers in chunks on several cores.
-    public func replacingSecrets(with sealed: [String], sealedKey: String) -> NodeBundle {
+    /// The bundle with `sealed` (one pair per customer, in order, sealed under `sealedKey`'s content key) in place
+    /// of the secrets in the clear; for a caller that seals the customers in chunks on several cores.
+    public func replacingSecrets(with sealed: [BundleSealing.SealedSecrets], sealedKey: String) -> NodeBundle {
         precondition(sealed.count == customers.count, "one sealed secret per customer")
         var bundle = self
-        for (index, secret) in zip(bundle.customers.indices, sealed) {
-            bundle.customers[index].webhook.secretSealed = secret
+        for (index, secrets) in zip(bundle.customers.indices, sealed) {
+            bundle.customers[index].webhook.secretSealed = secrets.current
             bundle.customers[index].webhook.secret = ""
+            bundle.customers[index].webhook.previousSecretSealed = secrets.previous
+            bundle.customers[index].webhook.previousSecret = nil
         }
         bundle.sealedKey = sealedKey
         return bundle
@@ -106,6 +126,12 @@ extension NodeBundle {
             }
             bundle.customers[index].webhook.secret = try opener.open(sealed, customer: customer.id)
             bundle.customers[index].webhook.secretSealed = nil
+            if let previous = customer.webhook.previousSecretSealed {
+                bundle.customers[index].webhook.previousSecret = try opener.open(previous, customer: BundleSealing.previousContext(customer.id))
+                bundle.customers[index].webhook.previousSecretSealed = nil
+            } else if customer.webhook.previousSecret != nil {
+                throw CoreError(.bundleMalformed, "customer \(customer.id): a sealed bundle holds a previous secret in the clear")
+            }
             try bundle.customers[index].validate()
         }
         bundle.sealedKey = nil

@@ -19,6 +19,11 @@ extension NodeBundle {
             json.key("webhook")
             json.beginObject()
             json.field("mode", customer.webhook.mode.rawValue)
+            if let sealed = customer.webhook.previousSecretSealed {
+                json.field("previous_secret_sealed", sealed)
+            } else if let previous = customer.webhook.previousSecret {
+                json.field("previous_secret", previous)
+            }
             if let sealed = customer.webhook.secretSealed {
                 json.field("secret_sealed", sealed)
             } else {

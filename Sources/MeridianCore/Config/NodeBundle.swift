@@ -142,9 +142,9 @@ public struct NodeBundle: Sendable, Hashable, Codable {
                 throw CoreError(.bundleInvalid, "customer \(id): \"\(webhook.url)\" is not an http(s) webhook URL")
             }
             // A sealed secret is checked once it is opened (``NodeBundle/openingSecrets(with:)``).
-            if webhook.secretSealed == nil {
+            if webhook.secretSealed == nil, webhook.previousSecretSealed == nil {
                 do {
-                    _ = try WebhookSignature(secret: webhook.secret)
+                    _ = try webhook.signature()
                 } catch {
                     throw CoreError(.bundleInvalid, "customer \(id): the webhook secret is malformed (\(error))")
                 }
@@ -176,17 +176,23 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         public var secret: String
         /// The secret sealed under the bundle's content key (``BundleSealing``), as the coordinator sends it.
         public var secretSealed: String?
+        /// The secret being rotated out, while its overlap lasts: deliveries carry a signature with each.
+        public var previousSecret: String?
+        public var previousSecretSealed: String?
 
-        public init(url: String, mode: DeliveryMode, secret: String, secretSealed: String? = nil) {
+        public init(url: String, mode: DeliveryMode, secret: String, secretSealed: String? = nil, previousSecret: String? = nil) {
             self.url = url
             self.mode = mode
             self.secret = secret
             self.secretSealed = secretSealed
+            self.previousSecret = previousSecret
         }
 
         enum CodingKeys: String, CodingKey {
             case url, mode, secret
             case secretSealed = "secret_sealed"
+            case previousSecret = "previous_secret"
+            case previousSecretSealed = "previous_secret_sealed"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -195,9 +201,11 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             mode = try container.decode(DeliveryMode.self, forKey: .mode)
             secretSealed = try container.decodeIfPresent(String.self, forKey: .secretSealed)
             secret = secretSealed == nil ? try container.decode(String.self, forKey: .secret) : ""
+            previousSecretSealed = try container.decodeIfPresent(String.self, forKey: .previousSecretSealed)
+            previousSecret = previousSecretSealed == nil ? try container.decodeIfPresent(String.self, forKey: .previousSecret) : nil
         }
 
-        /// The secret in the clear or sealed, never both.
+        /// Each secret in the clear or sealed, never both.
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(url, forKey: .url)
@@ -207,6 +215,16 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             } else {
                 try container.encode(secret, forKey: .secret)
             }
+            if let previousSecretSealed {
+                try container.encode(previousSecretSealed, forKey: .previousSecretSealed)
+            } else if let previousSecret {
+                try container.encode(previousSecret, forKey: .previousSecret)
+            }
+        }
+
+        /// What the node signs deliveries with.
+        public func signature() throws -> WebhookSignature {
+            try WebhookSignature(secret: secret, previous: previousSecret)
         }
     }
 

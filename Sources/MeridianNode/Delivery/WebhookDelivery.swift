@@ -13,7 +13,7 @@ extension WebhookClient {
             envelope: spooled.envelope(for: recipient, size: data.count), message: message, content: content,
             configVersion: configVersion, analysis: analysis)
         let result: WebhookResult
-        if let signature = try? WebhookSignature(secret: customer.webhook.secret) {
+        if let signature = try? customer.webhook.signature() {
             result = await post(url: customer.webhook.url, body: body, webhookID: recipient.webhookID, signature: signature, for: customer.id)
         } else {
             // Bundles are validated, so this is a bug rather than bad input; it is retried, not lost.

@@ -6,7 +6,7 @@ import MeridianAPI
 struct Customers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list, show, pin, close and reopen customer accounts.",
-        subcommands: [Create.self, List.self, Show.self, Update.self, Pin.self, DNS.self, VerifyDomain.self, Close.self, Reopen.self])
+        subcommands: [Create.self, List.self, Show.self, Update.self, Pin.self, DNS.self, VerifyDomain.self, RotateSecret.self, Close.self, Reopen.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an account; prints its webhook secret once.")
@@ -153,6 +153,26 @@ struct Customers: AsyncParsableCommand {
             }
             if connection.json { return try printJSON(customer) }
             print("\(customer.id) closed; it will be purged after \(iso(customer.purgeAfter)) unless reopened")
+        }
+    }
+
+    struct RotateSecret: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-secret",
+            abstract: "Replace the webhook secret; prints the new one once. The old one keeps signing for the overlap.")
+        @OptionGroup var connection: APIConnection
+        @Argument(help: "The customer id.") var id: String
+        @Option(help: "Hours the old secret keeps signing beside the new one (0 to 168; 0 drops it at once).") var overlapHours = 24
+
+        func run() async throws {
+            guard (0...168).contains(overlapHours) else { throw ValidationError("--overlap-hours must be from 0 to 168, not \(overlapHours)") }
+            let rotated = try await connection.withClient {
+                try await $0.rotateWebhookSecret(path: .init(customerId: id), body: .json(.init(overlapHours: overlapHours))).created.body.json
+            }
+            if connection.json { return try printJSON(rotated) }
+            print("new webhook secret (shown once): \(rotated.webhookSecret)")
+            print(rotated.previousValidUntil.map { "the old secret keeps signing until \(iso($0)); give the receiver the new one before then" }
+                ?? "the old secret no longer signs")
         }
     }
 

@@ -115,6 +115,35 @@ struct NodeBundleTests {
         #expect(try signed.verify(with: key.publicKey, region: Self.eu) == bundle)
     }
 
+    @Test("a secret being rotated out travels sealed beside the new one, in canonical JSON, and signs beside it")
+    func rotatedSecret() throws {
+        var customer = Self.customer("cus_a", "a.example")
+        let old = customer.webhook.secret
+        customer.webhook.secret = "whsec_" + Data(repeating: 7, count: 32).base64EncodedString()
+        customer.webhook.previousSecret = old
+        let bundle = NodeBundle(version: 4, region: Self.eu, customers: [customer])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(String(decoding: bundle.canonicalJSON(), as: UTF8.self) == String(decoding: try encoder.encode(bundle), as: UTF8.self))
+        let regionKey = Curve25519.KeyAgreement.PrivateKey()
+        let sealed = try bundle.sealingSecrets(with: try BundleSealing.Sealer(regionKey: regionKey.publicKey, region: Self.eu))
+        let text = String(decoding: sealed.canonicalJSON(), as: UTF8.self)
+        #expect(!text.contains("whsec_") && text.contains("\"previous_secret_sealed\""))
+        #expect(String(decoding: sealed.canonicalJSON(), as: UTF8.self) == String(decoding: try encoder.encode(sealed), as: UTF8.self))
+        let opened = try NodeBundle.decode(Data(sealed.canonicalJSON()), expectedRegion: Self.eu).openingSecrets(with: regionKey)
+        #expect(opened == bundle)
+        // The previous secret cannot be passed off as the current one: each is sealed to its own context.
+        var swapped = sealed
+        swapped.customers[0].webhook.secretSealed = sealed.customers[0].webhook.previousSecretSealed
+        #expect(throws: CoreError(.bundleSealedToAnotherKey)) { try swapped.openingSecrets(with: regionKey) }
+
+        let header = try opened.customers[0].webhook.signature().sign(id: "msg_1", timestamp: 1_790_000_000, body: Array("{}".utf8))
+        #expect(header.split(separator: " ").count == 2)
+        for secret in [old, customer.webhook.secret] {
+            #expect(try WebhookSignature(secret: secret).verify(id: "msg_1", timestamp: 1_790_000_000, body: Array("{}".utf8), signatureHeader: header))
+        }
+    }
+
     @Test("webhook secrets sealed to the region open only with its key, unchanged")
     func sealedSecrets() throws {
         let bundle = NodeBundle(version: 3, region: Self.eu, customers: [Self.customer("cus_a", "a.example"), Self.customer("cus_b", "b.example")])
