@@ -91,3 +91,33 @@ struct DomainProofTests {
         }
     }
 }
+
+@Suite("Webhook secret rotation: the old secret signs beside the new until its overlap ends")
+struct SecretRotationTests {
+    @Test("the previous secret is in the bundle during the overlap and gone after it, both audited", arguments: StoreKind.allCases)
+    func overlap(kind: StoreKind) async throws {
+        try await TestStores.withStore(kind) { store in
+            let customers = SQLCustomerRepository(store: store)
+            let clock = TestClock()
+            let secrets = ConfigCompilerTests.secrets
+            var record = try ConfigCompilerTests.customer("cus_rot", "rot.example", region: "eu")
+            record.webhookSecretSealed = try secrets.seal(ConfigCompilerTests.secret)
+            try await customers.create(record, by: RepositoryTests.admin)
+            let next = WebhookSecret.generate()
+            _ = try await customers.rotateWebhookSecret(
+                "cus_rot", to: try secrets.seal(next), overlapUntil: clock.now.addingTimeInterval(3600), at: clock.now, by: RepositoryTests.admin)
+            let compiler = ConfigCompiler(catalog: TestStores.regions, secrets: secrets)
+            func webhook() async throws -> NodeBundle.Webhook {
+                let bundles = try compiler.compile(try await customers.allActive(), version: 1)
+                return try #require(bundles.first { $0.region.rawValue == "eu" }?.customers.first?.webhook)
+            }
+            let during = try await webhook()
+            #expect(during.secret == next && during.previousSecret == ConfigCompilerTests.secret)
+            #expect(try await customers.expirePreviousSecrets(at: clock.now.addingTimeInterval(3599), by: .system("test")).isEmpty)
+            #expect(try await customers.expirePreviousSecrets(at: clock.now.addingTimeInterval(3600), by: .system("test")) == ["cus_rot"])
+            #expect(try await webhook().previousSecret == nil)
+            let actions = try await SQLAuditLog(store: store).entries(after: 0, limit: 100).map(\.action)
+            #expect(actions.contains("customer.webhook_secret.rotate") && actions.contains("customer.webhook_secret.previous_expired"))
+        }
+    }
+}
