@@ -189,7 +189,7 @@ extension Coordinator {
             egress: configuration.egress, domainGrace: configuration.domainGrace, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
         AccountPage(
-            customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, secrets: secrets,
+            customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, throttle: signInThrottle, secrets: secrets,
             now: now
         ).register(on: router)
         site.register(on: router)

@@ -56,6 +56,7 @@ public struct Coordinator: Sendable {
     public var resolver: DNSResolver { configuration.resolver }
     let logger: Logger
     let accountSessions: AccountSessions
+    let signInThrottle: SignInThrottle
     let responseCounts = ResponseCounts()
 
     init(
@@ -98,6 +99,7 @@ public struct Coordinator: Sendable {
         self.publisher = publisher
         customers = PublishingCustomerRepository(base: base, publisher: publisher)
         accountSessions = AccountSessions(now: now)
+        signInThrottle = SignInThrottle(now: now)
         fleet = NodeFleet(nodes: nodes, pusher: pusher)
         tokens = SQLTokenRepository(store: store)
         grants = SQLAccessGrantRepository(store: store)

@@ -2,6 +2,7 @@
 (dnslib on loopback) and a real browser (headless Chromium through Selenium)."""
 
 import os
+import re
 import subprocess
 import urllib.parse
 import urllib.request
@@ -107,15 +108,32 @@ def form(port, path, fields, cookie=None, headers=()):
         return error.code, dict(error.headers), error.read().decode()
 
 
+def sign_in_form(port, headers=()):
+    """The sign-in page's CSRF cookie and token, as a browser gets them with the page."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/account")
+    for name, value in headers:
+        request.add_header(name, value)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        cookie = response.headers["Set-Cookie"]
+        page = response.read().decode()
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    return cookie, cookie.split(";")[0], token
+
+
+def sign_in(port, key, headers=()):
+    _, cookie, token = sign_in_form(port, headers)
+    return form(port, "/account/sign-in", {"api_key": key, "csrf": token}, cookie=cookie, headers=headers)
+
+
 def test_account_sign_in_cookie_and_csrf(coordinator):
     port = coordinator["port"]
-    status, headers, _ = form(port, "/account/sign-in", {"api_key": coordinator["token"]}, headers=[("X-Forwarded-Proto", "https")])
+    status, headers, _ = sign_in(port, coordinator["token"], headers=[("X-Forwarded-Proto", "https")])
     assert status == 303 and headers["Location"] == "/account"
     cookie = headers["Set-Cookie"]
     for attribute in ("HttpOnly", "SameSite=Strict", "Path=/account", "Secure", "Max-Age=1800"):
         assert attribute in cookie, cookie
     session = cookie.split(";")[0]
-    assert "Secure" not in form(port, "/account/sign-in", {"api_key": coordinator["token"]})[1]["Set-Cookie"]
+    assert "Secure" not in sign_in(port, coordinator["token"])[1]["Set-Cookie"]
 
     # A form without the session's CSRF token changes nothing.
     status, _, body = form(port, "/account/region", {"region": "us", "csrf": "forged"}, cookie=session)
@@ -124,12 +142,50 @@ def test_account_sign_in_cookie_and_csrf(coordinator):
     # No session: back to the sign-in page.
     assert form(port, "/account/region", {"region": "us"})[0] == 303
     # Operator tokens and wrong keys are turned away with a page that says why.
-    status, _, body = form(port, "/account/sign-in", {"api_key": coordinator["admin"]})
+    status, _, body = sign_in(port, coordinator["admin"])
     assert status == 403 and "This page is for customers" in body
-    status, _, body = form(port, "/account/sign-in", {"api_key": "mrd_" + "x" * 43})
+    status, _, body = sign_in(port, "mrd_" + "x" * 43)
     assert status == 401 and "not valid" in body
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/account", timeout=10) as response:
         assert "no-store" in response.headers["Cache-Control"] and "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_exploit_login_csrf_guessing_and_session_churn_are_refused(coordinator):
+    # Before: another site could sign a visitor in to the attacker's account (no CSRF token on the sign-in
+    # form), keys could be tried without limit, and 10,000 sign-ins ended every other customer's session.
+    port, admin = coordinator["port"], coordinator["admin"]
+    status, _, body = form(port, "/account/sign-in", {"api_key": coordinator["token"]})
+    assert status == 403 and "sign in again" in body, "a sign-in without the page's CSRF token"
+    cookie_header, cookie, token = sign_in_form(port)
+    assert "HttpOnly" in cookie_header and "SameSite=Strict" in cookie_header
+    assert form(port, "/account/sign-in", {"api_key": coordinator["token"], "csrf": "forged"}, cookie=cookie)[0] == 403
+
+    # One customer's sign-ins end only its own oldest sessions (10 at most), never another customer's.
+    status, created = api(port, "POST", "/v1/customers", admin, {
+        "name": "Other", "contact_email": "ops@other.example", "domains": ["other.example"],
+        "webhook": {"url": "https://hooks.other.example/in", "mode": "sync"}})
+    other = api(port, "POST", "/v1/tokens", admin, {"name": "o", "role": "customer", "customer_id": created["customer"]["id"]})[1]["secret"]
+    victim = sign_in(port, other)[1]["Set-Cookie"].split(";")[0]
+    first = sign_in(port, coordinator["token"])[1]["Set-Cookie"].split(";")[0]
+    for _ in range(10):
+        assert sign_in(port, coordinator["token"])[0] == 303
+
+    def signed_in(session):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/account")
+        request.add_header("Cookie", session)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return 'id="current-region"' in response.read().decode()
+
+    assert signed_in(victim), "another customer's session survives"
+    assert not signed_in(first), "the customer's own oldest session made room"
+
+    # Guessing: five failures with one key, or thirty attempts from one address, and the page says to wait.
+    for _ in range(5):
+        assert sign_in(port, "mrd_" + "y" * 43)[0] == 401
+    status, headers, body = sign_in(port, "mrd_" + "y" * 43)
+    assert status == 429 and int(headers["Retry-After"]) > 0 and "Too many sign-in attempts" in body
+    codes = [sign_in(port, "mrd_" + f"{index:043d}")[0] for index in range(20)]
+    assert 429 in codes, codes
 
 
 def test_account_page_in_chromium(coordinator):

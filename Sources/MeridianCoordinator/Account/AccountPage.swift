@@ -18,15 +18,18 @@ struct AccountPage: Sendable {
     let catalog: RegionCatalog
     let resolver: DNSResolver
     let sessions: AccountSessions
+    let throttle: SignInThrottle
     /// Seals a rotated webhook secret.
     let secrets: SecretBox
     let now: @Sendable () -> Date
 
     static let cookie = "meridian_account"
+    /// The sign-in form's CSRF cookie.
+    static let signInCookie = "meridian_sign_in"
 
     func register(on router: Router<CoordinatorRequestContext>) {
         router.get("/account") { request, context in
-            guard let (session, found) = try await current(request) else { return page("account-sign-in", SignInPage(notice: nil)) }
+            guard let (session, found) = try await current(request) else { return signInPage(request, notice: nil) }
             let notice = await sessions.takeNotice(session.id)
             // The live check: an ownership record it finds proves its domain, as the API's check does.
             let checks = await resolver.check(domains: found.domains, pin: found.region, catalog: catalog)
@@ -36,20 +39,40 @@ struct AccountPage: Sendable {
         }
         router.post("/account/sign-in") { request, context in
             let form = try await Self.form(SignInForm.self, request)
+            // Login CSRF: the form must carry the value of the cookie the sign-in page set (double submit), which
+            // another site can neither read nor set.
+            guard let expected = request.cookies[Self.signInCookie]?.value, !expected.isEmpty,
+                ConstantTime.equal(Array((form.csrf ?? "").utf8), Array(expected.utf8))
+            else {
+                let notice = AccountSessions.Notice(text: "The sign-in form has expired or did not come from this page; sign in again.", isError: true)
+                return signInPage(request, notice: notice, status: .forbidden)
+            }
             let secret = form.apiKey.trimmingCharacters(in: .whitespaces)
+            let address = context.remoteAddress?.ipAddress ?? "-"
+            if let wait = await throttle.attempt(from: address, key: secret) {
+                let notice = AccountSessions.Notice(text: "Too many sign-in attempts; try again in \(wait) seconds.", isError: true)
+                var response = signInPage(request, notice: notice, status: .tooManyRequests)
+                response.headers[.retryAfter] = String(wait)
+                return response
+            }
             guard BearerToken.isWellFormed(secret), let token = try await tokens.find(secretHash: BearerToken.hash(of: secret)),
                 token.isActive(at: now())
             else {
+                await throttle.failed(key: secret)
                 let notice = AccountSessions.Notice(text: "That API key is not valid, or it was revoked or has expired.", isError: true)
-                return page("account-sign-in", SignInPage(notice: notice), status: .unauthorized)
+                return signInPage(request, notice: notice, status: .unauthorized)
             }
             guard token.role == .customer, let customerID = token.customerID else {
+                await throttle.failed(key: secret)
                 let notice = AccountSessions.Notice(
                     text: "This page is for customers: sign in with your account's API key. Operator tokens use the admin API and the meridian CLI.",
                     isError: true)
-                return page("account-sign-in", SignInPage(notice: notice), status: .forbidden)
+                return signInPage(request, notice: notice, status: .forbidden)
             }
-            let session = await sessions.create(tokenID: token.id, customerID: customerID)
+            guard let session = await sessions.create(tokenID: token.id, customerID: customerID) else {
+                let notice = AccountSessions.Notice(text: "The page has too many people signed in just now; try again in a few minutes.", isError: true)
+                return signInPage(request, notice: notice, status: .serviceUnavailable)
+            }
             try await audit.record(
                 AuditEvent("account.sign_in", target: customerID, detail: ["token_id": token.id]),
                 by: AuditActor(id: token.id, role: token.role.rawValue, sourceIP: context.remoteAddress?.ipAddress ?? "-"), at: now())
@@ -130,13 +153,26 @@ struct AccountPage: Sendable {
         return Response(status: .seeOther, headers: [.location: "/account"])
     }
 
+    /// The sign-in page with a fresh sign-in CSRF token, in its form and in a cookie only this site can set.
+    private func signInPage(_ request: Request, notice: AccountSessions.Notice?, status: HTTPResponse.Status = .ok) -> Response {
+        let token = AccountSessions.random()
+        var response = page("account-sign-in", SignInPage(notice: notice, csrf: token), status: status)
+        if let cookie = try? Cookie.validated(
+            name: Self.signInCookie, value: token, maxAge: Int(AccountSessions.lifetime), path: "/account", secure: Self.isHTTPS(request), httpOnly: true,
+            sameSite: .strict)
+        {
+            response.setCookie(cookie)
+        }
+        return response
+    }
+
     /// A form whose CSRF token is not this session's (forged, or from a page older than the session): a 403
     /// page that changes nothing.
     private func forgedForm() -> Response {
         let notice = AccountSessions.Notice(
             text: "The form's CSRF token does not match your session, so it was refused. It may come from another site, or from a page opened before you last signed in.",
             isError: true)
-        return page("account-refused", SignInPage(notice: notice), status: .forbidden)
+        return page("account-refused", SignInPage(notice: notice, csrf: ""), status: .forbidden)
     }
 
     /// The session of the request's cookie and its account, if the session and its token are still valid.

@@ -2,7 +2,9 @@ import Foundation
 import MeridianCore
 
 /// Sign-in sessions of the `/account` page, in memory: short-lived (30 minutes from sign-in), each with its own
-/// CSRF token. A restart signs everyone out, which for a page used for minutes at a time is acceptable.
+/// CSRF token. A restart signs everyone out, which for a page used for minutes at a time is acceptable. Each
+/// customer has at most ``perCustomer`` sessions (a new one ends its own oldest), so one customer's sign-ins never
+/// end anyone else's; past ``maximum`` in all, new sign-ins wait.
 actor AccountSessions {
     struct Session: Sendable {
         var id: String
@@ -20,7 +22,8 @@ actor AccountSessions {
     }
 
     static let lifetime: TimeInterval = 30 * 60
-    static let maximum = 10_000
+    static let perCustomer = 10
+    static let maximum = 100_000
     private var sessions: [String: Session] = [:]
     let now: @Sendable () -> Date
 
@@ -28,11 +31,14 @@ actor AccountSessions {
         self.now = now
     }
 
-    func create(tokenID: String, customerID: String) -> Session {
+    /// A new session, or nil when the page holds its maximum of sessions.
+    func create(tokenID: String, customerID: String) -> Session? {
         sweep()
-        if sessions.count >= Self.maximum, let oldest = sessions.values.min(by: { $0.expires < $1.expires }) {
+        let own = sessions.values.filter { $0.customerID == customerID }
+        if own.count >= Self.perCustomer, let oldest = own.min(by: { $0.expires < $1.expires }) {
             sessions[oldest.id] = nil
         }
+        guard sessions.count < Self.maximum else { return nil }
         let session = Session(
             id: Self.random(), tokenID: tokenID, customerID: customerID, csrf: Self.random(), expires: now().addingTimeInterval(Self.lifetime))
         sessions[session.id] = session
