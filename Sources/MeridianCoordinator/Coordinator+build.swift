@@ -30,9 +30,10 @@ extension Coordinator {
         // Webhook events to customers go out under the same egress policy as the nodes' deliveries.
         let policy = configuration.egress
         let egress = try await EgressClient.start(configuration: .init(), policy: { policy }, logger: logger)
+        let metricsToken = try MetricsToken.loadOrCreate(dataDirectory: configuration.dataDirectory)
         return Coordinator(
             configuration: configuration, store: store, storeService: service, catalog: catalog, keys: keys, linkCredentials: link, egress: egress,
-            logger: logger)
+            metricsToken: metricsToken, logger: logger)
     }
 
     /// Opens the configured database. The returned service must run (it is the PostgreSQL pool, or the SQLite
@@ -201,7 +202,7 @@ extension Coordinator {
                 body: .init(byteBuffer: ByteBuffer(string: try newest.jsonLine() + "\n")))
         }
         CoordinatorMetrics(
-            store: store, config: config, nodes: nodes, canaries: publications.canaries, requests: dataSubjectRequests, responses: responseCounts, now: now
+            token: metricsToken, store: store, config: config, nodes: nodes, canaries: publications.canaries, requests: dataSubjectRequests, responses: responseCounts, now: now
         ).register(on: router)
         return router
     }

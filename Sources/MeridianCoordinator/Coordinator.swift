@@ -57,12 +57,15 @@ public struct Coordinator: Sendable {
     let logger: Logger
     let accountSessions: AccountSessions
     let signInThrottle: SignInThrottle
+    /// What a scrape of `/metrics` must carry (``MetricsToken``).
+    public let metricsToken: String
     let responseCounts = ResponseCounts()
 
     init(
         configuration: CoordinatorConfiguration, store: any SQLStore, storeService: (any Service)?, catalog: RegionCatalog, keys: CoordinatorKeys,
-        linkCredentials: LinkCredentials, egress: EgressClient, logger: Logger
+        linkCredentials: LinkCredentials, egress: EgressClient, metricsToken: String, logger: Logger
     ) {
+        self.metricsToken = metricsToken
         self.egress = egress
         let now = configuration.now
         self.configuration = configuration

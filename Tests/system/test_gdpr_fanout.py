@@ -206,7 +206,9 @@ def test_access_and_erasure_reach_every_region(tmp_path):
         age = next(line for line in metrics.splitlines() if line.startswith('meridian_queue_oldest_seconds{region="us"}'))
         assert float(age.split()[-1]) > 0, "the held message has been waiting"
         assert api(port, "POST", "/v1/canary", dpo, {})[0] == 201
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        scrape = urllib.request.Request(f"http://127.0.0.1:{port}/metrics")
+        scrape.add_header("Authorization", "Bearer " + open(os.path.join(data, "metrics-token")).read().strip())
+        with urllib.request.urlopen(scrape, timeout=10) as response:
             coordinator_metrics = response.read().decode()
         assert 'meridian_nodes{state="in_sync"} 3' in coordinator_metrics and "meridian_gdpr_requests_open 0" in coordinator_metrics
         # Every metric the documented alerts and the dashboard read is one these processes serve.

@@ -1,15 +1,22 @@
 import Foundation
 import Hummingbird
 import MeridianCore
+import MeridianServer
 import SQLKit
 import Synchronization
 
 /// The coordinator's `/metrics`, in the Prometheus text format, for the alerts in docs/observability.md.
 ///
-/// Counters of API answers are kept in memory; everything else is read from the database at scrape time, so that
-/// every replica reports the same state: the config version and each node's state, open and overdue data-subject
-/// requests, the canary's time to expiry, and the outbox.
+/// Counters of API answers are kept in memory; everything else is read from the database, so that every replica
+/// reports the same state: the config version and each node's state, open and overdue data-subject requests, the
+/// canary's time to expiry, and the outbox. A scrape needs the metrics token (`DATA-DIR/metrics-token` or
+/// `MERIDIAN_METRICS_TOKEN`), not an API token, and the database is asked at most every ``cacheSeconds``, so
+/// `/metrics` can neither be read by anyone nor be used to load the database.
 struct CoordinatorMetrics: Sendable {
+    static let cacheSeconds: TimeInterval = 10
+    /// The bearer token a scrape must carry.
+    let token: String
+    let cache = Cache()
     let store: any SQLStore
     let config: ConfigRepository
     let nodes: NodeRepository
@@ -19,11 +26,30 @@ struct CoordinatorMetrics: Sendable {
     let now: @Sendable () -> Date
 
     func register(on router: Router<CoordinatorRequestContext>) {
-        router.get("/metrics") { _, _ in
-            Response(
+        router.get("/metrics") { request, _ in
+            let given = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
+            guard ConstantTime.equal(Array(given.utf8), Array(token.utf8)) else {
+                var response = Problem.unauthorized("send Authorization: Bearer <the metrics token in DATA-DIR/metrics-token>").response
+                response.headers[.wwwAuthenticate] = "Bearer realm=\"metrics\""
+                return response
+            }
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: await render())))
+                body: .init(byteBuffer: ByteBuffer(string: await cached())))
         }
+    }
+
+    /// The newest rendering, made again when older than ``cacheSeconds`` by the coordinator's clock.
+    func cached() async -> String {
+        let date = now()
+        if let kept = cache.value.withLock({ $0 }), abs(date.timeIntervalSince(kept.at)) < Self.cacheSeconds { return kept.text }
+        let text = await render()
+        cache.value.withLock { $0 = (date, text) }
+        return text
+    }
+
+    final class Cache: Sendable {
+        let value = Mutex<(at: Date, text: String)?>(nil)
     }
 
     func render() async -> String {
