@@ -114,14 +114,18 @@ public struct Coordinator: Sendable {
         site = PublicSite(catalog: catalog, registry: registry, publications: publications, config: config, publisher: publisher, now: now)
     }
 
-    /// Creates the first admin token when no admin token has ever existed; returns it, or nil if one did.
+    /// Creates a first admin token when no admin token is active (the first start, or every admin token revoked
+    /// or expired: whoever can restart the coordinator and read its data directory can get in again); returns
+    /// it, or nil when an admin token is active. It expires after ``CoordinatorConfiguration/firstAdminTokenLifetime``:
+    /// the operator replaces it with a named admin token of their own.
     public func bootstrapAdminToken() async throws -> BearerToken? {
-        guard try await !tokens.anyAdminExists() else { return nil }
         let date = now()
+        guard try await !tokens.anyActiveAdmin(at: date) else { return nil }
         let secret = BearerToken.generate()
         let record = TokenRecord(
-            id: ResourceID.make(prefix: "tok", at: date), name: "first admin", role: .admin, customerID: nil,
-            secretHash: secret.hash, createdAt: date, createdBy: "system:bootstrap", expiresAt: nil, revokedAt: nil)
+            id: ResourceID.make(prefix: "tok", at: date), name: "first admin (replace it)", role: .admin, customerID: nil,
+            secretHash: secret.hash, createdAt: date, createdBy: "system:bootstrap",
+            expiresAt: date.addingTimeInterval(configuration.firstAdminTokenLifetime), revokedAt: nil)
         try await tokens.create(record, by: .system("bootstrap"))
         return secret
     }

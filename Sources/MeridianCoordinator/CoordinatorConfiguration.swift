@@ -43,6 +43,9 @@ public struct CoordinatorConfiguration: Sendable {
     /// bundle for the nodes: production's `https` to public addresses unless the operator allows more
     /// (`--webhook-allow-http`, `--webhook-allow-network`); `meridian up` allows loopback.
     public var egress: EgressPolicy = .production
+    /// How long the first admin token lasts: long enough to create named admin tokens, not to be kept.
+    /// `meridian up` gives it 30 days.
+    public var firstAdminTokenLifetime: TimeInterval = 72 * 3600
     /// How old the newest audit checkpoint may get while the log grows (one is also signed every 1000 entries).
     public var auditCheckpointInterval: TimeInterval = 300
     /// How often the domain-proof job runs; pending and suspended domains are checked every run.

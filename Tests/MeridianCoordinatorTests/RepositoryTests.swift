@@ -93,8 +93,14 @@ struct RepositoryTests {
             let token = TokenRecord(
                 id: ResourceID.make(prefix: "tok"), name: "ops", role: .support, customerID: nil, secretHash: secret.hash,
                 createdAt: date, createdBy: "test", expiresAt: date.addingTimeInterval(60), revokedAt: nil)
-            #expect(try await repository.anyAdminExists() == false)
+            #expect(try await repository.anyActiveAdmin(at: date) == false)
             try await repository.create(token, by: Self.admin)
+            var admin = token
+            (admin.id, admin.role, admin.secretHash) = (ResourceID.make(prefix: "tok"), .admin, BearerToken.generate().hash)
+            try await repository.create(admin, by: Self.admin)
+            let activeNow = try await repository.anyActiveAdmin(at: date)
+            let activeLater = try await repository.anyActiveAdmin(at: date.addingTimeInterval(61))
+            #expect(activeNow && !activeLater)
             let found = try #require(try await repository.find(secretHash: secret.hash))
             #expect(found.isActive(at: date) && !found.isActive(at: date.addingTimeInterval(61)))
             #expect(try await repository.find(secretHash: BearerToken.generate().hash) == nil)

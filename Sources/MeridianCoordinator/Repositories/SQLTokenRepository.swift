@@ -57,9 +57,12 @@ public struct SQLTokenRepository: TokenRepository {
         }
     }
 
-    public func anyAdminExists() async throws -> Bool {
+    public func anyActiveAdmin(at date: Date) async throws -> Bool {
         try await store.withSession { db in
-            try await db.raw("SELECT id FROM tokens WHERE role = 'admin' LIMIT 1").first() != nil
+            try await db.raw("""
+                SELECT id FROM tokens WHERE role = 'admin' AND revoked_at IS NULL
+                    AND (expires_at IS NULL OR expires_at > \(bind: Timestamp.millis(date))) LIMIT 1
+                """).first() != nil
         }
     }
 

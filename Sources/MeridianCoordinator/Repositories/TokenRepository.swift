@@ -26,6 +26,7 @@ public protocol TokenRepository: Sendable {
     func find(id: String) async throws -> TokenRecord?
     func list(after cursor: String?, limit: Int) async throws -> [TokenRecord]
     func revoke(_ id: String, at: Date, by actor: AuditActor) async throws -> TokenRecord
-    /// True when any admin token exists, active or not: the first start creates one only if none ever did.
-    func anyAdminExists() async throws -> Bool
+    /// True when an admin token is active at `date` (not revoked, not expired): a start makes a first admin token
+    /// only when none is.
+    func anyActiveAdmin(at date: Date) async throws -> Bool
 }

@@ -119,8 +119,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
             let coordinator = try await CoordinatorCommand.build(configuration, logger: logger)
             let address = "\(configuration.host):\(configuration.port)"
             let link = configuration.nodeLink
+            let lifetimeHours = Int(configuration.firstAdminTokenLifetime / 3600)
             let app = try coordinator.application { token, path in
                 say("first start: created admin token \(token.secret)")
+                say("(it expires in \(lifetimeHours) hours: create your own with meridian tokens create --role admin --name NAME)")
                 say(path.map { "(also written to \($0); it is not shown again)" } ?? "(the admin-token file could not be written; keep the token now)")
             } onServerRunning: {
                 say("coordinator listening on http://\(address); node port https://\(link.host):\(link.port) (mutual TLS, names \(link.hostnames.joined(separator: ", ")))")

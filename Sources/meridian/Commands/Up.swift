@@ -59,6 +59,8 @@ struct Up: AsyncParsableCommand {
         configuration.egress = .sandbox
         // And domains under the reserved test names count as proved, so the tour needs no DNS.
         configuration.provesReservedTestNames = true
+        // The sandbox's admin token lasts a month; a start after it expired makes a new one.
+        configuration.firstAdminTokenLifetime = 30 * 86_400
         let url = "http://127.0.0.1:\(configuration.port)"
         let coordinator = try await CoordinatorCommand.build(configuration, logger: logger)
         let nodes: [RegionalNode]
