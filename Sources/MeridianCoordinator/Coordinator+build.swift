@@ -188,7 +188,7 @@ extension Coordinator {
             secrets: secrets, fleet: fleet, config: config, nodes: nodes, authority: keys.authority, legalRequests: legalRequests, registry: registry, publications: publications,
             dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, site: site, resolver: resolver,
             egress: configuration.egress, domainGrace: configuration.domainGrace, now: now)
-        try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now)])
+        try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now), InputLimitsMiddleware()])
         AccountPage(
             customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, throttle: signInThrottle, secrets: secrets,
             now: now
