@@ -18,6 +18,9 @@ public enum CoordinatorErrorCode: String, Sendable, CaseIterable {
     case storeNoConnection
     /// The connection to the database went during the work: whether its last statement took effect is unknown.
     case storeConnectionLost
+    /// The connection went before a transaction's COMMIT was sent, and the transaction will not send it: nothing
+    /// was changed, so the request may be run again.
+    case storeNotCommitted
     /// The database's schema is newer than this build knows.
     case schemaNewer
     /// The state could not be compiled into bundles.
@@ -40,5 +43,5 @@ public enum CoordinatorErrorCode: String, Sendable, CaseIterable {
 
 extension CodedError where Code == CoordinatorErrorCode {
     /// The database is away (a restart, a failover): a passing condition.
-    public var isStoreUnavailable: Bool { code == .storeNoConnection || code == .storeConnectionLost }
+    public var isStoreUnavailable: Bool { code == .storeNoConnection || code == .storeConnectionLost || code == .storeNotCommitted }
 }

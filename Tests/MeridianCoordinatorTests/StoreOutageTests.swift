@@ -88,6 +88,49 @@ import Testing
         PostgresRunLog.record()
     }
 
+    @Test func aTransactionWhoseConnectionEndsBeforeItsCommitChangesNothingAndSaysSo() async throws {
+        // Before, such a change was answered 503 "outcome unknown" although it had certainly not been committed,
+        // and the fault suite's POST /v1/tokens during a PostgreSQL restart failed on it.
+        guard let location = try Self.testServer() else { return }
+        var store = try PostgresStore(location, logger: TestStores.logger)
+        store.sessionLimit = .seconds(3)
+        let running = store
+        let table = "t_\(UInt32.random(in: 0...UInt32.max))"
+        let outcome = await withThrowingTaskGroup(of: Void.self) { group -> Result<Int, any Error> in
+            group.addTask { try await running.run() }
+            defer { group.cancelAll() }
+            do {
+                try await running.withSession { db in try await db.raw("CREATE TABLE \(unsafeRaw: table) (n INT)").run() }
+                let terminated = Mutex(false)
+                try await running.transaction { db in
+                    try await db.raw("INSERT INTO \(unsafeRaw: table) VALUES (1)").run()
+                    if !terminated.withLock({ let was = $0; $0 = true; return was }) {
+                        let pid = try #require(try await db.raw("SELECT pg_backend_pid() AS pid").first()?.decode(column: "pid", as: Int.self))
+                        try await TestStores.withAdmin(location) { admin in
+                            _ = try await admin.raw("SELECT pg_terminate_backend(\(bind: pid)::integer)").all()
+                        }
+                    }
+                    _ = try await db.raw("SELECT 1").all()
+                }
+                return .success(try await running.withSession { db in
+                    try #require(try await db.raw("SELECT count(*) AS n FROM \(unsafeRaw: table)").first()?.decode(column: "n", as: Int.self))
+                })
+            } catch {
+                let rows = try? await running.withSession { db in
+                    try #require(try await db.raw("SELECT count(*) AS n FROM \(unsafeRaw: table)").first()?.decode(column: "n", as: Int.self))
+                }
+                return rows == 0 ? .failure(error) : .success(-1)
+            }
+        }
+        switch outcome {
+        case .success(let rows):
+            #expect(rows == 1, "run again on a new connection, committed once")
+        case .failure(let error):
+            #expect((error as? CoordinatorError)?.code == .storeNotCommitted, "\(error)")
+        }
+        PostgresRunLog.record()
+    }
+
     @Test func aSessionStillWaitingAfterALossIsAnsweredSoonNotAfterTheSessionLimit() async throws {
         guard let location = try Self.testServer() else { return }
         var store = try PostgresStore(location, logger: TestStores.logger)

@@ -41,16 +41,17 @@ struct ProblemMiddleware: RouterMiddleware {
         }
     }
 
-    /// A GET or HEAD whose database connection went mid-request (PostgreSQL restarting, a failover) is run
-    /// again, twice at most: reads are safe to repeat, and an audited read at worst records the read twice.
-    /// A change is never repeated here; its caller gets the 503 and decides.
+    /// A request whose database connection went mid-request (PostgreSQL restarting, a failover) is run again,
+    /// twice at most, when that is safe: a GET or HEAD always (an audited read at worst records the read twice), a
+    /// change only when its transaction was stopped before its COMMIT (nothing was changed; its body was read
+    /// whole before). A change whose COMMIT was sent gets the 503 that says its outcome is unknown.
     static func retryingReads(_ request: Request, _ handle: () async throws -> Response) async throws -> Response {
-        guard request.method == .get || request.method == .head else { return try await handle() }
+        let read = request.method == .get || request.method == .head
         var tries = 0
         while true {
             do {
                 return try await handle()
-            } catch where tries < 2 && isLostConnection(error) {
+            } catch where tries < 2 && (read ? isLostConnection(error) : isNotCommitted(error)) {
                 tries += 1
                 try await Task.sleep(for: .milliseconds(200))
             }
@@ -59,7 +60,12 @@ struct ProblemMiddleware: RouterMiddleware {
 
     private static func isLostConnection(_ error: any Error) -> Bool {
         let error = (error as? ServerError)?.underlyingError ?? error
-        return (error as? CoordinatorError)?.code == .storeConnectionLost
+        return [.storeConnectionLost, .storeNotCommitted].contains((error as? CoordinatorError)?.code)
+    }
+
+    private static func isNotCommitted(_ error: any Error) -> Bool {
+        let error = (error as? ServerError)?.underlyingError ?? error
+        return (error as? CoordinatorError)?.code == .storeNotCommitted
     }
 
     static func response(_ problem: Problem) -> Response {
@@ -138,7 +144,7 @@ extension Problem {
     /// The database is away (a restart, a failover): a passing condition, so 503 with `Retry-After`.
     static func storeUnavailable(_ error: CoordinatorError) -> Problem {
         let detail =
-            error.code == .storeNoConnection
+            error.code == .storeNoConnection || error.code == .storeNotCommitted
             ? "the coordinator's database is not answering; nothing was changed, try again in a few seconds"
             : "the connection to the coordinator's database was lost during this request; if it was a change, check whether it took effect before trying again"
         var problem = Problem(.serviceUnavailable, detail, type: "https://meridian.example/problems/store-unavailable")
