@@ -17,12 +17,12 @@ struct ProblemMiddleware: RouterMiddleware {
             if let length = request.headers[.contentLength].flatMap(Int.init), length > context.maxUploadSize {
                 throw Problem(.contentTooLarge, "the request body is \(length) bytes; the limit is \(context.maxUploadSize) bytes")
             }
-            if request.method != .get && request.method != .head {
-                do {
-                    _ = try await request.collectBody(upTo: context.maxUploadSize)
-                } catch let error as HTTPError where error.status == .contentTooLarge {
-                    throw Problem(.contentTooLarge, "the request body is over the limit of \(context.maxUploadSize) bytes")
-                }
+            // Read whole, for every method: a request run again (``retryingReads(_:_:)``) reads its body again, and
+            // a streamed body can be read once only (a GET sent with a Content-Type has its body read too).
+            do {
+                _ = try await request.collectBody(upTo: context.maxUploadSize)
+            } catch let error as HTTPError where error.status == .contentTooLarge {
+                throw Problem(.contentTooLarge, "the request body is over the limit of \(context.maxUploadSize) bytes")
             }
             return try await RequestOrigin.$current.withValue(origin) {
                 try await Self.retryingReads(request) { try await next(request, context) }
