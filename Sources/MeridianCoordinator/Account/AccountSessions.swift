@@ -75,7 +75,6 @@ actor AccountSessions {
 
     /// 256 random bits, base64url.
     static func random() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        Base64URL.random(bytes: 32)
     }
 }

@@ -14,8 +14,7 @@ enum MetricsToken {
         if let kept = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !kept.isEmpty {
             return kept
         }
-        var generator = SystemRandomNumberGenerator()
-        let token = "mrm_" + Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let token = "mrm_" + Base64URL.random(bytes: 32)
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         try PrivateFile.write(Data((token + "\n").utf8), to: path)
         return token

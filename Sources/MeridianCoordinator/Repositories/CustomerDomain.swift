@@ -41,8 +41,7 @@ public struct CustomerDomain: Sendable, Hashable {
 
     /// A newly added domain with a fresh, random ownership-verification token (144 bits), pending.
     public init(newDomain domain: String) {
-        var generator = SystemRandomNumberGenerator()
-        self.init(domain: domain, verificationToken: Base64URL.encode((0..<18).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+        self.init(domain: domain, verificationToken: Base64URL.random(bytes: 18))
     }
 
     /// Whether nodes accept mail for it.

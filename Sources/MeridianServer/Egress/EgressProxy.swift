@@ -48,8 +48,7 @@ final class EgressProxy: Sendable {
     static func start(
         policy: @escaping @Sendable () -> EgressPolicy, resolve: @escaping @Sendable (String) throws -> [IPAddress], logger: Logger
     ) async throws -> EgressProxy {
-        var generator = SystemRandomNumberGenerator()
-        let password = (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let password = Base64URL.random(bytes: 24)
         let holder = NIOLockedValueBox<EgressProxy?>(nil)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
