@@ -45,6 +45,8 @@ let package = Package(
             name: "MeridianCore",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+                // RSA signature checks for DKIM (rsa-sha256); ed25519-sha256 uses Crypto's Curve25519.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings

@@ -25,7 +25,7 @@ struct DomainProofTests {
             let job = DomainProofJob(
                 customers: customers,
                 lookup: { name in
-                    guard answering.withLock({ $0 }) else { throw DNSResolver.LookupError(description: "no answer") }
+                    guard answering.withLock({ $0 }) else { throw DNSLookupError(.timeout, "no answer") }
                     return published.withLock { $0[name] ?? [] }
                 },
                 recheckAfter: 86_400, grace: Self.grace, service: TestStores.regions.service, now: { clock.now },

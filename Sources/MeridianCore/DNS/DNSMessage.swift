@@ -1,9 +1,25 @@
-/// The little of the DNS wire format (RFC 1035) the coordinator needs to check customers' records: a query
-/// for one name and type, and the MX and TXT answers of a response, with name compression.
+/// The DNS wire format (RFC 1035) as far as Meridian asks: a query for one name and type, and the A, AAAA,
+/// CNAME, PTR, MX and TXT answers of a response, with name compression. The coordinator checks customers'
+/// MX and TXT records with it; a node's sender authentication (SPF, DKIM, DMARC) asks for all six.
 public enum DNSMessage {
-    public enum RecordType: UInt16, Sendable {
+    public enum RecordType: UInt16, Sendable, CaseIterable, CustomStringConvertible {
+        case a = 1
+        case cname = 5
+        case ptr = 12
         case mx = 15
         case txt = 16
+        case aaaa = 28
+
+        public var description: String {
+            switch self {
+            case .a: "A"
+            case .cname: "CNAME"
+            case .ptr: "PTR"
+            case .mx: "MX"
+            case .txt: "TXT"
+            case .aaaa: "AAAA"
+            }
+        }
     }
 
     /// How a response ended (RCODE): `nameError` is NXDOMAIN, which is an answer (no records), not a failure.
@@ -17,15 +33,66 @@ public enum DNSMessage {
     public struct MX: Sendable, Equatable {
         public var preference: UInt16
         public var host: String
+
+        public init(preference: UInt16, host: String) {
+            self.preference = preference
+            self.host = host
+        }
+    }
+
+    /// What one answer record holds, for the types Meridian asks about.
+    public enum RecordData: Sendable, Equatable {
+        case address(IPAddress)
+        /// The target of a CNAME or PTR record.
+        case name(String)
+        case mx(MX)
+        /// A TXT record's character-strings, joined (RFC 7208 §3.3, RFC 6376 §3.6.2.2).
+        case txt(String)
+    }
+
+    public struct Record: Sendable, Equatable {
+        public var name: String
+        public var ttl: UInt32
+        public var data: RecordData
+
+        public init(name: String, ttl: UInt32, data: RecordData) {
+            self.name = name
+            self.ttl = ttl
+            self.data = data
+        }
     }
 
     public struct Response: Sendable, Equatable {
         public var id: UInt16
         public var code: ResponseCode
         public var truncated: Bool
-        public var mx: [MX]
+        /// The question's name and type, so that a client can match the answer to what it asked.
+        public var question: (name: String, type: UInt16)?
+        public var records: [Record]
+
+        public static func == (lhs: Response, rhs: Response) -> Bool {
+            lhs.id == rhs.id && lhs.code == rhs.code && lhs.truncated == rhs.truncated && lhs.records == rhs.records
+                && lhs.question?.name == rhs.question?.name && lhs.question?.type == rhs.question?.type
+        }
+
+        /// MX answers, lowest preference first.
+        public var mx: [MX] {
+            records.compactMap { if case .mx(let mx) = $0.data { mx } else { nil } }.sorted { ($0.preference, $0.host) < ($1.preference, $1.host) }
+        }
+
         /// TXT answers, each record's strings joined.
-        public var txt: [String]
+        public var txt: [String] {
+            records.compactMap { if case .txt(let text) = $0.data { text } else { nil } }
+        }
+
+        public var addresses: [IPAddress] {
+            records.compactMap { if case .address(let address) = $0.data { address } else { nil } }
+        }
+
+        /// CNAME and PTR targets.
+        public var names: [String] {
+            records.compactMap { if case .name(let name) = $0.data { name } else { nil } }
+        }
     }
 
     public struct FormatError: Error, Sendable, CustomStringConvertible {
@@ -45,6 +112,25 @@ public enum DNSMessage {
         return bytes
     }
 
+    /// Whether `name` can be asked for: 1 to 127 labels of 1 to 63 visible ASCII characters, at most 253 in
+    /// all. Wider than a host name (``DomainName``): `_dmarc`, `_domainkey` and SPF macro expansions use `_`.
+    public static func isQueryable(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...253).contains(bytes.count) else { return false }
+        var length = 0
+        for byte in bytes {
+            if byte == 0x2E {
+                guard length > 0 else { return false }
+                length = 0
+            } else {
+                guard byte > 0x20, byte < 0x7F else { return false }
+                length += 1
+                guard length <= 63 else { return false }
+            }
+        }
+        return length > 0
+    }
+
     public static func parse(_ bytes: [UInt8]) throws(FormatError) -> Response {
         var reader = Reader(bytes: bytes)
         let id = try reader.u16()
@@ -56,39 +142,59 @@ public enum DNSMessage {
         _ = try reader.u16()
         let rcode = UInt8(flags & 0x000f)
         var response = Response(
-            id: id, code: rcode == 0 ? .noError : rcode == 3 ? .nameError : .other(rcode), truncated: flags & 0x0200 != 0, mx: [], txt: [])
-        for _ in 0..<questions {
-            _ = try reader.name()
-            try reader.skip(4)
+            id: id, code: rcode == 0 ? .noError : rcode == 3 ? .nameError : .other(rcode), truncated: flags & 0x0200 != 0, question: nil,
+            records: [])
+        for index in 0..<questions {
+            let name = try reader.name()
+            let type = try reader.u16()
+            try reader.skip(2)
+            if index == 0 { response.question = (name, type) }
         }
         for _ in 0..<answers {
-            _ = try reader.name()
+            let name = try reader.name()
             let type = try reader.u16()
             let klass = try reader.u16()
-            try reader.skip(4)
+            let ttl = UInt32(try reader.u16()) << 16 | UInt32(try reader.u16())
             let length = Int(try reader.u16())
             let end = reader.offset + length
             guard end <= bytes.count else { throw FormatError("a record runs past the end of the message") }
-            if klass == 1, type == RecordType.mx.rawValue {
-                let preference = try reader.u16()
-                response.mx.append(MX(preference: preference, host: try reader.name()))
-            } else if klass == 1, type == RecordType.txt.rawValue {
-                var text: [UInt8] = []
-                while reader.offset < end {
-                    let count = Int(try reader.u8())
-                    text += try reader.take(count)
-                }
-                response.txt.append(String(decoding: text, as: UTF8.self))
+            if klass == 1, let data = try reader.recordData(type: type, length: length, end: end) {
+                response.records.append(Record(name: name, ttl: ttl, data: data))
             }
             reader.offset = end
         }
-        response.mx.sort { ($0.preference, $0.host) < ($1.preference, $1.host) }
         return response
     }
 
     struct Reader {
         let bytes: [UInt8]
         var offset = 0
+
+        mutating func recordData(type: UInt16, length: Int, end: Int) throws(FormatError) -> RecordData? {
+            switch RecordType(rawValue: type) {
+            case .a:
+                guard length == 4 else { throw FormatError("an A record is not 4 bytes long") }
+                return .address(.v4(try take(4)))
+            case .aaaa:
+                guard length == 16 else { throw FormatError("an AAAA record is not 16 bytes long") }
+                return .address(.v6(try take(16)))
+            case .cname, .ptr:
+                return .name(try name())
+            case .mx:
+                let preference = try u16()
+                return .mx(MX(preference: preference, host: try name()))
+            case .txt:
+                var text: [UInt8] = []
+                while offset < end {
+                    let count = Int(try u8())
+                    guard offset + count <= end else { throw FormatError("a TXT string runs past its record") }
+                    text += try take(count)
+                }
+                return .txt(String(decoding: text, as: UTF8.self))
+            case nil:
+                return nil
+            }
+        }
 
         mutating func u8() throws(FormatError) -> UInt8 {
             guard offset < bytes.count else { throw FormatError("the message is cut short") }

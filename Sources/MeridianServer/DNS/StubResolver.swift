@@ -1,0 +1,191 @@
+import Foundation
+import MeridianCore
+import NIOCore
+import NIOPosix
+
+/// A DNS stub resolver: asks one recursive resolver over UDP, falls back to TCP when the answer is truncated,
+/// tries twice `timeout` apart, and, when it caches, keeps answers for their TTL (at most an hour; names that do
+/// not exist for a minute). A node authenticates senders with a caching one; the coordinator checks customers'
+/// records with one that does not cache, since a customer who just fixed a record checks again at once.
+public final class StubResolver: DNSLookup, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    public let timeout: TimeAmount
+    let cache: DNSCache?
+
+    public init(host: String, port: Int = 53, timeout: TimeAmount = .seconds(2), caching: Bool = false) {
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.cache = caching ? DNSCache() : nil
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// `HOST`, `HOST:PORT` or `[IPv6]:PORT`; the host must be an IP address. Nil when `text` is none of these.
+    public convenience init?(parsing text: String, timeout: TimeAmount = .seconds(2), caching: Bool = false) {
+        var host = text
+        var port = 53
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if rest.hasPrefix(":") { port = Int(rest.dropFirst()) ?? -1 } else if !rest.isEmpty { return nil }
+        } else if text.filter({ $0 == ":" }).count == 1, let colon = text.firstIndex(of: ":") {
+            host = String(text[..<colon])
+            port = Int(text[text.index(after: colon)...]) ?? -1
+        }
+        guard (1...65_535).contains(port), (try? SocketAddress(ipAddress: host, port: port)) != nil else { return nil }
+        self.init(host: host, port: port, timeout: timeout, caching: caching)
+    }
+
+    /// The first nameserver of /etc/resolv.conf, or 127.0.0.1.
+    public static func system(timeout: TimeAmount = .seconds(2), caching: Bool = false) -> StubResolver {
+        let text = (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? ""
+        for line in text.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if fields.count >= 2, fields[0] == "nameserver", let resolver = StubResolver(parsing: String(fields[1]), timeout: timeout, caching: caching) {
+                return resolver
+            }
+        }
+        return StubResolver(host: "127.0.0.1", timeout: timeout, caching: caching)
+    }
+
+    public func lookup(_ name: String, _ type: DNSMessage.RecordType) async throws(DNSLookupError) -> DNSAnswer {
+        let name = name.lowercased().hasSuffix(".") ? String(name.lowercased().dropLast()) : name.lowercased()
+        guard DNSMessage.isQueryable(name) else {
+            throw DNSLookupError(.invalidName, "\(name.prefix(80)) is not a domain name")
+        }
+        if let cached = await cache?.answer(name, type) { return cached }
+        var lastError = DNSLookupError(.timeout, "\(self) did not answer")
+        for _ in 0..<2 {
+            do {
+                let response = try await ask(name, type)
+                switch response.code {
+                case .noError, .nameError:
+                    let answer = DNSAnswer(nameExists: response.code == .noError, records: response.records)
+                    await cache?.store(answer, name, type)
+                    return answer
+                case .other(let code):
+                    // SERVFAIL and the like are the resolver's answer; asking again at once rarely changes it.
+                    throw DNSLookupError(.serverFailure, "\(self) answered RCODE \(code) for \(name) \(type)")
+                }
+            } catch let error as DNSLookupError {
+                if error.code == .serverFailure { throw error }
+                lastError = error
+            } catch {
+                lastError = DNSLookupError(.timeout, "\(self): \(error)")
+            }
+        }
+        throw lastError
+    }
+
+    /// One exchange: UDP, and TCP when the UDP answer is truncated.
+    private func ask(_ name: String, _ type: DNSMessage.RecordType) async throws -> DNSMessage.Response {
+        let id = UInt16.random(in: 0...UInt16.max)
+        let query = DNSMessage.query(id: id, name: name, type: type)
+        let response = try await withDeadline { try await self.udp(query, id: id, name: name, type: type) }
+        guard response.truncated else { return response }
+        return try await withDeadline { try await self.tcp(query, id: id, name: name, type: type) }
+    }
+
+    private func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let timeout = self.timeout
+        let description = self.description
+        return try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: .nanoseconds(timeout.nanoseconds))
+                throw DNSLookupError(.timeout, "\(description) did not answer within \(timeout.nanoseconds / 1_000_000) ms")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    private func matches(_ response: DNSMessage.Response, id: UInt16, name: String, type: DNSMessage.RecordType) -> Bool {
+        response.id == id && response.question.map { $0.name == name && $0.type == type.rawValue } ?? false
+    }
+
+    private func udp(_ query: [UInt8], id: UInt16, name: String, type: DNSMessage.RecordType) async throws -> DNSMessage.Response {
+        let server = try SocketAddress(ipAddress: host, port: port)
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: host.contains(":") ? "::" : "0.0.0.0", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(AddressedEnvelope(remoteAddress: server, data: ByteBuffer(bytes: query)))
+            var malformed = false
+            for try await envelope in inbound {
+                guard envelope.remoteAddress == server else { continue }
+                // A reply that does not parse or names another question is ignored (it may be spoofed); if no
+                // good one follows, the timeout says the server answered garbage.
+                guard let response = try? DNSMessage.parse(Array(buffer: envelope.data)), matches(response, id: id, name: name, type: type) else {
+                    malformed = true
+                    continue
+                }
+                return response
+            }
+            throw DNSLookupError(malformed ? .malformed : .timeout, "\(self) closed before answering")
+        }
+    }
+
+    private func tcp(_ query: [UInt8], id: UInt16, name: String, type: DNSMessage.RecordType) async throws -> DNSMessage.Response {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: host, port: port) { channel in
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(bytes: [UInt8(query.count >> 8), UInt8(query.count & 0xff)] + query))
+            var received = ByteBuffer()
+            for try await chunk in inbound {
+                received.writeImmutableBuffer(chunk)
+                guard let length = received.getInteger(at: received.readerIndex, as: UInt16.self),
+                    received.readableBytes >= 2 + Int(length)
+                else { continue }
+                let bytes = received.getBytes(at: received.readerIndex + 2, length: Int(length)) ?? []
+                guard let response = try? DNSMessage.parse(bytes), matches(response, id: id, name: name, type: type) else {
+                    throw DNSLookupError(.malformed, "\(self) answered over TCP with something that is not the answer")
+                }
+                return response
+            }
+            throw DNSLookupError(.malformed, "\(self) closed the TCP connection before answering")
+        }
+    }
+}
+
+/// Answers kept for their TTL, at most `capacity` of them (the oldest go first when it is full).
+actor DNSCache {
+    struct Key: Hashable {
+        var name: String
+        var type: UInt16
+    }
+
+    private var entries: [Key: (answer: DNSAnswer, expires: ContinuousClock.Instant)] = [:]
+    private var order: [Key] = []
+    let capacity: Int
+
+    init(capacity: Int = 10_000) { self.capacity = capacity }
+
+    func answer(_ name: String, _ type: DNSMessage.RecordType) -> DNSAnswer? {
+        let key = Key(name: name, type: type.rawValue)
+        guard let entry = entries[key] else { return nil }
+        guard entry.expires > .now else {
+            entries[key] = nil
+            return nil
+        }
+        return entry.answer
+    }
+
+    func store(_ answer: DNSAnswer, _ name: String, _ type: DNSMessage.RecordType) {
+        let ttl = answer.records.isEmpty ? 60 : min(answer.records.map(\.ttl).min() ?? 0, 3600)
+        guard ttl > 0 else { return }
+        let key = Key(name: name, type: type.rawValue)
+        if entries[key] == nil { order.append(key) }
+        entries[key] = (answer, .now + .seconds(Int(ttl)))
+        while entries.count > capacity, !order.isEmpty {
+            entries[order.removeFirst()] = nil
+        }
+        if order.count > capacity * 2 { order = order.filter { entries[$0] != nil } }
+    }
+}
