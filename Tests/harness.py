@@ -186,6 +186,17 @@ class SMTPSink:
 # The test deployments let webhooks be http on loopback, where the sinks listen; nothing else private. A bundle
 # carries it as "egress"; `meridian coordinator` is told with the flags an operator would use.
 TEST_EGRESS = {"allow_http": True, "allow_networks": ["127.0.0.0/8"]}
+
+_QUIET_DNS = []
+
+
+def quiet_dns():
+    """One DNS server (dnslib on loopback) for every node a test process starts without a zone of its own, so
+    that sender authentication asks a server that answers at once (NXDOMAIN for every name) instead of the
+    machine's resolver. Tests that publish SPF, DKIM or DMARC records give a node their own DNSZone."""
+    if not _QUIET_DNS:
+        _QUIET_DNS.append(DNSZone())
+    return _QUIET_DNS[0]
 TEST_EGRESS_FLAGS = ("--webhook-allow-http", "--webhook-allow-network", "127.0.0.0/8")
 
 
@@ -204,7 +215,7 @@ class Node:
     certificate of that PKI's coordinator CA."""
 
     def __init__(self, workdir, customers, elsewhere=(), lifetime="1h", smarthost=None, tls=False,
-                 webhook_timeout=2, idle_timeout=30, spool=None, extra=(), region="eu", write_bundle=True, egress=None):
+                 webhook_timeout=2, idle_timeout=30, spool=None, extra=(), region="eu", write_bundle=True, egress=None, dns=None):
         self.workdir = workdir
         self.egress = TEST_EGRESS if egress is None else egress
         self.region = region
@@ -232,6 +243,7 @@ class Node:
             "--smtp-host", "127.0.0.1", "--smtp-port", str(self.smtp_port), "--control-port", str(self.control_port),
             "--probe-port", str(self.probe_port),
             "--webhook-timeout", str(webhook_timeout), "--idle-timeout", str(idle_timeout), "--hostname", "eu.mx.test",
+            "--dns-resolver", (dns or quiet_dns()).address,
         ]
         if smarthost:
             self.args += ["--smarthost", f"127.0.0.1:{smarthost}"]
@@ -320,46 +332,73 @@ def fetch(url, method="GET", body=None, context=None, headers=()):
 
 
 class DNSZone:
-    """A real DNS server on UDP loopback (dnslib), answering MX, TXT and A from a dict the test changes as it
-    goes: {"name": {"MX": ["host", ...], "TXT": ["text", ...], "A": ["127.1.0.1", ...]}}. Unknown names get
-    NXDOMAIN. MX records get preferences 10, 20, ... in list order unless given as (preference, host)."""
+    """A real DNS server on loopback (dnslib, UDP and TCP on one port), answering MX, TXT, A and AAAA from a dict
+    the test changes as it goes: {"name": {"MX": ["host", ...], "TXT": ["text", ...], "A": ["127.1.0.1", ...]}}.
+    Unknown names get NXDOMAIN. MX records get preferences 10, 20, ... in list order unless given as
+    (preference, host). TXT values longer than 255 characters are split into strings as DNS requires.
+
+    Like a real server, UDP answers over 512 bytes come truncated (TC set, no records), so a client must ask
+    again over TCP. `mode` makes the server misbehave: "timeout" (never answers), "garbage" (answers bytes
+    that are not DNS), "servfail"; `queries` counts what it was asked, as (name, type, protocol)."""
 
     def __init__(self):
-        from dnslib import A, MX, QTYPE, RCODE, RR, TXT
-        from dnslib.server import BaseResolver, DNSLogger, DNSServer
+        from dnslib import AAAA, A, MX, QTYPE, RCODE, RR, TXT
+        from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 
         self.records = {}
+        self.mode = None
+        self.queries = []
         zone = self
+
+        def txt(value):
+            return TXT([value[i:i + 255] for i in range(0, len(value), 255)] or [""])
 
         class Resolver(BaseResolver):
             def resolve(self, request, handler):
                 reply = request.reply()
                 name = str(request.q.qname).rstrip(".").lower()
+                kind = QTYPE[request.q.qtype]
+                zone.queries.append((name, kind, handler.protocol))
+                if zone.mode == "servfail":
+                    reply.header.rcode = RCODE.SERVFAIL
+                    return reply
                 entry = zone.records.get(name)
                 if entry is None:
                     reply.header.rcode = RCODE.NXDOMAIN
                     return reply
-                kind = QTYPE[request.q.qtype]
                 for index, value in enumerate(entry.get(kind, [])):
                     if kind == "MX":
                         preference, host = value if isinstance(value, tuple) else (10 * (index + 1), value)
                         rdata = MX(host, preference=preference)
                     else:
-                        rdata = A(value) if kind == "A" else TXT(value)
+                        rdata = {"A": A, "AAAA": AAAA}.get(kind, txt)(value)
                     reply.add_answer(RR(request.q.qname, request.q.qtype, rdata=rdata, ttl=60))
                 return reply
 
+        class Handler(DNSHandler):
+            udplen = 512
+
+            def get_reply(self, data):
+                if zone.mode == "timeout":
+                    time.sleep(30)
+                if zone.mode == "garbage":
+                    return bytes(data[:2]) + b"\x81\x80 not a DNS message at all"
+                return super().get_reply(data)
+
         self.port = free_port()
         quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data")
-        self.server = DNSServer(Resolver(), port=self.port, address="127.0.0.1", logger=quiet)
-        self.server.start_thread()
+        self.servers = [DNSServer(Resolver(), port=self.port, address="127.0.0.1", logger=quiet, handler=Handler, tcp=tcp)
+                        for tcp in (False, True)]
+        for server in self.servers:
+            server.start_thread()
 
     @property
     def address(self):
         return f"127.0.0.1:{self.port}"
 
     def close(self):
-        self.server.stop()
+        for server in self.servers:
+            server.stop()
 
 
 # Clients: SMTP, the admin API and plain HTTP.
@@ -442,7 +481,8 @@ def start_node(work, node_port, join, smtp_port, control_port, probe_port, pull_
     return subprocess.Popen(
         [*wrapper, MERIDIAN, "node", "--region", region, "--regions", os.path.join(ROOT, "Regions"), "--data-dir", os.path.join(work, "node"),
          "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port), "--control-port", str(control_port), "--probe-port", str(probe_port),
-         "--coordinator", f"https://127.0.0.1:{node_port}", *(["--join", join] if join else []), "--pull-interval", str(pull_interval)],
+         "--coordinator", f"https://127.0.0.1:{node_port}", *(["--join", join] if join else []), "--pull-interval", str(pull_interval),
+         "--dns-resolver", quiet_dns().address],
         cwd=ROOT, stdout=open(os.path.join(work, "node.log"), "ab"), stderr=subprocess.STDOUT, start_new_session=True,
         env=dict(os.environ, **(env or {})))
 
@@ -485,7 +525,8 @@ class Up:
         self.offset = free_port() % 20000 + 2000
         self.port = 8080 + self.offset
         self.log_path = tmp_path / "up.log"
-        self.process = subprocess.Popen([MERIDIAN, "up", "--data-dir", self.data, "--port-offset", str(self.offset)], cwd=ROOT,
+        self.process = subprocess.Popen([MERIDIAN, "up", "--data-dir", self.data, "--port-offset", str(self.offset),
+                                         "--dns-resolver", quiet_dns().address], cwd=ROOT,
                                         stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
         wait_for(self.started, timeout=30, what="the up banner")
         self.admin = open(f"{self.data}/admin-token").read().strip()

@@ -36,6 +36,13 @@ public struct NodeConfiguration: Sendable {
     public var smarthost: Smarthost?
     /// The analysis service of the `content_analysis` step; it runs only where the config in force allows it.
     public var analysisURL: String?
+    /// Whether the node checks SPF, DKIM and DMARC for each message (on unless turned off).
+    public var authenticatesSenders = true
+    /// The recursive resolver sender authentication asks, `HOST[:PORT]`; nil takes /etc/resolv.conf's first.
+    public var dnsResolver: String?
+    /// The Public Suffix List DMARC finds organizational domains with (the project ships
+    /// `Regions/public_suffix_list.dat`); nil leaves only the list's default rule, that the last label is the suffix.
+    public var publicSuffixListPath: String?
     public var deliveryConcurrency = 64
     /// How long a webhook has to answer.
     public var webhookTimeout: Duration = .seconds(30)

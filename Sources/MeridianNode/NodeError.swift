@@ -35,4 +35,6 @@ public enum NodeErrorCode: String, Sendable, CaseIterable {
     case metadataStoreTooNew
     /// A backup of the node's metadata cannot be made or restored.
     case backupFailed
+    /// A setting names a file or address the node cannot use (the DNS resolver, the Public Suffix List).
+    case settingInvalid
 }

@@ -54,6 +54,19 @@ public struct NodeMetrics: Sendable {
 
     func queueDepth(_ depth: Int) { depthGauge.record(depth) }
 
+    /// One check's verdict for one message: `check` is spf, dkim (per signature) or dmarc.
+    func authentication(check: String, result: String) {
+        Metrics.Counter(
+            label: "meridian_sender_authentication_total", dimensions: [("region", region), ("check", check), ("result", result)], factory: factory
+        ).increment()
+    }
+
+    /// How long a message's SPF, DKIM and DMARC checks took together.
+    func authenticationTime(_ duration: Duration) {
+        Metrics.Timer(label: "meridian_sender_authentication_seconds", dimensions: [("region", region)], factory: factory)
+            .recordNanoseconds(duration.nanoseconds)
+    }
+
     /// A customer's webhook failed often enough in a row that its deliveries are paused (``CircuitBreaker``).
     func circuitOpened() {
         Metrics.Counter(label: "meridian_webhook_circuit_opened_total", dimensions: [("region", region)], factory: factory).increment()

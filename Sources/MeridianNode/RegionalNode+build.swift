@@ -48,6 +48,7 @@ extension RegionalNode {
             let metrics = NodeMetrics(region: region.id.rawValue, registry: registry)
             metrics.certificateExpiry(enrollment.expiresAt)
             let analyzer = ContentAnalyzer(url: configuration.analysisURL, egress: egress, logger: logger)
+            let authentication = try senderAuthentication(configuration, metrics: metrics, logger: logger)
             let queue = DeliveryQueue(
                 region: region, config: config, spool: spool, store: store, webhooks: webhooks, analyzer: analyzer, metrics: metrics,
                 smarthost: configuration.smarthost, hostname: configuration.smtp.hostname, concurrency: configuration.deliveryConcurrency,
@@ -56,7 +57,7 @@ extension RegionalNode {
                 .resume(recovered)
             let processor = MessageProcessor(
                 region: region, config: config, spool: spool, store: store, webhooks: webhooks, queue: queue, analyzer: analyzer,
-                metrics: metrics, logger: logger, now: now)
+                authentication: authentication, metrics: metrics, logger: logger, now: now)
             let smtp = SMTPServer(configuration: configuration.smtp, tls: tls, intake: processor, metrics: metrics, logger: logger) {
                 let directory = config.directory
                 return (directory, directory.bundle.version)
@@ -159,6 +160,34 @@ extension RegionalNode {
                 "node: this node's certificate expired at \(ISOTime.string(enrollment.expiresAt)) while it was down; it serves mail with the config it has, but the coordinator refuses it. Enroll it again: meridian nodes revoke \(enrollment.node); meridian nodes enroll \(enrollment.region) \(enrollment.node) --control-url \(enrollment.controlURL); then restart it with --join NEW-TOKEN")
         }
         return enrollment
+    }
+
+    /// SPF, DKIM and DMARC with the configured resolver (caching) and Public Suffix List; nil when turned off.
+    static func senderAuthentication(_ configuration: NodeConfiguration, metrics: NodeMetrics, logger: Logger) throws -> SenderAuthenticationStep? {
+        guard configuration.authenticatesSenders else { return nil }
+        let resolver: StubResolver
+        if let address = configuration.dnsResolver {
+            guard let parsed = StubResolver(parsing: address, caching: true) else {
+                throw NodeError(.settingInvalid, "--dns-resolver \(address): expected an IP address with an optional port, such as 127.0.0.1:53")
+            }
+            resolver = parsed
+        } else {
+            resolver = .system(caching: true)
+        }
+        var suffixes = PublicSuffixList(parsing: "")
+        if let path = configuration.publicSuffixListPath {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw NodeError(.settingInvalid, "--public-suffix-list \(path) cannot be read (the project ships Regions/public_suffix_list.dat)")
+            }
+            suffixes = PublicSuffixList(parsing: text)
+            guard suffixes.count > 0 else { throw NodeError(.settingInvalid, "--public-suffix-list \(path) holds no rules") }
+        } else {
+            logger.warning("node: no Public Suffix List; DMARC takes the last two labels of a domain as its organization")
+        }
+        logger.info("node: authenticating senders (SPF, DKIM, DMARC) with the resolver \(resolver) and \(suffixes.count) public suffix rules")
+        return SenderAuthenticationStep(
+            authenticator: SenderAuthenticator(dns: resolver, suffixes: suffixes, now: configuration.now), hostname: configuration.smtp.hostname,
+            metrics: metrics)
     }
 
     static func tlsContext(_ configuration: NodeConfiguration) throws -> NIOSSLContext? {

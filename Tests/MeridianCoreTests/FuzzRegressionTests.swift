@@ -22,6 +22,29 @@ struct FuzzRegressionTests {
         #expect(try JSONSerialization.jsonObject(with: Data(payload)) is NSDictionary)
     }
 
+    /// The `auth` target: the first byte picks DNS answers, SPF, DKIM or DMARC (Fuzz/AUTHFuzzTarget.swift).
+    @Test(arguments: inputs("auth"))
+    func authInput(_ name: String) async throws {
+        let bytes = try [UInt8](Data(contentsOf: Self.directory.appendingPathComponent("auth/\(name)")))
+        guard let first = bytes.first else { return }
+        let input = Array(bytes.dropFirst())
+        let text = String(decoding: input, as: UTF8.self)
+        switch first % 4 {
+        case 0:
+            if let response = try? DNSMessage.parse(input) { #expect(response.records.count <= input.count / 11) }
+        case 1:
+            _ = try? SPFRecord(parsing: "v=spf1 " + text)
+        case 2:
+            let results = await DKIMVerifier(dns: TableDNS()).verify(input)
+            #expect(results.count <= DKIMVerifier.signatureLimit)
+        default:
+            _ = try? DMARCRecord(parsing: "v=DMARC1; " + text)
+            let result = await DMARCCheck(dns: TableDNS(), suffixes: PublicSuffixList(parsing: "com")).check(
+                fromFields: [input], spf: SPFResult(.none, domain: ""), dkim: [])
+            #expect(!result.fromDomain.contains("@"))
+        }
+    }
+
     @Test(arguments: inputs("smtp"))
     func smtpInput(_ name: String) throws {
         let bytes = try [UInt8](Data(contentsOf: Self.directory.appendingPathComponent("smtp/\(name)")))

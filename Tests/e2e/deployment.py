@@ -142,6 +142,7 @@ class Node(Process):
             "--control-host", self.address, "--control-port", str(self.control_port), "--probe-port", str(self.probe_port),
             "--coordinator", deployment.node_url, "--join", enrolled["join_token"],
             "--smarthost", f"127.0.0.1:{deployment.smarthost.port}", "--webhook-timeout", "5", "--idle-timeout", "20",
+            "--dns-resolver", deployment.dns.address,
         ]
         super().__init__(self.id, args, os.path.join(deployment.work, f"{self.id}.log"), env={"LOG_LEVEL": "info"}, ready=self.answers)
 

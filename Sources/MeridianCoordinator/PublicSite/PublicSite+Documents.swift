@@ -219,6 +219,11 @@ extension PublicSite {
         ("size", "The message size in bytes", false),
         (MetadataField.tls.rawValue, "The TLS version and cipher of the connection", true),
         (MetadataField.serverResponse.rawValue, "The webhook's answer (status and start of its body)", true),
+        (
+            MetadataField.authentication.rawValue,
+            "SPF, DKIM and DMARC results, with the sender, signer and From domains they name (checked in the region, by the node's own DNS lookups)",
+            true
+        ),
         ("processing_time", "How long delivery attempts took", false),
         ("config_version", "The signed config version in force, so it is provable which rules applied", false),
         ("flags", "Parser findings such as malformed headers", false),

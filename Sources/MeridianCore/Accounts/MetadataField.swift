@@ -10,4 +10,6 @@ public enum MetadataField: String, Sendable, CaseIterable, Codable, Hashable {
     case date
     case tls
     case serverResponse = "server_response"
+    /// The SPF, DKIM and DMARC verdicts and the domains they name (the sender's, the signers', the From's).
+    case authentication
 }

@@ -11,6 +11,8 @@ public struct MessageEnvelope: Sendable, Hashable {
     public var tls: SMTPTLSInfo?
     /// The message size in octets as received.
     public var size: Int
+    /// What the node learned about the sender (SPF, DKIM, DMARC); nil when the node does not check.
+    public var authentication: SenderAuthentication?
 
     public init(to: String, recipients: [String], from: String, heloDomain: String, remoteIP: String, tls: SMTPTLSInfo?, size: Int) {
         self.to = to

@@ -60,6 +60,48 @@ public enum WebhookPayload {
         json.field("tls_cipher", envelope.tls?.cipher)
         json.field("tls_version", envelope.tls?.version)
         json.field("size", envelope.size)
+        if let authentication = envelope.authentication { writeAuthentication(authentication, to: &json) }
+        json.endObject()
+    }
+
+    /// CloudMailin's shapes: `spf {result, domain}`, `dkim {success, result[{result, domain, selector}]}`,
+    /// `dmarc {success, result, details{...}}`, each with Meridian's `reason` where there is one.
+    private static func writeAuthentication(_ authentication: SenderAuthentication, to json: inout JSONWriter) {
+        json.key("spf")
+        json.beginObject()
+        json.field("result", authentication.spf.result.rawValue)
+        json.field("domain", authentication.spf.domain)
+        if let reason = authentication.spf.reason { json.field("reason", reason) }
+        json.endObject()
+        json.key("dkim")
+        json.beginObject()
+        json.field("success", authentication.dkim.contains { $0.result == .pass })
+        json.key("result")
+        json.beginArray()
+        for signature in authentication.dkim {
+            json.beginObject()
+            json.field("result", signature.result.rawValue)
+            json.field("domain", signature.domain)
+            json.field("selector", signature.selector)
+            if let reason = signature.reason { json.field("reason", reason) }
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+        let dmarc = authentication.dmarc
+        json.key("dmarc")
+        json.beginObject()
+        json.field("success", dmarc.result == .pass)
+        json.field("result", dmarc.result.rawValue)
+        json.key("details")
+        json.beginObject()
+        json.field("from_domain", dmarc.fromDomain)
+        json.field("organizational_domain", dmarc.organizationalDomain)
+        json.field("policy", dmarc.policy?.rawValue)
+        json.field("spf_aligned", dmarc.spfAligned)
+        json.field("dkim_aligned", dmarc.dkimAligned)
+        if let reason = dmarc.reason { json.field("reason", reason) }
+        json.endObject()
         json.endObject()
     }
 

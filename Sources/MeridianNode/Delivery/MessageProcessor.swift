@@ -17,14 +17,18 @@ public final class MessageProcessor: MessageIntake {
     let webhooks: WebhookClient
     let queue: DeliveryQueue
     let analyzer: ContentAnalyzer
+    /// Nil when the node does not authenticate senders (`--sender-authentication off`).
+    let authentication: SenderAuthenticationStep?
     let metrics: NodeMetrics
     let logger: Logger
 
     init(
         region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, queue: DeliveryQueue,
-        analyzer: ContentAnalyzer, metrics: NodeMetrics, logger: Logger, now: @escaping @Sendable () -> Date
+        analyzer: ContentAnalyzer, authentication: SenderAuthenticationStep?, metrics: NodeMetrics, logger: Logger,
+        now: @escaping @Sendable () -> Date
     ) {
         self.now = now
+        self.authentication = authentication
         self.analyzer = analyzer
         self.region = region
         self.config = config
@@ -47,19 +51,25 @@ public final class MessageProcessor: MessageIntake {
             }
             customers.append(customer)
         }
-        let message = MIMEMessage(parsing: transaction.data)
-        let spooled = SpooledMessage(
+        var data = transaction.data
+        var verdicts: SenderAuthentication? = nil
+        if let authentication {
+            (data, verdicts) = await authentication.run(transaction)
+        }
+        let message = MIMEMessage(parsing: data)
+        var spooled = SpooledMessage(
             id: ResourceID.make(prefix: "eml", at: now()), receivedAt: now(), remoteIP: transaction.remoteAddress, helo: transaction.helo,
             tls: transaction.tls, from: transaction.from.map(String.init(describing:)) ?? "",
             recipients: zip(transaction.recipients, customers).map {
                 .init(address: $0.mailbox.description, customer: $1.id, webhookID: WebhookSignature.makeMessageID())
             },
             configVersion: configVersion)
+        spooled.authentication = verdicts
         if customers.first?.webhook.mode == .sync {
-            return await deliverNow(spooled, data: transaction.data, message: message, customers: customers, under: directory.bundle)
+            return await deliverNow(spooled, data: data, message: message, customers: customers, under: directory.bundle)
         }
         do {
-            try await spool.append(spooled, data: transaction.data)
+            try await spool.append(spooled, data: data)
         } catch let error as NodeError where error.code == .spoolFull {
             logger.error("smtp: spool disk full; answering 452", metadata: ["message": "\(spooled.id)"])
             return SMTPReply(452, "4.3.1", "Insufficient system storage; try again later")
@@ -68,12 +78,12 @@ public final class MessageProcessor: MessageIntake {
             return SMTPReply(451, "4.3.0", "Local error in processing; try again later")
         }
         for (index, customer) in customers.enumerated() {
-            await store.insert(Self.record(spooled, index, message, customer, size: transaction.data.count, status: .queued))
+            await store.insert(Self.record(spooled, index, message, customer, size: data.count, status: .queued))
         }
         metrics.accepted(recipients: customers.count)
         // Per message, so at debug only; the client address is masked by the process's log handler.
         logger.debug("smtp: accepted", metadata: ["message": "\(spooled.id)", "remote_ip": "\(spooled.remoteIP)", "recipients": "\(customers.count)"])
-        await queue.enqueue(spooled, data: transaction.data, parsed: message)
+        await queue.enqueue(spooled, data: data, parsed: message)
         return SMTPReply(250, "2.0.0", "Queued as \(spooled.id)")
     }
 

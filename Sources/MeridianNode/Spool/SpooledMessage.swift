@@ -13,6 +13,8 @@ public struct SpooledMessage: Sendable, Hashable, Codable {
     public var from: String
     public var recipients: [Recipient]
     public var configVersion: Int
+    /// The sender's SPF, DKIM and DMARC results, found once when the message arrived.
+    public var authentication: SenderAuthentication?
 
     public struct Recipient: Sendable, Hashable, Codable {
         public var address: String
@@ -26,14 +28,16 @@ public struct SpooledMessage: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, from, recipients, helo, tls
+        case id, from, recipients, helo, tls, authentication
         case receivedAt = "received_at", remoteIP = "remote_ip", configVersion = "config_version"
     }
 
     /// The envelope of one recipient's delivery, as the webhook payload and the metadata record see it.
     func envelope(for recipient: Recipient, size: Int) -> MessageEnvelope {
-        MessageEnvelope(
+        var envelope = MessageEnvelope(
             to: recipient.address, recipients: recipients.map(\.address), from: from, heloDomain: helo, remoteIP: remoteIP,
             tls: tls, size: size)
+        envelope.authentication = authentication
+        return envelope
     }
 }

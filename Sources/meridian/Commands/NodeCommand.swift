@@ -96,6 +96,15 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Most SMTP connections open at once.")
     var maxConnections = 2_000
 
+    @Option(help: "on: check SPF, DKIM and DMARC for every message and post the verdicts; off: do not (the payload then has no spf, dkim or dmarc).")
+    var senderAuthentication: Switch = .on
+
+    @Option(help: "The recursive DNS resolver sender authentication asks, HOST[:PORT] (default: the first nameserver in /etc/resolv.conf).")
+    var dnsResolver: String?
+
+    @Option(help: "The Public Suffix List DMARC finds organizational domains with (default: REGIONS/public_suffix_list.dat, which the project ships).")
+    var publicSuffixList: String?
+
     @Option(help: "Most SMTP connections open at once from one IP address.")
     var maxConnectionsPerIp = 50
 
@@ -166,6 +175,9 @@ struct NodeCommand: AsyncParsableCommand {
             }
             configuration.analysisURL = analysisURL
         }
+        configuration.authenticatesSenders = senderAuthentication == .on
+        configuration.dnsResolver = dnsResolver
+        configuration.publicSuffixListPath = publicSuffixList ?? (regions as NSString).appendingPathComponent("public_suffix_list.dat")
         if let smarthost {
             guard let parsed = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }
             configuration.smarthost = parsed
@@ -206,4 +218,9 @@ func loadCatalog(_ directory: String) throws -> RegionCatalog {
     } catch {
         throw ValidationError("\(error.description) (set --regions to the Regions directory)")
     }
+}
+
+/// A setting that is turned `on` or `off`.
+enum Switch: String, ExpressibleByArgument, CaseIterable {
+    case on, off
 }

@@ -37,6 +37,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "SMTP relay (host:port) through which the nodes send delivery status notifications and the coordinator its notices to customers.")
     var smarthost: String?
 
+    @Option(help: "The DNS resolver, HOST[:PORT], for the coordinator's DNS checks and the nodes' SPF, DKIM and DMARC (default: the first nameserver in /etc/resolv.conf).")
+    var dnsResolver: String?
+
     func run() async throws {
         let logger = makeLogger(label: "meridian.up")
         guard (0...50_000).contains(portOffset) else {
@@ -54,6 +57,9 @@ struct Up: AsyncParsableCommand {
         configuration.nodeLink.port = 8443 + portOffset
         configuration.regionsDirectory = regions
         configuration.smarthost = relay
+        if let dnsResolver {
+            do { configuration.resolver = try DNSResolver(parsing: dnsResolver) } catch { throw ValidationError(error.description) }
+        }
         configuration.seedDemoRegistry = true
         // The sandbox only: webhooks may be http and on this machine, so the tour's local receiver works.
         configuration.egress = .sandbox
@@ -115,6 +121,8 @@ struct Up: AsyncParsableCommand {
             node.tlsCertificatePath = tls.certificate
             node.tlsKeyPath = tls.key
             node.smarthost = relay
+            node.publicSuffixListPath = (regions as NSString).appendingPathComponent("public_suffix_list.dat")
+            node.dnsResolver = dnsResolver
             node.coordinatorURL = "https://127.0.0.1:\(coordinator.configuration.nodeLink.port)"
             configurations.append(node)
         }

@@ -10,10 +10,13 @@ struct MessageMetadataTests {
         """.utf8)
 
     static func record(redacting redactions: Set<MetadataField>) -> MessageMetadata {
-        let envelope = MessageEnvelope(
+        var envelope = MessageEnvelope(
             to: "inbox@eu-customer.example", recipients: ["inbox@eu-customer.example"], from: "a@origin.example",
             heloDomain: "mail.origin.example", remoteIP: "203.0.113.77", tls: SMTPTLSInfo(version: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256"),
             size: raw.count)
+        envelope.authentication = SenderAuthentication(
+            spf: SPFResult(.pass, domain: "origin.example"), dkim: [DKIMResult(.pass, domain: "dkim-signer.example", selector: "s1")],
+            dmarc: DMARCResult(.pass, fromDomain: "origin.example", dkimAligned: false))
         return MessageMetadata(
             envelope: envelope, message: MIMEMessage(parsing: raw), receivedAt: Date(timeIntervalSince1970: 1_795_000_000),
             configVersion: 42, redactions: redactions)
@@ -31,6 +34,7 @@ struct MessageMetadataTests {
         #expect(record.size == Self.raw.count)
         #expect(record.tlsVersion == "TLSv1.3" && record.tlsCipher == "TLS_AES_128_GCM_SHA256")
         #expect(record.configVersion == 42)
+        #expect(record.authentication?.dkim.first?.domain == "dkim-signer.example")
         record.recordServerResponse("200 OK")
         #expect(record.serverResponse == "200 OK")
     }
@@ -44,6 +48,7 @@ struct MessageMetadataTests {
             .senderIP: ["203.0.113.77"], .helo: ["mail.origin.example"], .messageID: ["m1@origin.example"],
             .envelopeFrom: ["a@origin.example"], .envelopeTo: ["inbox@eu-customer.example"], .subject: ["Secret plans"],
             .date: ["10:00:00"], .tls: ["TLSv1.3", "TLS_AES_128_GCM_SHA256"], .serverResponse: ["200 OK"],
+            .authentication: ["dkim-signer.example"],
         ]
         for value in secretValues[field]! {
             #expect(!encoded.contains(value), "\(field) was redacted but \(value) is in \(encoded)")
