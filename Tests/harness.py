@@ -401,6 +401,116 @@ class DNSZone:
             server.stop()
 
 
+class Engine:
+    """A scanner daemon the harness starts in the foreground in a directory of its own, and stops."""
+
+    name = "engine"
+
+    def start(self, args):
+        self.process = subprocess.Popen(args, stdout=open(os.path.join(self.dir, "out.log"), "wb"), stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        wait_for(self.answers, timeout=60, what=self.name)
+
+    def running(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited: {open(os.path.join(self.dir, 'out.log')).read()[-2000:]}")
+        return True
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+
+
+class Rspamd(Engine):
+    """A real rspamd (Debian's package) on loopback with a configuration of its own: the stock rules, one normal
+    worker, its DNS asked of `dns` (a DNSZone), and the modules that would reach the internet (RBLs, fuzzy
+    hashes, URL and e-mail blocklists) or repeat what the node does itself (SPF, DKIM, DMARC, ARC) turned off.
+    Its scanner is `url`; starting it takes about ten seconds."""
+
+    name = "rspamd"
+
+    DISABLED = ("rbl", "fuzzy_check", "asn", "surbl", "phishing", "url_redirector", "emails", "spf", "dkim", "dmarc", "arc",
+                "dkim_signing", "arc_signing", "neural", "ratelimit", "greylist", "replies", "history_redis", "mx_check",
+                "rspamd_update", "url_reputation", "reputation", "clickhouse", "elastic", "metadata_exporter", "bayes_expiry")
+
+    def __init__(self, workdir, dns):
+        self.dir = os.path.join(workdir, "rspamd")
+        os.makedirs(os.path.join(self.dir, "local.d"), exist_ok=True)
+        self.port = free_port()
+        with open(os.path.join(self.dir, "rspamd.conf"), "w") as f:
+            f.write(f""".include "$CONFDIR/common.conf"
+options {{
+    pidfile = "$RUNDIR/rspamd.pid";
+    .include "$CONFDIR/options.inc"
+    .include(try=true; priority=1,duplicate=merge) "$LOCAL_CONFDIR/local.d/options.inc"
+}}
+logging {{ type = "file"; filename = "$LOGDIR/rspamd.log"; level = "error"; }}
+worker "normal" {{
+    bind_socket = "127.0.0.1:{self.port}";
+    .include "$CONFDIR/worker-normal.inc"
+    count = 1;
+}}
+""")
+        with open(os.path.join(self.dir, "local.d", "options.inc"), "w") as f:
+            f.write(f'dns {{ nameserver = ["{dns.address}"]; timeout = 1s; retransmits = 1; }}\n')
+        for module in self.DISABLED:
+            with open(os.path.join(self.dir, "local.d", f"{module}.conf"), "w") as f:
+                f.write("enabled = false;\n")
+        args = ["rspamd", "-f", "-i", "-u", "root", "-g", "root", "-c", os.path.join(self.dir, "rspamd.conf")]
+        for var in ("LOCAL_CONFDIR", "RUNDIR", "DBDIR", "LOGDIR"):
+            args += ["--var", f"{var}={self.dir}"]
+        args += ["--var", "CONFDIR=/etc/rspamd"]
+        self.start(args)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def answers(self):
+        try:
+            return self.running() and fetch(self.url + "/ping")[0] == 200
+        except OSError:
+            return False
+
+
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+class Clamd(Engine):
+    """A real clamd (Debian's clamav-daemon) on loopback. ClamAV's signatures cannot be downloaded here, so its
+    database is one signature file the harness writes: the MD5 of the EICAR test file, named
+    Meridian.Test.EICAR (clamd reports it as Meridian.Test.EICAR.UNOFFICIAL). Production runs freshclam."""
+
+    name = "clamd"
+
+    def __init__(self, workdir):
+        import hashlib
+        self.dir = os.path.join(workdir, "clamd")
+        os.makedirs(os.path.join(self.dir, "db"), exist_ok=True)
+        with open(os.path.join(self.dir, "db", "meridian-test.hdb"), "w") as f:
+            f.write(f"{hashlib.md5(EICAR).hexdigest()}:{len(EICAR)}:Meridian.Test.EICAR\n")
+        self.port = free_port()
+        conf = os.path.join(self.dir, "clamd.conf")
+        with open(conf, "w") as f:
+            f.write(f"Foreground yes\nTCPSocket {self.port}\nTCPAddr 127.0.0.1\nDatabaseDirectory {self.dir}/db\n"
+                    f"LogFile {self.dir}/clamd.log\nPidFile {self.dir}/clamd.pid\nStreamMaxLength 50M\n")
+        self.start(["clamd", "-c", conf])
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def answers(self):
+        try:
+            self.running()
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                s.sendall(b"zPING\0")
+                return s.recv(16).startswith(b"PONG")
+        except OSError:
+            return False
+
+
 # Clients: SMTP, the admin API and plain HTTP.
 
 def message(subject="Hello", sender="alice@sender.example", to="inbox@acme.example", body="Hi there.\n", extra=""):

@@ -23,6 +23,8 @@ public enum CoordinatorErrorCode: String, Sendable, CaseIterable {
     case storeNotCommitted
     /// The database's schema is newer than this build knows.
     case schemaNewer
+    /// A row holds a value this build cannot read (written by hand, or by a newer build).
+    case storeCorrupt
     /// The state could not be compiled into bundles.
     case configNotCompiled
     /// A node gave no receipt for a directive (unreachable, refused, or a receipt that does not decode).

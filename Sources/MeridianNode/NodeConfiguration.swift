@@ -43,6 +43,12 @@ public struct NodeConfiguration: Sendable {
     /// The Public Suffix List DMARC finds organizational domains with (the project ships
     /// `Regions/public_suffix_list.dat`); nil leaves only the list's default rule, that the last label is the suffix.
     public var publicSuffixListPath: String?
+    /// rspamd's normal worker (`http://127.0.0.1:11333`) and clamd (`127.0.0.1:3310`), beside the node in the
+    /// region; a scanner that is not configured is `not_run`.
+    public var rspamdURL: String?
+    public var clamdAddress: String?
+    /// How long each scanner may take per message before the scan counts as failed.
+    public var scanTimeout: Duration = .seconds(15)
     public var deliveryConcurrency = 64
     /// How long a webhook has to answer.
     public var webhookTimeout: Duration = .seconds(30)

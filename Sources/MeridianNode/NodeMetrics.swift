@@ -61,6 +61,21 @@ public struct NodeMetrics: Sendable {
         ).increment()
     }
 
+    /// One scan of one message by `scanner` (rspamd, clamd): its result (scanned, clean, infected, failed) and time.
+    func scan(scanner: String, result: String, duration: Duration) {
+        Metrics.Counter(
+            label: "meridian_scans_total", dimensions: [("region", region), ("scanner", scanner), ("result", result)], factory: factory
+        ).increment()
+        Metrics.Timer(label: "meridian_scan_seconds", dimensions: [("region", region), ("scanner", scanner)], factory: factory)
+            .recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// A message a customer's filtering policy refused (550) or deferred (451).
+    func filtered(decision: String) {
+        Metrics.Counter(label: "meridian_filtered_messages_total", dimensions: [("region", region), ("decision", decision)], factory: factory)
+            .increment()
+    }
+
     /// How long a message's SPF, DKIM and DMARC checks took together.
     func authenticationTime(_ duration: Duration) {
         Metrics.Timer(label: "meridian_sender_authentication_seconds", dimensions: [("region", region)], factory: factory)

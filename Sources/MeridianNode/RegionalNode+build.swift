@@ -4,6 +4,7 @@ import HummingbirdTLS
 import Logging
 import MeridianCore
 import MeridianServer
+import NIOCore
 import NIOSSL
 import Prometheus
 import ServiceLifecycle
@@ -49,6 +50,7 @@ extension RegionalNode {
             metrics.certificateExpiry(enrollment.expiresAt)
             let analyzer = ContentAnalyzer(url: configuration.analysisURL, egress: egress, logger: logger)
             let authentication = try senderAuthentication(configuration, metrics: metrics, logger: logger)
+            let scanning = try contentScanning(configuration, metrics: metrics, logger: logger)
             let queue = DeliveryQueue(
                 region: region, config: config, spool: spool, store: store, webhooks: webhooks, analyzer: analyzer, metrics: metrics,
                 smarthost: configuration.smarthost, hostname: configuration.smtp.hostname, concurrency: configuration.deliveryConcurrency,
@@ -57,7 +59,7 @@ extension RegionalNode {
                 .resume(recovered)
             let processor = MessageProcessor(
                 region: region, config: config, spool: spool, store: store, webhooks: webhooks, queue: queue, analyzer: analyzer,
-                authentication: authentication, metrics: metrics, logger: logger, now: now)
+                authentication: authentication, scanning: scanning, metrics: metrics, logger: logger, now: now)
             let smtp = SMTPServer(configuration: configuration.smtp, tls: tls, intake: processor, metrics: metrics, logger: logger) {
                 let directory = config.directory
                 return (directory, directory.bundle.version)
@@ -188,6 +190,27 @@ extension RegionalNode {
         return SenderAuthenticationStep(
             authenticator: SenderAuthenticator(dns: resolver, suffixes: suffixes, now: configuration.now), hostname: configuration.smtp.hostname,
             metrics: metrics)
+    }
+
+    /// rspamd and clamd as configured; each one missing is a step not run.
+    static func contentScanning(_ configuration: NodeConfiguration, metrics: NodeMetrics, logger: Logger) throws -> ContentScanStep {
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.scanTimeout.components.seconds) * 1_000_000_000)
+        var rspamd: RspamdClient?
+        if let url = configuration.rspamdURL {
+            guard let client = RspamdClient(url: url, timeout: timeout) else {
+                throw NodeError(.settingInvalid, "--rspamd \(url): expected rspamd's http URL, such as http://127.0.0.1:11333")
+            }
+            rspamd = client
+        }
+        var clamd: ClamdClient?
+        if let address = configuration.clamdAddress {
+            guard let client = ClamdClient(address: address, timeout: timeout) else {
+                throw NodeError(.settingInvalid, "--clamd \(address): expected HOST:PORT of clamd's TCP socket, such as 127.0.0.1:3310")
+            }
+            clamd = client
+        }
+        logger.info("node: spam scanning \(rspamd.map { "with rspamd at \($0)" } ?? "not run (no --rspamd)"); virus scanning \(clamd.map { "with clamd at \($0)" } ?? "not run (no --clamd)")")
+        return ContentScanStep(rspamd: rspamd, clamd: clamd, metrics: metrics)
     }
 
     static func tlsContext(_ configuration: NodeConfiguration) throws -> NIOSSLContext? {

@@ -21,6 +21,8 @@ struct AuthorizationMatrixTests {
         case "getCustomerDNS": return (.get, "/v1/customers/\(id)/dns", nil)
         case "checkCustomerDNS": return (.get, "/v1/customers/\(id)/dns/check", nil)
         case "rotateWebhookSecret": return (.post, "/v1/customers/\(id)/webhook-secret", ["overlap_hours": 1])
+        case "getFilteringPolicy": return (.get, "/v1/customers/\(id)/filtering", nil)
+        case "setFilteringPolicy": return (.put, "/v1/customers/\(id)/filtering", ["spam_mode": "reject", "spam_threshold": 8])
         case "verifyCustomerDomain": return (.post, "/v1/customers/\(id)/domains/acme.example/verify", ["reason": "checked the owner by phone"])
         case "listNodes": return (.get, "/v1/nodes", nil)
         case "forgetNode": return (.delete, "/v1/nodes/node_none", nil)

@@ -111,6 +111,32 @@ extension AdminAPI {
         return .created(.init(body: .json(.init(customerId: record.id, webhookSecret: secret, previousValidUntil: until))))
     }
 
+    func getFilteringPolicy(_ request: Operations.GetFilteringPolicy.Input) async throws -> Operations.GetFilteringPolicy.Output {
+        let record = try await customer(request.path.customerId)
+        return .ok(.init(body: .json(.init(record.filtering))))
+    }
+
+    /// Replaces the policy; fields left out take the standard value. The nodes apply it from the next version.
+    func setFilteringPolicy(_ request: Operations.SetFilteringPolicy.Input) async throws -> Operations.SetFilteringPolicy.Output {
+        let record = try await customer(request.path.customerId)
+        guard record.status == .active else { throw Problem.conflict("customer \(record.id) is closed; reopen it before changing its filtering") }
+        guard case .json(let body) = request.body else { throw Problem.invalid("body", "expected a JSON filtering policy") }
+        let standard = FilteringPolicy.standard
+        let policy = FilteringPolicy(
+            spamMode: body.spamMode.flatMap { FilteringPolicy.SpamMode(rawValue: $0.rawValue) } ?? standard.spamMode,
+            spamThreshold: body.spamThreshold ?? standard.spamThreshold,
+            virusMode: body.virusMode.flatMap { FilteringPolicy.VirusMode(rawValue: $0.rawValue) } ?? standard.virusMode,
+            rejectDMARCFailures: body.rejectDmarcFailures ?? standard.rejectDMARCFailures,
+            onScannerFailure: body.onScannerFailure.flatMap { FilteringPolicy.ScannerFailure(rawValue: $0.rawValue) } ?? standard.onScannerFailure)
+        do {
+            try policy.validate()
+        } catch {
+            throw Problem.invalid("spam_threshold", error.reason)
+        }
+        let updated = try await customers.setFiltering(record.id, to: policy, at: now(), by: try caller.actor)
+        return .ok(.init(body: .json(.init(updated.filtering))))
+    }
+
     func closeCustomer(_ request: Operations.CloseCustomer.Input) async throws -> Operations.CloseCustomer.Output {
         let reason = try input.reason(request.query.reason)
         let id = request.path.customerId

@@ -86,7 +86,16 @@ extension Components.Schemas.Customer {
             metadataRedactions: record.metadataRedactions.compactMap { .init(rawValue: $0.rawValue) },
             status: record.status == .active ? .active : .closed,
             createdAt: record.createdAt, updatedAt: record.updatedAt, closedAt: record.closedAt, purgeAfter: record.purgeAfter,
-            previousSecretValidUntil: record.previousSecretExpiresAt)
+            previousSecretValidUntil: record.previousSecretExpiresAt, filtering: .init(record.filtering))
+    }
+}
+
+extension Components.Schemas.FilteringPolicy {
+    init(_ policy: FilteringPolicy) {
+        self.init(
+            spamMode: .init(rawValue: policy.spamMode.rawValue), spamThreshold: policy.spamThreshold,
+            virusMode: .init(rawValue: policy.virusMode.rawValue), rejectDmarcFailures: policy.rejectDMARCFailures,
+            onScannerFailure: .init(rawValue: policy.onScannerFailure.rawValue))
     }
 }
 

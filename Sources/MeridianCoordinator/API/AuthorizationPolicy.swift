@@ -29,6 +29,8 @@ public enum AuthorizationPolicy {
         "checkCustomerDNS": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "verifyCustomerDomain": [.admin: .allowed],
         "rotateWebhookSecret": [.admin: .allowed, .customer: .ownAccount],
+        "getFilteringPolicy": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "setFilteringPolicy": [.admin: .allowed, .customer: .ownAccount],
         "listCustomerMessages": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "closeCustomer": [.admin: .allowed, .customer: .ownAccount],
         "reopenCustomer": [.admin: .allowed, .customer: .ownAccount],

@@ -130,6 +130,9 @@ extension SpecLimits {
         "getDPAAnnex": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
+        "getFilteringPolicy": [
+            Field(path: "path.customer_id", maxLength: 64),
+        ],
         "getGdprReceipts": [
             Field(path: "path.request_id", maxLength: 64),
         ],
@@ -186,6 +189,9 @@ extension SpecLimits {
             Field(path: "path.customer_id", maxLength: 64),
         ],
         "setCustomerRegion": [
+            Field(path: "path.customer_id", maxLength: 64),
+        ],
+        "setFilteringPolicy": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
         "updateCustomer": [

@@ -104,7 +104,8 @@ public struct ConfigCompiler: Sendable {
             // Only proved domains are routed: a domain added but not yet proved (or suspended) is in no bundle.
             id: customer.id, region: customer.region, domains: customer.domains.filter(\.isRouted).map(\.domain).sorted(),
             webhook: .init(url: customer.webhookURL, mode: customer.webhookMode, secret: secret, previousSecret: previous),
-            metadataRedactions: customer.metadataRedactions.sorted { $0.rawValue < $1.rawValue })
+            metadataRedactions: customer.metadataRedactions.sorted { $0.rawValue < $1.rawValue },
+            filtering: customer.filtering == .standard ? nil : customer.filtering)
         do {
             try entry.validate()
         } catch {

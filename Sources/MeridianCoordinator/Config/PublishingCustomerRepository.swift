@@ -47,6 +47,11 @@ struct PublishingCustomerRepository: CustomerRepository {
         return try await base.rotateWebhookSecret(id, to: sealed, overlapUntil: overlapUntil, at: date, by: actor)
     }
 
+    func setFiltering(_ id: String, to policy: FilteringPolicy, at date: Date, by actor: AuditActor) async throws -> CustomerRecord {
+        defer { publisher.changed() }
+        return try await base.setFiltering(id, to: policy, at: date, by: actor)
+    }
+
     func expirePreviousSecrets(at date: Date, by actor: AuditActor) async throws -> [String] {
         let changed = try await base.expirePreviousSecrets(at: date, by: actor)
         if !changed.isEmpty { publisher.changed() }

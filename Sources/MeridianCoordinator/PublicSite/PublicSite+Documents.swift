@@ -133,6 +133,7 @@ extension PublicSite {
             return [
                 "regions": regions.map { ["id": $0.id.rawValue, "name": $0.name] }, "retention": rows,
                 "fields": PublicSite.metadataFields.map { ["name": $0.name, "description": $0.description, "redactable": $0.redactable] },
+                "steps": PublicSite.inRegionSteps.map { ["name": $0.name, "engine": $0.engine, "description": $0.description] },
             ]
         }
 
@@ -227,5 +228,17 @@ extension PublicSite {
         ("processing_time", "How long delivery attempts took", false),
         ("config_version", "The signed config version in force, so it is provable which rules applied", false),
         ("flags", "Parser findings such as malformed headers", false),
+        ("scan", "The spam score and matched rules, and the names of any viruses found", false),
+    ]
+
+    /// The processing steps every node runs on every message, on the operator's own servers in the region:
+    /// not sub-processors, and no content leaves the region for them.
+    static let inRegionSteps: [(name: String, engine: String, description: String)] = [
+        (
+            "Sender authentication", "Meridian (SPF, DKIM, DMARC)",
+            "Looks up the DNS records the sender's domains publish (SPF, DKIM keys, DMARC policy) through the region's own resolver; the results go to the customer and into the message record"
+        ),
+        ("Spam scanning", "rspamd", "Scores the message against rules held on the node's own servers; the score and rules matched go to the customer"),
+        ("Virus scanning", "ClamAV", "Checks the message and its attachments against signatures held on the node's own servers"),
     ]
 }

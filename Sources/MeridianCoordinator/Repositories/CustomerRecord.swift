@@ -18,6 +18,8 @@ public struct CustomerRecord: Sendable, Hashable {
     public var previousWebhookSecretSealed: String?
     public var previousSecretExpiresAt: Date?
     public var metadataRedactions: [MetadataField]
+    /// What the nodes do with this account's spam, viruses and DMARC failures.
+    public var filtering: FilteringPolicy = .standard
     public var status: Status
     public var createdAt: Date
     public var updatedAt: Date

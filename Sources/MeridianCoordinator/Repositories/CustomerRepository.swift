@@ -14,6 +14,8 @@ public protocol CustomerRepository: Sendable {
     func reopen(_ id: String, at: Date, by actor: AuditActor) async throws -> CustomerRecord
     /// Replaces the webhook secret; the old one keeps signing until `overlapUntil`, or stops at once when nil.
     func rotateWebhookSecret(_ id: String, to sealed: String, overlapUntil: Date?, at: Date, by actor: AuditActor) async throws -> CustomerRecord
+    /// Replaces the account's filtering policy (spam, viruses, DMARC, scanner failures).
+    func setFiltering(_ id: String, to policy: FilteringPolicy, at: Date, by actor: AuditActor) async throws -> CustomerRecord
     /// Drops the previous webhook secrets whose overlap has ended; returns the accounts changed.
     func expirePreviousSecrets(at: Date, by actor: AuditActor) async throws -> [String]
     /// Stores a domain's ownership proof after a check or an operator's verification, with its audit entry and notice.

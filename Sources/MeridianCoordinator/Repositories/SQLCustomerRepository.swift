@@ -246,7 +246,7 @@ public struct SQLCustomerRepository: CustomerRepository {
     static func decode(_ row: any SQLRow, domains: [CustomerDomain]) throws -> CustomerRecord {
         let id = try row.decode(column: "id", as: String.self)
         let region = try row.decode(column: "region", as: String?.self)
-        return CustomerRecord(
+        var record = CustomerRecord(
             id: id,
             name: try row.decode(column: "name", as: String.self),
             contactEmail: try row.decode(column: "contact_email", as: String.self),
@@ -263,6 +263,31 @@ public struct SQLCustomerRepository: CustomerRepository {
             purgeAfter: try row.decode(column: "purge_after", as: Int64?.self).map(Timestamp.date),
             previousWebhookSecretSealed: try row.decode(column: "previous_webhook_secret_sealed", as: String?.self),
             previousSecretExpiresAt: try row.decode(column: "previous_secret_expires_at", as: Int64?.self).map(Timestamp.date))
+        if let text = try row.decode(column: "filtering", as: String?.self) {
+            guard let policy = try? JSONDecoder().decode(FilteringPolicy.self, from: Data(text.utf8)) else {
+                throw CoordinatorError(.storeCorrupt, "customer \(id): its filtering policy in the store does not decode")
+            }
+            record.filtering = policy
+        }
+        return record
+    }
+
+    /// Replaces the account's filtering policy; audited with the new policy (it holds nothing secret).
+    public func setFiltering(_ id: String, to policy: FilteringPolicy, at date: Date, by actor: AuditActor) async throws -> CustomerRecord {
+        try await store.transaction { db in
+            guard try await Self.load(id, on: db) != nil else { throw RepositoryError.notFound(id) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            let text = policy == .standard ? nil : String(decoding: try encoder.encode(policy), as: UTF8.self)
+            try await db.raw("UPDATE customers SET filtering = \(bind: text), updated_at = \(bind: Timestamp.millis(date)) WHERE id = \(bind: id)").run()
+            try await SQLAuditLog.append(
+                AuditEvent("customer.filtering.update", target: id, detail: [
+                    "spam_mode": policy.spamMode.rawValue, "spam_threshold": "\(policy.spamThreshold)", "virus_mode": policy.virusMode.rawValue,
+                    "reject_dmarc_failures": "\(policy.rejectDMARCFailures)", "on_scanner_failure": policy.onScannerFailure.rawValue,
+                ]), by: actor, at: date, on: db)
+            guard let updated = try await Self.load(id, on: db) else { throw RepositoryError.notFound(id) }
+            return updated
+        }
     }
 
     /// Replaces the webhook secret with `sealed`; with `overlapUntil`, the old one stays as the previous secret

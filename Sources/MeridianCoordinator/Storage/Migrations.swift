@@ -363,6 +363,10 @@ public enum Migrations {
                 "ALTER TABLE customers ADD COLUMN previous_secret_expires_at BIGINT",
             ]
         },
+        Migration(version: 11, name: "filtering policy per customer: spam, viruses, DMARC, scanner failures") { _ in
+            // JSON of the FilteringPolicy; NULL is the standard policy.
+            ["ALTER TABLE customers ADD COLUMN filtering TEXT"]
+        },
     ]
 
     /// Gives the role the coordinator runs as what it needs and no more (PostgreSQL): reading and writing every

@@ -12,6 +12,16 @@ extension NodeBundle {
             json.beginObject()
             json.field("addresses", strings: customer.addresses)
             json.field("domains", strings: customer.domains)
+            if let filtering = customer.filtering {
+                json.key("filtering")
+                json.beginObject()
+                json.field("on_scanner_failure", filtering.onScannerFailure.rawValue)
+                json.field("reject_dmarc_failures", filtering.rejectDMARCFailures)
+                json.field("spam_mode", filtering.spamMode.rawValue)
+                json.field("spam_threshold", filtering.spamThreshold)
+                json.field("virus_mode", filtering.virusMode.rawValue)
+                json.endObject()
+            }
             json.field("id", customer.id)
             json.field("metadata_redactions", strings: customer.metadataRedactions.map(\.rawValue))
             if let region = customer.region { json.field("region", region.rawValue) }

@@ -117,11 +117,14 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         /// The optional processing steps the node may run for this customer here: their sub-processors are in
         /// force in the region and the customer has not objected to any of them. Absent means none.
         public var steps: [ProcessingStep]
+        /// What to do with spam, viruses and DMARC failures; absent means ``FilteringPolicy/standard``.
+        public var filtering: FilteringPolicy?
 
         public init(
             id: String, region: RegionID?, domains: [String], addresses: [String] = [], webhook: Webhook,
-            metadataRedactions: [MetadataField] = [], steps: [ProcessingStep] = []
+            metadataRedactions: [MetadataField] = [], steps: [ProcessingStep] = [], filtering: FilteringPolicy? = nil
         ) {
+            self.filtering = filtering
             self.id = id
             self.region = region
             self.domains = domains
@@ -132,12 +135,17 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, region, domains, addresses, webhook, steps
+            case id, region, domains, addresses, webhook, steps, filtering
             case metadataRedactions = "metadata_redactions"
         }
 
         /// The customer's own fields: an http(s) webhook URL, a well-formed secret, domains and addresses.
         public func validate() throws(CoreError) {
+            do {
+                try filtering?.validate()
+            } catch {
+                throw CoreError(.bundleInvalid, "customer \(id): \(error.reason)")
+            }
             guard WebhookEndpoint(webhook.url) != nil else {
                 throw CoreError(.bundleInvalid, "customer \(id): \"\(webhook.url)\" is not an http(s) webhook URL")
             }
@@ -166,6 +174,7 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             webhook = try container.decode(Webhook.self, forKey: .webhook)
             metadataRedactions = try container.decodeIfPresent([MetadataField].self, forKey: .metadataRedactions) ?? []
             steps = try container.decodeIfPresent([ProcessingStep].self, forKey: .steps) ?? []
+            filtering = try container.decodeIfPresent(FilteringPolicy.self, forKey: .filtering)
         }
     }
 

@@ -2,6 +2,8 @@
 ///
 /// A `sync` customer's webhook decides the single reply to DATA, so a transaction holds the recipients of one
 /// `sync` customer, or of `queued` customers only; any other recipient is deferred to a separate transaction.
+/// The same goes for filtering: a spam, virus or DMARC refusal is the reply to DATA, so a transaction holds
+/// customers of one ``FilteringPolicy`` only.
 public struct RecipientDirectory: SMTPRecipientPolicy {
     public let bundle: NodeBundle
     private let byID: [String: Int]
@@ -48,6 +50,9 @@ public struct RecipientDirectory: SMTPRecipientPolicy {
             }
             if self.customer(first.customer)?.webhook.mode == .sync {
                 return .separateTransaction("this transaction is answered by another recipient's webhook")
+            }
+            if (customer.filtering ?? .standard) != (self.customer(first.customer)?.filtering ?? .standard) {
+                return .separateTransaction("this recipient's mail is filtered by other rules")
             }
         }
         return .accept(customer: customer.id)

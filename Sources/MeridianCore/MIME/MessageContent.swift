@@ -121,3 +121,13 @@ public struct MessageContent: Sendable {
         }
     }
 }
+
+extension MessageContent.Attachment {
+    /// The attachment's decoded bytes (base64 text passed through for the payload is decoded here).
+    public var decodedBytes: [UInt8] {
+        switch content {
+        case .bytes(let bytes): bytes
+        case .base64(let text): TransferEncoding.decodeBase64(text[...]).bytes
+        }
+    }
+}

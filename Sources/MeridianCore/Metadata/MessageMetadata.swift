@@ -25,13 +25,15 @@ public struct MessageMetadata: Sendable, Hashable, Codable {
     public var flags: [MIMEFlag]
     /// SPF, DKIM and DMARC as the node found them, when it checked.
     public var authentication: SenderAuthentication?
+    /// The spam and virus verdicts, when the node ran the scans.
+    public var scan: ContentScan?
     public let redacted: [MetadataField]
 
     enum CodingKeys: String, CodingKey {
         case receivedAt = "received_at", senderIP = "sender_ip", helo, messageID = "message_id"
         case envelopeFrom = "envelope_from", envelopeTo = "envelope_to", subject, date, size
         case tlsVersion = "tls_version", tlsCipher = "tls_cipher", configVersion = "config_version"
-        case serverResponse = "server_response", senderIPMasked = "sender_ip_masked", flags, redacted, authentication
+        case serverResponse = "server_response", senderIPMasked = "sender_ip_masked", flags, redacted, authentication, scan
     }
 
     /// Builds the record of one delivery, leaving out every field in `redactions`.
@@ -52,6 +54,7 @@ public struct MessageMetadata: Sendable, Hashable, Codable {
         if keep(.subject) { subject = message.headers.first(named: "Subject")?.value }
         if keep(.date) { date = message.headers.first(named: "Date")?.value }
         if keep(.authentication) { authentication = envelope.authentication }
+        scan = envelope.scan
         if keep(.tls) {
             tlsVersion = envelope.tls?.version
             tlsCipher = envelope.tls?.cipher

@@ -78,6 +78,17 @@ struct JSONWriter {
         number(value)
     }
 
+    /// A finite number with at most three decimals (scores); a non-finite one is written as null.
+    mutating func field(_ key: String, _ value: Double) {
+        self.key(key)
+        guard value.isFinite else {
+            rawJSON(Array("null".utf8))
+            return
+        }
+        let rounded = (value * 1000).rounded() / 1000
+        rawJSON(Array((rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int(rounded)) : String(rounded)).utf8))
+    }
+
     mutating func field(_ key: String, _ value: Bool) {
         self.key(key)
         bool(value)

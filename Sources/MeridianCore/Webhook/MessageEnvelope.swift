@@ -13,6 +13,10 @@ public struct MessageEnvelope: Sendable, Hashable {
     public var size: Int
     /// What the node learned about the sender (SPF, DKIM, DMARC); nil when the node does not check.
     public var authentication: SenderAuthentication?
+    /// The spam and virus scans; nil when the node ran neither step (an older node, or a DSN).
+    public var scan: ContentScan?
+    /// The recipient's spam threshold, so that `envelope.spamd.spam` says whether its customer would call it spam.
+    public var spamThreshold: Double?
 
     public init(to: String, recipients: [String], from: String, heloDomain: String, remoteIP: String, tls: SMTPTLSInfo?, size: Int) {
         self.to = to

@@ -24,7 +24,9 @@ public enum WebhookPayload {
         json.field("reply_plain", content.replyPlain)
         json.key("attachments")
         json.beginArray()
-        for attachment in content.attachments { writeAttachment(attachment, to: &json) }
+        for (index, attachment) in content.attachments.enumerated() {
+            writeAttachment(attachment, scan: envelope.scan.map { attachmentScan($0.virus, index) }, to: &json)
+        }
         json.endArray()
         json.key("meridian")
         json.beginObject()
@@ -61,6 +63,32 @@ public enum WebhookPayload {
         json.field("tls_version", envelope.tls?.version)
         json.field("size", envelope.size)
         if let authentication = envelope.authentication { writeAuthentication(authentication, to: &json) }
+        if let scan = envelope.scan { writeScan(scan, threshold: envelope.spamThreshold, to: &json) }
+        json.endObject()
+    }
+
+    /// `spamd {result, score, required_score, action, symbols{name: score}}` and `virus {result, viruses}`.
+    private static func writeScan(_ scan: ContentScan, threshold: Double?, to json: inout JSONWriter) {
+        json.key("spamd")
+        json.beginObject()
+        json.field("result", scan.spam.status.rawValue)
+        if scan.spam.status == .scanned, let threshold, let score = scan.spam.score { json.field("spam", score >= threshold) }
+        if let score = scan.spam.score { json.field("score", score) }
+        if let required = scan.spam.requiredScore { json.field("required_score", required) }
+        if let action = scan.spam.action { json.field("action", action) }
+        if scan.spam.status == .scanned {
+            json.key("symbols")
+            json.beginObject()
+            for symbol in scan.spam.symbols { json.field(symbol.name, symbol.score) }
+            json.endObject()
+        }
+        if let reason = scan.spam.reason { json.field("reason", reason) }
+        json.endObject()
+        json.key("virus")
+        json.beginObject()
+        json.field("result", scan.virus.status.rawValue)
+        json.field("viruses", strings: scan.virus.viruses)
+        if let reason = scan.virus.reason { json.field("reason", reason) }
         json.endObject()
     }
 
@@ -122,8 +150,27 @@ public enum WebhookPayload {
         json.endObject()
     }
 
-    private static func writeAttachment(_ attachment: MessageContent.Attachment, to json: inout JSONWriter) {
+    /// An attachment's `scan`: `clean`, `infected` with the virus, or the message's status when the scanner
+    /// failed or did not run.
+    private static func attachmentScan(_ virus: VirusScan, _ index: Int) -> (result: String, virus: String?) {
+        switch virus.status {
+        case .infected:
+            guard let attachments = virus.attachments, index < attachments.count else { return ("infected", virus.viruses.first) }
+            return attachments[index].map { ("infected", $0) } ?? ("clean", nil)
+        default:
+            return (virus.status.rawValue, nil)
+        }
+    }
+
+    private static func writeAttachment(_ attachment: MessageContent.Attachment, scan: (result: String, virus: String?)?, to json: inout JSONWriter) {
         json.beginObject()
+        if let scan {
+            json.key("scan")
+            json.beginObject()
+            json.field("result", scan.result)
+            if let virus = scan.virus { json.field("virus", virus) }
+            json.endObject()
+        }
         json.field("file_name", attachment.fileName)
         json.field("content_type", attachment.contentType)
         json.field("size", attachment.size)

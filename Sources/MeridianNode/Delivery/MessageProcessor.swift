@@ -19,15 +19,18 @@ public final class MessageProcessor: MessageIntake {
     let analyzer: ContentAnalyzer
     /// Nil when the node does not authenticate senders (`--sender-authentication off`).
     let authentication: SenderAuthenticationStep?
+    /// Spam and virus scanning; its scanners may be absent (`not_run`).
+    let scanning: ContentScanStep
     let metrics: NodeMetrics
     let logger: Logger
 
     init(
         region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, queue: DeliveryQueue,
-        analyzer: ContentAnalyzer, authentication: SenderAuthenticationStep?, metrics: NodeMetrics, logger: Logger,
+        analyzer: ContentAnalyzer, authentication: SenderAuthenticationStep?, scanning: ContentScanStep, metrics: NodeMetrics, logger: Logger,
         now: @escaping @Sendable () -> Date
     ) {
         self.now = now
+        self.scanning = scanning
         self.authentication = authentication
         self.analyzer = analyzer
         self.region = region
@@ -65,6 +68,20 @@ public final class MessageProcessor: MessageIntake {
             },
             configVersion: configVersion)
         spooled.authentication = verdicts
+        if scanning.runs {
+            spooled.scan = await scanning.run(data, transaction: transaction, queueID: spooled.id, message: message)
+        }
+        // One policy per transaction (RecipientDirectory keeps it so): a refusal is the reply to DATA.
+        switch (customers.first?.filtering ?? .standard).decide(scan: spooled.scan, authentication: verdicts) {
+        case .deliver:
+            break
+        case .reject(let reason):
+            await refuse(spooled, message: message, customers: customers, size: data.count, reason: reason)
+            return SMTPReply(550, "5.7.1", "Refused: \(reason)")
+        case .defer(let reason):
+            metrics.filtered(decision: "deferred")
+            return SMTPReply(451, "4.7.0", "Not accepted now: \(reason)")
+        }
         if customers.first?.webhook.mode == .sync {
             return await deliverNow(spooled, data: data, message: message, customers: customers, under: directory.bundle)
         }
@@ -126,6 +143,18 @@ public final class MessageProcessor: MessageIntake {
         }
         metrics.accepted(recipients: customers.count)
         return SMTPReply(250, "2.0.0", "Delivered to the webhook as \(spooled.id)")
+    }
+
+    /// A message the customer's policy refuses: nothing is spooled or posted; the message log says why.
+    private func refuse(_ spooled: SpooledMessage, message: MIMEMessage, customers: [NodeBundle.Customer], size: Int, reason: String) async {
+        metrics.filtered(decision: "rejected")
+        for (index, customer) in customers.enumerated() {
+            var entry = Self.record(spooled, index, message, customer, size: size, status: .rejected)
+            entry.completedAt = now()
+            entry.finalReason = "refused with 550 5.7.1 before acceptance: \(reason)"
+            await store.insert(entry)
+        }
+        logger.debug("smtp: refused by the customer's filtering policy", metadata: ["message": "\(spooled.id)", "reason": "\(reason)"])
     }
 
     static func record(

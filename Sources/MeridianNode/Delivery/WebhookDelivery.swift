@@ -9,8 +9,10 @@ extension WebhookClient {
         to customer: NodeBundle.Customer, configVersion: Int, analysis: WebhookPayload.Analysis? = nil, metrics: NodeMetrics
     ) async -> WebhookResult {
         let recipient = spooled.recipients[index]
+        var envelope = spooled.envelope(for: recipient, size: data.count)
+        envelope.spamThreshold = (customer.filtering ?? .standard).spamThreshold
         let body = WebhookPayload.encode(
-            envelope: spooled.envelope(for: recipient, size: data.count), message: message, content: content,
+            envelope: envelope, message: message, content: content,
             configVersion: configVersion, analysis: analysis)
         let result: WebhookResult
         if let signature = try? customer.webhook.signature() {

@@ -15,6 +15,8 @@ public struct SpooledMessage: Sendable, Hashable, Codable {
     public var configVersion: Int
     /// The sender's SPF, DKIM and DMARC results, found once when the message arrived.
     public var authentication: SenderAuthentication?
+    /// The spam and virus verdicts, found once inside the SMTP transaction.
+    public var scan: ContentScan?
 
     public struct Recipient: Sendable, Hashable, Codable {
         public var address: String
@@ -28,7 +30,7 @@ public struct SpooledMessage: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, from, recipients, helo, tls, authentication
+        case id, from, recipients, helo, tls, authentication, scan
         case receivedAt = "received_at", remoteIP = "remote_ip", configVersion = "config_version"
     }
 
@@ -38,6 +40,7 @@ public struct SpooledMessage: Sendable, Hashable, Codable {
             to: recipient.address, recipients: recipients.map(\.address), from: from, heloDomain: helo, remoteIP: remoteIP,
             tls: tls, size: size)
         envelope.authentication = authentication
+        envelope.scan = scan
         return envelope
     }
 }

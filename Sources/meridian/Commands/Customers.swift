@@ -6,7 +6,9 @@ import MeridianAPI
 struct Customers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list, show, pin, close and reopen customer accounts.",
-        subcommands: [Create.self, List.self, Show.self, Update.self, Pin.self, DNS.self, VerifyDomain.self, RotateSecret.self, Close.self, Reopen.self])
+        subcommands: [
+            Create.self, List.self, Show.self, Update.self, Pin.self, DNS.self, VerifyDomain.self, RotateSecret.self, Filtering.self, Close.self, Reopen.self,
+        ])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an account; prints its webhook secret once.")

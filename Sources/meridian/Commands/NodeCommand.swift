@@ -105,6 +105,15 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "The Public Suffix List DMARC finds organizational domains with (default: REGIONS/public_suffix_list.dat, which the project ships).")
     var publicSuffixList: String?
 
+    @Option(help: "rspamd's normal worker, such as http://127.0.0.1:11333, for spam scanning in the region (default: none, the step is not run).")
+    var rspamd: String?
+
+    @Option(help: "clamd's TCP socket, HOST:PORT such as 127.0.0.1:3310, for virus scanning in the region (default: none, the step is not run).")
+    var clamd: String?
+
+    @Option(help: "Seconds each scanner may take per message; past it the scan counts as failed and the customer's policy decides.")
+    var scanTimeout = 15
+
     @Option(help: "Most SMTP connections open at once from one IP address.")
     var maxConnectionsPerIp = 50
 
@@ -176,6 +185,10 @@ struct NodeCommand: AsyncParsableCommand {
             configuration.analysisURL = analysisURL
         }
         configuration.authenticatesSenders = senderAuthentication == .on
+        configuration.rspamdURL = rspamd
+        configuration.clamdAddress = clamd
+        guard (1...300).contains(scanTimeout) else { throw ValidationError("--scan-timeout \(scanTimeout): from 1 to 300 seconds") }
+        configuration.scanTimeout = .seconds(scanTimeout)
         configuration.dnsResolver = dnsResolver
         configuration.publicSuffixListPath = publicSuffixList ?? (regions as NSString).appendingPathComponent("public_suffix_list.dat")
         if let smarthost {

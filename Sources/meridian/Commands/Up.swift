@@ -6,6 +6,8 @@ import MeridianCore
 import MeridianNode
 import MeridianServer
 import MeridianSmarthost
+import NIOCore
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 
@@ -39,6 +41,12 @@ struct Up: AsyncParsableCommand {
 
     @Option(help: "The DNS resolver, HOST[:PORT], for the coordinator's DNS checks and the nodes' SPF, DKIM and DMARC (default: the first nameserver in /etc/resolv.conf).")
     var dnsResolver: String?
+
+    @Option(help: "rspamd's normal worker for the nodes' spam scanning (default: http://127.0.0.1:11333 when something answers there, else none).")
+    var rspamd: String?
+
+    @Option(help: "clamd's TCP socket for the nodes' virus scanning (default: 127.0.0.1:3310 when something answers there, else none).")
+    var clamd: String?
 
     func run() async throws {
         let logger = makeLogger(label: "meridian.up")
@@ -103,6 +111,12 @@ struct Up: AsyncParsableCommand {
     {
         let tls = try SelfSignedCertificate.ensure(
             in: (dataDir as NSString).appendingPathComponent("tls"), hostnames: ["localhost"] + catalog.regions.map(\.mxHost))
+        // The scanners run beside the nodes when they are installed and started (apt's rspamd and clamav-daemon).
+        var rspamdURL = rspamd
+        if rspamdURL == nil, await Self.answers(host: "127.0.0.1", port: 11333) { rspamdURL = "http://127.0.0.1:11333" }
+        var clamdAddress = clamd
+        if clamdAddress == nil, await Self.answers(host: "127.0.0.1", port: 3310) { clamdAddress = "127.0.0.1:3310" }
+        say("meridian up: spam scanning \(rspamdURL.map { "with rspamd at \($0)" } ?? "off (no rspamd at 127.0.0.1:11333)"), virus scanning \(clamdAddress.map { "with clamd at \($0)" } ?? "off (no clamd at 127.0.0.1:3310)")")
         var configurations: [NodeConfiguration] = []
         for region in catalog.regions {
             guard let ports = NodeListenAddresses.forUp(region: region.id, portOffset: portOffset) else {
@@ -123,6 +137,8 @@ struct Up: AsyncParsableCommand {
             node.smarthost = relay
             node.publicSuffixListPath = (regions as NSString).appendingPathComponent("public_suffix_list.dat")
             node.dnsResolver = dnsResolver
+            node.rspamdURL = rspamdURL
+            node.clamdAddress = clamdAddress
             node.coordinatorURL = "https://127.0.0.1:\(coordinator.configuration.nodeLink.port)"
             configurations.append(node)
         }
@@ -204,4 +220,19 @@ struct Up: AsyncParsableCommand {
 /// Writes a line to standard output at once, unbuffered, so banners show even when output goes to a file.
 func say(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+extension Up {
+    /// Whether something accepts TCP connections at `host:port` within half a second.
+    static func answers(host: String, port: Int) async -> Bool {
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(500))
+                .connect(host: host, port: port).get()
+            try? await channel.close()
+            return true
+        } catch {
+            return false
+        }
+    }
 }

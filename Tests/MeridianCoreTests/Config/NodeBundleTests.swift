@@ -98,8 +98,11 @@ struct NodeBundleTests {
         odd.region = Self.eu
         odd.webhook.url = "https://hooks.example/päth?q=1&r=\u{01}"
         odd.metadataRedactions = [.helo, .subject]
+        odd.filtering = FilteringPolicy(spamMode: .reject, spamThreshold: 7.5, virusMode: .mark, rejectDMARCFailures: true, onScannerFailure: .defer)
+        var whole = Self.customer("cus_b", "b.example")
+        whole.filtering = .standard
         let bundle = NodeBundle(
-            version: 42, region: Self.eu, customers: [odd, Self.customer("cus_b", "b.example")],
+            version: 42, region: Self.eu, customers: [odd, whole],
             elsewhere: [.init(domain: "us.example", region: RegionID("us")!, mxHost: "us.mx.example")])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
