@@ -690,8 +690,9 @@ class RegionNode:
     """One `meridian node` for a region, enrolled on the coordinator at `coordinator_port` by `admin` and joined to
     it at its first start; restartable on the same data directory and ports."""
 
-    def __init__(self, work, region, coordinator, admin, coordinator_port):
+    def __init__(self, work, region, coordinator, admin, coordinator_port, extra=()):
         self.work, self.region, self.coordinator_port, self.admin = work, region, coordinator_port, admin
+        self.extra, self.wrapper = tuple(extra), ()
         self.node_port = coordinator.node_port
         self.smtp, self.control, self.probe = free_port(), free_port(), free_port()
         self.join = enroll(coordinator_port, admin, region, f"{region}-1", self.control)
@@ -700,11 +701,13 @@ class RegionNode:
 
     def start(self):
         self.process = subprocess.Popen(
-            [MERIDIAN, "node", "--region", self.region, "--regions", os.path.join(ROOT, "Regions"),
+            [*self.wrapper, MERIDIAN, "node", "--region", self.region, "--regions", os.path.join(ROOT, "Regions"),
              "--data-dir", os.path.join(self.work, f"node-{self.region}"), "--smtp-host", "127.0.0.1", "--smtp-port", str(self.smtp),
              "--control-port", str(self.control), "--probe-port", str(self.probe),
-             "--coordinator", f"https://127.0.0.1:{self.node_port}", "--join", self.join, "--pull-interval", "1"],
-            cwd=ROOT, stdout=open(os.path.join(self.work, f"node-{self.region}.log"), "ab"), stderr=subprocess.STDOUT)
+             "--coordinator", f"https://127.0.0.1:{self.node_port}", "--join", self.join, "--pull-interval", "1",
+             "--dns-resolver", quiet_dns().address, *self.extra],
+            cwd=ROOT, stdout=open(os.path.join(self.work, f"node-{self.region}.log"), "ab"), stderr=subprocess.STDOUT,
+            start_new_session=bool(self.wrapper))
         wait_for(self.ready, timeout=30, what=f"the {self.region} node to answer its probe port")
 
     def ready(self):
@@ -716,6 +719,18 @@ class RegionNode:
 
     def stop(self):
         if self.process.poll() is None:
+            if self.wrapper:  # faketime forks and does not pass signals on: the whole group, until it is gone
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=40)
+
+                def gone():
+                    try:
+                        os.killpg(self.process.pid, 0)
+                        return False
+                    except ProcessLookupError:
+                        return True
+                wait_for(gone, timeout=40, what=f"the {self.region} node's processes to exit")
+                return
             self.process.send_signal(signal.SIGTERM)
             assert self.process.wait(timeout=40) == 0
 

@@ -70,7 +70,12 @@ public struct NodeMetrics: Sendable {
             .recordNanoseconds(duration.nanoseconds)
     }
 
-    /// A message a customer's filtering policy refused (550) or deferred (451).
+    /// Messages held in the quarantine now.
+    func quarantined(_ count: Int) {
+        Metrics.Gauge(label: "meridian_quarantine_messages", dimensions: [("region", region)], factory: factory).record(count)
+    }
+
+    /// A message a customer's filtering policy refused (550), deferred (451) or quarantined.
     func filtered(decision: String) {
         Metrics.Counter(label: "meridian_filtered_messages_total", dimensions: [("region", region), ("decision", decision)], factory: factory)
             .increment()

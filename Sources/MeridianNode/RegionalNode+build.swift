@@ -57,9 +57,13 @@ extension RegionalNode {
                 logger: logger, now: now)
             try await SpoolRecovery(region: region.id, spool: spool, store: store, config: config, queue: queue, logger: logger)
                 .resume(recovered)
+            let quarantine = Quarantine(
+                region: region.id, vault: try QuarantineVault(dataDirectory: configuration.dataDirectory), store: store, spool: spool, queue: queue,
+                metrics: metrics, logger: logger, now: now)
+            await quarantine.refreshGauge()
             let processor = MessageProcessor(
                 region: region, config: config, spool: spool, store: store, webhooks: webhooks, queue: queue, analyzer: analyzer,
-                authentication: authentication, scanning: scanning, metrics: metrics, logger: logger, now: now)
+                authentication: authentication, scanning: scanning, quarantine: quarantine, metrics: metrics, logger: logger, now: now)
             let smtp = SMTPServer(configuration: configuration.smtp, tls: tls, intake: processor, metrics: metrics, logger: logger) {
                 let directory = config.directory
                 return (directory, directory.bundle.version)
@@ -67,16 +71,16 @@ extension RegionalNode {
             let bundles = BundleIntake(file: bundleFile, config: config, metrics: metrics, logger: logger)
             let directives = DirectiveExecutor(
                 trustedKey: enrollment.bundleKey, region: region, nodeID: configuration.nodeID, dataDirectory: configuration.dataDirectory,
-                spool: spool, store: store, queue: queue, logger: logger, now: now)
+                spool: spool, store: store, queue: queue, quarantine: quarantine, logger: logger, now: now)
             let clock = CoordinatorClock()
             let control = ControlAPI(
                 region: region.id, node: configuration.nodeID, store: store, metrics: metrics, bundles: bundles,
-                directives: directives, signer: credentials,
+                directives: directives, quarantine: quarantine, signer: credentials,
                 status: NodeStatusReporter(
                     region: region.id, node: configuration.nodeID, config: config, store: store, spool: spool, queue: queue, smtp: smtp,
                     clock: clock),
                 now: now)
-            let retention = MetadataRetention(region: region, config: config, store: store, logger: logger, now: now)
+            let retention = MetadataRetention(region: region, config: config, store: store, quarantine: quarantine, logger: logger, now: now)
             let watcher = BundleWatcher(file: bundleFile, intake: bundles)
             let ports = NodePorts()
             var services: [any Service] = [

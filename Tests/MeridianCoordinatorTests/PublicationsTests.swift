@@ -135,6 +135,7 @@ struct PublicationsTests {
                 for (key, seconds) in [
                     ("message_metadata", policy.messageMetadataSeconds), ("delivery_logs", policy.deliveryLogsSeconds),
                     ("ip_masking", policy.ipMaskingAfterSeconds), ("queue_lifetime", policy.queueLifetimeSeconds),
+                    ("quarantine", try #require(policy.quarantineSeconds)),
                 ] {
                     let row = try #require(privacy.range(of: #"<tr data-key="\#(key)">"#)).upperBound
                     let cell = #"data-region="\#(region)" data-seconds="\#(seconds)""#

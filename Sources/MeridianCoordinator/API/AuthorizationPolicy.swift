@@ -31,6 +31,11 @@ public enum AuthorizationPolicy {
         "rotateWebhookSecret": [.admin: .allowed, .customer: .ownAccount],
         "getFilteringPolicy": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "setFilteringPolicy": [.admin: .allowed, .customer: .ownAccount],
+        // Held mail is the customer's to look at: support only under the customer's grant, operators not at all.
+        "listQuarantine": [.support: .withGrant, .customer: .ownAccount],
+        "previewQuarantined": [.support: .withGrant, .customer: .ownAccount],
+        "releaseQuarantined": [.support: .withGrant, .customer: .ownAccount],
+        "deleteQuarantined": [.support: .withGrant, .customer: .ownAccount],
         "listCustomerMessages": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "closeCustomer": [.admin: .allowed, .customer: .ownAccount],
         "reopenCustomer": [.admin: .allowed, .customer: .ownAccount],

@@ -41,6 +41,9 @@ extension SpecLimits {
             Field(path: "name", minLength: 1, maxLength: 200),
             Field(path: "customer_id", maxLength: 64),
         ],
+        "deleteQuarantined": [
+            Field(path: "message_ids[]", maxLength: 64, pattern: "^eml_[A-Za-z0-9_]+$"),
+        ],
         "enrollNode": [
             Field(path: "region", maxLength: 8),
             Field(path: "node_id", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._-]+$"),
@@ -56,6 +59,9 @@ extension SpecLimits {
             Field(path: "version", minLength: 1, maxLength: 40),
             Field(path: "signatory", minLength: 1, maxLength: 200),
             Field(path: "document_sha256", pattern: "^[0-9a-f]{64}$"),
+        ],
+        "releaseQuarantined": [
+            Field(path: "message_ids[]", maxLength: 64, pattern: "^eml_[A-Za-z0-9_]+$"),
         ],
         "setCustomerRegion": [
             Field(path: "region", pattern: "^[a-z]{2,8}$"),
@@ -104,6 +110,9 @@ extension SpecLimits {
             Field(path: "path.customer_id", maxLength: 64),
         ],
         "createObjection": [
+            Field(path: "path.customer_id", maxLength: 64),
+        ],
+        "deleteQuarantined": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
         "exportGdprRequest": [
@@ -166,10 +175,20 @@ extension SpecLimits {
         "listObjections": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
+        "listQuarantine": [
+            Field(path: "path.customer_id", maxLength: 64),
+        ],
         "listTokens": [
             Field(path: "query.cursor", maxLength: 128),
         ],
+        "previewQuarantined": [
+            Field(path: "path.customer_id", maxLength: 64),
+            Field(path: "path.message_id", maxLength: 64, pattern: "^eml_[A-Za-z0-9_]+$"),
+        ],
         "recordDPA": [
+            Field(path: "path.customer_id", maxLength: 64),
+        ],
+        "releaseQuarantined": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
         "reopenCustomer": [

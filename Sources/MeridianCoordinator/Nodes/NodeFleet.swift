@@ -12,7 +12,7 @@ public struct NodeFleet: Sendable {
     let pusher: NodePusher
     let timeout: TimeAmount
     /// The process-wide shared client: it needs no shutdown, and a fleet may come and go with a test.
-    private var http: HTTPClient { HTTPClient.shared }
+    var http: HTTPClient { HTTPClient.shared }
 
     public init(nodes: NodeRepository, pusher: NodePusher, timeout: TimeAmount = .seconds(5)) {
         self.nodes = nodes
@@ -33,20 +33,13 @@ public struct NodeFleet: Sendable {
 
     /// Asks every node at once; an unreachable node is an answer too, never an error.
     public func queryMessages(_ query: MessageQuery) async throws -> [NodeAnswer] {
-        let nodes = try await self.nodes.nodes().filter(\.takesPushes)
-        return await withTaskGroup(of: (Int, NodeAnswer).self) { group in
-            for (index, node) in nodes.enumerated() {
-                group.addTask { (index, await self.query(node.controlURL, query)) }
-            }
-            var answers: [(Int, NodeAnswer)] = []
-            for await answer in group { answers.append(answer) }
-            return answers.sorted { $0.0 < $1.0 }.map(\.1)
-        }
+        try await everyNode { base in await self.page(base, path: NodeProtocol.messagesPath, items: query.parameters) }
     }
 
-    private func query(_ base: String, _ query: MessageQuery) async -> NodeAnswer {
-        var components = URLComponents(string: base + NodeProtocol.messagesPath)
-        components?.queryItems = query.parameters.map { URLQueryItem(name: $0.name, value: $0.value) }
+    /// A ``MessagePage`` from one node at `path` with the query `items`.
+    func page(_ base: String, path: String, items: [(name: String, value: String)]) async -> NodeAnswer {
+        var components = URLComponents(string: base + path)
+        components?.queryItems = items.map { URLQueryItem(name: $0.name, value: $0.value) }
         // `+` in a time zone offset or an address must not turn into a space.
         let encoded = components?.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         components?.percentEncodedQuery = encoded

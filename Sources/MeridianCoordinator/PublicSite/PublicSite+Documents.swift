@@ -107,6 +107,9 @@ extension PublicSite {
                 $1.queueLifetimeSeconds
             },
             .init(key: "smtp_protocol_logs", label: "Raw SMTP protocol logs", enforced: false, source: "Cleanmail") { r, _ in r.retention.smtpProtocolLogs.seconds },
+            .init(key: "quarantine", label: "Messages held in a customer's quarantine (spam or viruses, by the customer's choice), then deleted", enforced: true, source: "Cleanmail") {
+                r, policy in policy.quarantineSeconds ?? r.retention.quarantine.seconds
+            },
             .init(key: "backups", label: "Backups (encrypted; data erased on request leaves them within this period)", enforced: false, source: "CipherMail") { r, _ in r.retention.backups.seconds },
             .init(key: "deleted_customer_backups", label: "Backups of a deleted account's data (backups made before its deletion are deleted within this period of it)", enforced: false, source: "Mailfence") { r, _ in
                 r.retention.deletedCustomerBackups.seconds

@@ -69,6 +69,7 @@ extension NodeBundle {
             json.field("ipv4_keep_octets", policy.ipv4KeepOctets)
             json.field("ipv6_keep_hextets", policy.ipv6KeepHextets)
             json.field("message_metadata_seconds", Int(policy.messageMetadataSeconds))
+            if let quarantine = policy.quarantineSeconds { json.field("quarantine_seconds", Int(quarantine)) }
             json.field("queue_lifetime_seconds", Int(policy.queueLifetimeSeconds))
             json.field("retry_initial_seconds", Int(policy.retryInitialSeconds))
             json.field("retry_maximum_seconds", Int(policy.retryMaximumSeconds))

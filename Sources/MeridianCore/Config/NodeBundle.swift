@@ -85,8 +85,11 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         public var ipMaskingAfterSeconds: Int64
         public var ipv4KeepOctets: Int
         public var ipv6KeepHextets: Int
+        /// How long quarantined messages are kept; absent in bundles from before the quarantine (then 14 days).
+        public var quarantineSeconds: Int64?
 
         public init(_ region: Region) {
+            quarantineSeconds = region.retention.quarantine.seconds
             messageMetadataSeconds = region.retention.messageMetadata.seconds
             deliveryLogsSeconds = region.retention.deliveryLogs.seconds
             queueLifetimeSeconds = region.queue.messageLifetime.seconds
@@ -101,7 +104,7 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             case messageMetadataSeconds = "message_metadata_seconds", deliveryLogsSeconds = "delivery_logs_seconds"
             case queueLifetimeSeconds = "queue_lifetime_seconds", retryInitialSeconds = "retry_initial_seconds"
             case retryMaximumSeconds = "retry_maximum_seconds", ipMaskingAfterSeconds = "ip_masking_after_seconds"
-            case ipv4KeepOctets = "ipv4_keep_octets", ipv6KeepHextets = "ipv6_keep_hextets"
+            case ipv4KeepOctets = "ipv4_keep_octets", ipv6KeepHextets = "ipv6_keep_hextets", quarantineSeconds = "quarantine_seconds"
         }
     }
 
@@ -332,6 +335,7 @@ extension Region {
         region.ipMasking.after = PolicyDuration(seconds: policy.ipMaskingAfterSeconds)
         region.ipMasking.ipv4KeepOctets = policy.ipv4KeepOctets
         region.ipMasking.ipv6KeepHextets = policy.ipv6KeepHextets
+        if let quarantine = policy.quarantineSeconds { region.retention.quarantine = PolicyDuration(seconds: quarantine) }
         return region
     }
 }

@@ -9,6 +9,8 @@ public struct FilteringPolicy: Sendable, Hashable, Codable {
         case mark
         /// Refuse at the score threshold (`550 5.7.1`).
         case reject
+        /// Accept at the threshold and hold it in the region's quarantine until released, deleted or expired.
+        case quarantine
     }
 
     public enum VirusMode: String, Sendable, Hashable, Codable, CaseIterable {
@@ -16,6 +18,8 @@ public struct FilteringPolicy: Sendable, Hashable, Codable {
         case reject
         /// Deliver it, with `envelope.virus` and each attachment's `scan` saying what was found.
         case mark
+        /// Accept it and hold it in the region's quarantine.
+        case quarantine
     }
 
     public enum ScannerFailure: String, Sendable, Hashable, Codable, CaseIterable {
@@ -56,18 +60,24 @@ public struct FilteringPolicy: Sendable, Hashable, Codable {
         case reject(String)
         /// `451 4.7.0` with the reason.
         case `defer`(String)
+        /// `250`, then held in the quarantine with the reason.
+        case quarantine(String)
     }
 
     public func decide(scan: ContentScan?, authentication: SenderAuthentication?) -> Decision {
         if let scan {
-            if scan.virus.status == .infected, virusMode == .reject {
-                return .reject("the message carries a virus (\(scan.virus.viruses.first ?? "unnamed"))")
+            if scan.virus.status == .infected, virusMode != .mark {
+                let reason = "the message carries a virus (\(scan.virus.viruses.first ?? "unnamed"))"
+                return virusMode == .reject ? .reject(reason) : .quarantine(reason)
             }
             if scan.failed, onScannerFailure == .defer {
                 return .defer("the message could not be scanned now; please try again later")
             }
             if isSpam(scan.spam), spamMode == .reject {
                 return .reject("the message was refused as spam")
+            }
+            if isSpam(scan.spam), spamMode == .quarantine {
+                return .quarantine("spam score \(scan.spam.score ?? 0) at or above \(spamThreshold)")
             }
         }
         if rejectDMARCFailures, let dmarc = authentication?.dmarc, dmarc.failsRejectPolicy {

@@ -12,4 +12,9 @@ public enum DeliveryStatus: String, Sendable, Codable, CaseIterable {
     case rejected
     /// Sync mode: the webhook was unreachable or answered 5xx, and the SMTP client got 451.
     case deferred
+    /// Held in the customer's quarantine (its filtering policy): not delivered until released.
+    case quarantined
+    /// Deleted from the quarantine without delivery: by the customer, by support under a grant, or after the
+    /// region's quarantine period.
+    case discarded
 }

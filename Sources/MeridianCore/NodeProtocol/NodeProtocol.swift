@@ -8,7 +8,10 @@
 /// The coordinator calls a node's control API:
 /// * `PUT /v1/bundle` with a ``SignedBundle``; the node answers its ``BundleReport`` (200 ACK, 422 NACK);
 /// * `POST /v1/directives` with a ``SignedDirective``; the node answers a ``DirectiveReceipt`` (or 422);
-/// * `GET /v1/messages` with a ``MessageQuery``; the node answers a ``MessagePage``.
+/// * `GET /v1/messages` with a ``MessageQuery``; the node answers a ``MessagePage``;
+/// * `GET /v1/quarantine?customer_id=` for a customer's held messages (a ``MessagePage``), `GET
+///   /v1/quarantine/{message id}?customer_id=` for one (a ``QuarantinePreview``), and `POST /v1/quarantine` with a
+///   ``QuarantineAction`` (release or delete), answered with a ``QuarantineOutcome`` per message.
 ///
 /// A node calls the coordinator's node port:
 /// * `GET /node/v1/ca` before it joins, without verifying the server: the coordinator CA's certificate, which the
@@ -26,6 +29,7 @@ public enum NodeProtocol {
     public static let bundlePath = "/v1/bundle"
     public static let directivesPath = "/v1/directives"
     public static let messagesPath = "/v1/messages"
+    public static let quarantinePath = "/v1/quarantine"
     public static let authorityPath = "/node/v1/ca"
     public static let joinPath = "/node/v1/join"
     public static let renewPath = "/node/v1/renew"

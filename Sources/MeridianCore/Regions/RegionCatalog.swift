@@ -126,6 +126,7 @@ public struct RegionCatalog: Sendable {
             messageMetadata: try retentionReader.duration("message_metadata"),
             deliveryLogs: try retentionReader.duration("delivery_logs"),
             smtpProtocolLogs: try retentionReader.duration("smtp_protocol_logs"),
+            quarantine: try retentionReader.duration("quarantine"),
             backups: try retentionReader.duration("backups"),
             deletedCustomerBackups: try retentionReader.duration("deleted_customer_backups"),
             closedAccountLegalPeriod: try retentionReader.duration("closed_account_legal_period"),

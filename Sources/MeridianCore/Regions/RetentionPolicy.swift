@@ -3,6 +3,8 @@ public struct RetentionPolicy: Sendable, Hashable {
     public var messageMetadata: PolicyDuration
     public var deliveryLogs: PolicyDuration
     public var smtpProtocolLogs: PolicyDuration
+    /// Messages held in a customer's quarantine, then deleted (Cleanmail: 14 days).
+    public var quarantine: PolicyDuration
     public var backups: PolicyDuration
     public var deletedCustomerBackups: PolicyDuration
     /// How long a closed account is kept for legal reasons before its deletion is scheduled.

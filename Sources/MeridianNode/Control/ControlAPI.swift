@@ -9,8 +9,8 @@ import NIOCore
 /// * the **control API** (``router()``), over mutual TLS that accepts only the coordinator's certificate: the node
 ///   protocol's calls (``NodeProtocol``) `PUT /v1/bundle` (a push, answered with the node's signed ACK or NACK),
 ///   `POST /v1/directives` (a signed GDPR/CCPA directive, answered with the receipt the node signs) and `GET /v1/messages` (a
-///   customer's deliveries), and `GET /v1/messages/{id}/{recipient}` (one delivery with its attempts) and
-///   `GET /v1/status`;
+///   customer's deliveries), `GET /v1/messages/{id}/{recipient}` (one delivery with its attempts), the
+///   quarantine's calls (`GET /v1/quarantine`, `GET /v1/quarantine/{id}`, `POST /v1/quarantine`) and `GET /v1/status`;
 /// * the **probe port** (``probeRouter()``), plain HTTP for load balancers and scrapers: `GET /healthz`,
 ///   `GET /metrics` (Prometheus text) and `GET /v1/status`, none of which carries personal data.
 ///
@@ -23,6 +23,7 @@ struct ControlAPI: Sendable {
     let metrics: NodeMetrics
     let bundles: BundleIntake
     let directives: DirectiveExecutor
+    let quarantine: Quarantine
     /// The node's key and certificate: receipts and reports are signed with them.
     let signer: LinkCredentials
     let status: NodeStatusReporter
@@ -78,6 +79,32 @@ struct ControlAPI: Sendable {
             }
             return try json(MessagePage(region: region.rawValue, node: node, messages: try await store.query(query)))
         }
+        router.get(RouterPath(NodeProtocol.quarantinePath)) { request, _ in
+            let customer = try Self.customer(request)
+            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 100
+            guard (1...1000).contains(limit) else { throw Problem(.badRequest, "limit must be a whole number from 1 to 1000") }
+            return try json(MessagePage(region: region.rawValue, node: node, messages: try await store.quarantined(customer: customer, limit: limit)))
+        }
+        router.get(RouterPath(NodeProtocol.quarantinePath + "/:id")) { request, context in
+            let customer = try Self.customer(request)
+            guard let id = context.parameters.get("id"), let preview = try await quarantine.preview(id, customer: customer) else {
+                throw Problem(.notFound, "this node holds no such message for \(customer)")
+            }
+            return try json(preview)
+        }
+        router.post(RouterPath(NodeProtocol.quarantinePath)) { request, _ in
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            let action: QuarantineAction
+            do {
+                action = try JSONDecoder().decode(QuarantineAction.self, from: Data(buffer: body))
+            } catch {
+                throw Problem(.badRequest, "the body is not a quarantine action {action, customer_id, message_ids, actor}")
+            }
+            guard (1...QuarantineAction.messageLimit).contains(action.messageIDs.count) else {
+                throw Problem(.badRequest, "message_ids must hold 1 to \(QuarantineAction.messageLimit) ids")
+            }
+            return try json(try await quarantine.act(action))
+        }
         router.get("/v1/messages/:id/:recipient") { request, context in
             guard let id = context.parameters.get("id"), let recipient = context.parameters.get("recipient", as: Int.self) else {
                 throw Problem(.badRequest, "the path is /v1/messages/{message id}/{recipient index}")
@@ -88,6 +115,13 @@ struct ControlAPI: Sendable {
             return try json(DeliveryDetail(delivery: record, attempts: attempts))
         }
         return router
+    }
+
+    static func customer(_ request: Request) throws -> String {
+        guard let customer = request.uri.queryParameters.get("customer_id"), !customer.isEmpty else {
+            throw Problem(.badRequest, "customer_id is required")
+        }
+        return customer
     }
 
     struct DeliveryDetail: Encodable {

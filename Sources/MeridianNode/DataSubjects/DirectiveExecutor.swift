@@ -9,7 +9,8 @@ import MeridianCore
 /// * `message_metadata`: the deliveries naming the subject's address as envelope sender or recipient (or the
 ///   customer's, for an account), and writes of them the database refused and the store set aside;
 /// * `delivery_logs`: the attempts of those deliveries;
-/// * `spooled_messages`: messages still waiting in the spool whose sender or a recipient is the subject.
+/// * `spooled_messages`: messages still waiting in the spool whose sender or a recipient is the subject;
+/// * `quarantined_messages`: held messages whose sender or a recipient is the subject (or the customer's).
 ///
 /// Process logs name deliveries by message id, never by address, so they hold nothing to erase.
 public struct DirectiveExecutor: Sendable {
@@ -22,6 +23,7 @@ public struct DirectiveExecutor: Sendable {
     let spool: Spool
     let store: MetadataStore
     let queue: DeliveryQueue
+    let quarantine: Quarantine
     let logger: Logger
     let now: @Sendable () -> Date
 
@@ -38,6 +40,7 @@ public struct DirectiveExecutor: Sendable {
     func carryOut(_ directive: DataSubjectDirective) async throws -> DirectiveReceipt {
         let held = Dictionary(directive.holds.map { ($0.customerID, $0.reason) }, uniquingKeysWith: { first, _ in first })
         let spooled = try spooledMessages(of: directive.subject)
+        let quarantined = quarantine.messages(of: directive.subject)
         var receipt = DirectiveReceipt(
             requestID: directive.requestID, action: directive.action, region: region.id.rawValue, node: nodeID, completedAt: now(),
             classes: [], data: nil)
@@ -48,11 +51,13 @@ public struct DirectiveExecutor: Sendable {
                 DataClassCount(dataClass: "message_metadata", found: records.deliveries.count + records.setAside.count),
                 DataClassCount(dataClass: "delivery_logs", found: records.attempts.count),
                 DataClassCount(dataClass: "spooled_messages", found: spooled.count),
+                DataClassCount(dataClass: "quarantined_messages", found: quarantined.count),
             ]
             receipt.data = [
                 "message_metadata": try JSONValue(encoding: records.deliveries),
                 "delivery_logs": try JSONValue(encoding: records.attempts),
                 "spooled_messages": try JSONValue(encoding: spooled.map(SpooledCopy.init)),
+                "quarantined_messages": try JSONValue(encoding: quarantined.map(SpooledCopy.init)),
             ]
             if !records.setAside.isEmpty {
                 // Metadata the database refused, kept beside it (MetadataStore): the export shows it apart, as written.
@@ -79,6 +84,24 @@ public struct DirectiveExecutor: Sendable {
                 }
             }
             spool.holdReasons = reasons.sorted()
+            // Held mail goes whole unless a customer of it is under a hold; a customer's erasure takes a message
+            // only when all its recipients are the customer's.
+            var heldMail = DataClassCount(dataClass: "quarantined_messages", found: quarantined.count)
+            var heldMailReasons: Set<String> = []
+            for match in quarantined {
+                let kept = match.recipients.compactMap { held[match.message.recipients[$0].customer] }
+                if !kept.isEmpty {
+                    heldMail.held += 1
+                    heldMailReasons.formUnion(kept)
+                } else if match.recipients == match.pending {
+                    await quarantine.erase(match.message.id)
+                    heldMail.erased += 1
+                } else {
+                    heldMail.held += 1
+                    heldMailReasons.insert("the message is also another customer's, who has not asked for erasure")
+                }
+            }
+            heldMail.holdReasons = heldMailReasons.sorted()
             let erasure = try await store.erase(directive.subject, holding: Set(held.keys))
             if case .customer = directive.subject {
                 // The node's backups made before now hold the account's data: they go within deleted_customer_backups.
@@ -101,6 +124,7 @@ public struct DirectiveExecutor: Sendable {
                     dataClass: "delivery_logs", found: erasure.erasedAttempts + erasure.heldAttempts, erased: erasure.erasedAttempts,
                     held: erasure.heldAttempts, holdReasons: erasure.heldAttempts > 0 ? metadataReasons : []),
                 spool,
+                heldMail,
             ]
             receipt.completedAt = now()
             return await journaled(receipt)

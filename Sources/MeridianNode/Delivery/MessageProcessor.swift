@@ -21,14 +21,17 @@ public final class MessageProcessor: MessageIntake {
     let authentication: SenderAuthenticationStep?
     /// Spam and virus scanning; its scanners may be absent (`not_run`).
     let scanning: ContentScanStep
+    /// Where a customer's policy holds messages instead of delivering them.
+    let quarantine: Quarantine
     let metrics: NodeMetrics
     let logger: Logger
 
     init(
         region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, queue: DeliveryQueue,
-        analyzer: ContentAnalyzer, authentication: SenderAuthenticationStep?, scanning: ContentScanStep, metrics: NodeMetrics, logger: Logger,
-        now: @escaping @Sendable () -> Date
+        analyzer: ContentAnalyzer, authentication: SenderAuthenticationStep?, scanning: ContentScanStep, quarantine: Quarantine, metrics: NodeMetrics,
+        logger: Logger, now: @escaping @Sendable () -> Date
     ) {
+        self.quarantine = quarantine
         self.now = now
         self.scanning = scanning
         self.authentication = authentication
@@ -81,6 +84,15 @@ public final class MessageProcessor: MessageIntake {
         case .defer(let reason):
             metrics.filtered(decision: "deferred")
             return SMTPReply(451, "4.7.0", "Not accepted now: \(reason)")
+        case .quarantine(let reason):
+            do {
+                try await quarantine.hold(spooled, data: data, message: message, customers: customers, reason: reason)
+            } catch {
+                logger.error("smtp: cannot hold a message in quarantine", metadata: ["message": "\(spooled.id)", "error": "\(error)"])
+                return SMTPReply(451, "4.3.0", "Local error in processing; try again later")
+            }
+            metrics.accepted(recipients: customers.count)
+            return SMTPReply(250, "2.0.0", "Held as \(spooled.id)")
         }
         if customers.first?.webhook.mode == .sync {
             return await deliverNow(spooled, data: data, message: message, customers: customers, under: directory.bundle)

@@ -2,18 +2,24 @@ import Foundation
 import Logging
 import MeridianCore
 
-/// One retention pass over the metadata store, under the policy of the config version in force (as the
-/// coordinator compiled it from Regions/). The node runs it at start and then hourly, in a `PeriodicJob`.
+/// One retention pass over the metadata store and the quarantine, under the policy of the config version in
+/// force (as the coordinator compiled it from Regions/). The node runs it at start and then hourly, in a
+/// `PeriodicJob`.
 struct MetadataRetention: Sendable {
     let region: Region
     let config: NodeConfigState
     let store: MetadataStore
+    let quarantine: Quarantine
     let logger: Logger
     let now: @Sendable () -> Date
 
     @discardableResult
     func runOnce() async throws -> MetadataStore.RetentionResult {
         let policy = region.applying(config.directory.bundle.policy)
+        let expired = try await quarantine.expire(olderThan: policy.retention.quarantine.seconds)
+        if expired > 0 {
+            logger.info("retention: deleted \(expired) held deliveries from the quarantine", metadata: ["region": "\(region.id)"])
+        }
         let result = try await store.applyRetention(policy.retention, masking: policy.ipMasking, now: now())
         if result != .init() {
             logger.info(
