@@ -196,14 +196,7 @@ public struct DirectiveExecutor: Sendable {
         var matches: [SpooledMatch] = []
         for (id, pending) in spool.pendingMessages().sorted(by: { $0.key < $1.key }) {
             guard let (message, data) = try? spool.read(id) else { continue }
-            let relevant: Set<Int>
-            switch subject {
-            case .email(let address):
-                let involved = message.from.lowercased() == address || message.recipients.contains { $0.address.lowercased() == address }
-                relevant = involved ? pending : []
-            case .customer(let customer):
-                relevant = pending.filter { message.recipients[$0].customer == customer }
-            }
+            let relevant = message.recipients(concerning: subject, among: pending)
             if !relevant.isEmpty { matches.append(SpooledMatch(message: message, data: data, recipients: relevant, pending: pending)) }
         }
         return matches

@@ -118,14 +118,7 @@ public struct Quarantine: Sendable {
         for id in vault.ids() {
             guard let (message, data) = try? vault.open(id) else { continue }
             let all = Set(message.recipients.indices)
-            let relevant: Set<Int>
-            switch subject {
-            case .email(let address):
-                let involved = message.from.lowercased() == address || message.recipients.contains { $0.address.lowercased() == address }
-                relevant = involved ? all : []
-            case .customer(let customer):
-                relevant = all.filter { message.recipients[$0].customer == customer }
-            }
+            let relevant = message.recipients(concerning: subject, among: all)
             if !relevant.isEmpty { matches.append(.init(message: message, data: data, recipients: relevant, pending: all)) }
         }
         return matches

@@ -43,4 +43,16 @@ public struct SpooledMessage: Sendable, Hashable, Codable {
         envelope.scan = scan
         return envelope
     }
+
+    /// Which of `candidates` (recipient indexes) concern a data subject: for an address, all of them when it
+    /// sent the message or is one of its recipients; for a customer, the customer's.
+    func recipients(concerning subject: SubjectIdentity, among candidates: Set<Int>) -> Set<Int> {
+        switch subject {
+        case .email(let address):
+            let involved = from.lowercased() == address || recipients.contains { $0.address.lowercased() == address }
+            return involved ? candidates : []
+        case .customer(let customer):
+            return candidates.filter { recipients[$0].customer == customer }
+        }
+    }
 }
