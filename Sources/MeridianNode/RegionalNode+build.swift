@@ -64,23 +64,27 @@ extension RegionalNode {
             let processor = MessageProcessor(
                 region: region, config: config, spool: spool, store: store, webhooks: webhooks, queue: queue, analyzer: analyzer,
                 authentication: authentication, scanning: scanning, quarantine: quarantine, metrics: metrics, logger: logger, now: now)
-            let smtp = SMTPServer(configuration: configuration.smtp, tls: tls, intake: processor, metrics: metrics, logger: logger) {
+            let protocolLog = try SMTPProtocolLog(dataDirectory: configuration.dataDirectory, node: configuration.nodeID, logger: logger)
+            let smtp = SMTPServer(
+                configuration: configuration.smtp, tls: tls, intake: processor, metrics: metrics, protocolLog: protocolLog, now: now, logger: logger
+            ) {
                 let directory = config.directory
                 return (directory, directory.bundle.version)
             }
             let bundles = BundleIntake(file: bundleFile, config: config, metrics: metrics, logger: logger)
             let directives = DirectiveExecutor(
                 trustedKey: enrollment.bundleKey, region: region, nodeID: configuration.nodeID, dataDirectory: configuration.dataDirectory,
-                spool: spool, store: store, queue: queue, quarantine: quarantine, logger: logger, now: now)
+                spool: spool, store: store, queue: queue, quarantine: quarantine, protocolLog: protocolLog, logger: logger, now: now)
             let clock = CoordinatorClock()
             let control = ControlAPI(
                 region: region.id, node: configuration.nodeID, store: store, metrics: metrics, bundles: bundles,
-                directives: directives, quarantine: quarantine, signer: credentials,
+                directives: directives, quarantine: quarantine, protocolLog: protocolLog, signer: credentials,
                 status: NodeStatusReporter(
                     region: region.id, node: configuration.nodeID, config: config, store: store, spool: spool, queue: queue, smtp: smtp,
                     clock: clock),
                 now: now)
-            let retention = MetadataRetention(region: region, config: config, store: store, quarantine: quarantine, logger: logger, now: now)
+            let retention = MetadataRetention(
+                region: region, config: config, store: store, quarantine: quarantine, protocolLog: protocolLog, logger: logger, now: now)
             let watcher = BundleWatcher(file: bundleFile, intake: bundles)
             let ports = NodePorts()
             var services: [any Service] = [

@@ -44,7 +44,7 @@ struct APITestHarness: Sendable {
                 let other = try await client.call(
                     .post, "/v1/customers", token: admin.secret, body: typedCustomer("other"), as: Components.Schemas.CreatedCustomer.self,
                     expect: .created)
-                for role in [Role.support, .dpo, .auditor, .customer] {
+                for role in [Role.support, .dpo, .auditor, .security, .customer] {
                     let request = Components.Schemas.TokenCreate(
                         name: "\(role) token", role: .init(role), customerId: role == .customer ? customer.customer.id : nil)
                     let created = try await client.call(

@@ -22,6 +22,7 @@ struct AuthorizationMatrixTests {
         case "checkCustomerDNS": return (.get, "/v1/customers/\(id)/dns/check", nil)
         case "rotateWebhookSecret": return (.post, "/v1/customers/\(id)/webhook-secret", ["overlap_hours": 1])
         case "getFilteringPolicy": return (.get, "/v1/customers/\(id)/filtering", nil)
+        case "listSMTPProtocolLog": return (.get, "/v1/smtp-log?limit=10", nil)
         case "listQuarantine": return (.get, "/v1/customers/\(id)/quarantine", nil)
         case "previewQuarantined": return (.get, "/v1/customers/\(id)/quarantine/eml_none", nil)
         case "releaseQuarantined": return (.post, "/v1/customers/\(id)/quarantine/release", ["message_ids": ["eml_none"]])
@@ -97,8 +98,8 @@ struct AuthorizationMatrixTests {
         for line in text.split(separator: "\n") where line.hasPrefix("| `") {
             let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
             let operation = cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
-            let roles: [Role] = [.admin, .support, .dpo, .auditor, .customer]
-            documented[operation] = Dictionary(uniqueKeysWithValues: zip(roles, cells[2...6].map { String($0) }))
+            let roles: [Role] = [.admin, .support, .dpo, .auditor, .security, .customer]
+            documented[operation] = Dictionary(uniqueKeysWithValues: zip(roles, cells[2...7].map { String($0) }))
         }
         for (operation, access) in AuthorizationPolicy.matrix {
             for role in Role.allCases {

@@ -225,7 +225,7 @@ struct CustomerAPITests {
             let entries = try #require(try await client.json(.get, "/v1/audit?limit=1000", token: harness.tokens[.auditor])["items"] as? [[String: Any]])
             let actions = entries.compactMap { $0["action"] as? String }
             #expect(actions.filter { $0 == "customer.create" }.count == 2)
-            #expect(actions.filter { $0 == "token.create" }.count == 6)
+            #expect(actions.filter { $0 == "token.create" }.count == 7, "the named admin token and one per other role")
             #expect(entries.contains { $0["action"] as? String == "customer.read" && $0["actor_role"] as? String == "dpo" })
             let records = try await harness.coordinator.audit.entries(after: 0, limit: 1000)
             #expect(AuditChain.verify(records).firstBreak == nil)

@@ -31,8 +31,10 @@ def test_message_query_spans_regions_and_survives_a_dead_node(tmp_path):
         cid = prove_domains(port, admin, created["customer"])
         wait_for(lambda: eu.status()["customers"] == 1 and us.status()["customers"] == 1, what="the customer in both regions")
 
-        assert send(eu.smtp, rcpt="a@fed.example", subject="via eu")[0] == 250
-        assert send(us.smtp, rcpt="b@fed.example", subject="via us")[0] == 250
+        # The customer reaches the nodes before its proved domain does (a pending domain is routed nowhere): a
+        # refused RCPT delivers nothing, so sending until one is taken sends each message once.
+        wait_for(lambda: send(eu.smtp, rcpt="a@fed.example", subject="via eu")[0] == 250, what="the eu node taking fed.example")
+        wait_for(lambda: send(us.smtp, rcpt="b@fed.example", subject="via us")[0] == 250, what="the us node taking fed.example")
         wait_for(lambda: len(sink.posts("/ok")) == 2, what="both deliveries")
 
         status, body = api(port, "GET", f"/v1/customers/{cid}/messages", admin)

@@ -18,7 +18,9 @@ public enum AuthorizationPolicy {
     public static let publicOperations: Set<String> = ["getHealth"]
 
     public static let matrix: [String: [Role: Access]] = [
-        "getCaller": [.admin: .allowed, .support: .allowed, .dpo: .allowed, .auditor: .allowed, .customer: .allowed],
+        "getCaller": [.admin: .allowed, .support: .allowed, .dpo: .allowed, .auditor: .allowed, .security: .allowed, .customer: .allowed],
+        // The protocol logs name senders and recipients; only the security role reads them, every read audited.
+        "listSMTPProtocolLog": [.security: .allowed],
         "createCustomer": [.admin: .allowed],
         "listCustomers": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "getCustomer": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],

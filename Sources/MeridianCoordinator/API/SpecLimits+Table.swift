@@ -178,6 +178,10 @@ extension SpecLimits {
         "listQuarantine": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
+        "listSMTPProtocolLog": [
+            Field(path: "query.client_ip", maxLength: 45),
+            Field(path: "query.address", maxLength: 320),
+        ],
         "listTokens": [
             Field(path: "query.cursor", maxLength: 128),
         ],

@@ -15,9 +15,9 @@ extension NodeFleet {
     /// The held message from whichever node holds it; nil when none does.
     public func preview(customer: String, messageID: String) async throws -> QuarantinePreview? {
         let answers: [QuarantinePreview?] = try await everyNode { base in
-            var components = URLComponents(string: base + NodeProtocol.quarantinePath + "/" + messageID)
-            components?.queryItems = [URLQueryItem(name: "customer_id", value: customer)]
-            guard let url = components?.string else { return nil }
+            guard let url = NodeFleet.url(base, path: NodeProtocol.quarantinePath + "/" + messageID, items: [("customer_id", customer)]) else {
+                return nil
+            }
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
             guard let response = try? await self.http.execute(self.pusher.request(url), timeout: self.timeout), response.status == .ok,

@@ -37,13 +37,17 @@ public struct NodeFleet: Sendable {
     }
 
     /// A ``MessagePage`` from one node at `path` with the query `items`.
-    func page(_ base: String, path: String, items: [(name: String, value: String)]) async -> NodeAnswer {
+    /// The URL of `path` on a node with the query `items`; `+` (in a time zone offset or an address) stays `+`.
+    static func url(_ base: String, path: String, items: [(name: String, value: String)]) -> String? {
         var components = URLComponents(string: base + path)
         components?.queryItems = items.map { URLQueryItem(name: $0.name, value: $0.value) }
-        // `+` in a time zone offset or an address must not turn into a space.
         let encoded = components?.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         components?.percentEncodedQuery = encoded
-        guard let url = components?.string else {
+        return components?.string
+    }
+
+    func page(_ base: String, path: String, items: [(name: String, value: String)]) async -> NodeAnswer {
+        guard let url = Self.url(base, path: path, items: items) else {
             return NodeAnswer(url: base, status: .error, records: [], detail: "cannot build the query URL")
         }
         let request = pusher.request(url)

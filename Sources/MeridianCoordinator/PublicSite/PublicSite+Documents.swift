@@ -106,7 +106,9 @@ extension PublicSite {
             .init(key: "queue_lifetime", label: "Queued message, retried until it fails and the sender is told", enforced: true, source: "Cleanmail, RFC 5321") {
                 $1.queueLifetimeSeconds
             },
-            .init(key: "smtp_protocol_logs", label: "Raw SMTP protocol logs", enforced: false, source: "Cleanmail") { r, _ in r.retention.smtpProtocolLogs.seconds },
+            .init(key: "smtp_protocol_logs", label: "SMTP protocol logs (commands and replies, never message content; read only by the security team)", enforced: true, source: "Cleanmail") {
+                r, policy in policy.smtpProtocolLogsSeconds ?? r.retention.smtpProtocolLogs.seconds
+            },
             .init(key: "quarantine", label: "Messages held in a customer's quarantine (spam or viruses, by the customer's choice), then deleted", enforced: true, source: "Cleanmail") {
                 r, policy in policy.quarantineSeconds ?? r.retention.quarantine.seconds
             },

@@ -73,6 +73,7 @@ extension NodeBundle {
             json.field("queue_lifetime_seconds", Int(policy.queueLifetimeSeconds))
             json.field("retry_initial_seconds", Int(policy.retryInitialSeconds))
             json.field("retry_maximum_seconds", Int(policy.retryMaximumSeconds))
+            if let logs = policy.smtpProtocolLogsSeconds { json.field("smtp_protocol_logs_seconds", Int(logs)) }
             json.endObject()
         }
         json.field("region", region.rawValue)

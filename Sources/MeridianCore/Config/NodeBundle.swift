@@ -87,8 +87,11 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         public var ipv6KeepHextets: Int
         /// How long quarantined messages are kept; absent in bundles from before the quarantine (then 14 days).
         public var quarantineSeconds: Int64?
+        /// How long SMTP protocol logs are kept; absent in bundles from before the protocol log (then 12 months).
+        public var smtpProtocolLogsSeconds: Int64?
 
         public init(_ region: Region) {
+            smtpProtocolLogsSeconds = region.retention.smtpProtocolLogs.seconds
             quarantineSeconds = region.retention.quarantine.seconds
             messageMetadataSeconds = region.retention.messageMetadata.seconds
             deliveryLogsSeconds = region.retention.deliveryLogs.seconds
@@ -105,6 +108,7 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             case queueLifetimeSeconds = "queue_lifetime_seconds", retryInitialSeconds = "retry_initial_seconds"
             case retryMaximumSeconds = "retry_maximum_seconds", ipMaskingAfterSeconds = "ip_masking_after_seconds"
             case ipv4KeepOctets = "ipv4_keep_octets", ipv6KeepHextets = "ipv6_keep_hextets", quarantineSeconds = "quarantine_seconds"
+            case smtpProtocolLogsSeconds = "smtp_protocol_logs_seconds"
         }
     }
 
@@ -336,6 +340,7 @@ extension Region {
         region.ipMasking.ipv4KeepOctets = policy.ipv4KeepOctets
         region.ipMasking.ipv6KeepHextets = policy.ipv6KeepHextets
         if let quarantine = policy.quarantineSeconds { region.retention.quarantine = PolicyDuration(seconds: quarantine) }
+        if let logs = policy.smtpProtocolLogsSeconds { region.retention.smtpProtocolLogs = PolicyDuration(seconds: logs) }
         return region
     }
 }

@@ -9,8 +9,10 @@ public enum Role: String, Sendable, CaseIterable, Codable, Hashable {
     case dpo
     /// Reads the audit log and verifies it; changes nothing.
     case auditor
+    /// The small group that reads the SMTP protocol logs when investigating abuse or an attack; nothing else.
+    case security
     /// A customer's own API key: sees and changes only its own account.
     case customer
 
-    public static let operatorRoles: [Role] = [.admin, .support, .dpo, .auditor]
+    public static let operatorRoles: [Role] = [.admin, .support, .dpo, .auditor, .security]
 }

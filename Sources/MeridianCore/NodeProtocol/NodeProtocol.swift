@@ -11,7 +11,9 @@
 /// * `GET /v1/messages` with a ``MessageQuery``; the node answers a ``MessagePage``;
 /// * `GET /v1/quarantine?customer_id=` for a customer's held messages (a ``MessagePage``), `GET
 ///   /v1/quarantine/{message id}?customer_id=` for one (a ``QuarantinePreview``), and `POST /v1/quarantine` with a
-///   ``QuarantineAction`` (release or delete), answered with a ``QuarantineOutcome`` per message.
+///   ``QuarantineAction`` (release or delete), answered with a ``QuarantineOutcome`` per message;
+/// * `GET /v1/protocol-log` with `since`, `until`, `client_ip`, `address` and `limit`; the node answers the
+///   ``SMTPProtocolRecord``s of the sessions that match.
 ///
 /// A node calls the coordinator's node port:
 /// * `GET /node/v1/ca` before it joins, without verifying the server: the coordinator CA's certificate, which the
@@ -30,6 +32,7 @@ public enum NodeProtocol {
     public static let directivesPath = "/v1/directives"
     public static let messagesPath = "/v1/messages"
     public static let quarantinePath = "/v1/quarantine"
+    public static let protocolLogPath = "/v1/protocol-log"
     public static let authorityPath = "/node/v1/ca"
     public static let joinPath = "/node/v1/join"
     public static let renewPath = "/node/v1/renew"

@@ -18,6 +18,8 @@ public struct SMTPSession: Sendable {
     var inputStart = 0
     var discardingLongLine = false
     var text = TextState()
+    /// Command lines since the transport last took them (``takeCommandLines()``), when the configuration asks.
+    var commandLines: [String] = []
 
     enum Phase {
         case command
@@ -177,7 +179,28 @@ public struct SMTPSession: Sendable {
 
     // MARK: Commands
 
+    /// The command lines received since the last call, printable (control bytes as `\xNN`), without message content.
+    public mutating func takeCommandLines() -> [String] {
+        defer { commandLines = [] }
+        return commandLines
+    }
+
+    static func printable(_ line: ArraySlice<UInt8>) -> String {
+        var text = ""
+        text.reserveCapacity(line.count)
+        let hex = Array("0123456789abcdef")
+        for byte in line.prefix(SMTPSessionConfiguration.commandLineLimit) {
+            if byte >= 0x20 && byte < 0x7F && byte != 0x5C {
+                text.unicodeScalars.append(UnicodeScalar(byte))
+            } else {
+                text += "\\x" + String(hex[Int(byte >> 4)]) + String(hex[Int(byte & 0xF)])
+            }
+        }
+        return text
+    }
+
     private mutating func handle(_ line: ArraySlice<UInt8>, _ events: inout [SMTPSessionEvent]) {
+        if configuration.keepsCommandLines { commandLines.append(Self.printable(line)) }
         let command: SMTPCommand
         do { command = try SMTPCommand.parse(line) } catch {
             fail(error.reply, &events)

@@ -10,6 +10,9 @@ public struct SMTPSessionConfiguration: Sendable, Hashable {
     public var maxErrors: Int = 10
     /// Whether `STARTTLS` is offered (a certificate is configured).
     public var tlsAvailable: Bool = false
+    /// Whether the session keeps its command lines for the protocol log (``SMTPSession/takeCommandLines()``);
+    /// message content is never among them.
+    public var keepsCommandLines: Bool = false
 
     /// A command line with its CRLF (RFC 5321 section 4.5.3.1.4).
     public static let commandLineLimit = 512

@@ -24,6 +24,7 @@ struct ControlAPI: Sendable {
     let bundles: BundleIntake
     let directives: DirectiveExecutor
     let quarantine: Quarantine
+    let protocolLog: SMTPProtocolLog
     /// The node's key and certificate: receipts and reports are signed with them.
     let signer: LinkCredentials
     let status: NodeStatusReporter
@@ -104,6 +105,20 @@ struct ControlAPI: Sendable {
                 throw Problem(.badRequest, "message_ids must hold 1 to \(QuarantineAction.messageLimit) ids")
             }
             return try json(try await quarantine.act(action))
+        }
+        router.get(RouterPath(NodeProtocol.protocolLogPath)) { request, _ in
+            let parameters = request.uri.queryParameters
+            func date(_ name: String) throws -> Date? {
+                guard let text = parameters.get(name) else { return nil }
+                guard let date = ISO8601DateFormatter().date(from: text) else { throw Problem(.badRequest, "\(name) \"\(text)\" is not an RFC 3339 time") }
+                return date
+            }
+            let limit = parameters.get("limit", as: Int.self) ?? 100
+            guard (1...1000).contains(limit) else { throw Problem(.badRequest, "limit must be a whole number from 1 to 1000") }
+            let sessions = protocolLog.read(
+                since: try date("since"), until: try date("until"), clientIP: parameters.get("client_ip"), address: parameters.get("address"),
+                limit: limit)
+            return try json(ProtocolLogPage(region: region.rawValue, node: node, sessions: sessions))
         }
         router.get("/v1/messages/:id/:recipient") { request, context in
             guard let id = context.parameters.get("id"), let recipient = context.parameters.get("recipient", as: Int.self) else {

@@ -10,7 +10,9 @@ import MeridianCore
 ///   customer's, for an account), and writes of them the database refused and the store set aside;
 /// * `delivery_logs`: the attempts of those deliveries;
 /// * `spooled_messages`: messages still waiting in the spool whose sender or a recipient is the subject;
-/// * `quarantined_messages`: held messages whose sender or a recipient is the subject (or the customer's).
+/// * `quarantined_messages`: held messages whose sender or a recipient is the subject (or the customer's);
+/// * `smtp_protocol_logs`: sessions whose commands name the subject's address. They are kept for the security
+///   of the service for their period and are never erased on request; the receipt says so.
 ///
 /// Process logs name deliveries by message id, never by address, so they hold nothing to erase.
 public struct DirectiveExecutor: Sendable {
@@ -24,6 +26,7 @@ public struct DirectiveExecutor: Sendable {
     let store: MetadataStore
     let queue: DeliveryQueue
     let quarantine: Quarantine
+    let protocolLog: SMTPProtocolLog
     let logger: Logger
     let now: @Sendable () -> Date
 
@@ -41,6 +44,12 @@ public struct DirectiveExecutor: Sendable {
         let held = Dictionary(directive.holds.map { ($0.customerID, $0.reason) }, uniquingKeysWith: { first, _ in first })
         let spooled = try spooledMessages(of: directive.subject)
         let quarantined = quarantine.messages(of: directive.subject)
+        let sessions: [SMTPProtocolRecord] =
+            if case .email(let address) = directive.subject {
+                protocolLog.read(since: nil, until: nil, clientIP: nil, address: address, limit: 100_000)
+            } else {
+                []
+            }
         var receipt = DirectiveReceipt(
             requestID: directive.requestID, action: directive.action, region: region.id.rawValue, node: nodeID, completedAt: now(),
             classes: [], data: nil)
@@ -52,12 +61,14 @@ public struct DirectiveExecutor: Sendable {
                 DataClassCount(dataClass: "delivery_logs", found: records.attempts.count),
                 DataClassCount(dataClass: "spooled_messages", found: spooled.count),
                 DataClassCount(dataClass: "quarantined_messages", found: quarantined.count),
+                DataClassCount(dataClass: "smtp_protocol_logs", found: sessions.count),
             ]
             receipt.data = [
                 "message_metadata": try JSONValue(encoding: records.deliveries),
                 "delivery_logs": try JSONValue(encoding: records.attempts),
                 "spooled_messages": try JSONValue(encoding: spooled.map(SpooledCopy.init)),
                 "quarantined_messages": try JSONValue(encoding: quarantined.map(SpooledCopy.init)),
+                "smtp_protocol_logs": try JSONValue(encoding: sessions),
             ]
             if !records.setAside.isEmpty {
                 // Metadata the database refused, kept beside it (MetadataStore): the export shows it apart, as written.
@@ -125,6 +136,9 @@ public struct DirectiveExecutor: Sendable {
                     held: erasure.heldAttempts, holdReasons: erasure.heldAttempts > 0 ? metadataReasons : []),
                 spool,
                 heldMail,
+                DataClassCount(
+                    dataClass: "smtp_protocol_logs", found: sessions.count, held: sessions.count,
+                    holdReasons: sessions.isEmpty ? [] : [Self.protocolLogHold(region)]),
             ]
             receipt.completedAt = now()
             return await journaled(receipt)
@@ -156,6 +170,11 @@ public struct DirectiveExecutor: Sendable {
                 metadata: ["request": "\(receipt.requestID)", "error": "\(error)"])
         }
         return receipt
+    }
+
+    /// Why protocol log lines survive an erasure (GDPR Art. 17(3)(e) and recital 49: network and information security).
+    static func protocolLogHold(_ region: Region) -> String {
+        "SMTP protocol logs are kept for the security of the service (GDPR Art. 17(3)(e), recital 49) and deleted after \(region.retention.smtpProtocolLogs)"
     }
 
     /// A spooled message of the subject, with the recipients still pending that concern the subject.

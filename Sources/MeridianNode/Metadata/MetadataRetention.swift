@@ -10,6 +10,7 @@ struct MetadataRetention: Sendable {
     let config: NodeConfigState
     let store: MetadataStore
     let quarantine: Quarantine
+    let protocolLog: SMTPProtocolLog
     let logger: Logger
     let now: @Sendable () -> Date
 
@@ -19,6 +20,10 @@ struct MetadataRetention: Sendable {
         let expired = try await quarantine.expire(olderThan: policy.retention.quarantine.seconds)
         if expired > 0 {
             logger.info("retention: deleted \(expired) held deliveries from the quarantine", metadata: ["region": "\(region.id)"])
+        }
+        let days = protocolLog.expire(before: now().addingTimeInterval(-Double(policy.retention.smtpProtocolLogs.seconds)))
+        if days > 0 {
+            logger.info("retention: deleted \(days) days of SMTP protocol log", metadata: ["region": "\(region.id)"])
         }
         let result = try await store.applyRetention(policy.retention, masking: policy.ipMasking, now: now())
         if result != .init() {

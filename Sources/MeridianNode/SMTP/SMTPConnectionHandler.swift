@@ -23,14 +23,17 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private let minDataRate: Int
     /// While message data arrives: when it began, how many bytes came, and the check of the floor rate.
     private var dataWatch: (started: NIODeadline, bytes: Int, check: Scheduled<Void>?)?
+    /// The session's protocol log, written when the connection closes; nil when the node keeps none.
+    private var transcript: SMTPSessionTranscript?
     private var processing = false
     private var draining = false
     private var closed = false
 
     init(
         session: SMTPSession, configVersion: Int, server: SMTPServer, tls: NIOSSLContext?, metrics: NodeMetrics,
-        commandTimeout: TimeAmount, minDataRate: Int, logger: Logger
+        commandTimeout: TimeAmount, minDataRate: Int, logger: Logger, transcript: SMTPSessionTranscript? = nil
     ) {
+        self.transcript = transcript
         self.session = session
         self.commandTimeout = commandTimeout
         self.minDataRate = minDataRate
@@ -48,6 +51,11 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if var record = transcript?.record, let log = server.protocolLog {
+            record.endedAt = server.now()
+            log.write(record)
+            transcript = nil
+        }
         closed = true
         commandDeadline?.cancel()
         dataWatch?.check?.cancel()
@@ -58,6 +66,9 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         let buffer = unwrapInboundIn(data)
         dataWatch?.bytes += buffer.readableBytes
         let events = session.receive(buffer.readableBytesView)
+        if transcript != nil {
+            for line in session.takeCommandLines() { transcript?.add("C", line) }
+        }
         if !events.isEmpty {
             commandDeadline?.cancel()
             commandDeadline = nil
@@ -119,7 +130,10 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
             let version = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).tlsVersion).flatMap { $0 }
-            handle(session.tlsEstablished(SMTPTLSInfo(version: version.map(Self.name) ?? "TLS", cipher: nil)), context: context)
+            let name = version.map(Self.name) ?? "TLS"
+            transcript?.record.tlsVersion = name
+            transcript?.add("T", "handshake completed, \(name)")
+            handle(session.tlsEstablished(SMTPTLSInfo(version: name, cipher: nil)), context: context)
             return
         }
         if event is ConnectionRegistry.Drain {
@@ -179,6 +193,9 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private func write(_ reply: SMTPReply, context: ChannelHandlerContext) {
         if reply.code >= 400 { metrics.rejected(code: reply.code) }
+        if transcript != nil {
+            transcript?.add("S", String(decoding: reply.encoded.dropLast(2), as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n"))
+        }
         var buffer = context.channel.allocator.buffer(capacity: 64)
         buffer.writeBytes(reply.encoded)
         context.write(wrapOutboundOut(buffer), promise: nil)

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MeridianCore
 import NIOConcurrencyHelpers
@@ -21,6 +22,9 @@ public final class SMTPServer: Service, Sendable {
     private let connections = ConnectionRegistry()
     private let boundPort = NIOLockedValueBox<Int?>(nil)
     private let metrics: NodeMetrics
+    /// Where each session's commands and replies go when it ends; nil keeps none.
+    let protocolLog: SMTPProtocolLog?
+    let now: @Sendable () -> Date
     /// Finished messages, handed from the connections to the server's task group.
     private let intakes: AsyncStream<Intake>
     private let intakeQueue: AsyncStream<Intake>.Continuation
@@ -34,8 +38,11 @@ public final class SMTPServer: Service, Sendable {
 
     public init(
         configuration: SMTPServerConfiguration, tls: NIOSSLContext?, intake: any MessageIntake, metrics: NodeMetrics,
+        protocolLog: SMTPProtocolLog? = nil, now: @escaping @Sendable () -> Date = Date.init,
         logger: Logger, policy: @escaping @Sendable () -> (policy: any SMTPRecipientPolicy, version: Int)
     ) {
+        self.protocolLog = protocolLog
+        self.now = now
         self.configuration = configuration
         self.tls = tls
         self.intake = intake
@@ -107,13 +114,15 @@ public final class SMTPServer: Service, Sendable {
         session.tlsAvailable = tls != nil
         session.maxMessageSize = configuration.maxMessageSize
         session.maxRecipients = configuration.maxRecipients
+        session.keepsCommandLines = protocolLog != nil
         let (policy, version) = self.policy()
         try pipeline.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
         try pipeline.addHandler(
             SMTPConnectionHandler(
                 session: SMTPSession(configuration: session, remoteAddress: ip, policy: policy),
                 configVersion: version, server: self, tls: tls, metrics: metrics, commandTimeout: configuration.idleTimeout,
-                minDataRate: configuration.minDataRate, logger: logger))
+                minDataRate: configuration.minDataRate, logger: logger,
+                transcript: protocolLog.map { SMTPSessionTranscript(node: $0.node, clientIP: ip, at: now()) }))
     }
 
     /// Ends every session at its next idle moment, then waits (up to the grace period) for all to close; those
