@@ -192,10 +192,15 @@ _QUIET_DNS = []
 
 def quiet_dns():
     """One DNS server (dnslib on loopback) for every node a test process starts without a zone of its own, so
-    that sender authentication asks a server that answers at once (NXDOMAIN for every name) instead of the
-    machine's resolver. Tests that publish SPF, DKIM or DMARC records give a node their own DNSZone."""
+    that sender authentication asks a server that answers at once (NXDOMAIN for every other name) instead of
+    the machine's resolver. Tests that publish SPF, DKIM or DMARC records give a node their own DNSZone."""
     if not _QUIET_DNS:
-        _QUIET_DNS.append(DNSZone())
+        zone = DNSZone()
+        # The senders the tests use by default pass SPF from loopback, so that failed messages get their DSN
+        # (a node sends one only to a sender whose SPF passed).
+        for domain in ("sender.example", "elsewhere.example"):
+            zone.records[domain] = {"TXT": ["v=spf1 ip4:127.0.0.0/8 -all"]}
+        _QUIET_DNS.append(zone)
     return _QUIET_DNS[0]
 TEST_EGRESS_FLAGS = ("--webhook-allow-http", "--webhook-allow-network", "127.0.0.0/8")
 

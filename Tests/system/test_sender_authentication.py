@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from standardwebhooks import Webhook
 
-from harness import SECRET, DNSZone, Node, customer, message, wait_for
+from harness import SECRET, DNSZone, Node, SMTPSink, customer, message, wait_for
 
 SIGNED = ["from", "to", "subject", "date", "message-id"]
 
@@ -182,3 +182,23 @@ def test_sender_authentication_can_be_turned_off(workdir, sink, nodes, zone, key
     payload = payload_of(sink)
     assert "spf" not in payload["envelope"] and "authentication_results" not in payload["headers"]
     assert zone.queries == []
+
+
+def test_a_failed_message_from_a_sender_whose_spf_did_not_pass_gets_no_dsn(workdir, sink, nodes, zone, keys):
+    # MAIL FROM names a bank whose SPF allows only 192.0.2.0/24: the address is forged, so a DSN would be
+    # backscatter. The same failure for a sender whose SPF passes gets its DSN.
+    smtp_sink = SMTPSink()
+    try:
+        node = Node(workdir, [customer("cus_acme", "acme.example", sink.url("/refuse"))], dns=zone, smarthost=smtp_sink.port)
+        nodes.append(node)
+        assert deliver(node, message(sender="security@bank.example").encode(), sender="security@bank.example")[0] == 250
+        assert deliver(node, signed_message(keys, subject="Real"), sender="bounce@signed.example")[0] == 250
+        wait_for(lambda: len([r for r in node.messages("cus_acme") if r["status"] == "failed"]) == 2, what="both failed")
+        wait_for(lambda: smtp_sink.messages, what="the DSN to the verified sender")
+        time.sleep(0.5)
+        assert [m["to"] for m in smtp_sink.messages] == [["<bounce@signed.example>"]]
+        reasons = {r["metadata"]["envelope_from"]: r["final_reason"] for r in node.messages("cus_acme")}
+        assert "no DSN (the sender's SPF result is fail" in reasons["security@bank.example"]
+        assert "DSN sent to bounce@signed.example" in reasons["bounce@signed.example"]
+    finally:
+        smtp_sink.close()

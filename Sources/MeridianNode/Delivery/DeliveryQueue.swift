@@ -341,6 +341,10 @@ public actor DeliveryQueue: Service {
         let recipient = spooled.recipients[key.recipient]
         if spooled.from.isEmpty {
             finalReason += "; no DSN (null sender)"
+        } else if let spf = spooled.authentication?.spf, spf.result != .pass {
+            // Only a sender whose domain vouched for the client gets a DSN: any other MAIL FROM may be forged,
+            // and a DSN to it would be backscatter.
+            finalReason += "; no DSN (the sender's SPF result is \(spf.result.rawValue), so the address may be forged)"
         } else if bounce.dsnAttempts == 0, let spent = bounceBudget.take(sender: spooled.from, customer: recipient.customer, at: now()) {
             finalReason += "; no DSN (rate limit: \(spent))"
         } else if let smarthost {
