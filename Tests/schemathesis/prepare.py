@@ -24,9 +24,11 @@ def main():
         "webhook": {"url": "https://hooks.schemathesis.example/in", "mode": "queued"}})["customer"]["id"]
     customer_token = call(url, admin, "POST", "/v1/tokens", {"name": "schemathesis customer", "role": "customer", "customer_id": customer})
     dpo = call(url, admin, "POST", "/v1/tokens", {"name": "schemathesis dpo", "role": "dpo"})
+    security = call(url, admin, "POST", "/v1/tokens", {"name": "schemathesis security", "role": "security"})
     revocable = call(url, admin, "POST", "/v1/tokens", {"name": "schemathesis revokes this one", "role": "auditor"})
     for name, value in [("ADMIN_TOKEN", admin), ("CUSTOMER_ID", customer), ("CUSTOMER_TOKEN", customer_token["secret"]),
-                        ("DPO_TOKEN", dpo["secret"]), ("REVOCABLE_TOKEN_ID", revocable["token"]["id"])]:
+                        ("DPO_TOKEN", dpo["secret"]), ("SECURITY_TOKEN", security["secret"]),
+                        ("REVOCABLE_TOKEN_ID", revocable["token"]["id"])]:
         print(f"export SCHEMATHESIS_{name}={value}")
 
 
