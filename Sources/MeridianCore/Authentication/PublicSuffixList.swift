@@ -48,14 +48,12 @@ public struct PublicSuffixList: Sendable {
         return String(labels.last!)
     }
 
-    /// The organizational domain: the public suffix and one label more; a public suffix is its own.
+    /// The organizational domain: the public suffix and one label more; a public suffix is its own. Empty
+    /// labels (`a..b`, a final dot) are dropped, as a resolver would.
     public func organizationalDomain(of domain: String) -> String {
-        let lower = domain.lowercased()
-        let suffix = publicSuffix(of: lower)
-        let labels = lower.split(separator: ".")
-        let suffixCount = suffix.split(separator: ".").count
-        guard labels.count > suffixCount else { return lower }
-        return labels.suffix(suffixCount + 1).joined(separator: ".")
+        let labels = domain.lowercased().split(separator: ".")
+        let suffixCount = publicSuffix(of: labels.joined(separator: ".")).split(separator: ".").count
+        return labels.suffix(min(labels.count, suffixCount + 1)).joined(separator: ".")
     }
 }
 
