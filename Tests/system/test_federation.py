@@ -15,11 +15,14 @@ def test_message_query_spans_regions_and_survives_a_dead_node(tmp_path):
     nodes = []
     try:
         admin = first_admin(data, port)
+        # Each node goes on the list as soon as it runs, so that a failure to start the next stops it too.
         eu = RegionNode(work, "eu", coordinator, admin, port)
+        nodes.append(eu)
         us = RegionNode(work, "us", coordinator, admin, port)
+        nodes.append(us)
         os.makedirs(os.path.join(work, "gone"))
         dead = RegionNode(os.path.join(work, "gone"), "ap", coordinator, admin, port)
-        nodes += [eu, us, dead]
+        nodes.append(dead)
         # Every node joins; then one of them stops for good.
         wait_for(lambda: [n["enrollment"] for n in api(port, "GET", "/v1/nodes", admin)[1]["nodes"]] == ["active"] * 3, what="three nodes joined")
         dead.stop()
