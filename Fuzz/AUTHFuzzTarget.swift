@@ -26,7 +26,7 @@ func fuzzDNS(_ bytes: [UInt8]) {
             _ = DMARCRecord.isDMARC(text)
         }
     }
-    _ = response.mx
+    _ = response.records.mx
 }
 
 func fuzzSPF(_ bytes: [UInt8]) {

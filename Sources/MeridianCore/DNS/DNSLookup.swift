@@ -19,23 +19,31 @@ public struct DNSAnswer: Sendable, Equatable {
 
     public static let noSuchName = DNSAnswer(nameExists: false, records: [])
 
-    public var addresses: [IPAddress] {
-        records.compactMap { if case .address(let address) = $0.data { address } else { nil } }
-    }
-
+    public var addresses: [IPAddress] { records.addresses }
     /// TXT answers, each record's strings joined.
-    public var txt: [String] {
-        records.compactMap { if case .txt(let text) = $0.data { text } else { nil } }
-    }
-
+    public var txt: [String] { records.txt }
     /// MX answers, lowest preference first.
-    public var mx: [DNSMessage.MX] {
-        records.compactMap { if case .mx(let mx) = $0.data { mx } else { nil } }.sorted { ($0.preference, $0.host) < ($1.preference, $1.host) }
+    public var mx: [DNSMessage.MX] { records.mx }
+    /// CNAME and PTR targets.
+    public var names: [String] { records.names }
+}
+
+/// What a set of answer records holds, by type: for a ``DNSAnswer`` and for a parsed ``DNSMessage/Response``.
+extension Array where Element == DNSMessage.Record {
+    public var addresses: [IPAddress] {
+        compactMap { if case .address(let address) = $0.data { address } else { nil } }
     }
 
-    /// CNAME and PTR targets.
+    public var txt: [String] {
+        compactMap { if case .txt(let text) = $0.data { text } else { nil } }
+    }
+
+    public var mx: [DNSMessage.MX] {
+        compactMap { if case .mx(let mx) = $0.data { mx } else { nil } }.sorted { ($0.preference, $0.host) < ($1.preference, $1.host) }
+    }
+
     public var names: [String] {
-        records.compactMap { if case .name(let name) = $0.data { name } else { nil } }
+        compactMap { if case .name(let name) = $0.data { name } else { nil } }
     }
 }
 

@@ -74,25 +74,6 @@ public enum DNSMessage {
             lhs.id == rhs.id && lhs.code == rhs.code && lhs.truncated == rhs.truncated && lhs.records == rhs.records
                 && lhs.question?.name == rhs.question?.name && lhs.question?.type == rhs.question?.type
         }
-
-        /// MX answers, lowest preference first.
-        public var mx: [MX] {
-            records.compactMap { if case .mx(let mx) = $0.data { mx } else { nil } }.sorted { ($0.preference, $0.host) < ($1.preference, $1.host) }
-        }
-
-        /// TXT answers, each record's strings joined.
-        public var txt: [String] {
-            records.compactMap { if case .txt(let text) = $0.data { text } else { nil } }
-        }
-
-        public var addresses: [IPAddress] {
-            records.compactMap { if case .address(let address) = $0.data { address } else { nil } }
-        }
-
-        /// CNAME and PTR targets.
-        public var names: [String] {
-            records.compactMap { if case .name(let name) = $0.data { name } else { nil } }
-        }
     }
 
     public struct FormatError: Error, Sendable, CustomStringConvertible {

@@ -56,37 +56,42 @@ struct QuarantineCommand: AsyncParsableCommand {
 
     struct Release: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Deliver held messages now, under the config in force.")
-        @OptionGroup var connection: APIConnection
-        @Argument(help: "The customer id.") var customer: String
-        @Argument(help: "Message ids (eml_…), 1 to 100.") var messages: [String]
+        @OptionGroup var selection: Selection
 
         func run() async throws {
-            let outcomes = try await connection.withClient {
-                try await $0.releaseQuarantined(path: .init(customerId: customer), body: .json(.init(messageIds: messages))).ok.body.json
+            try await selection.act { client, customer, ids in
+                try await client.releaseQuarantined(path: .init(customerId: customer), body: .json(.init(messageIds: ids))).ok.body.json
             }
-            try QuarantineCommand.report(outcomes, json: connection.json)
         }
     }
 
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete held messages without delivering them.")
+        @OptionGroup var selection: Selection
+
+        func run() async throws {
+            try await selection.act { client, customer, ids in
+                try await client.deleteQuarantined(path: .init(customerId: customer), body: .json(.init(messageIds: ids))).ok.body.json
+            }
+        }
+    }
+
+    /// What release and delete take: the customer and 1 to 100 message ids; each prints what became of each.
+    struct Selection: ParsableArguments {
         @OptionGroup var connection: APIConnection
         @Argument(help: "The customer id.") var customer: String
         @Argument(help: "Message ids (eml_…), 1 to 100.") var messages: [String]
 
-        func run() async throws {
-            let outcomes = try await connection.withClient {
-                try await $0.deleteQuarantined(path: .init(customerId: customer), body: .json(.init(messageIds: messages))).ok.body.json
+        func act(
+            _ call: @escaping @Sendable (Client, _ customer: String, _ ids: [String]) async throws -> Components.Schemas.QuarantineOutcomes
+        ) async throws {
+            let (customer, messages) = (self.customer, self.messages)
+            let outcomes = try await connection.withClient { try await call($0, customer, messages) }
+            if connection.json { return try printJSON(outcomes) }
+            for outcome in outcomes.outcomes {
+                print("\(outcome.messageId): \(outcome.result.rawValue.replacingOccurrences(of: "_", with: " "))\(outcome.detail.map { " (\($0))" } ?? "")")
             }
-            try QuarantineCommand.report(outcomes, json: connection.json)
+            if outcomes.outcomes.contains(where: { $0.result == .notFound || $0.result == .busy }) { throw ExitCode(1) }
         }
-    }
-
-    static func report(_ outcomes: Components.Schemas.QuarantineOutcomes, json: Bool) throws {
-        if json { return try printJSON(outcomes) }
-        for outcome in outcomes.outcomes {
-            print("\(outcome.messageId): \(outcome.result.rawValue.replacingOccurrences(of: "_", with: " "))\(outcome.detail.map { " (\($0))" } ?? "")")
-        }
-        if outcomes.outcomes.contains(where: { $0.result == .notFound || $0.result == .busy }) { throw ExitCode(1) }
     }
 }

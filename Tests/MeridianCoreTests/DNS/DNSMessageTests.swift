@@ -22,8 +22,8 @@ struct DNSMessageTests {
     func mx() throws {
         let response = try DNSMessage.parse(Self.mxResponse)
         #expect(response.id == 0x1234 && response.code == .noError)
-        #expect(response.mx.map(\.host) == ["mx.eu.example", "mx.eu.example"])
-        #expect(response.mx.map(\.preference) == [10, 20])
+        #expect(response.records.mx.map(\.host) == ["mx.eu.example", "mx.eu.example"])
+        #expect(response.records.mx.map(\.preference) == [10, 20])
     }
 
     @Test("cut-short messages and pointer loops are errors, not crashes")
