@@ -131,9 +131,19 @@ class Suite:
         stop.set()
         await task
 
-    def signed_bundle(self, node):
-        """The signed bundle `node` holds: its last-known-good copy."""
-        return json.load(open(os.path.join(node.data, "bundle.last-good.json")))
+    def signed_bundle(self, node, timeout=5.0):
+        """The signed bundle `node` holds: its last-known-good copy, once that is the version the node reports. The
+        node applies a bundle before it writes the copy, so for a moment after a sync the file is one version
+        behind (a CI run read version 11 while the node was on 12)."""
+        path = os.path.join(node.data, "bundle.last-good.json")
+        deadline = time.monotonic() + timeout
+        while True:
+            bundle = json.load(open(path))
+            if json.loads(base64.b64decode(bundle["payload"]))["version"] == node.config_version():
+                return bundle
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{node.id}'s last-known-good bundle is not the version it reports within {timeout:.0f} s")
+            time.sleep(0.05)
 
     def sync_within(self, what, limit=SYNC_LIMIT):
         """Seconds until every node is on the current config; a failure when it takes over `limit`."""
@@ -325,7 +335,7 @@ class Suite:
         await asyncio.to_thread(self.d.change_config, "us")  # so the bundle kept at the start is now an old one
         await asyncio.to_thread(self.sync_within, "bad bundle")
         load = self.load(ledger, "bundle", keys=("us",), concurrency=8)
-        current = self.signed_bundle(node)
+        current = await asyncio.to_thread(self.signed_bundle, node)
         version = json.loads(base64.b64decode(current["payload"]))["version"]
         tampered = dict(current)
         payload = json.loads(base64.b64decode(current["payload"]))
