@@ -39,6 +39,7 @@ extension Substring {
 extension String {
     /// Without any space, tab or line break (a base64 value folded over lines).
     func removingWhitespace() -> String {
-        String(filter { !($0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n") })
+        // By byte, not by Character: b= and p= values run to hundreds of characters in every message.
+        String(decoding: utf8.filter { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A) }, as: UTF8.self)
     }
 }

@@ -194,7 +194,8 @@ final class SMTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private func write(_ reply: SMTPReply, context: ChannelHandlerContext) {
         if reply.code >= 400 { metrics.rejected(code: reply.code) }
         if transcript != nil {
-            transcript?.add("S", String(decoding: reply.encoded.dropLast(2), as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n"))
+            // Our own reply: its only CRs are those of its CRLFs, so dropping them leaves one line per LF.
+            transcript?.add("S", String(decoding: reply.encoded.dropLast(2).filter { $0 != 0x0D }, as: UTF8.self))
         }
         var buffer = context.channel.allocator.buffer(capacity: 64)
         buffer.writeBytes(reply.encoded)

@@ -27,11 +27,7 @@ public final class SMTPProtocolLog: Sendable {
 
     /// Appends a finished session to the file of the day it began.
     func write(_ record: SMTPProtocolRecord) {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = .sortedKeys
-        guard var line = try? encoder.encode(record) else { return }
-        line.append(0x0A)
+        let line = record.jsonLine
         let day = Self.day(record.startedAt)
         open.withLockedValue { current in
             if current?.day != day {

@@ -83,7 +83,7 @@ public final class StubResolver: DNSLookup, CustomStringConvertible {
     private func ask(_ name: String, _ type: DNSMessage.RecordType) async throws -> DNSMessage.Response {
         let id = UInt16.random(in: 0...UInt16.max)
         let query = DNSMessage.query(id: id, name: name, type: type)
-        let response = try await withDeadline { try await self.udp(query, id: id, name: name, type: type) }
+        let response = try await udp(query) { self.matches($0, id: id, name: name, type: type) }
         guard response.truncated else { return response }
         return try await withDeadline { try await self.tcp(query, id: id, name: name, type: type) }
     }
@@ -107,29 +107,43 @@ public final class StubResolver: DNSLookup, CustomStringConvertible {
         response.id == id && (response.question.map { $0.name == name && $0.type == type.rawValue } ?? response.truncated)
     }
 
-    private func udp(_ query: [UInt8], id: UInt16, name: String, type: DNSMessage.RecordType) async throws -> DNSMessage.Response {
+    /// One query over UDP from a socket of its own (so a fresh random source port each time), bounded by
+    /// `timeout`. Done with a channel handler and a timer on the socket's event loop rather than an async
+    /// channel and a task group: a node asks several names per message, and that way costs a fraction of the
+    /// CPU (docs/benchmarks.md, "Inbound hygiene").
+    private func udp(_ query: [UInt8], accepting: @escaping @Sendable (DNSMessage.Response) -> Bool) async throws -> DNSMessage.Response {
         let server = try SocketAddress(ipAddress: host, port: port)
-        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: host.contains(":") ? "::" : "0.0.0.0", port: 0) { channel in
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let answer = loop.makePromise(of: DNSMessage.Response.self)
+        let description = self.description
+        let timeout = self.timeout
+        DatagramBootstrap(group: loop)
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(DatagramAnswerHandler(server: server, accepting: accepting, answer: answer))
                 }
             }
-        return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(AddressedEnvelope(remoteAddress: server, data: ByteBuffer(bytes: query)))
-            var malformed = false
-            for try await envelope in inbound {
-                guard envelope.remoteAddress == server else { continue }
-                // A reply that does not parse or names another question is ignored (it may be spoofed); if no
-                // good one follows, the timeout says the server answered garbage.
-                guard let response = try? DNSMessage.parse(Array(buffer: envelope.data)), matches(response, id: id, name: name, type: type) else {
-                    malformed = true
-                    continue
+            .bind(host: host.contains(":") ? "::" : "0.0.0.0", port: 0)
+            .whenComplete { bound in
+                switch bound {
+                case .failure(let error):
+                    answer.fail(error)
+                case .success(let channel):
+                    let timer = loop.scheduleTask(in: timeout) {
+                        let garbage = (try? channel.pipeline.syncOperations.handler(type: DatagramAnswerHandler.self))?.malformed ?? false
+                        answer.fail(
+                            garbage
+                                ? DNSLookupError(.malformed, "\(description) answered with something that is not the answer")
+                                : DNSLookupError(.timeout, "\(description) did not answer within \(timeout.nanoseconds / 1_000_000) ms"))
+                    }
+                    answer.futureResult.whenComplete { _ in
+                        timer.cancel()
+                        channel.close(promise: nil)
+                    }
+                    channel.writeAndFlush(AddressedEnvelope(remoteAddress: server, data: ByteBuffer(bytes: query)), promise: nil)
                 }
-                return response
             }
-            throw DNSLookupError(malformed ? .malformed : .timeout, "\(self) closed before answering")
-        }
+        return try await answer.futureResult.get()
     }
 
     private func tcp(_ query: [UInt8], id: UInt16, name: String, type: DNSMessage.RecordType) async throws -> DNSMessage.Response {
@@ -152,6 +166,37 @@ public final class StubResolver: DNSLookup, CustomStringConvertible {
             }
             throw DNSLookupError(.malformed, "\(self) closed the TCP connection before answering")
         }
+    }
+}
+
+/// Takes the first datagram from the server that parses and answers the question. One that does not parse or
+/// names another question is ignored (it may be spoofed); if no good one follows, the timeout ends the wait
+/// and says the server answered garbage.
+private final class DatagramAnswerHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let server: SocketAddress
+    let accepting: @Sendable (DNSMessage.Response) -> Bool
+    let answer: EventLoopPromise<DNSMessage.Response>
+    var malformed = false
+
+    init(server: SocketAddress, accepting: @escaping @Sendable (DNSMessage.Response) -> Bool, answer: EventLoopPromise<DNSMessage.Response>) {
+        self.server = server
+        self.accepting = accepting
+        self.answer = answer
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard envelope.remoteAddress == server else { return }
+        guard let response = try? DNSMessage.parse(Array(buffer: envelope.data)), accepting(response) else {
+            malformed = true
+            return
+        }
+        answer.succeed(response)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // An ICMP "port unreachable" comes back as a read error: no server is there, which the timeout says.
     }
 }
 
