@@ -94,8 +94,8 @@ def transaction_times(port, bodies=None, sessions=20, per_session=50):
 
 class Nsd:
     """NSD (Debian's package), authoritative on loopback for `example.` and 127.in-addr.arpa: the zone both stacks
-    ask. A server in C, so that DNS is not the bottleneck (dnslib, the tests' server, answers about 1,300
-    queries a second on this machine and was). Every other name under example. is NXDOMAIN."""
+    ask. A server in C, so that DNS is not what limits either stack (dnslib, the tests' Python server, held the
+    node back when every message asked it). Every other name under example. is NXDOMAIN."""
 
     def __init__(self, work, records, ttl):
         self.dir = os.path.join(work, "nsd")
@@ -163,8 +163,8 @@ zone:
 
 class Filters:
     """What sender authentication and filtering ask: a DNS zone (NSD) publishing SPF, a DKIM key and DMARC
-    (p=reject) for sender.example; with `scanners`, one clamd and two rspamd with the harness's offline
-    configuration, `count` workers each: one for the node (its SPF, DKIM and DMARC modules off, as the node does
+    (p=reject) for sender.example, its records' TTL `ttl`; with `scanners`, one clamd and two rspamd with the
+    harness's offline configuration and a worker per core: one for the node (its SPF, DKIM and DMARC modules off, as the node does
     them), and one for Postfix in milter mode (a proxy worker that scans itself) with SPF, DKIM, DMARC and the
     antivirus module asking the same clamd. Also writes the filtering run's messages."""
 
