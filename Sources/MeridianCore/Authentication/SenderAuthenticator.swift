@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs the three checks for one message with one DNS budget.
 public struct SenderAuthenticator: Sendable {
@@ -40,9 +41,11 @@ final class BudgetedLookup: DNSLookup {
     }
 
     func lookup(_ name: String, _ type: DNSMessage.RecordType) async throws(DNSLookupError) -> DNSAnswer {
-        guard await remaining.take() else { throw DNSLookupError(.budgetSpent, "the message's DNS query budget is spent") }
+        guard remaining.take() else { throw DNSLookupError(.budgetSpent, "the message's DNS query budget is spent") }
         let left = deadline - .now
         guard left > .zero else { throw DNSLookupError(.budgetSpent, "the message's DNS time budget is spent") }
+        // Most lookups of a busy node find their answer in its cache: no query, so no timer and no tasks.
+        if let cached = base.cachedAnswer(name, type) { return cached }
         let base = self.base
         let result: Result<DNSAnswer, DNSLookupError> = await withTaskGroup(of: Result<DNSAnswer, DNSLookupError>?.self) { group in
             group.addTask {
@@ -61,13 +64,15 @@ final class BudgetedLookup: DNSLookup {
         return try result.get()
     }
 
-    actor Counter {
-        var value: Int
-        init(_ value: Int) { self.value = value }
+    final class Counter: Sendable {
+        let value: Mutex<Int>
+        init(_ value: Int) { self.value = Mutex(value) }
         func take() -> Bool {
-            guard value > 0 else { return false }
-            value -= 1
-            return true
+            value.withLock { value in
+                guard value > 0 else { return false }
+                value -= 1
+                return true
+            }
         }
     }
 }

@@ -4,6 +4,14 @@ public protocol DNSLookup: Sendable {
     /// The records of `type` at `name`. A name that does not exist (NXDOMAIN) or has no such records is an
     /// answer, not an error; an error is a lookup that could not be answered (RFC 7208's `temperror`).
     func lookup(_ name: String, _ type: DNSMessage.RecordType) async throws(DNSLookupError) -> DNSAnswer
+
+    /// The answer a caching lookup holds for `name` and `type` now, without asking anyone; nil when it holds
+    /// none (and always, for one that does not cache). A message's checks take it without a query's timer.
+    func cachedAnswer(_ name: String, _ type: DNSMessage.RecordType) -> DNSAnswer?
+}
+
+extension DNSLookup {
+    public func cachedAnswer(_ name: String, _ type: DNSMessage.RecordType) -> DNSAnswer? { nil }
 }
 
 /// What a lookup found.

@@ -2,6 +2,7 @@ import Foundation
 import MeridianCore
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A DNS stub resolver: asks one recursive resolver over UDP, falls back to TCP when the answer is truncated,
 /// tries twice `timeout` apart, and, when it caches, keeps answers for their TTL (at most an hour; names that do
@@ -21,6 +22,11 @@ public final class StubResolver: DNSLookup, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    public func cachedAnswer(_ name: String, _ type: DNSMessage.RecordType) -> DNSAnswer? {
+        let name = name.lowercased()
+        return cache?.answer(name.hasSuffix(".") ? String(name.dropLast()) : name, type)
+    }
 
     /// `HOST`, `HOST:PORT` or `[IPv6]:PORT`; the host must be an IP address. Nil when `text` is none of these.
     public convenience init?(parsing text: String, timeout: TimeAmount = .seconds(2), caching: Bool = false) {
@@ -55,7 +61,7 @@ public final class StubResolver: DNSLookup, CustomStringConvertible {
         guard DNSMessage.isQueryable(name) else {
             throw DNSLookupError(.invalidName, "\(name.prefix(80)) is not a domain name")
         }
-        if let cached = await cache?.answer(name, type) { return cached }
+        if let cached = cache?.answer(name, type) { return cached }
         var lastError = DNSLookupError(.timeout, "\(self) did not answer")
         for _ in 0..<2 {
             do {
@@ -63,7 +69,7 @@ public final class StubResolver: DNSLookup, CustomStringConvertible {
                 switch response.code {
                 case .noError, .nameError:
                     let answer = DNSAnswer(nameExists: response.code == .noError, records: response.records)
-                    await cache?.store(answer, name, type)
+                    cache?.store(answer, name, type)
                     return answer
                 case .other(let code):
                     // SERVFAIL and the like are the resolver's answer; asking again at once rarely changes it.
@@ -200,38 +206,48 @@ private final class DatagramAnswerHandler: ChannelInboundHandler {
     }
 }
 
-/// Answers kept for their TTL, at most `capacity` of them (the oldest go first when it is full).
-actor DNSCache {
+/// Answers kept for their TTL, at most `capacity` of them (the oldest go first when it is full). A lock, not
+/// an actor: every lookup of every message asks it, and most find their answer there.
+final class DNSCache: Sendable {
     struct Key: Hashable {
         var name: String
         var type: UInt16
     }
 
-    private var entries: [Key: (answer: DNSAnswer, expires: ContinuousClock.Instant)] = [:]
-    private var order: [Key] = []
+    private struct State {
+        var entries: [Key: (answer: DNSAnswer, expires: ContinuousClock.Instant)] = [:]
+        var order: [Key] = []
+    }
+
+    private let state = Mutex(State())
     let capacity: Int
 
     init(capacity: Int = 10_000) { self.capacity = capacity }
 
     func answer(_ name: String, _ type: DNSMessage.RecordType) -> DNSAnswer? {
         let key = Key(name: name, type: type.rawValue)
-        guard let entry = entries[key] else { return nil }
-        guard entry.expires > .now else {
-            entries[key] = nil
-            return nil
+        return state.withLock { state in
+            guard let entry = state.entries[key] else { return nil }
+            guard entry.expires > .now else {
+                state.entries[key] = nil
+                return nil
+            }
+            return entry.answer
         }
-        return entry.answer
     }
 
     func store(_ answer: DNSAnswer, _ name: String, _ type: DNSMessage.RecordType) {
         let ttl = answer.records.isEmpty ? 60 : min(answer.records.map(\.ttl).min() ?? 0, 3600)
         guard ttl > 0 else { return }
         let key = Key(name: name, type: type.rawValue)
-        if entries[key] == nil { order.append(key) }
-        entries[key] = (answer, .now + .seconds(Int(ttl)))
-        while entries.count > capacity, !order.isEmpty {
-            entries[order.removeFirst()] = nil
+        let capacity = self.capacity
+        state.withLock { state in
+            if state.entries[key] == nil { state.order.append(key) }
+            state.entries[key] = (answer, .now + .seconds(Int(ttl)))
+            while state.entries.count > capacity, !state.order.isEmpty {
+                state.entries[state.order.removeFirst()] = nil
+            }
+            if state.order.count > capacity * 2 { state.order = state.order.filter { state.entries[$0] != nil } }
         }
-        if order.count > capacity * 2 { order = order.filter { entries[$0] != nil } }
     }
 }
