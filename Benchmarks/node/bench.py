@@ -251,7 +251,7 @@ class Sink:
 
 
 class MeridianNode:
-    def __init__(self, binary, work, sink, flags=(), regions=os.path.join(ROOT, "Regions")):
+    def __init__(self, binary, work, sink, flags=(), regions=os.path.join(ROOT, "Regions"), dns_resolver=None):
         self.work = work
         os.makedirs(work)
         secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
@@ -264,7 +264,11 @@ class MeridianNode:
         flags = list(flags)
         # A build with node identity runs on an enrollment and a signed bundle (Tests/pki.py stands in for the
         # coordinator); an earlier one (--baseline) on a plain bundle file.
-        if "--join" in subprocess.run([binary, "node", "--help"], capture_output=True, text=True).stdout:
+        help_text = subprocess.run([binary, "node", "--help"], capture_output=True, text=True).stdout
+        # A build from before sender authentication (--baseline) has no resolver to point.
+        if dns_resolver and "--dns-resolver" in help_text:
+            flags += ["--dns-resolver", dns_resolver]
+        if "--join" in help_text:
             PKI_SHARED.write_identity(work, "eu", "eu-1", self.control)
             bundle = PKI_SHARED.sign(bundle)
             self.probe = free_port()
@@ -438,12 +442,8 @@ SYSTEMS = {
 
 def run_meridian(binary, base, args, filters, scanners, first, regions=os.path.join(ROOT, "Regions")):
     sink = Sink()
-    # A build from before sender authentication (--baseline) has no resolver to point.
-    help_text = subprocess.run([binary, "node", "--help"], capture_output=True, text=True).stdout
-    flags = ["--dns-resolver", filters.zone.address] if "--dns-resolver" in help_text else []
-    if scanners:
-        flags += ["--rspamd", filters.rspamd.url, "--clamd", filters.clamd.address]
-    node = MeridianNode(binary, base, sink, flags, regions)
+    flags = ["--rspamd", filters.rspamd.url, "--clamd", filters.clamd.address] if scanners else []
+    node = MeridianNode(binary, base, sink, flags, regions, dns_resolver=filters.zone.address)
     try:
         if scanners and not virus_refused(node.port, filters):
             raise SystemExit("bench: the node with ClamAV took a message carrying the EICAR file")
