@@ -202,7 +202,7 @@ struct CustomerAPITests {
         }
     }
 
-    @Test("a webhook URL's credentials stay out of the audit log: its query values (user info and fragments are refused)")
+    @Test("a webhook URL's credentials stay out of the audit log: its query values (user info is taken apart as sealed credentials)")
     func webhookCredentialsNotAudited() async throws {
         try await APITestHarness.run(.sqlite) { harness, client in
             let url = "https://hooks.acme.example/in?token=s3cr3t-value&team=7"
@@ -215,6 +215,58 @@ struct CustomerAPITests {
             #expect(AuditURL.redacted("https://hooks.example/plain") == "https://hooks.example/plain")
             #expect(AuditURL.redacted("https://bot:hunter2@hooks.example/in?k#frag") == "https://hooks.example/in?k")
             #expect(AuditURL.redacted("not a url at all") == "(not a URL)")
+        }
+    }
+
+    @Test("a URL's user info becomes sealed HTTP Basic credentials: never shown nor audited, in the bundle; the same URL keeps them, another drops them",
+        arguments: StoreKind.allCases)
+    func webhookBasicAuthAndFormat(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind) { harness, client in
+            let id = harness.customerID
+            let customer = harness.tokens[.customer]!
+            let path = "/v1/customers/\(id)"
+            try await client.json(.put, "\(path)/region", token: customer, body: ["region": "eu"])
+            let set = try await client.json(
+                .patch, path, token: customer,
+                body: ["webhook": ["url": "https://hook-user:pa%24%24word@hooks.acme.example/in", "mode": "queued", "format": "mailgun"]])
+            var webhook = try #require(set["webhook"] as? [String: Any])
+            #expect(webhook["url"] as? String == "https://hooks.acme.example/in" && webhook["basic_auth"] as? Bool == true)
+            #expect(webhook["format"] as? String == "mailgun")
+            let stored = try #require(try await harness.coordinator.customers.find(id))
+            #expect(try harness.coordinator.secrets.open(try #require(stored.webhookCredentialsSealed)) == "hook-user:pa$$word")
+            let update = try #require(try await harness.coordinator.audit.entries(after: 0, limit: 1000).last { $0.action == "customer.update" })
+            #expect(update.detail["webhook_basic_auth"] == "set" && update.detail["post_format"] == "mailgun")
+
+            let publisher = harness.coordinator.publisher
+            await publisher.settled()
+            try await publisher.publish()
+            // As the eu nodes read it: sealed to the region, opened with the region's key.
+            let sealed = try await RegistryAPITests.bundle(harness, "eu")
+            #expect(sealed.customers.first { $0.id == id }?.webhook.credentials == nil)
+            let opened = try sealed.openingSecrets(with: RegionKeys(secrets: harness.coordinator.secrets).privateKey(for: RegionID("eu")!))
+            let entry = try #require(opened.customers.first { $0.id == id })
+            #expect(entry.webhook.credentials == "hook-user:pa$$word" && entry.webhook.format == .mailgun && entry.webhook.url == "https://hooks.acme.example/in")
+
+            // What a GET shows, sent back with another mode: the credentials and the format stay.
+            webhook = try #require(try await client.json(.patch, path, token: customer, body: ["webhook": ["url": "https://hooks.acme.example/in", "mode": "sync"]])["webhook"] as? [String: Any])
+            #expect(webhook["basic_auth"] as? Bool == true && webhook["format"] as? String == "mailgun" && webhook["mode"] as? String == "sync")
+            // Another URL without user info drops them: they never follow a URL to another host.
+            webhook = try #require(try await client.json(.patch, path, token: customer, body: ["webhook": ["url": "https://other.acme.example/in", "mode": "sync"]])["webhook"] as? [String: Any])
+            #expect(webhook["basic_auth"] as? Bool == false)
+            let dropped = try #require(try await harness.coordinator.audit.entries(after: 0, limit: 1000).last { $0.action == "customer.update" })
+            #expect(dropped.detail["webhook_basic_auth"] == "removed")
+
+            // Unusable credentials and unknown formats are refused, and the problem never repeats the password.
+            let noUser = try await client.send(.patch, path, token: customer, body: ["webhook": ["url": "https://:hunter2@hooks.acme.example/", "mode": "sync"]])
+            #expect(noUser.status == .unprocessableContent && String(buffer: noUser.body).contains("webhook.url") && !String(buffer: noUser.body).contains("hunter2"))
+            let badFormat = try await client.send(.patch, path, token: customer, body: ["webhook": ["url": "https://hooks.acme.example/in", "mode": "sync", "format": "xml"]])
+            #expect(badFormat.status == .badRequest)
+            try await client.json(.patch, path, token: customer, body: ["webhook": ["url": "https://hooks.acme.example/in", "mode": "sync", "basic_auth": true]])
+
+            let everything = try await harness.coordinator.audit.entries(after: 0, limit: 1000).map { "\($0.detail)" }.joined()
+            #expect(!everything.contains("pa$$word") && !everything.contains("pa%24%24word") && !everything.contains("hunter2"))
+            let shown = try await client.send(.get, path, token: harness.tokens[.admin])
+            #expect(!String(buffer: shown.body).contains("hook-user"))
         }
     }
 

@@ -54,7 +54,7 @@ struct WebhookClientTests {
     }
 
     static func post(_ client: WebhookClient, _ url: String) async throws -> WebhookResult {
-        await client.post(url: url, body: Array("{}".utf8), webhookID: "msg_1", signature: try WebhookSignature(secret: TestNode.secret), for: "cus_test")
+        await client.post(url: url, body: WebhookBody(contentType: "application/json", bytes: Array("{}".utf8)), webhookID: "msg_1", signature: try WebhookSignature(secret: TestNode.secret), for: "cus_test")
     }
 
     @Test("a refused connection is said to be refused, found by its errno, not by the error's text")

@@ -10,17 +10,20 @@ extension AdminAPI {
         guard case .json(let body) = request.body else { throw Problem(.unsupportedMediaType, "send application/json") }
         let date = now()
         let secret = WebhookSecret.generate()
-        let record = CustomerRecord(
+        let webhook = try input.webhookURL(body.webhook.url)
+        var record = CustomerRecord(
             id: ResourceID.make(prefix: "cus", at: date),
             name: try input.name(body.name),
             contactEmail: try input.email(body.contactEmail),
             region: try input.region(body.region),
             domains: try input.domains(body.domains).map(CustomerDomain.init(newDomain:)),
-            webhookURL: try input.webhookURL(body.webhook.url),
+            webhookURL: webhook.url,
             webhookMode: DeliveryMode(rawValue: body.webhook.mode.rawValue) ?? .sync,
             webhookSecretSealed: try secrets.seal(secret),
             metadataRedactions: input.redactions(body.metadataRedactions),
             status: .active, createdAt: date, updatedAt: date, closedAt: nil, purgeAfter: nil)
+        record.postFormat = body.webhook.format.flatMap { PostFormat(rawValue: $0.rawValue) } ?? .json
+        record.webhookCredentialsSealed = try webhook.credentials.map(secrets.seal)
         try await customers.create(record, by: try caller.actor)
         let stored = try await customer(record.id)
         return .created(.init(body: .json(.init(customer: .init(stored, grace: domainGrace), webhookSecret: secret))))
@@ -55,13 +58,21 @@ extension AdminAPI {
     func updateCustomer(_ request: Operations.UpdateCustomer.Input) async throws -> Operations.UpdateCustomer.Output {
         guard case .json(let body) = request.body else { throw Problem(.unsupportedMediaType, "send application/json") }
         let id = request.path.customerId
-        _ = try await customer(id)
+        let current = try await customer(id)
         var changes = CustomerChanges()
         changes.name = try body.name.map { try input.name($0) }
         changes.contactEmail = try body.contactEmail.map { try input.email($0) }
         changes.domains = try body.domains.map { try input.domains($0) }
-        changes.webhookURL = try body.webhook.map { try input.webhookURL($0.url) }
-        changes.webhookMode = body.webhook.flatMap { DeliveryMode(rawValue: $0.mode.rawValue) }
+        if let webhook = body.webhook {
+            let url = try input.webhookURL(webhook.url)
+            changes.webhookURL = url.url
+            // Credentials in the URL replace the account's; the same URL without them keeps them (so a client may
+            // send back what it read); another URL drops them, so they never follow a URL to another host unasked.
+            changes.webhookCredentialsSealed =
+                try url.credentials.map(secrets.seal) ?? (url.url == current.webhookURL ? current.webhookCredentialsSealed : nil)
+            changes.webhookMode = DeliveryMode(rawValue: webhook.mode.rawValue)
+            changes.postFormat = webhook.format.flatMap { PostFormat(rawValue: $0.rawValue) }
+        }
         changes.metadataRedactions = body.metadataRedactions.map { input.redactions($0) }
         let updated = try await customers.update(id, changes, at: now(), by: try caller.actor)
         return .ok(.init(body: .json(.init(updated, grace: domainGrace))))

@@ -82,7 +82,9 @@ extension Components.Schemas.Customer {
             id: record.id, name: record.name, contactEmail: record.contactEmail, region: record.region?.rawValue,
             domains: record.domains.map(\.domain),
             domainProofs: record.domains.map { Components.Schemas.DomainProof($0, grace: grace) },
-            webhook: .init(url: record.webhookURL, mode: Components.Schemas.DeliveryMode(rawValue: record.webhookMode.rawValue) ?? .sync),
+            webhook: .init(
+                url: record.webhookURL, mode: Components.Schemas.DeliveryMode(rawValue: record.webhookMode.rawValue) ?? .sync,
+                format: .init(rawValue: record.postFormat.rawValue), basicAuth: record.webhookCredentialsSealed != nil),
             metadataRedactions: record.metadataRedactions.compactMap { .init(rawValue: $0.rawValue) },
             status: record.status == .active ? .active : .closed,
             createdAt: record.createdAt, updatedAt: record.updatedAt, closedAt: record.closedAt, purgeAfter: record.purgeAfter,

@@ -44,15 +44,22 @@ struct CustomerInput {
     }
 
     /// An http(s) URL the deployment's egress policy allows: `https` in production, a host that is not a
-    /// private, loopback, link-local or other non-public address in any of its spellings.
-    func webhookURL(_ text: String) throws -> String {
-        guard let endpoint = WebhookEndpoint(text) else {
-            throw Problem.invalid("webhook.url", "\"\(text)\" is not an absolute http(s) URL with a host (and no user or fragment)")
+    /// private, loopback, link-local or other non-public address in any of its spellings. User info in it is
+    /// taken apart as HTTP Basic credentials, which no message (nor the audit log) ever repeats.
+    func webhookURL(_ text: String) throws -> (url: String, credentials: String?) {
+        let endpoint: WebhookEndpoint
+        let credentials: String?
+        switch WebhookEndpoint.split(text) {
+        case .endpoint(let found, let userInfo): (endpoint, credentials) = (found, userInfo)
+        case .notAURL:
+            throw Problem.invalid("webhook.url", "webhook.url must be an absolute http(s) URL with a host and no fragment, such as https://hooks.example.com/mail")
+        case .badCredentials(let reason):
+            throw Problem.invalid("webhook.url", "the URL's user info cannot be used as HTTP Basic credentials: \(reason)")
         }
         if let refusal = egress.refusal(forURL: endpoint.url) {
             throw Problem.invalid("webhook.url", "\(endpoint.url) is not allowed: \(refusal.reason) (rule: \(refusal.rule.rawValue))")
         }
-        return endpoint.url
+        return (endpoint.url, credentials)
     }
 
     func region(_ text: String?) throws -> RegionID? {

@@ -94,16 +94,20 @@ public struct ConfigCompiler: Sendable {
     static func entry(_ customer: CustomerRecord, secrets: SecretBox) throws -> NodeBundle.Customer {
         let secret: String
         let previous: String?
+        let credentials: String?
         do {
             secret = try secrets.open(customer.webhookSecretSealed)
             previous = try customer.previousWebhookSecretSealed.map(secrets.open)
+            credentials = try customer.webhookCredentialsSealed.map(secrets.open)
         } catch {
-            throw CoordinatorError(.configNotCompiled, "customer \(customer.id): its webhook secret does not open with the master key")
+            throw CoordinatorError(.configNotCompiled, "customer \(customer.id): its webhook secret or credentials do not open with the master key")
         }
         let entry = NodeBundle.Customer(
             // Only proved domains are routed: a domain added but not yet proved (or suspended) is in no bundle.
             id: customer.id, region: customer.region, domains: customer.domains.filter(\.isRouted).map(\.domain).sorted(),
-            webhook: .init(url: customer.webhookURL, mode: customer.webhookMode, secret: secret, previousSecret: previous),
+            webhook: .init(
+                url: customer.webhookURL, mode: customer.webhookMode, secret: secret, previousSecret: previous,
+                format: customer.postFormat == .json ? nil : customer.postFormat, credentials: credentials),
             metadataRedactions: customer.metadataRedactions.sorted { $0.rawValue < $1.rawValue },
             filtering: customer.filtering == .standard ? nil : customer.filtering)
         do {

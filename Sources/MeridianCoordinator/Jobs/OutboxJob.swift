@@ -87,6 +87,9 @@ public struct OutboxJob: Sendable {
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
             request.headers.add(name: "User-Agent", value: "Meridian-Webhook/1")
+            if let credentials = try customer.webhookCredentialsSealed.map(secrets.open) {
+                request.headers.add(name: "Authorization", value: "Basic " + Data(credentials.utf8).base64EncodedString())
+            }
             for header in signature.headers(id: "evt_" + notification.id, timestamp: Int(now().timeIntervalSince1970), body: body) {
                 request.headers.add(name: header.name, value: header.value)
             }

@@ -8,6 +8,9 @@ public struct CustomerChanges: Sendable {
     public var domains: [String]?
     public var webhookURL: String?
     public var webhookMode: DeliveryMode?
+    public var postFormat: PostFormat?
+    /// With ``webhookURL``: the webhook's HTTP Basic credentials from now on, sealed, or nil for none.
+    public var webhookCredentialsSealed: String?
     public var metadataRedactions: [MetadataField]?
 
     public init() {}

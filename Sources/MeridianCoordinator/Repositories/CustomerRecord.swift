@@ -18,6 +18,10 @@ public struct CustomerRecord: Sendable, Hashable {
     public var previousWebhookSecretSealed: String?
     public var previousSecretExpiresAt: Date?
     public var metadataRedactions: [MetadataField]
+    /// How the nodes POST this account's mail.
+    public var postFormat: PostFormat = .json
+    /// HTTP Basic credentials (`user:password`) for the webhook, sealed; nil when its URL had none.
+    public var webhookCredentialsSealed: String?
     /// What the nodes do with this account's spam, viruses and DMARC failures.
     public var filtering: FilteringPolicy = .standard
     public var status: Status

@@ -18,10 +18,11 @@ public struct SQLCustomerRepository: CustomerRepository {
         try await store.transaction { db in
             try await db.raw("""
                 INSERT INTO customers (id, name, contact_email, region, webhook_url, webhook_mode, webhook_secret_sealed,
-                    metadata_redactions, status, created_at, updated_at)
+                    post_format, webhook_credentials_sealed, metadata_redactions, status, created_at, updated_at)
                 VALUES (\(bind: customer.id), \(bind: customer.name), \(bind: customer.contactEmail),
                     \(bind: customer.region?.rawValue), \(bind: customer.webhookURL), \(bind: customer.webhookMode.rawValue),
-                    \(bind: customer.webhookSecretSealed), \(bind: Self.encode(customer.metadataRedactions)),
+                    \(bind: customer.webhookSecretSealed), \(bind: Self.column(customer.postFormat)), \(bind: customer.webhookCredentialsSealed),
+                    \(bind: Self.encode(customer.metadataRedactions)),
                     \(bind: customer.status.rawValue), \(bind: Timestamp.millis(customer.createdAt)),
                     \(bind: Timestamp.millis(customer.updatedAt)))
                 """).run()
@@ -34,6 +35,7 @@ public struct SQLCustomerRepository: CustomerRepository {
                     "name": customer.name, "region": customer.region?.rawValue ?? "none",
                     "domains": customer.domains.map(\.domain).joined(separator: ","),
                     "webhook_url": AuditURL.redacted(customer.webhookURL), "webhook_mode": customer.webhookMode.rawValue,
+                    "post_format": customer.postFormat.rawValue, "webhook_basic_auth": customer.webhookCredentialsSealed == nil ? "none" : "set",
                     "metadata_redactions": Self.encode(customer.metadataRedactions),
                 ]), by: actor, at: customer.createdAt, on: db)
         }
@@ -82,7 +84,14 @@ public struct SQLCustomerRepository: CustomerRepository {
             var detail: [String: String] = [:]
             if let name = changes.name, name != customer.name { customer.name = name; detail["name"] = name }
             if let email = changes.contactEmail, email != customer.contactEmail { customer.contactEmail = email; detail["contact_email"] = email }
-            if let url = changes.webhookURL, url != customer.webhookURL { customer.webhookURL = url; detail["webhook_url"] = AuditURL.redacted(url) }
+            if let url = changes.webhookURL {
+                if url != customer.webhookURL { customer.webhookURL = url; detail["webhook_url"] = AuditURL.redacted(url) }
+                if changes.webhookCredentialsSealed != customer.webhookCredentialsSealed {
+                    detail["webhook_basic_auth"] = changes.webhookCredentialsSealed == nil ? "removed" : "set"
+                }
+                customer.webhookCredentialsSealed = changes.webhookCredentialsSealed
+            }
+            if let format = changes.postFormat, format != customer.postFormat { customer.postFormat = format; detail["post_format"] = format.rawValue }
             if let mode = changes.webhookMode, mode != customer.webhookMode { customer.webhookMode = mode; detail["webhook_mode"] = mode.rawValue }
             if let redactions = changes.metadataRedactions, redactions != customer.metadataRedactions {
                 customer.metadataRedactions = redactions
@@ -105,6 +114,7 @@ public struct SQLCustomerRepository: CustomerRepository {
             try await db.raw("""
                 UPDATE customers SET name = \(bind: customer.name), contact_email = \(bind: customer.contactEmail),
                     webhook_url = \(bind: customer.webhookURL), webhook_mode = \(bind: customer.webhookMode.rawValue),
+                    post_format = \(bind: Self.column(customer.postFormat)), webhook_credentials_sealed = \(bind: customer.webhookCredentialsSealed),
                     metadata_redactions = \(bind: Self.encode(customer.metadataRedactions)), updated_at = \(bind: Timestamp.millis(date))
                 WHERE id = \(bind: id)
                 """).run()
@@ -263,6 +273,13 @@ public struct SQLCustomerRepository: CustomerRepository {
             purgeAfter: try row.decode(column: "purge_after", as: Int64?.self).map(Timestamp.date),
             previousWebhookSecretSealed: try row.decode(column: "previous_webhook_secret_sealed", as: String?.self),
             previousSecretExpiresAt: try row.decode(column: "previous_secret_expires_at", as: Int64?.self).map(Timestamp.date))
+        if let format = try row.decode(column: "post_format", as: String?.self) {
+            guard let known = PostFormat(rawValue: format) else {
+                throw CoordinatorError(.storeCorrupt, "customer \(id): its POST format \"\(format)\" is not one this meridian knows")
+            }
+            record.postFormat = known
+        }
+        record.webhookCredentialsSealed = try row.decode(column: "webhook_credentials_sealed", as: String?.self)
         if let text = try row.decode(column: "filtering", as: String?.self) {
             guard let policy = try? JSONDecoder().decode(FilteringPolicy.self, from: Data(text.utf8)) else {
                 throw CoordinatorError(.storeCorrupt, "customer \(id): its filtering policy in the store does not decode")
@@ -271,6 +288,9 @@ public struct SQLCustomerRepository: CustomerRepository {
         }
         return record
     }
+
+    /// The stored POST format: NULL for the default, CloudMailin's JSON.
+    static func column(_ format: PostFormat) -> String? { format == .json ? nil : format.rawValue }
 
     /// Replaces the account's filtering policy; audited with the new policy (it holds nothing secret).
     public func setFiltering(_ id: String, to policy: FilteringPolicy, at date: Date, by actor: AuditActor) async throws -> CustomerRecord {

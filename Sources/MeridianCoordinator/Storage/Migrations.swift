@@ -367,6 +367,13 @@ public enum Migrations {
             // JSON of the FilteringPolicy; NULL is the standard policy.
             ["ALTER TABLE customers ADD COLUMN filtering TEXT"]
         },
+        Migration(version: 12, name: "POST format per customer, and HTTP Basic credentials for its webhook, sealed") { _ in
+            // post_format NULL is CloudMailin's JSON.
+            [
+                "ALTER TABLE customers ADD COLUMN post_format TEXT",
+                "ALTER TABLE customers ADD COLUMN webhook_credentials_sealed TEXT",
+            ]
+        },
     ]
 
     /// Gives the role the coordinator runs as what it needs and no more (PostgreSQL): reading and writing every

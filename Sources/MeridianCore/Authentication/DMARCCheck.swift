@@ -65,54 +65,7 @@ public struct DMARCCheck: Sendable {
     /// The domains of the addresses in an address list (RFC 5322 §3.4), lower case: comments and quoted
     /// strings are skipped, an address in angle brackets wins over the display name, groups are opened.
     static func domains(inAddressList raw: [UInt8]) -> [String] {
-        var addresses: [[UInt8]] = []
-        var current: [UInt8] = []
-        var angle: [UInt8]? = nil
-        var inAngle = false
-        var depth = 0
-        var quoted = false
-        var escaped = false
-        func flush() {
-            let address = angle ?? current
-            if address.contains(0x40) { addresses.append(address) }
-            current = []
-            angle = nil
-        }
-        for byte in raw {
-            if escaped {
-                escaped = false
-                continue
-            }
-            if byte == 0x5C && (quoted || depth > 0) {
-                escaped = true
-                continue
-            }
-            if quoted {
-                if byte == 0x22 { quoted = false }
-                continue
-            }
-            if depth > 0 {
-                if byte == 0x28 { depth += 1 } else if byte == 0x29 { depth -= 1 }
-                continue
-            }
-            switch byte {
-            case 0x22: quoted = true
-            case 0x28: depth = 1
-            case 0x3C:
-                inAngle = true
-                angle = []
-            case 0x3E: inAngle = false
-            case 0x2C, 0x3B:  // "," between addresses; ";" ends a group
-                if !inAngle { flush() }
-            case 0x3A where !inAngle:
-                current = []  // "group:" opens a group; what came before was its name
-            case 0x20, 0x09, 0x0D, 0x0A:
-                break
-            default:
-                if inAngle { angle?.append(byte) } else { current.append(byte) }
-            }
-        }
-        flush()
+        let addresses = AddressList.mailboxes(raw).map { Array($0.address.utf8) }
         return addresses.map { address in
             let domain = address.split(separator: 0x40, omittingEmptySubsequences: false).last ?? []
             var text = String(decoding: domain, as: UTF8.self).lowercased()

@@ -11,7 +11,8 @@ import Foundation
 /// `sealed_key`, the encapsulated key followed by the ciphertext, base64. Each secret is sealed under the content
 /// key with ChaCha20-Poly1305, a random nonce and the customer's id as associated data (`secret_sealed`: nonce,
 /// ciphertext and tag, base64). A secret being rotated out is sealed the same way with `<customer id> previous`
-/// as associated data (`previous_secret_sealed`), so neither can pass for the other. One HPKE operation per bundle
+/// as associated data (`previous_secret_sealed`), and HTTP Basic credentials with `<customer id> credentials`
+/// (`credentials_sealed`), so none can pass for another. One HPKE operation per bundle
 /// keeps a bundle of 100,000 customers quick to seal.
 public enum BundleSealing {
     public static let suite = HPKE.Ciphersuite.Curve25519_SHA256_ChachaPoly
@@ -21,10 +22,14 @@ public enum BundleSealing {
     /// The associated data of a customer's previous secret.
     static func previousContext(_ customer: String) -> String { customer + " previous" }
 
+    /// The associated data of a customer's HTTP Basic credentials.
+    static func credentialsContext(_ customer: String) -> String { customer + " credentials" }
+
     /// One customer's secrets, sealed.
     public struct SealedSecrets: Sendable, Hashable {
         public var current: String
         public var previous: String?
+        public var credentials: String?
     }
 
     /// Seals the secrets of one bundle.
@@ -48,7 +53,8 @@ public enum BundleSealing {
         public func seal(_ customer: NodeBundle.Customer) throws -> SealedSecrets {
             SealedSecrets(
                 current: try seal(customer.webhook.secret, customer: customer.id),
-                previous: try customer.webhook.previousSecret.map { try seal($0, customer: BundleSealing.previousContext(customer.id)) })
+                previous: try customer.webhook.previousSecret.map { try seal($0, customer: BundleSealing.previousContext(customer.id)) },
+                credentials: try customer.webhook.credentials.map { try seal($0, customer: BundleSealing.credentialsContext(customer.id)) })
         }
     }
 
@@ -97,6 +103,8 @@ extension NodeBundle {
             bundle.customers[index].webhook.secret = ""
             bundle.customers[index].webhook.previousSecretSealed = secrets.previous
             bundle.customers[index].webhook.previousSecret = nil
+            bundle.customers[index].webhook.credentialsSealed = secrets.credentials
+            bundle.customers[index].webhook.credentials = nil
         }
         bundle.sealedKey = sealedKey
         return bundle
@@ -131,6 +139,12 @@ extension NodeBundle {
                 bundle.customers[index].webhook.previousSecretSealed = nil
             } else if customer.webhook.previousSecret != nil {
                 throw CoreError(.bundleMalformed, "customer \(customer.id): a sealed bundle holds a previous secret in the clear")
+            }
+            if let credentials = customer.webhook.credentialsSealed {
+                bundle.customers[index].webhook.credentials = try opener.open(credentials, customer: BundleSealing.credentialsContext(customer.id))
+                bundle.customers[index].webhook.credentialsSealed = nil
+            } else if customer.webhook.credentials != nil {
+                throw CoreError(.bundleMalformed, "customer \(customer.id): a sealed bundle holds webhook credentials in the clear")
             }
             try bundle.customers[index].validate()
         }

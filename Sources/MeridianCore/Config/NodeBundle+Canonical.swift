@@ -28,6 +28,12 @@ extension NodeBundle {
             json.field("steps", strings: customer.steps.map(\.rawValue))
             json.key("webhook")
             json.beginObject()
+            if let sealed = customer.webhook.credentialsSealed {
+                json.field("credentials_sealed", sealed)
+            } else if let credentials = customer.webhook.credentials {
+                json.field("credentials", credentials)
+            }
+            if let format = customer.webhook.format { json.field("format", format.rawValue) }
             json.field("mode", customer.webhook.mode.rawValue)
             if let sealed = customer.webhook.previousSecretSealed {
                 json.field("previous_secret_sealed", sealed)

@@ -156,6 +156,9 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             guard WebhookEndpoint(webhook.url) != nil else {
                 throw CoreError(.bundleInvalid, "customer \(id): \"\(webhook.url)\" is not an http(s) webhook URL")
             }
+            if let credentials = webhook.credentials, let problem = WebhookEndpoint.credentialsProblem(credentials) {
+                throw CoreError(.bundleInvalid, "customer \(id): the webhook credentials are unusable: \(problem)")
+            }
             // A sealed secret is checked once it is opened (``NodeBundle/openingSecrets(with:)``).
             if webhook.secretSealed == nil, webhook.previousSecretSealed == nil {
                 do {
@@ -188,6 +191,8 @@ public struct NodeBundle: Sendable, Hashable, Codable {
     public struct Webhook: Sendable, Hashable, Codable {
         public var url: String
         public var mode: DeliveryMode
+        /// How the message is posted; absent means ``PostFormat/json``.
+        public var format: PostFormat?
         /// The Standard Webhooks `whsec_` secret the node signs with; empty while it is sealed.
         public var secret: String
         /// The secret sealed under the bundle's content key (``BundleSealing``), as the coordinator sends it.
@@ -195,17 +200,30 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         /// The secret being rotated out, while its overlap lasts: deliveries carry a signature with each.
         public var previousSecret: String?
         public var previousSecretSealed: String?
+        /// HTTP Basic credentials (`user:password`) sent with every delivery, from the user info of the URL
+        /// the customer gave (which `url` no longer holds); nil while sealed, or when there are none.
+        public var credentials: String?
+        public var credentialsSealed: String?
 
-        public init(url: String, mode: DeliveryMode, secret: String, secretSealed: String? = nil, previousSecret: String? = nil) {
+        public init(
+            url: String, mode: DeliveryMode, secret: String, secretSealed: String? = nil, previousSecret: String? = nil, format: PostFormat? = nil,
+            credentials: String? = nil
+        ) {
             self.url = url
             self.mode = mode
             self.secret = secret
             self.secretSealed = secretSealed
             self.previousSecret = previousSecret
+            self.format = format
+            self.credentials = credentials
         }
 
+        /// The format deliveries are posted in.
+        public var postFormat: PostFormat { format ?? .json }
+
         enum CodingKeys: String, CodingKey {
-            case url, mode, secret
+            case url, mode, secret, format, credentials
+            case credentialsSealed = "credentials_sealed"
             case secretSealed = "secret_sealed"
             case previousSecret = "previous_secret"
             case previousSecretSealed = "previous_secret_sealed"
@@ -219,6 +237,9 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             secret = secretSealed == nil ? try container.decode(String.self, forKey: .secret) : ""
             previousSecretSealed = try container.decodeIfPresent(String.self, forKey: .previousSecretSealed)
             previousSecret = previousSecretSealed == nil ? try container.decodeIfPresent(String.self, forKey: .previousSecret) : nil
+            format = try container.decodeIfPresent(PostFormat.self, forKey: .format)
+            credentialsSealed = try container.decodeIfPresent(String.self, forKey: .credentialsSealed)
+            credentials = credentialsSealed == nil ? try container.decodeIfPresent(String.self, forKey: .credentials) : nil
         }
 
         /// Each secret in the clear or sealed, never both.
@@ -226,6 +247,12 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(url, forKey: .url)
             try container.encode(mode, forKey: .mode)
+            try container.encodeIfPresent(format, forKey: .format)
+            if let credentialsSealed {
+                try container.encode(credentialsSealed, forKey: .credentialsSealed)
+            } else if let credentials {
+                try container.encode(credentials, forKey: .credentials)
+            }
             if let secretSealed {
                 try container.encode(secretSealed, forKey: .secretSealed)
             } else {

@@ -81,12 +81,14 @@ struct JSONWriter {
     /// A finite number with at most three decimals (scores); a non-finite one is written as null.
     mutating func field(_ key: String, _ value: Double) {
         self.key(key)
-        guard value.isFinite else {
-            rawJSON(Array("null".utf8))
-            return
-        }
+        rawJSON(Array((Self.text(of: value) ?? "null").utf8))
+    }
+
+    /// A number rounded to three decimals, without a fraction when it has none; nil when it is not finite.
+    static func text(of value: Double) -> String? {
+        guard value.isFinite else { return nil }
         let rounded = (value * 1000).rounded() / 1000
-        rawJSON(Array((rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int(rounded)) : String(rounded)).utf8))
+        return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int(rounded)) : String(rounded)
     }
 
     mutating func field(_ key: String, _ value: Bool) {
@@ -115,6 +117,14 @@ struct JSONWriter {
         bytes.append(0x22)
         Base64Encoder.append(value, to: &bytes)
         bytes.append(0x22)
+    }
+
+    /// An attachment's content as a base64 string: encoded here, or as the message had it when that was clean base64.
+    mutating func base64String(_ content: MessageContent.Attachment.Content) {
+        switch content {
+        case .bytes(let bytes): base64String(bytes)
+        case .base64(let text): rawString(text)
+        }
     }
 
     private mutating func separate() {

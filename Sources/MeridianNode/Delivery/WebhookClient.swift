@@ -14,7 +14,7 @@ public final class WebhookClient: Sendable {
     private let timeout: TimeAmount
     private let limiter: EndpointLimiter
     /// The clock of `webhook-timestamp`.
-    private let now: @Sendable () -> Date
+    let now: @Sendable () -> Date
     /// Response bytes read at most; the rest of a huge response is not read.
     static let responseLimit = 64 * 1024
 
@@ -36,26 +36,32 @@ public final class WebhookClient: Sendable {
         return configuration
     }
 
-    /// POSTs `body` with the Standard Webhooks headers; never throws, every failure is a result.
+    /// POSTs `body` with the Standard Webhooks headers, and HTTP Basic `credentials` (`user:password`) when the
+    /// customer's URL had them; never throws, every failure is a result.
     /// `customer` is whose request it is: each customer's requests to an endpoint are capped on their own, so a
     /// customer whose endpoint is slow never makes another customer wait, even on the same host.
-    public func post(url: String, body: [UInt8], webhookID: String, signature: WebhookSignature, for customer: String) async -> WebhookResult {
+    public func post(
+        url: String, body: WebhookBody, webhookID: String, signature: WebhookSignature, credentials: String? = nil, for customer: String
+    ) async -> WebhookResult {
         let start = ContinuousClock.now
         let endpoint = URL(string: url).map { "\($0.scheme ?? "")://\($0.host ?? ""):\($0.port ?? 0)" } ?? url
         return await limiter.withPlace("\(customer) \(endpoint)") {
-            await self.send(url: url, body: body, webhookID: webhookID, signature: signature, start: start)
+            await self.send(url: url, body: body, webhookID: webhookID, signature: signature, credentials: credentials, start: start)
         }
     }
 
-    private func send(url: String, body: [UInt8], webhookID: String, signature: WebhookSignature, start: ContinuousClock.Instant) async -> WebhookResult {
+    private func send(
+        url: String, body: WebhookBody, webhookID: String, signature: WebhookSignature, credentials: String?, start: ContinuousClock.Instant
+    ) async -> WebhookResult {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Content-Type", value: body.contentType)
         request.headers.add(name: "User-Agent", value: "Meridian-Webhook/1")
-        for header in signature.headers(id: webhookID, timestamp: Int(now().timeIntervalSince1970), body: body) {
+        if let credentials { request.headers.add(name: "Authorization", value: "Basic " + Data(credentials.utf8).base64EncodedString()) }
+        for header in signature.headers(id: webhookID, timestamp: Int(now().timeIntervalSince1970), body: body.bytes) {
             request.headers.add(name: header.name, value: header.value)
         }
-        request.body = .bytes(ByteBuffer(bytes: body))
+        request.body = .bytes(ByteBuffer(bytes: body.bytes))
         do {
             let response = try await egress.execute(request, timeout: timeout)
             var text: [UInt8] = []

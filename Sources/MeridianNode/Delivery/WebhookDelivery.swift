@@ -11,12 +11,15 @@ extension WebhookClient {
         let recipient = spooled.recipients[index]
         var envelope = spooled.envelope(for: recipient, size: data.count)
         envelope.spamThreshold = (customer.filtering ?? .standard).spamThreshold
-        let body = WebhookPayload.encode(
-            envelope: envelope, message: message, content: content,
-            configVersion: configVersion, analysis: analysis)
         let result: WebhookResult
         if let signature = try? customer.webhook.signature() {
-            result = await post(url: customer.webhook.url, body: body, webhookID: recipient.webhookID, signature: signature, for: customer.id)
+            let input = WebhookMessage(
+                envelope: envelope, message: message, content: content, configVersion: configVersion, analysis: analysis,
+                webhookID: recipient.webhookID)
+            let body = customer.webhook.postFormat.body(for: input, signingKey: customer.webhook.secret, now: now())
+            result = await post(
+                url: customer.webhook.url, body: body, webhookID: recipient.webhookID, signature: signature, credentials: customer.webhook.credentials,
+                for: customer.id)
         } else {
             // Bundles are validated, so this is a bug rather than bad input; it is retried, not lost.
             result = WebhookResult(outcome: .temporary, statusCode: nil, text: "the webhook secret is malformed", duration: .zero)

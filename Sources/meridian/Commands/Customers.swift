@@ -16,8 +16,11 @@ struct Customers: AsyncParsableCommand {
         @Option(help: "The customer's name.") var name: String
         @Option(help: "Contact e-mail address.") var email: String
         @Option(help: "A domain whose mail the account receives (repeatable).") var domain: [String] = []
-        @Option(help: "Webhook URL the mail is POSTed to.") var webhook: String
+        @Option(help: "Webhook URL the mail is POSTed to. User info (https://user:password@host/) becomes HTTP Basic credentials, kept sealed and never shown again.")
+        var webhook: String
         @Option(help: "Delivery mode: sync or queued.") var mode: Components.Schemas.DeliveryMode = .sync
+        @Option(help: "POST format: \(Components.Schemas.PostFormat.allCases.map(\.rawValue).joined(separator: ", ")) (default json, CloudMailin's).")
+        var format: Components.Schemas.PostFormat?
         @Option(help: "Region to pin to (eu, us, ap); unpinned when left out.") var region: String?
         @Option(help: "A metadata field never to store (repeatable): \(Components.Schemas.MetadataField.allCases.map(\.rawValue).joined(separator: ", ")).")
         var redact: [Components.Schemas.MetadataField] = []
@@ -25,7 +28,7 @@ struct Customers: AsyncParsableCommand {
         func run() async throws {
             let body = Components.Schemas.CustomerCreate(
                 name: name, contactEmail: email, region: region, domains: domain,
-                webhook: .init(url: webhook, mode: mode), metadataRedactions: redact.isEmpty ? nil : redact)
+                webhook: .init(url: webhook, mode: mode, format: format), metadataRedactions: redact.isEmpty ? nil : redact)
             let created = try await connection.withClient { try await $0.createCustomer(body: .json(body)).created.body.json }
             if connection.json { return try printJSON(created) }
             printCustomer(created.customer)
@@ -73,23 +76,25 @@ struct Customers: AsyncParsableCommand {
         @Option(help: "The customer's name.") var name: String?
         @Option(help: "Contact e-mail address.") var email: String?
         @Option(help: "The account's domains, all of them (repeatable; replaces the list).") var domain: [String] = []
-        @Option(help: "Webhook URL the mail is POSTed to.") var webhook: String?
-        @Option(help: "Delivery mode: sync or queued (with --webhook; default: the account's current mode).") var mode: Components.Schemas.DeliveryMode?
+        @Option(help: "Webhook URL the mail is POSTed to; user info in it becomes HTTP Basic credentials. A new URL without user info drops the old credentials.")
+        var webhook: String?
+        @Option(help: "Delivery mode: sync or queued (default: the account's current mode).") var mode: Components.Schemas.DeliveryMode?
+        @Option(help: "POST format: \(Components.Schemas.PostFormat.allCases.map(\.rawValue).joined(separator: ", ")) (default: the account's current format).")
+        var format: Components.Schemas.PostFormat?
 
         func run() async throws {
-            guard name != nil || email != nil || !domain.isEmpty || webhook != nil else {
-                throw ValidationError("nothing to change: give --name, --email, --domain or --webhook")
+            guard name != nil || email != nil || !domain.isEmpty || webhook != nil || mode != nil || format != nil else {
+                throw ValidationError("nothing to change: give --name, --email, --domain, --webhook, --mode or --format")
             }
-            guard mode == nil || webhook != nil else { throw ValidationError("--mode goes with --webhook") }
             let customer = try await connection.withClient { client in
-                // A new URL without --mode keeps the delivery mode the account has.
-                var keep = mode
-                if webhook != nil, keep == nil {
-                    keep = try await client.getCustomer(path: .init(customerId: id)).ok.body.json.webhook.mode
+                // What is not given stays as the account has it; the same URL keeps its credentials.
+                var change: Components.Schemas.Webhook?
+                if webhook != nil || mode != nil || format != nil {
+                    let current = try await client.getCustomer(path: .init(customerId: id)).ok.body.json.webhook
+                    change = .init(url: webhook ?? current.url, mode: mode ?? current.mode, format: format ?? current.format)
                 }
                 let body = Components.Schemas.CustomerUpdate(
-                    name: name, contactEmail: email, domains: domain.isEmpty ? nil : domain,
-                    webhook: webhook.map { .init(url: $0, mode: keep ?? .sync) })
+                    name: name, contactEmail: email, domains: domain.isEmpty ? nil : domain, webhook: change)
                 return try await client.updateCustomer(path: .init(customerId: id), body: .json(body)).ok.body.json
             }
             if connection.json { return try printJSON(customer) }
@@ -220,7 +225,7 @@ func printCustomer(_ customer: Components.Schemas.Customer) {
     printTable(["FIELD", "VALUE"], [
         ["id", customer.id], ["name", customer.name], ["contact_email", customer.contactEmail],
         ["region", customer.region ?? "unpinned"], ["domains", domains.joined(separator: "; ")],
-        ["webhook", "\(customer.webhook.url) (\(customer.webhook.mode.rawValue))"],
+        ["webhook", "\(customer.webhook.url) (\(customer.webhook.mode.rawValue), \(customer.webhook.format?.rawValue ?? "json")\(customer.webhook.basicAuth == true ? ", HTTP Basic auth" : ""))"],
         ["redactions", customer.metadataRedactions.map(\.rawValue).joined(separator: ", ")],
         ["status", customer.status.rawValue], ["created_at", iso(customer.createdAt)],
         ["purge_after", iso(customer.purgeAfter)],
@@ -228,6 +233,7 @@ func printCustomer(_ customer: Components.Schemas.Customer) {
 }
 
 extension Components.Schemas.DeliveryMode: ExpressibleByArgument {}
+extension Components.Schemas.PostFormat: ExpressibleByArgument {}
 extension Components.Schemas.CustomerStatus: ExpressibleByArgument {}
 extension Components.Schemas.MetadataField: ExpressibleByArgument {}
 extension Components.Schemas.Role: ExpressibleByArgument {}

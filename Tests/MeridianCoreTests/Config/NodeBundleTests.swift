@@ -147,6 +147,40 @@ struct NodeBundleTests {
         }
     }
 
+    @Test("a POST format and HTTP Basic credentials travel in canonical JSON, the credentials sealed to their own context")
+    func formatAndCredentials() throws {
+        var customer = Self.customer("cus_a", "a.example")
+        customer.webhook.format = .mailgun
+        customer.webhook.credentials = "hook-user:s3cr3t:with-colon"
+        let bundle = NodeBundle(version: 5, region: Self.eu, customers: [customer, Self.customer("cus_b", "b.example")])
+        try bundle.validate(expectedRegion: Self.eu)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(String(decoding: bundle.canonicalJSON(), as: UTF8.self) == String(decoding: try encoder.encode(bundle), as: UTF8.self))
+        let regionKey = Curve25519.KeyAgreement.PrivateKey()
+        let sealed = try bundle.sealingSecrets(with: try BundleSealing.Sealer(regionKey: regionKey.publicKey, region: Self.eu))
+        let text = String(decoding: sealed.canonicalJSON(), as: UTF8.self)
+        #expect(!text.contains("s3cr3t") && text.contains("\"credentials_sealed\"") && text.contains("\"format\":\"mailgun\""))
+        #expect(text == String(decoding: try encoder.encode(sealed), as: UTF8.self))
+        let opened = try NodeBundle.decode(Data(sealed.canonicalJSON()), expectedRegion: Self.eu).openingSecrets(with: regionKey)
+        #expect(opened == bundle)
+        #expect(opened.customers[1].webhook.postFormat == .json && opened.customers[1].webhook.credentials == nil)
+        // Credentials cannot be passed off as the secret, nor left in the clear in a sealed bundle.
+        var swapped = sealed
+        swapped.customers[0].webhook.secretSealed = sealed.customers[0].webhook.credentialsSealed
+        #expect(throws: CoreError(.bundleSealedToAnotherKey)) { try swapped.openingSecrets(with: regionKey) }
+        var clear = sealed
+        clear.customers[0].webhook.credentialsSealed = nil
+        clear.customers[0].webhook.credentials = "u:p"
+        #expect(throws: CoreError(.bundleMalformed)) { try clear.openingSecrets(with: regionKey) }
+        // Unusable credentials in a hand-written bundle are refused, naming the customer and not the password.
+        var bad = customer
+        bad.webhook.credentials = "no-colon"
+        #expect(throws: CoreError(.bundleInvalid)) { try bad.validate() }
+        bad.webhook.credentials = "user:line\r\nbreak"
+        #expect(throws: CoreError(.bundleInvalid)) { try bad.validate() }
+    }
+
     @Test("webhook secrets sealed to the region open only with its key, unchanged")
     func sealedSecrets() throws {
         let bundle = NodeBundle(version: 3, region: Self.eu, customers: [Self.customer("cus_a", "a.example"), Self.customer("cus_b", "b.example")])

@@ -51,7 +51,7 @@ public enum WebhookPayload {
         String(decoding: name.utf8.map { $0 == 0x2D ? 0x5F : asciiLowercase($0) }, as: UTF8.self)
     }
 
-    private static func writeEnvelope(_ envelope: MessageEnvelope, to json: inout JSONWriter) {
+    static func writeEnvelope<Sink: StructuredSink>(_ envelope: MessageEnvelope, to json: inout Sink) {
         json.beginObject()
         json.field("to", envelope.to)
         json.field("recipients", strings: envelope.recipients)
@@ -68,7 +68,7 @@ public enum WebhookPayload {
     }
 
     /// `spamd {result, score, required_score, action, symbols{name: score}}` and `virus {result, viruses}`.
-    private static func writeScan(_ scan: ContentScan, threshold: Double?, to json: inout JSONWriter) {
+    private static func writeScan<Sink: StructuredSink>(_ scan: ContentScan, threshold: Double?, to json: inout Sink) {
         json.key("spamd")
         json.beginObject()
         json.field("result", scan.spam.status.rawValue)
@@ -94,7 +94,7 @@ public enum WebhookPayload {
 
     /// CloudMailin's shapes: `spf {result, domain}`, `dkim {success, result[{result, domain, selector}]}`,
     /// `dmarc {success, result, details{...}}`, each with Meridian's `reason` where there is one.
-    private static func writeAuthentication(_ authentication: SenderAuthentication, to json: inout JSONWriter) {
+    private static func writeAuthentication<Sink: StructuredSink>(_ authentication: SenderAuthentication, to json: inout Sink) {
         json.key("spf")
         json.beginObject()
         json.field("result", authentication.spf.result.rawValue)
@@ -134,7 +134,7 @@ public enum WebhookPayload {
     }
 
     /// A header given once is a string; given several times, an array in message order.
-    private static func writeHeaders(_ fields: [MIMEHeaderField], to json: inout JSONWriter) {
+    static func writeHeaders<Sink: StructuredSink>(_ fields: [MIMEHeaderField], to json: inout Sink) {
         var order: [String] = []
         var values: [String: [String]] = [:]
         for field in fields {
@@ -152,7 +152,7 @@ public enum WebhookPayload {
 
     /// An attachment's `scan`: `clean`, `infected` with the virus, or the message's status when the scanner
     /// failed or did not run.
-    private static func attachmentScan(_ virus: VirusScan, _ index: Int) -> (result: String, virus: String?) {
+    static func attachmentScan(_ virus: VirusScan, _ index: Int) -> (result: String, virus: String?) {
         switch virus.status {
         case .infected:
             guard let attachments = virus.attachments, index < attachments.count else { return ("infected", virus.viruses.first) }
@@ -177,10 +177,7 @@ public enum WebhookPayload {
         json.field("disposition", attachment.disposition)
         if let contentID = attachment.contentID { json.field("content_id", contentID) }
         json.key("content")
-        switch attachment.content {
-        case let .bytes(bytes): json.base64String(bytes)
-        case let .base64(text): json.rawString(text)
-        }
+        json.base64String(attachment.content)
         json.endObject()
     }
 }
