@@ -186,11 +186,13 @@ extension Coordinator {
         let api = AdminAPI(
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
             secrets: secrets, fleet: fleet, config: config, nodes: nodes, authority: keys.authority, legalRequests: legalRequests, registry: registry, publications: publications,
-            dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, site: site, resolver: resolver,
+            dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, people: people, invitations: invitations,
+            site: site, resolver: resolver,
             egress: configuration.egress, domainGrace: configuration.domainGrace, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now), InputLimitsMiddleware()])
         AccountPage(
-            customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, throttle: signInThrottle, secrets: secrets,
+            customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, people: people,
+            invitations: invitations, passwords: AccountSecrets(bcryptCost: configuration.passwordCost), throttle: signInThrottle, secrets: secrets,
             now: now
         ).register(on: router)
         site.register(on: router)

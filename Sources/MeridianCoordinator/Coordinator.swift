@@ -55,7 +55,10 @@ public struct Coordinator: Sendable {
     /// Where DNS checks of customers' domains are asked.
     public var resolver: DNSResolver { configuration.resolver }
     let logger: Logger
+    /// The people of customer accounts: users, invitations, recovery codes.
+    public let people: AccountPeople
     let accountSessions: AccountSessions
+    let invitations: AccountInvitations
     let signInThrottle: SignInThrottle
     /// What a scrape of `/metrics` must carry (``MetricsToken``).
     public let metricsToken: String
@@ -101,7 +104,9 @@ public struct Coordinator: Sendable {
             authority: keys.authority, debounce: configuration.publishDebounce, logger: logger, now: now)
         self.publisher = publisher
         customers = PublishingCustomerRepository(base: base, publisher: publisher)
-        accountSessions = AccountSessions(now: now)
+        people = AccountPeople(store: store)
+        accountSessions = AccountSessions(store: store, secrets: secrets, now: now)
+        invitations = AccountInvitations(people: people, secrets: secrets, pagesURL: configuration.pagesURL, now: now)
         signInThrottle = SignInThrottle(now: now)
         fleet = NodeFleet(nodes: nodes, pusher: pusher)
         tokens = SQLTokenRepository(store: store)

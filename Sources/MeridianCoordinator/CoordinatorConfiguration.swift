@@ -25,6 +25,11 @@ public struct CoordinatorConfiguration: Sendable {
     public var resolver: DNSResolver = .system()
     /// Where notices to customers (new sub-processors) are relayed; without one they wait in the outbox.
     public var smarthost: Smarthost?
+    /// Where people reach the coordinator's pages (`https://meridian.example.com`), for the links in invitation
+    /// e-mails; nil means `http://HOST:PORT`.
+    public var publicURL: String?
+    /// bcrypt's cost for dashboard passwords (tests lower it).
+    public var passwordCost: UInt8 = 12
     /// The name the coordinator gives in EHLO and Message-IDs.
     public var hostname: String = "coordinator.localhost"
     /// How often the outbox job looks for notifications due, and the directive job for GDPR directives to send.
@@ -67,6 +72,13 @@ public struct CoordinatorConfiguration: Sendable {
         case dataDirectory
         /// Keys given as they are (tests).
         case given(CoordinatorKeys)
+    }
+
+    /// The base of links to the coordinator's pages, without a trailing slash.
+    public var pagesURL: String {
+        guard var url = publicURL else { return "http://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+        while url.hasSuffix("/") { url.removeLast() }
+        return url
     }
 
     public init(database: DatabaseLocation, dataDirectory: String) {

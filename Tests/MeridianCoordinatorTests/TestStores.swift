@@ -88,6 +88,8 @@ enum TestStores {
         configuration.nodeLink.port = 0
         configuration.now = { clock.now }
         configuration.egress = egress
+        // bcrypt's lowest cost: the tests sign in many times; production's 12 is covered by the system tests.
+        configuration.passwordCost = 4
         return try await Coordinator.build(configuration, store: store, logger: logger)
     }
 

@@ -26,6 +26,9 @@ struct AdminAPI: APIProtocol {
     /// Sends access, portability and erasure directives.
     let directives: DirectiveDispatcher
     let publisher: ConfigPublisher
+    /// The people of the dashboard, and their invitations.
+    let people: AccountPeople
+    let invitations: AccountInvitations
     let site: PublicSite
     let resolver: DNSResolver
     let egress: EgressPolicy

@@ -44,6 +44,10 @@ public enum AuthorizationPolicy {
         "createAccessGrant": [.customer: .ownAccount],
         "listAccessGrants": [.admin: .allowed, .dpo: .allowed, .auditor: .allowed, .support: .allowed, .customer: .ownAccount],
         "revokeAccessGrant": [.admin: .allowed, .customer: .ownAccount],
+        // The dashboard's people: the customer's own token or an operator invites; support reads under a grant.
+        "createInvitation": [.admin: .allowed, .customer: .ownAccount],
+        "listAccountUsers": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "removeAccountUser": [.admin: .allowed, .customer: .ownAccount],
         "createToken": [.admin: .allowed],
         "listTokens": [.admin: .allowed],
         "revokeToken": [.admin: .allowed],

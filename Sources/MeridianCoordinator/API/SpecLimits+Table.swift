@@ -18,6 +18,9 @@ extension SpecLimits {
             Field(path: "subject.customer_id", maxLength: 64),
             Field(path: "notes", maxLength: 2000, multiline: true),
         ],
+        "createInvitation": [
+            Field(path: "email", maxLength: 254),
+        ],
         "createLegalRequest": [
             Field(path: "authority", minLength: 1, maxLength: 200),
             Field(path: "country", pattern: "^[A-Z]{2}$"),
@@ -109,6 +112,9 @@ extension SpecLimits {
         "createAccessGrant": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
+        "createInvitation": [
+            Field(path: "path.customer_id", maxLength: 64),
+        ],
         "createObjection": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
@@ -157,6 +163,9 @@ extension SpecLimits {
         "listAccessGrants": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
+        "listAccountUsers": [
+            Field(path: "path.customer_id", maxLength: 64),
+        ],
         "listCustomerMessages": [
             Field(path: "path.customer_id", maxLength: 64),
             Field(path: "query.message_id", maxLength: 998),
@@ -194,6 +203,10 @@ extension SpecLimits {
         ],
         "releaseQuarantined": [
             Field(path: "path.customer_id", maxLength: 64),
+        ],
+        "removeAccountUser": [
+            Field(path: "path.customer_id", maxLength: 64),
+            Field(path: "path.user_id", maxLength: 64),
         ],
         "reopenCustomer": [
             Field(path: "path.customer_id", maxLength: 64),

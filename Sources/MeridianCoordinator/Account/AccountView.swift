@@ -29,6 +29,7 @@ struct AccountView {
 
     var notice: AccountSessions.Notice?
     var csrf: String
+    var nav: AccountNav
     var id: String
     var name: String
     var closed: Bool
@@ -42,11 +43,15 @@ struct AccountView {
     var checks: [Check]
 
     /// - Parameter checks: the live DNS check of the account's domains, whose found proofs `customer` already has.
-    init(_ customer: CustomerRecord, checks: [DNSDomainCheck], session: AccountSessions.Session, notice: AccountSessions.Notice?, catalog: RegionCatalog, resolver: DNSResolver) {
+    init(
+        _ customer: CustomerRecord, checks: [DNSDomainCheck], signedIn: AccountPage.SignedIn, notice: AccountSessions.Notice?, catalog: RegionCatalog,
+        resolver: DNSResolver
+    ) {
         let plan = DNSRecordPlan(pin: customer.region, catalog: catalog, domains: customer.domains.map { ($0.domain, $0.verificationToken) })
         let proofs = Dictionary(customer.domains.map { ($0.domain, $0.state.rawValue) }, uniquingKeysWith: { a, _ in a })
         self.notice = notice
-        csrf = session.csrf
+        csrf = signedIn.session.csrf
+        nav = AccountNav(signedIn, current: .overview)
         id = customer.id
         name = customer.name
         closed = customer.status == .closed
@@ -67,5 +72,34 @@ struct AccountView {
                 proof: proofs[check.domain] ?? "pending",
                 mxHosts: check.mxHosts.isEmpty ? "none" : check.mxHosts.joined(separator: ", "), detail: check.detail)
         }
+    }
+}
+
+/// The dashboard's navigation and who is signed in, on every page (`Templates/account-nav.mustache`).
+struct AccountNav {
+    enum Section: String { case overview, security, people }
+
+    struct Link {
+        var href: String
+        var title: String
+        var current: Bool
+    }
+
+    var links: [Link]
+    var userName: String
+    var userEmail: String
+    var role: String
+    var csrf: String
+
+    init(_ signedIn: AccountPage.SignedIn, current: Section) {
+        links = [
+            Link(href: "/account", title: "Overview", current: current == .overview),
+            Link(href: "/account/security", title: "Security", current: current == .security),
+            Link(href: "/account/people", title: "People", current: current == .people),
+        ]
+        userName = signedIn.user.name
+        userEmail = signedIn.user.email
+        role = signedIn.user.role.rawValue
+        csrf = signedIn.session.csrf
     }
 }

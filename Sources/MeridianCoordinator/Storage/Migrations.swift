@@ -374,6 +374,63 @@ public enum Migrations {
                 "ALTER TABLE customers ADD COLUMN webhook_credentials_sealed TEXT",
             ]
         },
+        Migration(version: 13, name: "the account's people: users, invitations, recovery codes and dashboard sessions") { _ in
+            [
+                """
+                CREATE TABLE account_users (
+                    id TEXT PRIMARY KEY,
+                    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+                    email TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    password_hash TEXT,
+                    totp_secret_sealed TEXT,
+                    totp_last_step BIGINT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX account_users_customer ON account_users (customer_id)",
+                """
+                CREATE TABLE account_recovery_codes (
+                    user_id TEXT NOT NULL REFERENCES account_users (id) ON DELETE CASCADE,
+                    code_hash TEXT NOT NULL,
+                    used_at BIGINT,
+                    PRIMARY KEY (user_id, code_hash)
+                )
+                """,
+                """
+                CREATE TABLE account_invitations (
+                    token_hash TEXT PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    customer_id TEXT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+                    email TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    invited_by TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    accepted_at BIGINT
+                )
+                """,
+                "CREATE INDEX account_invitations_customer ON account_invitations (customer_id)",
+                // A session is found by the SHA-256 of its cookie; `second_factor_due` marks one past the password
+                // but not yet the code. The notice is the next page's message, sealed (it may hold a new secret).
+                """
+                CREATE TABLE account_sessions (
+                    id_hash TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES account_users (id) ON DELETE CASCADE,
+                    customer_id TEXT NOT NULL,
+                    csrf TEXT NOT NULL,
+                    second_factor_due INTEGER NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    last_seen_at BIGINT NOT NULL,
+                    notice_sealed TEXT
+                )
+                """,
+                "CREATE INDEX account_sessions_user ON account_sessions (user_id)",
+            ]
+        },
     ]
 
     /// Gives the role the coordinator runs as what it needs and no more (PostgreSQL): reading and writing every

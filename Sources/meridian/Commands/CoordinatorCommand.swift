@@ -57,6 +57,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "SMTP relay (host:port) for notices to customers, such as new sub-processors (default: none; they wait in the outbox).")
         var smarthost: String?
 
+        @Option(help: "Where people reach the coordinator's pages, such as https://meridian.example.com: the base of the links in invitation e-mails (default: http://HOST:PORT).")
+        var publicURL: String?
+
         @Option(help: "Days a new sub-processor is announced before it takes effect (GDPR Art. 28(2)).")
         var noticeDays = 30
 
@@ -94,6 +97,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
             if let smarthost {
                 guard let relay = Smarthost(smarthost) else { throw ValidationError("--smarthost \(smarthost): expected host:port") }
                 configuration.smarthost = relay
+            }
+            if let publicURL {
+                guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil, url.query == nil else {
+                    throw ValidationError("--public-url \(publicURL): expected an absolute http(s) URL such as https://meridian.example.com")
+                }
+                configuration.publicURL = publicURL
             }
             guard (1...365).contains(noticeDays) else { throw ValidationError("--notice-days must be from 1 to 365, not \(noticeDays)") }
             configuration.noticeDays = noticeDays

@@ -1,4 +1,0 @@
-/// `POST /account/sign-out`.
-struct SignOutForm: AccountForm {
-    var csrf: String?
-}
