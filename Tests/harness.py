@@ -773,3 +773,18 @@ class RegionNode:
         status = node_status(self.probe)
         assert status is not None, "the node's probe port does not answer"
         return status
+
+
+def fleet_with_a_dead_node(work, coordinator, admin, port, nodes):
+    """An eu and a us node joined to the coordinator, and an ap node that joined and then stopped for good; each
+    goes on `nodes` as soon as it runs (so that a failure to start the next stops it too). Returns (eu, us, dead)."""
+    eu = RegionNode(work, "eu", coordinator, admin, port)
+    nodes.append(eu)
+    us = RegionNode(work, "us", coordinator, admin, port)
+    nodes.append(us)
+    os.makedirs(os.path.join(work, "gone"))
+    dead = RegionNode(os.path.join(work, "gone"), "ap", coordinator, admin, port)
+    nodes.append(dead)
+    wait_for(lambda: [n["enrollment"] for n in api(port, "GET", "/v1/nodes", admin)[1]["nodes"]] == ["active"] * 3, what="three nodes joined")
+    dead.stop()
+    return eu, us, dead

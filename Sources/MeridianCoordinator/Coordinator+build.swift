@@ -192,7 +192,7 @@ extension Coordinator {
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now), InputLimitsMiddleware()])
         AccountPage(
             customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, people: people,
-            invitations: invitations, passwords: AccountSecrets(bcryptCost: configuration.passwordCost), throttle: signInThrottle, secrets: secrets,
+            invitations: invitations, fleet: fleet, passwords: AccountSecrets(bcryptCost: configuration.passwordCost), throttle: signInThrottle, secrets: secrets,
             now: now
         ).register(on: router)
         site.register(on: router)

@@ -78,7 +78,7 @@ extension RegionalNode {
             let clock = CoordinatorClock()
             let control = ControlAPI(
                 region: region.id, node: configuration.nodeID, store: store, metrics: metrics, bundles: bundles,
-                directives: directives, quarantine: quarantine, protocolLog: protocolLog, signer: credentials,
+                directives: directives, quarantine: quarantine, queue: queue, protocolLog: protocolLog, signer: credentials,
                 status: NodeStatusReporter(
                     region: region.id, node: configuration.nodeID, config: config, store: store, spool: spool, queue: queue, smtp: smtp,
                     clock: clock),

@@ -39,6 +39,8 @@ struct AuthorizationMatrixTests {
         case "getLegalRequest": return (.get, "/v1/legal-requests/lrq_none", nil)
         case "updateLegalRequest": return (.patch, "/v1/legal-requests/lrq_none", ["outcome": "rejected"])
         case "listCustomerMessages": return (.get, "/v1/customers/\(id)/messages", nil)
+        case "getCustomerMessage": return (.get, "/v1/customers/\(id)/messages/eml_none/0", nil)
+        case "redeliverMessage": return (.post, "/v1/customers/\(id)/messages/eml_none/0/redeliver", nil)
         case "closeCustomer": return (.post, "/v1/customers/\(id)/close", nil)
         case "reopenCustomer": return (.post, "/v1/customers/\(id)/reopen", nil)
         case "createAccessGrant": return (.post, "/v1/customers/\(id)/access-grants", ["reason": "matrix test", "duration_hours": 1])

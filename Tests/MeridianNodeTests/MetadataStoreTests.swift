@@ -50,6 +50,46 @@ struct MetadataStoreTests {
         try await store.close()
     }
 
+    @Test("status and subject filters, and cursors that page through records of the same millisecond without a gap or a repeat")
+    func statusSubjectAndCursors() async throws {
+        let store = try await Self.open()
+        // Seven records in three milliseconds: a page boundary falls inside a millisecond.
+        let base = Date(timeIntervalSince1970: 1_790_000_000.123)
+        for (index, offset) in [0.0, 0.0, 0.0, 0.001, 0.001, 0.002, 0.002].enumerated() {
+            var record = Self.record("m\(index)", at: base.addingTimeInterval(offset))
+            record.status = index.isMultiple(of: 2) ? .delivered : .queued
+            await store.insert(record)
+        }
+        await store.flush()
+        var query = MessageQuery(customerID: "cus_a")
+        let all = try await store.query(query).map(\.messageID)
+        #expect(all == ["m5", "m6", "m3", "m4", "m0", "m1", "m2"])
+        query.limit = 2
+        var pages: [String] = []
+        while true {
+            let page = try await store.query(query)
+            pages += page.map(\.messageID)
+            guard page.count == query.limit, let last = page.last else { break }
+            query.after = MessageQuery.Cursor(after: last)
+            #expect(MessageQuery.Cursor(query.after!.description) == query.after, "a cursor reads back as written")
+        }
+        #expect(pages == all)
+        query = MessageQuery(customerID: "cus_a")
+        query.status = .queued
+        #expect(try await store.query(query).map(\.messageID) == ["m5", "m3", "m1"])
+        query = MessageQuery(customerID: "cus_a")
+        query.subject = "HI"
+        #expect(try await store.query(query).count == 7)
+        query.subject = "%"
+        #expect(try await store.query(query).isEmpty, "the subject is matched as typed, not as a LIKE pattern")
+        // What the node reads from the coordinator's query string, and what it refuses.
+        let read = try MessageQuery(parameters: [("customer_id", "cus_a"), ("status", "failed"), ("subject", "a b"), ("after", "17.eml_x.0")])
+        #expect(read.status == .failed && read.subject == "a b" && read.after == MessageQuery.Cursor(receivedAtMillis: 17, messageID: "eml_x", recipient: 0))
+        #expect(throws: CoreError.self) { try MessageQuery(parameters: [("customer_id", "c"), ("status", "lost")]) }
+        #expect(throws: CoreError.self) { try MessageQuery(parameters: [("customer_id", "c"), ("after", "x.y")]) }
+        try await store.close()
+    }
+
     @Test("a subject's erasure removes its deliveries and attempts, keeps held customers', and a late attempt writes nothing")
     func subjectErasure() async throws {
         let store = try await Self.open()

@@ -2,9 +2,7 @@
 pulls fill) and merges the answers. Real processes: a coordinator on SQLite, an eu and a us node that pull from
 it, and a third node that joined and then stopped."""
 
-import os
-
-from harness import RegionNode, WebhookSink, api, first_admin, free_port, prove_domains, send, start_coordinator, wait_for
+from harness import WebhookSink, api, first_admin, fleet_with_a_dead_node, free_port, prove_domains, send, start_coordinator, wait_for
 
 
 def test_message_query_spans_regions_and_survives_a_dead_node(tmp_path):
@@ -15,17 +13,7 @@ def test_message_query_spans_regions_and_survives_a_dead_node(tmp_path):
     nodes = []
     try:
         admin = first_admin(data, port)
-        # Each node goes on the list as soon as it runs, so that a failure to start the next stops it too.
-        eu = RegionNode(work, "eu", coordinator, admin, port)
-        nodes.append(eu)
-        us = RegionNode(work, "us", coordinator, admin, port)
-        nodes.append(us)
-        os.makedirs(os.path.join(work, "gone"))
-        dead = RegionNode(os.path.join(work, "gone"), "ap", coordinator, admin, port)
-        nodes.append(dead)
-        # Every node joins; then one of them stops for good.
-        wait_for(lambda: [n["enrollment"] for n in api(port, "GET", "/v1/nodes", admin)[1]["nodes"]] == ["active"] * 3, what="three nodes joined")
-        dead.stop()
+        eu, us, dead = fleet_with_a_dead_node(work, coordinator, admin, port, nodes)
 
         status, created = api(port, "POST", "/v1/customers", admin, {
             "name": "Fed", "contact_email": "ops@fed.example", "region": None, "domains": ["fed.example"],

@@ -39,6 +39,8 @@ public enum AuthorizationPolicy {
         "releaseQuarantined": [.support: .withGrant, .customer: .ownAccount],
         "deleteQuarantined": [.support: .withGrant, .customer: .ownAccount],
         "listCustomerMessages": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "getCustomerMessage": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
+        "redeliverMessage": [.admin: .allowed, .support: .withGrant, .customer: .ownAccount],
         "closeCustomer": [.admin: .allowed, .customer: .ownAccount],
         "reopenCustomer": [.admin: .allowed, .customer: .ownAccount],
         "createAccessGrant": [.customer: .ownAccount],

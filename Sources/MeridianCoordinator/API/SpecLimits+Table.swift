@@ -136,6 +136,10 @@ extension SpecLimits {
         "getCustomerDNS": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
+        "getCustomerMessage": [
+            Field(path: "path.customer_id", maxLength: 64),
+            Field(path: "path.message_id", maxLength: 64),
+        ],
         "getCustomerRegion": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
@@ -171,6 +175,8 @@ extension SpecLimits {
             Field(path: "query.message_id", maxLength: 998),
             Field(path: "query.sender", maxLength: 320),
             Field(path: "query.recipient", maxLength: 320),
+            Field(path: "query.subject", maxLength: 200),
+            Field(path: "query.after", maxLength: 120),
         ],
         "listCustomers": [
             Field(path: "query.cursor", maxLength: 128),
@@ -200,6 +206,10 @@ extension SpecLimits {
         ],
         "recordDPA": [
             Field(path: "path.customer_id", maxLength: 64),
+        ],
+        "redeliverMessage": [
+            Field(path: "path.customer_id", maxLength: 64),
+            Field(path: "path.message_id", maxLength: 64),
         ],
         "releaseQuarantined": [
             Field(path: "path.customer_id", maxLength: 64),

@@ -13,7 +13,7 @@ import MeridianServer
 /// audited (as the user) and reach the nodes as a new config version.
 ///
 /// The pages: the overview (region, domains, webhook secret, DNS records and a live DNS check;
-/// `AccountPage+Overview`), sign-in and invitations (`AccountPage+SignIn`), the user's own security
+/// `AccountPage+Overview`), the message log (`AccountPage+Messages`), sign-in and invitations (`AccountPage+SignIn`), the user's own security
 /// (`AccountPage+Security`) and the account's people (`AccountPage+People`).
 struct AccountPage: Sendable {
     let customers: any CustomerRepository
@@ -24,6 +24,8 @@ struct AccountPage: Sendable {
     let sessions: AccountSessions
     let people: AccountPeople
     let invitations: AccountInvitations
+    /// Asks the regions' nodes for messages, one message's attempts, redeliveries and the quarantine.
+    let fleet: NodeFleet
     let passwords: AccountSecrets
     let throttle: SignInThrottle
     /// Seals a rotated webhook secret, TOTP secrets and pending forms.
@@ -48,6 +50,7 @@ struct AccountPage: Sendable {
     func register(on router: Router<CoordinatorRequestContext>) {
         registerSignIn(on: router)
         registerOverview(on: router)
+        registerMessages(on: router)
         registerSecurity(on: router)
         registerPeople(on: router)
     }

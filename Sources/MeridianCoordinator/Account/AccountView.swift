@@ -77,7 +77,7 @@ struct AccountView {
 
 /// The dashboard's navigation and who is signed in, on every page (`Templates/account-nav.mustache`).
 struct AccountNav {
-    enum Section: String { case overview, security, people }
+    enum Section: String { case overview, messages, security, people }
 
     struct Link {
         var href: String
@@ -94,6 +94,7 @@ struct AccountNav {
     init(_ signedIn: AccountPage.SignedIn, current: Section) {
         links = [
             Link(href: "/account", title: "Overview", current: current == .overview),
+            Link(href: "/account/messages", title: "Messages", current: current == .messages),
             Link(href: "/account/security", title: "Security", current: current == .security),
             Link(href: "/account/people", title: "People", current: current == .people),
         ]

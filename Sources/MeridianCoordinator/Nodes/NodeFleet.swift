@@ -63,7 +63,11 @@ public struct NodeFleet: Sendable {
             let page = try decoder.decode(MessagePage.self, from: body)
             return NodeAnswer(
                 url: base, status: .ok, region: page.region, node: page.node,
-                records: try page.messages.map { try Components.Schemas.MessageRecord($0, region: page.region, node: page.node) }, detail: nil)
+                records: try zip(page.messages, page.cursors).map { record, cursor in
+                    var shown = try Components.Schemas.MessageRecord(record, region: page.region, node: page.node)
+                    shown.cursor = cursor?.description
+                    return shown
+                }, detail: nil)
         } catch let error as DecodingError {
             return NodeAnswer(url: base, status: .error, records: [], detail: "the node's answer does not decode: \(error)")
         } catch {

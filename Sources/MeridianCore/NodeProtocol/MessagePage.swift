@@ -6,14 +6,30 @@ public struct MessagePage: Sendable, Codable {
     public var region: String
     public var node: String
     public var messages: [DeliveryRecord]
+    /// Each record's place in the order of answers (``MessageQuery/Cursor``), as the node wrote it: exact to the
+    /// millisecond, which the records' RFC 3339 times are not. Nil from a node older than cursors.
+    public var cursors: [MessageQuery.Cursor?]
 
     public init(region: String, node: String, messages: [DeliveryRecord]) {
         self.region = region
         self.node = node
         self.messages = messages
+        self.cursors = messages.map(MessageQuery.Cursor.init(after:))
     }
 
     enum CodingKeys: String, CodingKey { case region, node, messages }
+
+    private struct CursorField: Decodable {
+        var cursor: String?
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        region = try container.decode(String.self, forKey: .region)
+        node = try container.decode(String.self, forKey: .node)
+        messages = try container.decode([DeliveryRecord].self, forKey: .messages)
+        cursors = try container.decode([CursorField].self, forKey: .messages).map { $0.cursor.flatMap(MessageQuery.Cursor.init) }
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -28,7 +44,7 @@ public struct MessagePage: Sendable, Codable {
         var node: String
         var record: DeliveryRecord
 
-        enum Keys: String, CodingKey { case region, node, receivedAt = "received_at" }
+        enum Keys: String, CodingKey { case region, node, cursor, receivedAt = "received_at" }
 
         func encode(to encoder: any Encoder) throws {
             try record.encode(to: encoder)
@@ -36,6 +52,7 @@ public struct MessagePage: Sendable, Codable {
             try container.encode(region, forKey: .region)
             try container.encode(node, forKey: .node)
             try container.encode(record.metadata.receivedAt, forKey: .receivedAt)
+            try container.encode(MessageQuery.Cursor(after: record).description, forKey: .cursor)
         }
     }
 }

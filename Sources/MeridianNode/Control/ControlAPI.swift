@@ -9,7 +9,8 @@ import NIOCore
 /// * the **control API** (``router()``), over mutual TLS that accepts only the coordinator's certificate: the node
 ///   protocol's calls (``NodeProtocol``) `PUT /v1/bundle` (a push, answered with the node's signed ACK or NACK),
 ///   `POST /v1/directives` (a signed GDPR/CCPA directive, answered with the receipt the node signs) and `GET /v1/messages` (a
-///   customer's deliveries), `GET /v1/messages/{id}/{recipient}` (one delivery with its attempts), the
+///   customer's deliveries), `GET /v1/messages/{id}/{recipient}` (one delivery with its attempts),
+///   `POST /v1/messages/{id}/{recipient}/redeliver` (a waiting delivery brought forward to now), the
 ///   quarantine's calls (`GET /v1/quarantine`, `GET /v1/quarantine/{id}`, `POST /v1/quarantine`) and `GET /v1/status`;
 /// * the **probe port** (``probeRouter()``), plain HTTP for load balancers and scrapers: `GET /healthz`,
 ///   `GET /metrics` (Prometheus text) and `GET /v1/status`, none of which carries personal data.
@@ -24,6 +25,7 @@ struct ControlAPI: Sendable {
     let bundles: BundleIntake
     let directives: DirectiveExecutor
     let quarantine: Quarantine
+    let queue: DeliveryQueue
     let protocolLog: SMTPProtocolLog
     /// The node's key and certificate: receipts and reports are signed with them.
     let signer: LinkCredentials
@@ -129,6 +131,18 @@ struct ControlAPI: Sendable {
             }
             return try json(DeliveryDetail(delivery: record, attempts: attempts))
         }
+        // Brings one of a customer's deliveries forward to now, if it is still waiting in the spool.
+        router.post("/v1/messages/:id/:recipient/redeliver") { request, context in
+            guard let id = context.parameters.get("id"), let recipient = context.parameters.get("recipient", as: Int.self) else {
+                throw Problem(.badRequest, "the path is /v1/messages/{message id}/{recipient index}/redeliver")
+            }
+            let customer = try Self.customer(request)
+            let key = DeliveryKey(messageID: id, recipient: recipient)
+            guard let (record, _) = try await store.delivery(key), record.customerID == customer else {
+                throw Problem(.notFound, "no delivery \(id)/\(recipient) of \(customer) on this node")
+            }
+            return try json(RedeliveryAnswer(outcome: await queue.redeliver(key), status: record.status))
+        }
         return router
     }
 
@@ -139,10 +153,6 @@ struct ControlAPI: Sendable {
         return customer
     }
 
-    struct DeliveryDetail: Encodable {
-        var delivery: DeliveryRecord
-        var attempts: [DeliveryAttempt]
-    }
 }
 
 func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -106,6 +106,16 @@ public actor DeliveryQueue: Service {
 
     public var pending: Int { fair.count + waiting.count + inFlight }
 
+    /// Brings a delivery waiting for its retry forward to now (a customer's "redeliver"); its attempts go on
+    /// counting, and its customer's pause (an open breaker) still holds.
+    public func redeliver(_ key: DeliveryKey) -> RedeliveryAnswer.Outcome {
+        guard let lane = lanes[key], !erased.contains(key) else { return .notInSpool }
+        guard waiting.remove(key) else { return .due }
+        fair.push(key, lane: lane)
+        bell.yield()
+        return .scheduled
+    }
+
     /// Stops the deliveries of an erasure: they are not attempted again, and the spool has already let them go.
     func forget(_ keys: some Sequence<DeliveryKey>) {
         for key in keys {

@@ -19,6 +19,15 @@ struct DueHeap {
         }
     }
 
+    /// Takes `key` out wherever it is; returns whether it was there. Linear, for the rare redelivery.
+    mutating func remove(_ key: DeliveryKey) -> Bool {
+        guard items.contains(where: { $0.key == key }) else { return false }
+        let rest = items.filter { $0.key != key }
+        items = []
+        for item in rest { insert(item.key, due: item.due) }
+        return true
+    }
+
     mutating func popFirst() -> DeliveryKey? {
         guard !items.isEmpty else { return nil }
         items.swapAt(0, items.count - 1)

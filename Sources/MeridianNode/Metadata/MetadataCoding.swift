@@ -25,10 +25,13 @@ enum MetadataCoding {
     }
 
     /// The columns ``record(from:)`` reads.
-    static let recordColumns = "message_id, recipient, customer_id, webhook_id, mode, status, attempts, next_attempt_at, completed_at, final_reason, record"
+    static let recordColumns =
+        "message_id, recipient, customer_id, webhook_id, mode, status, attempts, received_at, next_attempt_at, completed_at, final_reason, record"
 
+    /// A delivery from its row. Its received time is the column's, to the millisecond (the JSON record's is to the
+    /// second), so that the cursors of ``MessageQuery`` made from it match the ordering of the column.
     static func record(from row: SQLiteRow) throws -> DeliveryRecord {
-        DeliveryRecord(
+        var record = DeliveryRecord(
             messageID: row.column("message_id")?.string ?? "", recipient: row.column("recipient")?.integer ?? 0,
             customerID: row.column("customer_id")?.string ?? "", webhookID: row.column("webhook_id")?.string ?? "",
             mode: row.column("mode")?.string.flatMap(DeliveryMode.init(rawValue:)) ?? .queued,
@@ -36,6 +39,8 @@ enum MetadataCoding {
             attempts: row.column("attempts")?.integer ?? 0, nextAttemptAt: date(row.column("next_attempt_at")),
             completedAt: date(row.column("completed_at")), finalReason: row.column("final_reason")?.string,
             metadata: try decode(row.column("record")?.string ?? "{}"))
+        if let received = date(row.column("received_at")) { record.metadata.receivedAt = received }
+        return record
     }
 
     /// The columns ``attempt(from:)`` reads.

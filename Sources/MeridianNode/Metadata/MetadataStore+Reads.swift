@@ -30,6 +30,22 @@ extension MetadataStore {
                 conditions.append("lower(json_extract(record, '$.envelope_to')) = lower(?)")
                 binds.append(.text(recipient))
             }
+            if let status = query.status {
+                conditions.append("status = ?")
+                binds.append(.text(status.rawValue))
+            }
+            if let subject = query.subject {
+                // instr, not LIKE: the text is matched as typed, % and _ included.
+                conditions.append("instr(lower(coalesce(json_extract(record, '$.subject'), '')), lower(?)) > 0")
+                binds.append(.text(subject))
+            }
+            if let after = query.after {
+                conditions.append("(received_at < ? OR (received_at = ? AND (message_id > ? OR (message_id = ? AND recipient > ?))))")
+                binds.append(contentsOf: [
+                    .integer(Int(after.receivedAtMillis)), .integer(Int(after.receivedAtMillis)), .text(after.messageID), .text(after.messageID),
+                    .integer(after.recipient),
+                ])
+            }
             binds.append(.integer(query.limit))
             let rows = try await connection.query(
                 """
