@@ -187,12 +187,14 @@ extension Coordinator {
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
             secrets: secrets, fleet: fleet, config: config, nodes: nodes, authority: keys.authority, legalRequests: legalRequests, registry: registry, publications: publications,
             dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, people: people, invitations: invitations,
+            testDelivery: TestDelivery(egress: egress, secrets: secrets, now: now),
             site: site, resolver: resolver,
             egress: configuration.egress, domainGrace: configuration.domainGrace, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now), InputLimitsMiddleware()])
         AccountPage(
             customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, people: people,
-            invitations: invitations, fleet: fleet, passwords: AccountSecrets(bcryptCost: configuration.passwordCost), throttle: signInThrottle, secrets: secrets,
+            invitations: invitations, fleet: fleet, testDelivery: TestDelivery(egress: egress, secrets: secrets, now: now), egress: configuration.egress,
+            passwords: AccountSecrets(bcryptCost: configuration.passwordCost), throttle: signInThrottle, secrets: secrets,
             now: now
         ).register(on: router)
         site.register(on: router)

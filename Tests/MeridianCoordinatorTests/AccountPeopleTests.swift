@@ -249,6 +249,65 @@ struct AccountPeopleTests {
         }
     }
 
+    @Test("settings: the webhook with credentials and a format, a test delivery that cannot connect, redactions, API keys for owners only",
+        arguments: StoreKind.allCases)
+    func settings(kind: StoreKind) async throws {
+        try await APITestHarness.run(kind, egress: EgressPolicy(allowHTTP: true, allowedNetworks: [IPNetwork("127.0.0.0/8")!])) { harness, client in
+            var owner = Browser(client: client)
+            try await Self.join(&owner, try await Self.invite(harness, client, "owner@acme.example"), name: "Olive", password: "owner password 1")
+            var settings = try await owner.get("/account/settings").1
+            // A URL with credentials and a format: kept sealed, shown without them.
+            _ = try await owner.post(
+                "/account/settings/webhook",
+                ["csrf": Browser.csrf(settings), "url": "http://hook:s3cret@127.0.0.1:9/in", "mode": "sync", "format": "postmark"])
+            settings = try await owner.get("/account/settings").1
+            #expect(settings.contains("Webhook saved") && settings.contains(#"value="http://127.0.0.1:9/in""#) && !settings.contains("s3cret"))
+            var stored = try #require(try await harness.coordinator.customers.find(harness.customerID))
+            #expect(stored.postFormat == .postmark && stored.webhookMode == .sync)
+            #expect(try harness.coordinator.secrets.open(try #require(stored.webhookCredentialsSealed)) == "hook:s3cret")
+            // Bad input changes nothing and says why.
+            _ = try await owner.post("/account/settings/webhook", ["csrf": Browser.csrf(settings), "url": "ftp://x", "mode": "sync", "format": "postmark"])
+            settings = try await owner.get("/account/settings").1
+            #expect(settings.contains("webhook.url must be an absolute http(s) URL"))
+            #expect(try await harness.coordinator.customers.find(harness.customerID)?.webhookURL == "http://127.0.0.1:9/in")
+
+            // A test delivery to a port where nothing listens: the page says so; the API answers the same.
+            _ = try await owner.post("/account/settings/test", ["csrf": Browser.csrf(settings)])
+            settings = try await owner.get("/account/settings").1
+            #expect(settings.contains("your endpoint did not answer") && settings.contains("connection refused"))
+            let tested = try await client.json(.post, "/v1/customers/\(harness.customerID)/webhook/test", token: harness.tokens[.customer])
+            #expect(tested["outcome"] as? String == "failed" && tested["format"] as? String == "postmark" && tested["status_code"] == nil, "\(tested)")
+
+            // Redactions: ticked fields are the account's from now on.
+            _ = try await owner.post(
+                "/account/settings/redactions", ["csrf": Browser.csrf(settings), "redact_subject": "on", "redact_sender_ip": "on", "redact_nothing": "on"])
+            stored = try #require(try await harness.coordinator.customers.find(harness.customerID))
+            #expect(stored.metadataRedactions == [.senderIP, .subject])
+
+            // API keys: shown once, work on the API, revoked from the page; a member sees none of it.
+            settings = try await owner.get("/account/settings").1
+            _ = try await owner.post("/account/settings/tokens", ["csrf": Browser.csrf(settings), "name": "billing sync", "days": "30"])
+            settings = try await owner.get("/account/settings").1
+            let key = try #require(settings.firstMatch(of: /shown this once: (mrd_[A-Za-z0-9_-]+)/)).1
+            try await client.json(.get, "/v1/customers/\(harness.customerID)", token: String(key))
+            let tokenID = try #require(settings.firstMatch(of: /data-token="(tok_[A-Za-z0-9]+)"><td>billing sync</)).1
+            _ = try await owner.post("/account/settings/tokens/\(harness.customerID)/revoke", ["csrf": Browser.csrf(settings)])
+            #expect(try await owner.get("/account/settings").1.contains("no such API key"))
+            _ = try await owner.post("/account/settings/tokens/\(tokenID)/revoke", ["csrf": Browser.csrf(settings)])
+            try await client.json(.get, "/v1/customers/\(harness.customerID)", token: String(key), expect: .unauthorized)
+
+            var people = try await owner.get("/account/people").1
+            _ = try await owner.post("/account/people/invite", ["csrf": Browser.csrf(people), "email": "mel@acme.example", "role": "member"])
+            people = try await owner.get("/account/people").1
+            var member = Browser(client: client)
+            try await Self.join(&member, String(try #require(people.firstMatch(of: /(\/account\/invitations\/[A-Za-z0-9_-]+)/)).1), name: "Mel", password: "member password 1")
+            let memberSettings = try await member.get("/account/settings").1
+            #expect(!memberSettings.contains(#"id="token-form""#))
+            _ = try await member.post("/account/settings/tokens", ["csrf": Browser.csrf(memberSettings), "name": "sneaky"])
+            #expect(try await harness.coordinator.tokens.list(customerID: harness.customerID).allSatisfy { $0.name != "sneaky" })
+        }
+    }
+
     @Test("guessing is limited: five wrong passwords for one address and the page says to wait")
     func throttled() async throws {
         try await APITestHarness.run(.sqlite) { harness, client in

@@ -38,6 +38,7 @@ struct AuthorizationMatrixTests {
         case "listLegalRequests": return (.get, "/v1/legal-requests", nil)
         case "getLegalRequest": return (.get, "/v1/legal-requests/lrq_none", nil)
         case "updateLegalRequest": return (.patch, "/v1/legal-requests/lrq_none", ["outcome": "rejected"])
+        case "testWebhook": return (.post, "/v1/customers/\(id)/webhook/test", nil)
         case "listCustomerMessages": return (.get, "/v1/customers/\(id)/messages", nil)
         case "getCustomerMessage": return (.get, "/v1/customers/\(id)/messages/eml_none/0", nil)
         case "redeliverMessage": return (.post, "/v1/customers/\(id)/messages/eml_none/0/redeliver", nil)

@@ -199,14 +199,16 @@ def test_every_page_is_strict_html5_without_scripts(coordinator):
     session = join(port, coordinator["invitation"], "Olive Owner", PASSWORD)
     status, invited = api(port, "POST", f"/v1/customers/{coordinator['customer']}/invitations", coordinator["admin"], {"email": "new@globex.example"})
     pages = [("/account", None), (urllib.parse.urlparse(invited["url"]).path, None), ("/account/invitations/nope", None)]
-    pages += [(path, session) for path in ("/account", "/account/security", "/account/people")]
+    pages += [(path, session) for path in ("/account", "/account/messages", "/account/settings", "/account/security", "/account/people")]
+    pages += [("/account/messages?since=yesterday", session), ("/account/messages/eml_none/0", session)]
     for path, cookie in pages:
         status, _, body = page(port, path, cookie=cookie)
-        assert status in (200, 404), (path, status)
+        assert status in (200, 400, 404), (path, status)
         html5lib.HTMLParser(strict=True).parse(body)
         assert "<script" not in body, path
-        forms = re.findall(r"<form[^>]*>.*?</form>", body, re.S)
-        assert all('name="csrf"' in f for f in forms), f"{path}: a form without a CSRF token"
+        forms = re.findall(r'<form method="post"[^>]*>.*?</form>', body, re.S)
+        assert all('name="csrf"' in f for f in forms), f"{path}: a form that changes something without a CSRF token"
+        assert len(re.findall(r"<form", body)) == len(forms) + body.count('<form method="get"'), f"{path}: a form of another method"
 
 
 def test_exploit_login_csrf_guessing_and_session_churn_are_refused(coordinator):
@@ -325,6 +327,14 @@ def test_account_pages_in_chromium(coordinator):
         submit("#domains-form", lambda: "error" in browser.find_element(By.ID, "notice").get_attribute("class"))
         notice = browser.find_element(By.ID, "notice")
         assert "error" in notice.get_attribute("class") and "bad_domain!" in notice.text, notice.text
+
+        # Settings: the webhook, its test, the secret, redactions and API keys on one page.
+        browser.find_element(By.LINK_TEXT, "Settings").click()
+        WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "webhook-form"))
+        assert browser.find_element(By.ID, "webhook-url").get_attribute("value") == "https://hooks.globex.example/in"
+        browser.save_screenshot(os.path.join(SCREENSHOTS, "account-settings.png"))
+        browser.find_element(By.LINK_TEXT, "Overview").click()
+        WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "current-region"))
 
         # The keyboard reaches the navigation and the forms.
         browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)

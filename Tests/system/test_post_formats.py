@@ -266,6 +266,12 @@ def test_format_and_credentials_set_with_the_cli_reach_the_node_sealed(tmp_path,
         message = _take("Postmark")
         assert message.subject == "Quarterly résumé ✓" and message.envelope_recipient == "inbox@formats.example"
 
+        # A test delivery goes the same way: format, secret and credentials; the receiver reads the sample.
+        tested = cli("customers", "test-webhook", cid)
+        assert tested.returncode == 0 and tested.stdout.startswith("delivered: the endpoint answered 200"), tested.stdout + tested.stderr
+        sample = _take("Postmark")
+        assert sample.subject == "Meridian test delivery" and [a.get_filename() for a in sample.attachments] == ["test.txt"]
+
         # Another format, the same URL: the credentials stay, and the next message comes as Mailgun's, signed with the
         # account's own secret, which the receiver now holds as its Mailgun signing key.
         settings.ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = secret

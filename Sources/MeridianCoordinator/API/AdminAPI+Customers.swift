@@ -60,19 +60,14 @@ extension AdminAPI {
         let id = request.path.customerId
         let current = try await customer(id)
         var changes = CustomerChanges()
+        if let webhook = body.webhook {
+            changes = try input.webhookChanges(
+                url: webhook.url, mode: DeliveryMode(rawValue: webhook.mode.rawValue) ?? current.webhookMode,
+                format: webhook.format.flatMap { PostFormat(rawValue: $0.rawValue) }, current: current, secrets: secrets)
+        }
         changes.name = try body.name.map { try input.name($0) }
         changes.contactEmail = try body.contactEmail.map { try input.email($0) }
         changes.domains = try body.domains.map { try input.domains($0) }
-        if let webhook = body.webhook {
-            let url = try input.webhookURL(webhook.url)
-            changes.webhookURL = url.url
-            // Credentials in the URL replace the account's; the same URL without them keeps them (so a client may
-            // send back what it read); another URL drops them, so they never follow a URL to another host unasked.
-            changes.webhookCredentialsSealed =
-                try url.credentials.map(secrets.seal) ?? (url.url == current.webhookURL ? current.webhookCredentialsSealed : nil)
-            changes.webhookMode = DeliveryMode(rawValue: webhook.mode.rawValue)
-            changes.postFormat = webhook.format.flatMap { PostFormat(rawValue: $0.rawValue) }
-        }
         changes.metadataRedactions = body.metadataRedactions.map { input.redactions($0) }
         let updated = try await customers.update(id, changes, at: now(), by: try caller.actor)
         return .ok(.init(body: .json(.init(updated, grace: domainGrace))))
@@ -184,5 +179,25 @@ extension AdminAPI {
             throw Problem.invalid("limit", "limit must be from 1 to \(maximum), not \(limit)")
         }
         return limit
+    }
+}
+
+extension AdminAPI {
+    func testWebhook(_ request: Operations.TestWebhook.Input) async throws -> Operations.TestWebhook.Output {
+        let record = try await customer(request.path.customerId)
+        let result = try await testDelivery.send(to: record)
+        try await audit.record(
+            AuditEvent("customer.webhook.test", target: record.id, detail: [
+                "outcome": result.outcome.rawValue, "status_code": result.statusCode.map(String.init) ?? "none", "format": result.format.rawValue,
+            ]), by: try caller.actor, at: now())
+        return .ok(.init(body: .json(.init(result))))
+    }
+}
+
+extension Components.Schemas.TestDeliveryResult {
+    init(_ result: TestDelivery.Result) {
+        self.init(
+            outcome: .init(rawValue: result.outcome.rawValue) ?? .failed, statusCode: result.statusCode, answer: result.answer,
+            durationMs: result.durationMilliseconds, format: .init(rawValue: result.format.rawValue) ?? .json, webhookId: result.webhookID)
     }
 }

@@ -29,6 +29,7 @@ struct AdminAPI: APIProtocol {
     /// The people of the dashboard, and their invitations.
     let people: AccountPeople
     let invitations: AccountInvitations
+    let testDelivery: TestDelivery
     let site: PublicSite
     let resolver: DNSResolver
     let egress: EgressPolicy

@@ -31,6 +31,7 @@ public enum AuthorizationPolicy {
         "checkCustomerDNS": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "verifyCustomerDomain": [.admin: .allowed],
         "rotateWebhookSecret": [.admin: .allowed, .customer: .ownAccount],
+        "testWebhook": [.admin: .allowed, .customer: .ownAccount],
         "getFilteringPolicy": [.admin: .allowed, .dpo: .allowed, .support: .withGrant, .customer: .ownAccount],
         "setFilteringPolicy": [.admin: .allowed, .customer: .ownAccount],
         // Held mail is the customer's to look at: support only under the customer's grant, operators not at all.

@@ -62,6 +62,20 @@ struct CustomerInput {
         return (endpoint.url, credentials)
     }
 
+    /// The changes of a new webhook URL, mode and format. Credentials in the URL replace the account's; the same URL
+    /// without them keeps them (so a client may send back what it read); another URL drops them, so they never
+    /// follow a URL to another host unasked. A format left out stays.
+    func webhookChanges(url text: String, mode: DeliveryMode, format: PostFormat?, current: CustomerRecord, secrets: SecretBox) throws -> CustomerChanges {
+        let url = try webhookURL(text)
+        var changes = CustomerChanges()
+        changes.webhookURL = url.url
+        changes.webhookCredentialsSealed =
+            try url.credentials.map(secrets.seal) ?? (url.url == current.webhookURL ? current.webhookCredentialsSealed : nil)
+        changes.webhookMode = mode
+        changes.postFormat = format
+        return changes
+    }
+
     func region(_ text: String?) throws -> RegionID? {
         guard let text else { return nil }
         guard let id = RegionID(text), catalog.region(id) != nil else {

@@ -240,6 +240,9 @@ extension SpecLimits {
         "setFilteringPolicy": [
             Field(path: "path.customer_id", maxLength: 64),
         ],
+        "testWebhook": [
+            Field(path: "path.customer_id", maxLength: 64),
+        ],
         "updateCustomer": [
             Field(path: "path.customer_id", maxLength: 64),
         ],

@@ -3,8 +3,8 @@ import Hummingbird
 import MeridianCore
 import MeridianServer
 
-/// The overview: the account's region with a form to change it, its domains with a form to change them, the
-/// webhook secret's rotation, the DNS records to set and the result of a live DNS check.
+/// The overview: the account's region with a form to change it, its domains with a form to change them, the DNS
+/// records to set and the result of a live DNS check.
 extension AccountPage {
     func registerOverview(on router: Router<CoordinatorRequestContext>) {
         router.get("/account") { request, context in
@@ -38,20 +38,6 @@ extension AccountPage {
                 changes.domains = try CustomerInput(catalog: catalog).domains(list)
                 _ = try await customers.update(signedIn.customer.id, changes, at: now(), by: actor)
                 return .init(text: "Domains saved. Publish the DNS records below for any new domain.", isError: false)
-            }
-        }
-        router.post("/account/webhook-secret") { request, context in
-            try await change(SecretRotationForm.self, request, context) { signedIn, form, actor in
-                guard let hours = Int(form.overlap ?? "24"), (0...168).contains(hours) else {
-                    return .init(text: "The overlap must be a number of hours from 0 to 168.", isError: true)
-                }
-                let secret = WebhookSecret.generate()
-                let date = now()
-                let until = hours == 0 ? nil : date.addingTimeInterval(Double(hours) * 3600)
-                _ = try await customers.rotateWebhookSecret(signedIn.customer.id, to: try secrets.seal(secret), overlapUntil: until, at: date, by: actor)
-                let overlap = until.map { "Your old secret keeps signing until \(ISOTime.string($0)): give your receiver the new one before then." }
-                    ?? "Your old secret no longer signs."
-                return .init(text: "Your new webhook secret, shown this once: \(secret). \(overlap)", isError: false)
             }
         }
     }

@@ -13,7 +13,7 @@ import MeridianServer
 /// audited (as the user) and reach the nodes as a new config version.
 ///
 /// The pages: the overview (region, domains, webhook secret, DNS records and a live DNS check;
-/// `AccountPage+Overview`), the message log (`AccountPage+Messages`), sign-in and invitations (`AccountPage+SignIn`), the user's own security
+/// `AccountPage+Overview`), the message log (`AccountPage+Messages`), settings (`AccountPage+Settings`), sign-in and invitations (`AccountPage+SignIn`), the user's own security
 /// (`AccountPage+Security`) and the account's people (`AccountPage+People`).
 struct AccountPage: Sendable {
     let customers: any CustomerRepository
@@ -26,6 +26,10 @@ struct AccountPage: Sendable {
     let invitations: AccountInvitations
     /// Asks the regions' nodes for messages, one message's attempts, redeliveries and the quarantine.
     let fleet: NodeFleet
+    /// Posts the sample message of a test delivery.
+    let testDelivery: TestDelivery
+    /// Where webhooks may point (the deployment's rules).
+    let egress: EgressPolicy
     let passwords: AccountSecrets
     let throttle: SignInThrottle
     /// Seals a rotated webhook secret, TOTP secrets and pending forms.
@@ -51,6 +55,7 @@ struct AccountPage: Sendable {
         registerSignIn(on: router)
         registerOverview(on: router)
         registerMessages(on: router)
+        registerSettings(on: router)
         registerSecurity(on: router)
         registerPeople(on: router)
     }

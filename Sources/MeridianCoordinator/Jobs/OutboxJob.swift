@@ -82,18 +82,9 @@ public struct OutboxJob: Sendable {
             let secret = try secrets.open(customer.webhookSecretSealed)
             let previous = try customer.previousWebhookSecretSealed.map(secrets.open)
             let signature = try WebhookSignature(secret: secret, previous: previous)
-            let body = Array(notification.body.utf8)
-            var request = HTTPClientRequest(url: customer.webhookURL)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "User-Agent", value: "Meridian-Webhook/1")
-            if let credentials = try customer.webhookCredentialsSealed.map(secrets.open) {
-                request.headers.add(name: "Authorization", value: "Basic " + Data(credentials.utf8).base64EncodedString())
-            }
-            for header in signature.headers(id: "evt_" + notification.id, timestamp: Int(now().timeIntervalSince1970), body: body) {
-                request.headers.add(name: header.name, value: header.value)
-            }
-            request.body = .bytes(ByteBuffer(bytes: body))
+            let request = WebhookRequest.make(
+                url: customer.webhookURL, body: Array(notification.body.utf8), contentType: "application/json", id: "evt_" + notification.id,
+                timestamp: Int(now().timeIntervalSince1970), signature: signature, credentials: try customer.webhookCredentialsSealed.map(secrets.open))
             let response = try await egress.execute(request, timeout: webhookTimeout)
             _ = try? await response.body.collect(upTo: 64 * 1024)
             guard (200..<300).contains(response.status.code) else {

@@ -43,6 +43,12 @@ public struct SQLTokenRepository: TokenRepository {
         }
     }
 
+    public func list(customerID: String) async throws -> [TokenRecord] {
+        try await store.withSession { db in
+            try await db.raw("SELECT * FROM tokens WHERE customer_id = \(bind: customerID) ORDER BY id DESC").all().map(Self.decode)
+        }
+    }
+
     public func revoke(_ id: String, at date: Date, by actor: AuditActor) async throws -> TokenRecord {
         try await store.transaction { db in
             guard let token = try await db.raw("SELECT * FROM tokens WHERE id = \(bind: id)").first().map(Self.decode) else {

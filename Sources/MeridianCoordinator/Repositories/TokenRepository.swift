@@ -25,6 +25,8 @@ public protocol TokenRepository: Sendable {
     func find(secretHash: String) async throws -> TokenRecord?
     func find(id: String) async throws -> TokenRecord?
     func list(after cursor: String?, limit: Int) async throws -> [TokenRecord]
+    /// The tokens scoped to one account, newest first.
+    func list(customerID: String) async throws -> [TokenRecord]
     func revoke(_ id: String, at: Date, by actor: AuditActor) async throws -> TokenRecord
     /// True when an admin token is active at `date` (not revoked, not expired): a start makes a first admin token
     /// only when none is.

@@ -53,15 +53,9 @@ public final class WebhookClient: Sendable {
     private func send(
         url: String, body: WebhookBody, webhookID: String, signature: WebhookSignature, credentials: String?, start: ContinuousClock.Instant
     ) async -> WebhookResult {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: body.contentType)
-        request.headers.add(name: "User-Agent", value: "Meridian-Webhook/1")
-        if let credentials { request.headers.add(name: "Authorization", value: "Basic " + Data(credentials.utf8).base64EncodedString()) }
-        for header in signature.headers(id: webhookID, timestamp: Int(now().timeIntervalSince1970), body: body.bytes) {
-            request.headers.add(name: header.name, value: header.value)
-        }
-        request.body = .bytes(ByteBuffer(bytes: body.bytes))
+        let request = WebhookRequest.make(
+            url: url, body: body.bytes, contentType: body.contentType, id: webhookID, timestamp: Int(now().timeIntervalSince1970),
+            signature: signature, credentials: credentials)
         do {
             let response = try await egress.execute(request, timeout: timeout)
             var text: [UInt8] = []
@@ -94,38 +88,9 @@ public final class WebhookClient: Sendable {
     }
 
     /// A refusal as the customer's delivery log and the SMTP client see it.
-    static func describe(_ refusal: EgressRefusal) -> String {
-        switch refusal.rule {
-        case .scheme, .malformed: "the webhook URL is not allowed: \(refusal.reason)"
-        case .address: "the webhook URL is not allowed: its host is not a public address"
-        }
-    }
+    static func describe(_ refusal: EgressRefusal) -> String { WebhookRequest.describe(refusal) }
 
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? EgressConnectFailure { return error.reason }
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout: return "no answer within the webhook timeout"
-            case .connectTimeout: return "connection timed out"
-            case .remoteConnectionClosed: return "the endpoint closed the connection"
-            default: return "HTTP error: \(error)"
-            }
-        }
-        if Self.isConnectionRefused(error) { return "connection refused" }
-        return "cannot connect: \(String(describing: error).prefix(200))"
-    }
+    static func describe(_ error: any Error) -> String { WebhookRequest.describe(error) }
 
-    /// Whether the endpoint refused the connection: ECONNREFUSED, alone or among the addresses tried.
-    static func isConnectionRefused(_ error: any Error) -> Bool {
-        if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
-        if let error = error as? NIOConnectionError { return error.connectionErrors.contains { isConnectionRefused($0.error) } }
-        return false
-    }
-
-    /// Keeps printable ASCII and spaces, collapses line breaks, at most 500 characters.
-    static func printable(_ bytes: [UInt8]) -> String {
-        var text = String(decoding: bytes.prefix(500), as: UTF8.self)
-        text = String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
-        return text.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
-    }
+    static func printable(_ bytes: [UInt8]) -> String { WebhookRequest.printable(bytes) }
 }

@@ -54,4 +54,22 @@ extension Customers {
     }
 }
 
+extension Customers {
+    /// `meridian customers test-webhook ID`: a sample message posted now, and the endpoint's answer.
+    struct TestWebhook: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Post a sample message to the account's webhook now, in its format, signed with its secret; prints the endpoint's answer.")
+        @OptionGroup var connection: APIConnection
+        @Argument(help: "The customer id.") var id: String
+
+        func run() async throws {
+            let result = try await connection.withClient { try await $0.testWebhook(path: .init(customerId: id)).ok.body.json }
+            if connection.json { return try printJSON(result) }
+            print("\(result.outcome.rawValue): the endpoint \(result.statusCode.map { "answered \($0)" } ?? "did not answer") in \(result.durationMs) ms (\(result.format.rawValue), \(result.webhookId))")
+            if !result.answer.isEmpty { print("answer  \(result.answer)") }
+            if result.outcome != .delivered { throw ExitCode(3) }
+        }
+    }
+}
+
 extension Components.Schemas.InvitationCreate.RolePayload: ExpressibleByArgument {}

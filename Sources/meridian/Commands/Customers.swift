@@ -8,7 +8,7 @@ struct Customers: AsyncParsableCommand {
         abstract: "Create, list, show, pin, close and reopen customer accounts.",
         subcommands: [
             Create.self, List.self, Show.self, Update.self, Pin.self, DNS.self, VerifyDomain.self, RotateSecret.self, Filtering.self, Invite.self, Users.self,
-            RemoveUser.self, Close.self, Reopen.self,
+            RemoveUser.self, TestWebhook.self, Close.self, Reopen.self,
         ])
 
     struct Create: AsyncParsableCommand {
