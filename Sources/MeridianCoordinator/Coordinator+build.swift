@@ -192,7 +192,8 @@ extension Coordinator {
             egress: configuration.egress, domainGrace: configuration.domainGrace, now: now)
         try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now), InputLimitsMiddleware()])
         AccountPage(
-            customers: customers, tokens: tokens, audit: audit, catalog: catalog, resolver: resolver, sessions: accountSessions, people: people,
+            customers: customers, tokens: tokens, audit: audit, grants: grants, registry: registry, site: site, publisher: publisher, catalog: catalog,
+            resolver: resolver, sessions: accountSessions, people: people,
             invitations: invitations, fleet: fleet, testDelivery: TestDelivery(egress: egress, secrets: secrets, now: now), egress: configuration.egress,
             passwords: AccountSecrets(bcryptCost: configuration.passwordCost), throttle: signInThrottle, secrets: secrets,
             now: now

@@ -308,6 +308,58 @@ struct AccountPeopleTests {
         }
     }
 
+    @Test("privacy: objections that say what they remove, support grants, the DPA annex, the account's export without secrets")
+    func privacy() async throws {
+        try await APITestHarness.run(.sqlite) { harness, client in
+            let admin = harness.tokens[.admin]!
+            let created = try await client.json(.post, "/v1/subprocessors", token: admin, body: RegistryAPITests.analysisService(), expect: .created)
+            let entryID = try #require(created["id"] as? String)
+            var owner = Browser(client: client)
+            try await Self.join(&owner, try await Self.invite(harness, client, "owner@acme.example"), name: "Olive", password: "owner password 1")
+            var privacy = try await owner.get("/account/privacy").1
+            #expect(privacy.contains("Analysis Co") && privacy.contains("Objecting stops analysis and content detection of received messages"))
+            #expect(privacy.contains("No DPA is on record"))
+
+            // Object, then withdraw: each recorded, audited as the person, and the publisher told.
+            _ = try await owner.post("/account/privacy/objections/\(entryID)", ["csrf": Browser.csrf(privacy), "reason": "not in our DPA"])
+            privacy = try await owner.get("/account/privacy").1
+            #expect(privacy.contains("You object to Analysis Co") && privacy.contains(#"data-objected="yes""#))
+            let objections = try await harness.coordinator.registry.objections.list(customerID: harness.customerID)
+            #expect(objections.count == 1 && objections[0].reason == "not in our DPA" && objections[0].createdBy.hasPrefix("usr_"))
+            _ = try await owner.post("/account/privacy/objections/\(entryID)", ["csrf": Browser.csrf(privacy)])
+            #expect(try await harness.coordinator.registry.objections.list(customerID: harness.customerID).first?.withdrawnAt != nil)
+            _ = try await owner.post("/account/privacy/objections/spr_none", ["csrf": Browser.csrf(privacy)])
+            #expect(try await owner.get("/account/privacy").1.contains("No such sub-processor"))
+
+            // Support's access: a grant needs a reason; one with it lets support read, and ending it stops that.
+            privacy = try await owner.get("/account/privacy").1
+            _ = try await owner.post("/account/privacy/grants", ["csrf": Browser.csrf(privacy), "reason": " ", "hours": "2"])
+            #expect(try await owner.get("/account/privacy").1.contains("Say why support may look"))
+            try await client.json(.get, "/v1/customers/\(harness.otherCustomerID)", token: harness.tokens[.support], expect: .forbidden)
+            _ = try await owner.post("/account/privacy/grants", ["csrf": Browser.csrf(privacy), "reason": "ticket 42", "hours": "2"])
+            privacy = try await owner.get("/account/privacy").1
+            let grant = try #require(try await harness.coordinator.grants.list(customerID: harness.customerID).first { $0.reason == "ticket 42" })
+            _ = try await owner.post("/account/privacy/grants/\(grant.id)/revoke", ["csrf": Browser.csrf(privacy)])
+            #expect(try await harness.coordinator.grants.list(customerID: harness.customerID).first { $0.id == grant.id }?.revokedAt != nil)
+
+            // The DPA annex once one is recorded.
+            #expect(try await owner.get("/account/privacy/dpa-annex").0 == .notFound)
+            try await client.json(.post, "/v1/customers/\(harness.customerID)/dpa", token: admin, body: RegistryAPITests.dpa, expect: .created)
+            let annex = try await owner.get("/account/privacy/dpa-annex")
+            #expect(annex.0 == .ok && annex.1.contains("Analysis Co"))
+
+            // The export: the account, its people, keys and audit trail; no secret, hash or sealed value.
+            let export = try await owner.get("/account/privacy/export")
+            #expect(export.0 == .ok)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(export.1.utf8)) as? [String: Any])
+            #expect((json["account"] as? [String: Any])?["id"] as? String == harness.customerID)
+            #expect((json["people"] as? [[String: Any]])?.first?["email"] as? String == "owner@acme.example")
+            let actions = ((json["audit"] as? [[String: Any]]) ?? []).compactMap { $0["action"] as? String }
+            #expect(actions.contains("objection.create") && actions.contains("objection.withdraw") && actions.contains("access_grant.revoke"))
+            for secret in ["whsec_", "$2b$", "password_hash", "secret_sealed", "owner password"] { #expect(!export.1.contains(secret), "\(secret)") }
+        }
+    }
+
     @Test("guessing is limited: five wrong passwords for one address and the page says to wait")
     func throttled() async throws {
         try await APITestHarness.run(.sqlite) { harness, client in

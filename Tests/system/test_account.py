@@ -199,7 +199,7 @@ def test_every_page_is_strict_html5_without_scripts(coordinator):
     session = join(port, coordinator["invitation"], "Olive Owner", PASSWORD)
     status, invited = api(port, "POST", f"/v1/customers/{coordinator['customer']}/invitations", coordinator["admin"], {"email": "new@globex.example"})
     pages = [("/account", None), (urllib.parse.urlparse(invited["url"]).path, None), ("/account/invitations/nope", None)]
-    pages += [(path, session) for path in ("/account", "/account/messages", "/account/settings", "/account/security", "/account/people")]
+    pages += [(path, session) for path in ("/account", "/account/messages", "/account/settings", "/account/privacy", "/account/security", "/account/people")]
     pages += [("/account/messages?since=yesterday", session), ("/account/messages/eml_none/0", session)]
     for path, cookie in pages:
         status, _, body = page(port, path, cookie=cookie)

@@ -19,6 +19,13 @@ struct AccountPage: Sendable {
     let customers: any CustomerRepository
     let tokens: any TokenRepository
     let audit: any AuditLog
+    let grants: any AccessGrantRepository
+    /// Sub-processors, objections and DPAs.
+    let registry: SubProcessorRegistry
+    /// Renders the DPA annex, as the API does.
+    let site: PublicSite
+    /// A new objection or a withdrawn one changes what the nodes may run.
+    let publisher: ConfigPublisher
     let catalog: RegionCatalog
     let resolver: DNSResolver
     let sessions: AccountSessions
@@ -56,6 +63,7 @@ struct AccountPage: Sendable {
         registerOverview(on: router)
         registerMessages(on: router)
         registerSettings(on: router)
+        registerPrivacy(on: router)
         registerSecurity(on: router)
         registerPeople(on: router)
     }

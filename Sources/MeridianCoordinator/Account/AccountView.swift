@@ -77,7 +77,7 @@ struct AccountView {
 
 /// The dashboard's navigation and who is signed in, on every page (`Templates/account-nav.mustache`).
 struct AccountNav {
-    enum Section: String { case overview, messages, settings, security, people }
+    enum Section: String { case overview, messages, settings, privacy, security, people }
 
     struct Link {
         var href: String
@@ -96,6 +96,7 @@ struct AccountNav {
             Link(href: "/account", title: "Overview", current: current == .overview),
             Link(href: "/account/messages", title: "Messages", current: current == .messages),
             Link(href: "/account/settings", title: "Settings", current: current == .settings),
+            Link(href: "/account/privacy", title: "Privacy", current: current == .privacy),
             Link(href: "/account/security", title: "Security", current: current == .security),
             Link(href: "/account/people", title: "People", current: current == .people),
         ]

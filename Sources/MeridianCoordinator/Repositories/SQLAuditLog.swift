@@ -24,6 +24,12 @@ public struct SQLAuditLog: AuditLog {
         }
     }
 
+    public func entries(target: String, limit: Int) async throws -> [AuditRecord] {
+        try await store.withSession { db in
+            try await db.raw("SELECT * FROM audit_log WHERE target = \(bind: target) ORDER BY sequence LIMIT \(bind: limit)").all().map(Self.decode)
+        }
+    }
+
     public func head() async throws -> AuditRecord? {
         try await store.withSession { db in
             try await db.raw("SELECT * FROM audit_log ORDER BY sequence DESC LIMIT 1").first().map(Self.decode)
