@@ -44,6 +44,7 @@ extension RegionalNode {
             configuration: WebhookClient.httpConfiguration(timeout: configuration.webhookTimeout),
             policy: { config.directory.bundle.egress ?? .production }, logger: logger)
         let webhooks = WebhookClient(egress: egress, timeout: configuration.webhookTimeout, now: now)
+        let events = EventPoster(webhooks: webhooks, logger: logger)
         do {
             let region = configuration.region
             let metrics = NodeMetrics(region: region.id.rawValue, registry: registry)
@@ -52,14 +53,14 @@ extension RegionalNode {
             let authentication = try senderAuthentication(configuration, metrics: metrics, logger: logger)
             let scanning = try contentScanning(configuration, metrics: metrics, logger: logger)
             let queue = DeliveryQueue(
-                region: region, config: config, spool: spool, store: store, webhooks: webhooks, analyzer: analyzer, metrics: metrics,
+                region: region, config: config, spool: spool, store: store, webhooks: webhooks, events: events, analyzer: analyzer, metrics: metrics,
                 smarthost: configuration.smarthost, hostname: configuration.smtp.hostname, concurrency: configuration.deliveryConcurrency,
                 logger: logger, now: now)
             try await SpoolRecovery(region: region.id, spool: spool, store: store, config: config, queue: queue, logger: logger)
                 .resume(recovered)
             let quarantine = Quarantine(
                 region: region.id, vault: try QuarantineVault(dataDirectory: configuration.dataDirectory), store: store, spool: spool, queue: queue,
-                metrics: metrics, logger: logger, now: now)
+                events: events, metrics: metrics, logger: logger, now: now)
             await quarantine.refreshGauge()
             let processor = MessageProcessor(
                 region: region, config: config, spool: spool, store: store, webhooks: webhooks, queue: queue, analyzer: analyzer,
@@ -88,7 +89,7 @@ extension RegionalNode {
             let watcher = BundleWatcher(file: bundleFile, intake: bundles)
             let ports = NodePorts()
             var services: [any Service] = [
-                egress, store,
+                egress, store, events,
                 Application(
                     router: control.probeRouter(),
                     configuration: .init(address: .hostname(configuration.probeHost, port: configuration.probePort ?? 0), serverName: "meridian-node"),

@@ -17,7 +17,8 @@ struct DomainProofTests {
         try await TestStores.withStore(kind) { store in
             let customers = SQLCustomerRepository(store: store)
             let clock = TestClock()
-            let record = RepositoryTests.customer("acme", domains: ["acme.example", "by-hand.example"], at: clock.now)
+            var record = RepositoryTests.customer("acme", domains: ["acme.example", "by-hand.example"], at: clock.now)
+            record.eventsURL = "https://events.acme.example/in"
             try await customers.create(record, by: RepositoryTests.admin)
             let token = try #require(record.domains.first { $0.domain == "acme.example" }).proofRecord
             let published = Mutex<[String: [String]]>([:])
@@ -44,7 +45,7 @@ struct DomainProofTests {
             // An operator proves the other by hand; DNS checks then leave it alone.
             var byHand = try await state("by-hand.example")
             (byHand.state, byHand.verifiedBy) = (.verified, "operator:tok_admin")
-            _ = try await customers.saveDomainProof(record.id, byHand, event: .verified, detail: ["reason": "phone"], notice: nil, at: clock.now, by: RepositoryTests.admin)
+            _ = try await customers.saveDomainProof(record.id, byHand, event: .verified, detail: ["reason": "phone"], notices: [], at: clock.now, by: RepositoryTests.admin)
 
             // The record goes: not re-checked for a day; then missed (notice), suspended only after the grace.
             published.withLock { $0 = [:] }
@@ -66,8 +67,17 @@ struct DomainProofTests {
             #expect(try await state("by-hand.example").state == .verified)
 
             let outbox = try await NotificationOutbox(store: store).list(customerID: record.id)
-            #expect(Set(outbox.map(\.eventType)) == ["domain.proof_missing", "domain.suspended"])
-            #expect(outbox.allSatisfy { $0.channel == .email && $0.body.contains(token) })
+            let emails = outbox.filter { $0.channel == .email }
+            #expect(Set(emails.map(\.eventType)) == ["domain.proof_missing", "domain.suspended"])
+            #expect(emails.allSatisfy { $0.body.contains(token) })
+            // The account has an events URL: each change is also a domain.unverified event for it.
+            let events = try outbox.filter { $0.channel == .events }.map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any])
+            }
+            #expect(events.count == 2 && events.allSatisfy { $0["type"] as? String == "domain.unverified" })
+            let reasons = events.compactMap { ($0["data"] as? [String: Any])?["reason"] as? String }
+            #expect(Set(reasons) == ["proof_missing", "suspended"])
+            #expect(events.contains { ($0["data"] as? [String: Any])?["suspends_at"] != nil })
             let actions = try await SQLAuditLog(store: store).entries(after: 0, limit: 100).map(\.action)
             #expect(actions.filter { $0.hasPrefix("domain.") } == ["domain.verified", "domain.verified", "domain.proof_missing", "domain.suspended"])
 

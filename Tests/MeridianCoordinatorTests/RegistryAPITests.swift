@@ -172,6 +172,39 @@ struct RegistryAPITests {
         }
     }
 
+    @Test("an event goes to the account's events URL, never to its webhook; without an events URL it says so")
+    func eventsChannel() async throws {
+        try await APITestHarness.run(egress: .sandbox) { harness, client in
+            let outbox = harness.coordinator.registry.outbox
+            let event = DeliveryEvent(.domainUnverified, at: harness.clock.now, data: [("domain", "acme.example")])
+            try await harness.coordinator.store.transaction { db in
+                try await NotificationOutbox.insert(
+                    Notification(
+                        id: event.id, customerID: harness.customerID, channel: .events, eventType: event.kind.rawValue, subject: "acme.example",
+                        body: String(decoding: event.json(), as: UTF8.self), createdAt: harness.clock.now), on: db)
+            }
+            let job = OutboxJob(
+                outbox: outbox, customers: harness.coordinator.customers, secrets: harness.coordinator.secrets, smarthost: nil,
+                egress: harness.coordinator.egress, sender: "privacy@meridian.example", hostname: "test", webhookTimeout: .milliseconds(300),
+                now: { harness.clock.now }, logger: .init(label: "test"))
+            _ = try await job.runOnce()
+            var item = try #require(try await outbox.list(customerID: harness.customerID).first { $0.id == event.id })
+            #expect(item.status == .pending && item.lastError?.contains("no events URL") == true)
+            // With one (nothing listens there), the error is the connection's.
+            try await client.json(.patch, "/v1/customers/\(harness.customerID)", token: harness.tokens[.admin], body: ["events_url": "http://127.0.0.1:9/events"])
+            try await client.json(
+                .patch, "/v1/customers/\(harness.customerID)", token: harness.tokens[.admin], body: ["events_url": "https://u:p@events.example/in"],
+                expect: .unprocessableContent)
+            harness.clock.advance(days: 1.0 / 24)
+            _ = try await job.runOnce()
+            item = try #require(try await outbox.list(customerID: harness.customerID).first { $0.id == event.id })
+            #expect(item.attempts == 2 && item.lastError?.contains("no events URL") == false)
+            #expect(try await client.json(.get, "/v1/customers/\(harness.customerID)", token: harness.tokens[.admin])["events_url"] as? String == "http://127.0.0.1:9/events")
+            try await client.json(.patch, "/v1/customers/\(harness.customerID)", token: harness.tokens[.admin], body: ["events_url": ""])
+            #expect(try await client.json(.get, "/v1/customers/\(harness.customerID)", token: harness.tokens[.admin])["events_url"] == nil)
+        }
+    }
+
     @Test("a notice e-mail cannot grow a header from a value: CR, LF and other control characters are refused")
     func noHeaderInjection() throws {
         let date = Date(timeIntervalSince1970: 1_795_000_000)

@@ -36,7 +36,7 @@ def test_quarantine_hold_preview_release_delete_and_expire(tmp_path, rspamd):
         node = RegionNode(work, "eu", coordinator, admin, port, extra=("--rspamd", rspamd.url))
         status, created = api(port, "POST", "/v1/customers", admin, {
             "name": "Acme", "contact_email": "ops@acme.example", "region": "eu", "domains": ["acme.example"],
-            "webhook": {"url": sink.url("/in"), "mode": "queued"}})
+            "webhook": {"url": sink.url("/in"), "mode": "queued"}, "events_url": sink.url("/events")})
         assert status == 201, created
         cid = prove_domains(port, admin, created["customer"])
         customer = api(port, "POST", "/v1/tokens", admin, {"name": "acme", "role": "customer", "customer_id": cid})[1]["secret"]
@@ -63,6 +63,12 @@ def test_quarantine_hold_preview_release_delete_and_expire(tmp_path, rspamd):
         wait_for(lambda: len(sink.posts("/in")) == 1, what="the clean message delivered")
         time.sleep(0.5)
         assert len(sink.posts("/in")) == 1, "held mail is not delivered"
+        # Each held message is announced to the events URL, signed with the account's secret.
+        wait_for(lambda: len(sink.posts("/events")) == 2, what="two message.quarantined events")
+        events = [Webhook(created["webhook_secret"]).verify(p["body"], {k.lower(): v for k, v in p["headers"].items()}) for p in sink.posts("/events")]
+        assert {e["type"] for e in events} == {"message.quarantined"}
+        assert sorted(e["data"]["message_id"] for e in events) == sorted([held_id, deleted_id])
+        assert all(e["data"]["status"] == "quarantined" and "spam score" in e["data"]["reason"] and e["data"]["region"] == "eu" for e in events)
 
         # Listed from the region that holds it; the node's metric counts it.
         status, listed = api(port, "GET", f"/v1/customers/{cid}/quarantine", customer)

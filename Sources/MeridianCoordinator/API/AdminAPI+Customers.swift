@@ -24,6 +24,7 @@ extension AdminAPI {
             status: .active, createdAt: date, updatedAt: date, closedAt: nil, purgeAfter: nil)
         record.postFormat = body.webhook.format.flatMap { PostFormat(rawValue: $0.rawValue) } ?? .json
         record.webhookCredentialsSealed = try webhook.credentials.map(secrets.seal)
+        if let events = try body.eventsUrl.map({ try input.eventsURL($0) }), !events.isEmpty { record.eventsURL = events }
         try await customers.create(record, by: try caller.actor)
         let stored = try await customer(record.id)
         return .created(.init(body: .json(.init(customer: .init(stored, grace: domainGrace), webhookSecret: secret))))
@@ -69,6 +70,7 @@ extension AdminAPI {
         changes.contactEmail = try body.contactEmail.map { try input.email($0) }
         changes.domains = try body.domains.map { try input.domains($0) }
         changes.metadataRedactions = body.metadataRedactions.map { input.redactions($0) }
+        changes.eventsURL = try body.eventsUrl.map { try input.eventsURL($0) }
         let updated = try await customers.update(id, changes, at: now(), by: try caller.actor)
         return .ok(.init(body: .json(.init(updated, grace: domainGrace))))
     }

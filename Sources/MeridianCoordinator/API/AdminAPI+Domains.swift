@@ -41,7 +41,7 @@ extension AdminAPI {
         let date = now()
         (domain.state, domain.verifiedAt, domain.verifiedBy, domain.failingSince) = (.verified, date, "operator:\(caller.token.id)", nil)
         let updated = try await customers.saveDomainProof(
-            record.id, domain, event: .verified, detail: ["by": "operator", "reason": reason], notice: nil, at: date, by: caller.actor)
+            record.id, domain, event: .verified, detail: ["by": "operator", "reason": reason], notices: [], at: date, by: caller.actor)
         return .ok(.init(body: .json(.init(updated, grace: domainGrace))))
     }
 }

@@ -89,6 +89,7 @@ extension Components.Schemas.Customer {
             webhook: .init(
                 url: record.webhookURL, mode: Components.Schemas.DeliveryMode(rawValue: record.webhookMode.rawValue) ?? .sync,
                 format: .init(rawValue: record.postFormat.rawValue), basicAuth: record.webhookCredentialsSealed != nil),
+            eventsUrl: record.eventsURL,
             metadataRedactions: record.metadataRedactions.compactMap { .init(rawValue: $0.rawValue) },
             status: record.status == .active ? .active : .closed,
             createdAt: record.createdAt, updatedAt: record.updatedAt, closedAt: record.closedAt, purgeAfter: record.purgeAfter,

@@ -76,6 +76,20 @@ struct CustomerInput {
         return changes
     }
 
+    /// An events URL as the webhook's (the egress rules hold), without user info: events are signed per Standard
+    /// Webhooks; the empty string removes it.
+    func eventsURL(_ text: String) throws -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { return "" }
+        guard let endpoint = WebhookEndpoint(trimmed) else {
+            throw Problem.invalid("events_url", "events_url must be an absolute http(s) URL with a host, without user info or fragment (events are signed per Standard Webhooks)")
+        }
+        if let refusal = egress.refusal(forURL: endpoint.url) {
+            throw Problem.invalid("events_url", "\(endpoint.url) is not allowed: \(refusal.reason) (rule: \(refusal.rule.rawValue))")
+        }
+        return endpoint.url
+    }
+
     func region(_ text: String?) throws -> RegionID? {
         guard let text else { return nil }
         guard let id = RegionID(text), catalog.region(id) != nil else {

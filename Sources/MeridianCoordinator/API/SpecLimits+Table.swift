@@ -12,6 +12,7 @@ extension SpecLimits {
             Field(path: "region", pattern: "^[a-z]{2,8}$"),
             Field(path: "domains[]", maxLength: 253),
             Field(path: "webhook.url", maxLength: 2048),
+            Field(path: "events_url", maxLength: 2048),
         ],
         "createGdprRequest": [
             Field(path: "subject.email", maxLength: 320),
@@ -75,6 +76,7 @@ extension SpecLimits {
             Field(path: "contact_email", maxLength: 254),
             Field(path: "domains[]", maxLength: 253),
             Field(path: "webhook.url", maxLength: 2048),
+            Field(path: "events_url", maxLength: 2048),
         ],
         "updateGdprRequest": [
             Field(path: "reason", maxLength: 2000, multiline: true),

@@ -24,6 +24,16 @@ extension AccountPage {
                 return .init(text: "Webhook saved: \(updated.webhookURL), \(mode.rawValue), \(format.summary), \(auth). Send a test delivery to check it.", isError: false)
             }
         }
+        router.post("/account/settings/events") { request, context in
+            try await change(EventsForm.self, request, context, back: "/account/settings") { signedIn, form, actor in
+                var changes = CustomerChanges()
+                changes.eventsURL = try CustomerInput(catalog: catalog, egress: egress).eventsURL(form.url ?? "")
+                _ = try await customers.update(signedIn.customer.id, changes, at: now(), by: actor)
+                return .init(
+                    text: changes.eventsURL == "" ? "No events URL: events are not posted." : "Events go to \(changes.eventsURL ?? "") from the next config version.",
+                    isError: false)
+            }
+        }
         router.post("/account/settings/test") { request, context in
             try await change(PlainForm.self, request, context, back: "/account/settings") { signedIn, _, actor in
                 let result = try await testDelivery.send(to: signedIn.customer)
@@ -113,6 +123,12 @@ struct WebhookForm: AccountForm {
     var format: String?
 }
 
+/// `POST /account/settings/events`: the events URL, or empty for none.
+struct EventsForm: AccountForm {
+    var csrf: String?
+    var url: String?
+}
+
 /// `POST /account/settings/tokens`: a new API key for programs.
 struct TokenForm: AccountForm {
     var csrf: String?
@@ -147,6 +163,7 @@ struct SettingsView {
     var notice: AccountSessions.Notice?
     var csrf: String
     var url: String
+    var eventsURL: String
     var basicAuth: Bool
     var modes: [Choice]
     var formats: [Choice]
@@ -161,6 +178,7 @@ struct SettingsView {
         self.notice = notice
         csrf = signedIn.session.csrf
         url = customer.webhookURL
+        eventsURL = customer.eventsURL ?? ""
         basicAuth = customer.webhookCredentialsSealed != nil
         modes = DeliveryMode.allCases.map {
             Choice(

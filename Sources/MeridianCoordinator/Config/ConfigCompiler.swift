@@ -107,7 +107,7 @@ public struct ConfigCompiler: Sendable {
             id: customer.id, region: customer.region, domains: customer.domains.filter(\.isRouted).map(\.domain).sorted(),
             webhook: .init(
                 url: customer.webhookURL, mode: customer.webhookMode, secret: secret, previousSecret: previous,
-                format: customer.postFormat == .json ? nil : customer.postFormat, credentials: credentials),
+                format: customer.postFormat == .json ? nil : customer.postFormat, credentials: credentials, eventsURL: customer.eventsURL),
             metadataRedactions: customer.metadataRedactions.sorted { $0.rawValue < $1.rawValue },
             filtering: customer.filtering == .standard ? nil : customer.filtering)
         do {

@@ -59,12 +59,12 @@ struct PublishingCustomerRepository: CustomerRepository {
     }
 
     func saveDomainProof(
-        _ customerID: String, _ domain: CustomerDomain, event: DomainProofCheck.Event?, detail: [String: String], notice: Notification?,
+        _ customerID: String, _ domain: CustomerDomain, event: DomainProofCheck.Event?, detail: [String: String], notices: [Notification],
         at date: Date, by actor: AuditActor
     ) async throws -> CustomerRecord {
         // A domain that starts or stops being routed changes the bundles.
         defer { if event == .verified || event == .suspended { publisher.changed() } }
-        return try await base.saveDomainProof(customerID, domain, event: event, detail: detail, notice: notice, at: date, by: actor)
+        return try await base.saveDomainProof(customerID, domain, event: event, detail: detail, notices: notices, at: date, by: actor)
     }
 
     func purgeClosed(dueBy date: Date, by actor: AuditActor) async throws -> [String] {

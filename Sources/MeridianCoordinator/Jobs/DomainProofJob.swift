@@ -40,7 +40,7 @@ public struct DomainProofJob: Sendable {
                 let check = DomainProofCheck(domain, finding: finding, at: now(), grace: grace)
                 guard check.domain != domain else { continue }
                 _ = try await customers.saveDomainProof(
-                    customer.id, check.domain, event: check.event, detail: [:], notice: notice(check, customer),
+                    customer.id, check.domain, event: check.event, detail: [:], notices: [notice(check, customer), event(check, customer)].compactMap { $0 },
                     at: now(), by: .system("domain proofs"))
                 if check.event == .verified || check.event == .suspended {
                     changed += 1
@@ -67,6 +67,23 @@ public struct DomainProofJob: Sendable {
         } catch {
             return .noAnswer
         }
+    }
+
+    /// The `domain.unverified` event for the customer's events URL, when it has one: when a routed domain's record is
+    /// first missed (`proof_missing`: still routed until the grace ends), and when the domain is suspended.
+    func event(_ check: DomainProofCheck, _ customer: CustomerRecord) -> Notification? {
+        guard customer.eventsURL != nil, let reason = check.event, reason == .proofMissing || reason == .suspended else { return nil }
+        let date = now()
+        let domain = check.domain
+        let event = DeliveryEvent(.domainUnverified, at: date, data: [
+            ("customer_id", customer.id), ("domain", domain.domain), ("state", domain.state.rawValue),
+            ("reason", reason == .suspended ? "suspended" : "proof_missing"), ("failing_since", domain.failingSince.map(ISOTime.string)),
+            ("suspends_at", reason == .proofMissing ? ISOTime.string((domain.failingSince ?? date).addingTimeInterval(grace)) : nil),
+            ("record", "_meridian.\(domain.domain) TXT \"\(domain.proofRecord)\""),
+        ])
+        return Notification(
+            id: event.id, customerID: customer.id, channel: .events, eventType: DeliveryEvent.Kind.domainUnverified.rawValue,
+            subject: "\(domain.domain) is unverified", body: String(decoding: event.json(), as: UTF8.self), createdAt: date)
     }
 
     /// The e-mail a customer gets when a routed domain's record is first missed, and when the domain is suspended.

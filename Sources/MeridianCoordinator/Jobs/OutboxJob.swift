@@ -75,16 +75,21 @@ public struct OutboxJob: Sendable {
             }
             let message = try Self.email(notification, from: sender, to: to, at: now(), hostname: hostname)
             try await SmarthostClient.send(Array(message.utf8), from: sender, to: to, via: smarthost, helo: hostname)
-        case .webhook:
+        case .webhook, .events:
             guard let customer = try await customers.find(notification.customerID) else {
                 throw CoordinatorError(.notificationUndelivered, "customer \(notification.customerID) no longer exists")
             }
+            let target = notification.channel == .events ? customer.eventsURL : customer.webhookURL
+            guard let url = target else { throw CoordinatorError(.notificationUndelivered, "the account has no events URL any more") }
             let secret = try secrets.open(customer.webhookSecretSealed)
             let previous = try customer.previousWebhookSecretSealed.map(secrets.open)
             let signature = try WebhookSignature(secret: secret, previous: previous)
             let request = WebhookRequest.make(
-                url: customer.webhookURL, body: Array(notification.body.utf8), contentType: "application/json", id: "evt_" + notification.id,
-                timestamp: Int(now().timeIntervalSince1970), signature: signature, credentials: try customer.webhookCredentialsSealed.map(secrets.open))
+                url: url, body: Array(notification.body.utf8), contentType: "application/json",
+                id: notification.channel == .events ? notification.id : "evt_" + notification.id,
+                timestamp: Int(now().timeIntervalSince1970), signature: signature,
+                // The webhook's credentials are for the webhook's host only.
+                credentials: notification.channel == .webhook ? try customer.webhookCredentialsSealed.map(secrets.open) : nil)
             let response = try await egress.execute(request, timeout: webhookTimeout)
             _ = try? await response.body.collect(upTo: 64 * 1024)
             guard (200..<300).contains(response.status.code) else {

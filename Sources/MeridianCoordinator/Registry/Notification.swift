@@ -3,7 +3,11 @@ import MeridianCore
 
 /// A message to a customer waiting in the outbox: an e-mail through the smarthost or a signed webhook event.
 public struct Notification: Sendable, Hashable {
-    public enum Channel: String, Sendable { case email, webhook }
+    public enum Channel: String, Sendable {
+        case email, webhook
+        /// A ``DeliveryEvent`` for the customer's events URL.
+        case events
+    }
     public enum Status: String, Sendable { case pending, sent, failed }
 
     public var id: String

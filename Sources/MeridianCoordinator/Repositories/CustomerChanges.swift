@@ -12,6 +12,8 @@ public struct CustomerChanges: Sendable {
     /// With ``webhookURL``: the webhook's HTTP Basic credentials from now on, sealed, or nil for none.
     public var webhookCredentialsSealed: String?
     public var metadataRedactions: [MetadataField]?
+    /// A new events URL; the empty string removes it.
+    public var eventsURL: String?
 
     public init() {}
 }

@@ -22,6 +22,8 @@ public struct CustomerRecord: Sendable, Hashable {
     public var postFormat: PostFormat = .json
     /// HTTP Basic credentials (`user:password`) for the webhook, sealed; nil when its URL had none.
     public var webhookCredentialsSealed: String?
+    /// Where delivery and domain events go (``DeliveryEvent``); nil for none.
+    public var eventsURL: String?
     /// What the nodes do with this account's spam, viruses and DMARC failures.
     public var filtering: FilteringPolicy = .standard
     public var status: Status

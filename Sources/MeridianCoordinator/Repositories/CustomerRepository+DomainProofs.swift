@@ -12,7 +12,7 @@ extension CustomerRepository {
             guard let domain = current.domains.first(where: { $0.domain == check.domain }), !domain.isProvedByHand else { continue }
             let next = DomainProofCheck(domain, finding: .found, at: date, grace: .infinity)
             guard next.domain != domain else { continue }
-            current = try await saveDomainProof(record.id, next.domain, event: next.event, detail: ["by": "dns check"], notice: nil, at: date, by: actor)
+            current = try await saveDomainProof(record.id, next.domain, event: next.event, detail: ["by": "dns check"], notices: [], at: date, by: actor)
         }
         return current
     }

@@ -20,7 +20,7 @@ public protocol CustomerRepository: Sendable {
     func expirePreviousSecrets(at: Date, by actor: AuditActor) async throws -> [String]
     /// Stores a domain's ownership proof after a check or an operator's verification, with its audit entry and notice.
     func saveDomainProof(
-        _ customerID: String, _ domain: CustomerDomain, event: DomainProofCheck.Event?, detail: [String: String], notice: Notification?,
+        _ customerID: String, _ domain: CustomerDomain, event: DomainProofCheck.Event?, detail: [String: String], notices: [Notification],
         at: Date, by actor: AuditActor
     ) async throws -> CustomerRecord
     /// Every active account with its domains, in id order: what the config compiler reads.

@@ -18,11 +18,11 @@ public struct SQLCustomerRepository: CustomerRepository {
         try await store.transaction { db in
             try await db.raw("""
                 INSERT INTO customers (id, name, contact_email, region, webhook_url, webhook_mode, webhook_secret_sealed,
-                    post_format, webhook_credentials_sealed, metadata_redactions, status, created_at, updated_at)
+                    post_format, webhook_credentials_sealed, events_url, metadata_redactions, status, created_at, updated_at)
                 VALUES (\(bind: customer.id), \(bind: customer.name), \(bind: customer.contactEmail),
                     \(bind: customer.region?.rawValue), \(bind: customer.webhookURL), \(bind: customer.webhookMode.rawValue),
                     \(bind: customer.webhookSecretSealed), \(bind: Self.column(customer.postFormat)), \(bind: customer.webhookCredentialsSealed),
-                    \(bind: Self.encode(customer.metadataRedactions)),
+                    \(bind: customer.eventsURL), \(bind: Self.encode(customer.metadataRedactions)),
                     \(bind: customer.status.rawValue), \(bind: Timestamp.millis(customer.createdAt)),
                     \(bind: Timestamp.millis(customer.updatedAt)))
                 """).run()
@@ -35,7 +35,7 @@ public struct SQLCustomerRepository: CustomerRepository {
                     "name": customer.name, "region": customer.region?.rawValue ?? "none",
                     "domains": customer.domains.map(\.domain).joined(separator: ","),
                     "webhook_url": AuditURL.redacted(customer.webhookURL), "webhook_mode": customer.webhookMode.rawValue,
-                    "post_format": customer.postFormat.rawValue, "webhook_basic_auth": customer.webhookCredentialsSealed == nil ? "none" : "set",
+                    "post_format": customer.postFormat.rawValue, "events_url": customer.eventsURL.map(AuditURL.redacted) ?? "none", "webhook_basic_auth": customer.webhookCredentialsSealed == nil ? "none" : "set",
                     "metadata_redactions": Self.encode(customer.metadataRedactions),
                 ]), by: actor, at: customer.createdAt, on: db)
         }
@@ -92,6 +92,10 @@ public struct SQLCustomerRepository: CustomerRepository {
                 customer.webhookCredentialsSealed = changes.webhookCredentialsSealed
             }
             if let format = changes.postFormat, format != customer.postFormat { customer.postFormat = format; detail["post_format"] = format.rawValue }
+            if let events = changes.eventsURL, events != (customer.eventsURL ?? "") {
+                customer.eventsURL = events.isEmpty ? nil : events
+                detail["events_url"] = events.isEmpty ? "none" : AuditURL.redacted(events)
+            }
             if let mode = changes.webhookMode, mode != customer.webhookMode { customer.webhookMode = mode; detail["webhook_mode"] = mode.rawValue }
             if let redactions = changes.metadataRedactions, redactions != customer.metadataRedactions {
                 customer.metadataRedactions = redactions
@@ -115,6 +119,7 @@ public struct SQLCustomerRepository: CustomerRepository {
                 UPDATE customers SET name = \(bind: customer.name), contact_email = \(bind: customer.contactEmail),
                     webhook_url = \(bind: customer.webhookURL), webhook_mode = \(bind: customer.webhookMode.rawValue),
                     post_format = \(bind: Self.column(customer.postFormat)), webhook_credentials_sealed = \(bind: customer.webhookCredentialsSealed),
+                    events_url = \(bind: customer.eventsURL),
                     metadata_redactions = \(bind: Self.encode(customer.metadataRedactions)), updated_at = \(bind: Timestamp.millis(date))
                 WHERE id = \(bind: id)
                 """).run()
@@ -228,7 +233,7 @@ public struct SQLCustomerRepository: CustomerRepository {
     /// Stores a domain's proof as a check or an operator left it, with the audit entry of what changed and, for
     /// a proof gone missing or a suspension, the notice to the customer, in one transaction.
     public func saveDomainProof(
-        _ customerID: String, _ domain: CustomerDomain, event: DomainProofCheck.Event?, detail: [String: String], notice: Notification?,
+        _ customerID: String, _ domain: CustomerDomain, event: DomainProofCheck.Event?, detail: [String: String], notices: [Notification],
         at date: Date, by actor: AuditActor
     ) async throws -> CustomerRecord {
         try await store.transaction { db in
@@ -247,7 +252,7 @@ public struct SQLCustomerRepository: CustomerRepository {
                 detail["state"] = domain.state.rawValue
                 try await SQLAuditLog.append(AuditEvent(event.rawValue, target: customerID, detail: detail), by: actor, at: date, on: db)
             }
-            if let notice { try await NotificationOutbox.insert(notice, on: db) }
+            for notice in notices { try await NotificationOutbox.insert(notice, on: db) }
             guard let updated = try await Self.load(customerID, on: db) else { throw RepositoryError.notFound(customerID) }
             return updated
         }
@@ -280,6 +285,7 @@ public struct SQLCustomerRepository: CustomerRepository {
             record.postFormat = known
         }
         record.webhookCredentialsSealed = try row.decode(column: "webhook_credentials_sealed", as: String?.self)
+        record.eventsURL = try row.decode(column: "events_url", as: String?.self)
         if let text = try row.decode(column: "filtering", as: String?.self) {
             guard let policy = try? JSONDecoder().decode(FilteringPolicy.self, from: Data(text.utf8)) else {
                 throw CoordinatorError(.storeCorrupt, "customer \(id): its filtering policy in the store does not decode")

@@ -431,6 +431,9 @@ public enum Migrations {
                 "CREATE INDEX account_sessions_user ON account_sessions (user_id)",
             ]
         },
+        Migration(version: 14, name: "events URL per customer: delivery and domain events") { _ in
+            ["ALTER TABLE customers ADD COLUMN events_url TEXT"]
+        },
     ]
 
     /// Gives the role the coordinator runs as what it needs and no more (PostgreSQL): reading and writing every

@@ -33,6 +33,7 @@ extension NodeBundle {
             } else if let credentials = customer.webhook.credentials {
                 json.field("credentials", credentials)
             }
+            if let events = customer.webhook.eventsURL { json.field("events_url", events) }
             if let format = customer.webhook.format { json.field("format", format.rawValue) }
             json.field("mode", customer.webhook.mode.rawValue)
             if let sealed = customer.webhook.previousSecretSealed {

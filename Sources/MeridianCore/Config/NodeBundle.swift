@@ -153,6 +153,9 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             } catch {
                 throw CoreError(.bundleInvalid, "customer \(id): \(error.reason)")
             }
+            if let events = webhook.eventsURL, WebhookEndpoint(events) == nil {
+                throw CoreError(.bundleInvalid, "customer \(id): \"\(events)\" is not an http(s) events URL")
+            }
             guard WebhookEndpoint(webhook.url) != nil else {
                 throw CoreError(.bundleInvalid, "customer \(id): \"\(webhook.url)\" is not an http(s) webhook URL")
             }
@@ -204,11 +207,14 @@ public struct NodeBundle: Sendable, Hashable, Codable {
         /// the customer gave (which `url` no longer holds); nil while sealed, or when there are none.
         public var credentials: String?
         public var credentialsSealed: String?
+        /// Where delivery events go (``DeliveryEvent``), signed with the same secret; nil for none.
+        public var eventsURL: String?
 
         public init(
             url: String, mode: DeliveryMode, secret: String, secretSealed: String? = nil, previousSecret: String? = nil, format: PostFormat? = nil,
-            credentials: String? = nil
+            credentials: String? = nil, eventsURL: String? = nil
         ) {
+            self.eventsURL = eventsURL
             self.url = url
             self.mode = mode
             self.secret = secret
@@ -223,7 +229,7 @@ public struct NodeBundle: Sendable, Hashable, Codable {
 
         enum CodingKeys: String, CodingKey {
             case url, mode, secret, format, credentials
-            case credentialsSealed = "credentials_sealed"
+            case credentialsSealed = "credentials_sealed", eventsURL = "events_url"
             case secretSealed = "secret_sealed"
             case previousSecret = "previous_secret"
             case previousSecretSealed = "previous_secret_sealed"
@@ -238,6 +244,7 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             previousSecretSealed = try container.decodeIfPresent(String.self, forKey: .previousSecretSealed)
             previousSecret = previousSecretSealed == nil ? try container.decodeIfPresent(String.self, forKey: .previousSecret) : nil
             format = try container.decodeIfPresent(PostFormat.self, forKey: .format)
+            eventsURL = try container.decodeIfPresent(String.self, forKey: .eventsURL)
             credentialsSealed = try container.decodeIfPresent(String.self, forKey: .credentialsSealed)
             credentials = credentialsSealed == nil ? try container.decodeIfPresent(String.self, forKey: .credentials) : nil
         }
@@ -247,6 +254,7 @@ public struct NodeBundle: Sendable, Hashable, Codable {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(url, forKey: .url)
             try container.encode(mode, forKey: .mode)
+            try container.encodeIfPresent(eventsURL, forKey: .eventsURL)
             try container.encodeIfPresent(format, forKey: .format)
             if let credentialsSealed {
                 try container.encode(credentialsSealed, forKey: .credentialsSealed)

@@ -24,6 +24,8 @@ public actor DeliveryQueue: Service {
     private let spool: Spool
     private let store: MetadataStore
     private let webhooks: WebhookClient
+    /// Where delayed and failed deliveries are announced to customers' events URLs.
+    private let events: EventPoster
     private let metrics: NodeMetrics
     private let logger: Logger
     private let now: @Sendable () -> Date
@@ -52,10 +54,12 @@ public actor DeliveryQueue: Service {
     private nonisolated let bell: AsyncStream<Void>.Continuation
 
     init(
-        region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, analyzer: ContentAnalyzer,
-        metrics: NodeMetrics, smarthost: Smarthost?, hostname: String, concurrency: Int, logger: Logger, now: @escaping @Sendable () -> Date
+        region: Region, config: NodeConfigState, spool: Spool, store: MetadataStore, webhooks: WebhookClient, events: EventPoster,
+        analyzer: ContentAnalyzer, metrics: NodeMetrics, smarthost: Smarthost?, hostname: String, concurrency: Int, logger: Logger,
+        now: @escaping @Sendable () -> Date
     ) {
         self.region = region
+        self.events = events
         self.analyzer = analyzer
         self.config = config
         self.spool = spool
@@ -324,6 +328,7 @@ public actor DeliveryQueue: Service {
                 }
                 await store.updateStatus(
                     key, .queued, attempts: number, nextAttemptAt: date.addingTimeInterval(delay), reason: reason, serverResponse: result.summary)
+                if number == 1 { await announce(.messageDelayed, key, customer: recipient.customer, reason: reason, next: date.addingTimeInterval(delay)) }
                 await finished(key, retryAfter: delay, outcome: nil)
             }
         }
@@ -386,6 +391,16 @@ public actor DeliveryQueue: Service {
         logger.warning("delivery: failed for good", metadata: ["delivery": "\(key)", "reason": "\(bounce.reason)"])
         await store.updateStatus(key, .failed, attempts: bounce.attempts, completedAt: now(), reason: finalReason)
         spool.complete(key)
+        await announce(.messageFailed, key, customer: recipient.customer, reason: bounce.reason)
         return nil
+    }
+
+    /// Tells the customer's events URL, if it has one, what became of a delivery, with its record as the store
+    /// now has it (written first, so the event and the message log agree).
+    private nonisolated func announce(_ kind: DeliveryEvent.Kind, _ key: DeliveryKey, customer id: String, reason: String?, next: Date? = nil) async {
+        guard let customer = config.directory.customer(id), customer.webhook.eventsURL != nil else { return }
+        await store.flush()
+        guard let (record, _) = try? await store.delivery(key) else { return }
+        events.post(DeliveryEvent(kind, delivery: record, region: region.id, reason: reason, nextAttemptAt: next, at: now()), for: customer)
     }
 }

@@ -13,6 +13,8 @@ public struct Quarantine: Sendable {
     let store: MetadataStore
     let spool: Spool
     let queue: DeliveryQueue
+    /// Tells customers' events URLs what was held.
+    let events: EventPoster
     let metrics: NodeMetrics
     let logger: Logger
     let now: @Sendable () -> Date
@@ -24,6 +26,7 @@ public struct Quarantine: Sendable {
             var entry = MessageProcessor.record(spooled, index, message, customer, size: data.count, status: .quarantined)
             entry.finalReason = "held in quarantine: \(reason)"
             await store.insert(entry)
+            events.post(DeliveryEvent(.messageQuarantined, delivery: entry, region: region, reason: reason, at: now()), for: customer)
         }
         await store.flush()
         metrics.filtered(decision: "quarantined")

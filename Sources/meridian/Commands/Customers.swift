@@ -22,6 +22,8 @@ struct Customers: AsyncParsableCommand {
         @Option(help: "Delivery mode: sync or queued.") var mode: Components.Schemas.DeliveryMode = .sync
         @Option(help: "POST format: \(Components.Schemas.PostFormat.allCases.map(\.rawValue).joined(separator: ", ")) (default json, CloudMailin's).")
         var format: Components.Schemas.PostFormat?
+        @Option(help: "Where delivery and domain events are posted (message.failed, message.delayed, message.quarantined, domain.unverified).")
+        var eventsUrl: String?
         @Option(help: "Region to pin to (eu, us, ap); unpinned when left out.") var region: String?
         @Option(help: "A metadata field never to store (repeatable): \(Components.Schemas.MetadataField.allCases.map(\.rawValue).joined(separator: ", ")).")
         var redact: [Components.Schemas.MetadataField] = []
@@ -29,7 +31,7 @@ struct Customers: AsyncParsableCommand {
         func run() async throws {
             let body = Components.Schemas.CustomerCreate(
                 name: name, contactEmail: email, region: region, domains: domain,
-                webhook: .init(url: webhook, mode: mode, format: format), metadataRedactions: redact.isEmpty ? nil : redact)
+                webhook: .init(url: webhook, mode: mode, format: format), eventsUrl: eventsUrl, metadataRedactions: redact.isEmpty ? nil : redact)
             let created = try await connection.withClient { try await $0.createCustomer(body: .json(body)).created.body.json }
             if connection.json { return try printJSON(created) }
             printCustomer(created.customer)
@@ -82,10 +84,11 @@ struct Customers: AsyncParsableCommand {
         @Option(help: "Delivery mode: sync or queued (default: the account's current mode).") var mode: Components.Schemas.DeliveryMode?
         @Option(help: "POST format: \(Components.Schemas.PostFormat.allCases.map(\.rawValue).joined(separator: ", ")) (default: the account's current format).")
         var format: Components.Schemas.PostFormat?
+        @Option(help: "Where delivery and domain events are posted; an empty string removes it.") var eventsUrl: String?
 
         func run() async throws {
-            guard name != nil || email != nil || !domain.isEmpty || webhook != nil || mode != nil || format != nil else {
-                throw ValidationError("nothing to change: give --name, --email, --domain, --webhook, --mode or --format")
+            guard name != nil || email != nil || !domain.isEmpty || webhook != nil || mode != nil || format != nil || eventsUrl != nil else {
+                throw ValidationError("nothing to change: give --name, --email, --domain, --webhook, --mode, --format or --events-url")
             }
             let customer = try await connection.withClient { client in
                 // What is not given stays as the account has it; the same URL keeps its credentials.
@@ -95,7 +98,7 @@ struct Customers: AsyncParsableCommand {
                     change = .init(url: webhook ?? current.url, mode: mode ?? current.mode, format: format ?? current.format)
                 }
                 let body = Components.Schemas.CustomerUpdate(
-                    name: name, contactEmail: email, domains: domain.isEmpty ? nil : domain, webhook: change)
+                    name: name, contactEmail: email, domains: domain.isEmpty ? nil : domain, webhook: change, eventsUrl: eventsUrl)
                 return try await client.updateCustomer(path: .init(customerId: id), body: .json(body)).ok.body.json
             }
             if connection.json { return try printJSON(customer) }

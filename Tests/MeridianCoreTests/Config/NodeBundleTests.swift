@@ -152,6 +152,7 @@ struct NodeBundleTests {
         var customer = Self.customer("cus_a", "a.example")
         customer.webhook.format = .mailgun
         customer.webhook.credentials = "hook-user:s3cr3t:with-colon"
+        customer.webhook.eventsURL = "https://events.example/in"
         let bundle = NodeBundle(version: 5, region: Self.eu, customers: [customer, Self.customer("cus_b", "b.example")])
         try bundle.validate(expectedRegion: Self.eu)
         let encoder = JSONEncoder()
@@ -178,6 +179,9 @@ struct NodeBundleTests {
         bad.webhook.credentials = "no-colon"
         #expect(throws: CoreError(.bundleInvalid)) { try bad.validate() }
         bad.webhook.credentials = "user:line\r\nbreak"
+        #expect(throws: CoreError(.bundleInvalid)) { try bad.validate() }
+        bad = customer
+        bad.webhook.eventsURL = "ftp://events.example"
         #expect(throws: CoreError(.bundleInvalid)) { try bad.validate() }
     }
 

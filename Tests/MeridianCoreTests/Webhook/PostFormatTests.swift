@@ -183,6 +183,23 @@ struct PostFormatTests {
         #expect(WebhookEndpoint("https://u:p@hooks.example/") == nil, "a bundle's URL never holds credentials")
     }
 
+    @Test("a delivery event: type, id, time and the record's fields, numbers as numbers, absent fields left out")
+    func deliveryEvent() throws {
+        let input = Self.input()
+        let metadata = MessageMetadata(envelope: input.envelope, message: input.message, receivedAt: Date(timeIntervalSince1970: 1_790_000_000), configVersion: 4, redactions: [.subject])
+        let record = DeliveryRecord(
+            messageID: "eml_1", recipient: 1, customerID: "cus_a", webhookID: "msg_1", mode: .queued, status: .failed, attempts: 3, nextAttemptAt: nil,
+            completedAt: nil, finalReason: nil, metadata: metadata)
+        let event = DeliveryEvent(.messageFailed, delivery: record, region: RegionID("eu")!, reason: "the webhook refused it", at: Date(timeIntervalSince1970: 1_790_000_060))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(event.json())) as? [String: Any])
+        #expect(json["type"] as? String == "message.failed" && (json["id"] as? String)?.hasPrefix("evt_") == true)
+        #expect(json["created_at"] as? String == "2026-09-21T14:14:20Z")
+        let data = try #require(json["data"] as? [String: Any])
+        #expect(data["recipient"] as? Int == 1 && data["attempts"] as? Int == 3 && data["config_version"] as? Int == 4)
+        #expect(data["reason"] as? String == "the webhook refused it" && data["envelope_to"] as? String == "inbox+ticket-42@acme.example")
+        #expect(data["subject"] == nil && data["next_attempt_at"] == nil, "a redacted or absent field is left out")
+    }
+
     @Test("form fields flatten nested objects and arrays of objects")
     func formFieldWriter() {
         var writer = FormFieldWriter()
