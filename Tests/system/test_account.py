@@ -333,6 +333,18 @@ def test_account_pages_in_chromium(coordinator):
         WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "webhook-form"))
         assert browser.find_element(By.ID, "webhook-url").get_attribute("value") == "https://hooks.globex.example/in"
         browser.save_screenshot(os.path.join(SCREENSHOTS, "account-settings.png"))
+        # Messages (no node runs here, so none) and Privacy.
+        browser.find_element(By.LINK_TEXT, "Messages").click()
+        WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "filter-form"))
+        browser.find_element(By.ID, "filter-since").send_keys("2026-02-30")
+        submit("#filter-form", lambda: browser.find_element(By.ID, "notice"))
+        assert "is not a date such as" in browser.find_element(By.ID, "notice").text
+        browser.save_screenshot(os.path.join(SCREENSHOTS, "account-messages.png"))
+        browser.find_element(By.LINK_TEXT, "Privacy").click()
+        WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "grant-form"))
+        fill({"grant-reason": "ticket 7"})
+        submit("#grant-form", lambda: "Support may read this account" in browser.find_element(By.ID, "notice").text)
+        browser.save_screenshot(os.path.join(SCREENSHOTS, "account-privacy.png"))
         browser.find_element(By.LINK_TEXT, "Overview").click()
         WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "current-region"))
 
