@@ -10,7 +10,7 @@ struct Meridian: AsyncParsableCommand {
         abstract: "Inbound e-mail with enforced privacy promises: coordinator, regional nodes and admin tools.",
         subcommands: [
             Up.self, CoordinatorCommand.self, NodeCommand.self, Customers.self, Tokens.self, Audit.self, MessageCommand.self, Nodes.self,
-            QuarantineCommand.self, SMTPLogCommand.self, LegalRequests.self, Subprocessors.self, Objections.self, DPACommand.self, Canary.self, Transparency.self, Publish.self, GDPR.self,
+            MessagesCommand.self, QuarantineCommand.self, SMTPLogCommand.self, LegalRequests.self, Subprocessors.self, Objections.self, DPACommand.self, Canary.self, Transparency.self, Publish.self, GDPR.self,
             BackupCommand.self,
         ]
     )

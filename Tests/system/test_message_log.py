@@ -3,10 +3,12 @@ joined and then stopped. The API pages through every region with cursors (no mes
 dashboard lists and filters the same messages and says which region did not answer, a message's page shows its
 attempts, and a delivery waiting for its retry is brought forward from the dashboard."""
 
+import os
 import re
+import subprocess
 import urllib.parse
 
-from harness import WebhookSink, api, first_admin, fleet_with_a_dead_node, free_port, prove_domains, send, start_coordinator, wait_for
+from harness import MERIDIAN, WebhookSink, api, first_admin, fleet_with_a_dead_node, free_port, prove_domains, send, start_coordinator, wait_for
 from test_account import csrf_of, form, join, page
 
 
@@ -72,6 +74,20 @@ def test_message_log_pages_filters_and_redelivers_across_regions(tmp_path):
         assert status == 409 and "no longer in the spool" in body["detail"]
         status, detail = api(port, "GET", f"/v1/customers/{cid}/messages/{message_id}/{recipient}", admin)
         assert status == 200 and detail["attempts"][0]["status_code"] == 200 and detail["attempts"][0]["config_version"] >= 1
+
+        # The same through the CLI.
+        env = dict(os.environ, MERIDIAN_URL=f"http://127.0.0.1:{port}", MERIDIAN_TOKEN=admin)
+
+        def cli(*args):
+            return subprocess.run([MERIDIAN, "messages", *args], capture_output=True, text=True, env=env, timeout=60)
+        listed = cli("list", cid, "--status", "delivered", "--subject", "eu", "--limit", "2")
+        assert listed.returncode == 0 and listed.stdout.count(" delivered ") == 2 and "more: --after " in listed.stdout, listed.stdout + listed.stderr
+        shown = cli("show", cid, message_id, recipient)
+        assert shown.returncode == 0 and "delivered after 1 attempt" in shown.stdout and "thanks" in shown.stdout, shown.stdout + shown.stderr
+        refused = cli("redeliver", cid, message_id, recipient)
+        assert refused.returncode != 0 and "no longer in the spool" in refused.stderr, refused.stdout + refused.stderr
+        bad = cli("list", cid, "--status", "lost")
+        assert bad.returncode != 0 and "lost" in bad.stderr
 
         # An outage: the next message waits a minute for its retry; once the endpoint is back, "Deliver now".
         sink.outage.set()
