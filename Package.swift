@@ -109,6 +109,8 @@ let package = Package(
                 // The account's people: passwords hashed with bcrypt, second factors by TOTP (RFC 6238).
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
+                // RS256 ID tokens of the OpenID Connect provider.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

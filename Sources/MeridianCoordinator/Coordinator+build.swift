@@ -194,7 +194,8 @@ extension Coordinator {
         AccountPage(
             customers: customers, tokens: tokens, audit: audit, grants: grants, registry: registry, site: site, publisher: publisher, catalog: catalog,
             resolver: resolver, sessions: accountSessions, people: people,
-            invitations: invitations, fleet: fleet, testDelivery: TestDelivery(egress: egress, secrets: secrets, now: now), egress: configuration.egress,
+            invitations: invitations, fleet: fleet,
+            oidc: configuration.oidc.map { OIDCSignIn(settings: $0, redirectURI: configuration.pagesURL + "/account/oidc/callback") }, testDelivery: TestDelivery(egress: egress, secrets: secrets, now: now), egress: configuration.egress,
             passwords: AccountSecrets(bcryptCost: configuration.passwordCost), throttle: signInThrottle, secrets: secrets,
             now: now
         ).register(on: router)

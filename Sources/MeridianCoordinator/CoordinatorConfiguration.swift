@@ -28,6 +28,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// Where people reach the coordinator's pages (`https://meridian.example.com`), for the links in invitation
     /// e-mails; nil means `http://HOST:PORT`.
     public var publicURL: String?
+    /// The OpenID Connect provider people may sign in with, besides their password; nil for none.
+    public var oidc: OIDCSettings?
     /// bcrypt's cost for dashboard passwords (tests lower it).
     public var passwordCost: UInt8 = 12
     /// The name the coordinator gives in EHLO and Message-IDs.

@@ -27,6 +27,63 @@ extension AccountPage {
             if !user.hasSecondFactor { try await recordSignIn(user, context, method: "password") }
             return redirect(to: "/account", session: session, request)
         }
+        router.post("/account/oidc/start") { request, _ in
+            let form = try await Self.form(PlainForm.self, request)
+            guard Self.signInCSRFMatches(request, form.csrf) else { return expiredForm(request) }
+            guard let oidc else { return signInPage(request, notice: .init(text: "Sign-in through a provider is not set up here.", isError: true), status: .notFound) }
+            let started: (url: String, pending: OIDCSignIn.Pending)
+            do {
+                started = try await oidc.start(at: now())
+            } catch {
+                return signInPage(request, notice: .init(text: "Sign-in with \(oidc.settings.name) is not available now: \(error)", isError: true), status: .badGateway)
+            }
+            var response = Response(status: .seeOther, headers: [.location: .init(started.url)])
+            let sealed = try secrets.seal(String(decoding: try JSONEncoder().encode(started.pending), as: UTF8.self))
+            // Lax, not Strict: the browser must send it on the provider's redirect back, a navigation from another site.
+            response.setCookie(
+                try Cookie.validated(
+                    name: Self.oidcCookie, value: sealed, maxAge: Int(OIDCSignIn.window), path: "/account/oidc", secure: Self.isHTTPS(request), httpOnly: true,
+                    sameSite: .lax))
+            return response
+        }
+        router.get("/account/oidc/callback") { request, context in
+            guard let oidc else { return Response(status: .seeOther, headers: [.location: "/account"]) }
+            let name = oidc.settings.name
+            let query = request.uri.queryParameters
+            func refused(_ reason: String, _ status: HTTPResponse.Status = .unauthorized) -> Response {
+                var response = signInPage(request, notice: .init(text: "Sign-in with \(name) did not work: \(reason).", isError: true), status: status)
+                if let gone = Self.oidcCookieGone { response.setCookie(gone) }
+                return response
+            }
+            if let error = query.get("error") { return refused("the provider answered \(String(error.prefix(100)))") }
+            guard let sealed = request.cookies[Self.oidcCookie]?.value, let opened = try? secrets.open(sealed),
+                let pending = try? JSONDecoder().decode(OIDCSignIn.Pending.self, from: Data(opened.utf8)), pending.expires > now()
+            else { return refused("the sign-in took too long or did not start here; try again", .badRequest) }
+            guard let state = query.get("state"), ConstantTime.equal(Array(state.utf8), Array(pending.state.utf8)), let code = query.get("code") else {
+                return refused("the answer is not for this sign-in", .badRequest)
+            }
+            let identity: OIDCSignIn.Identity
+            do {
+                identity = try await oidc.finish(code: String(code), pending: pending, at: now())
+            } catch {
+                return refused("\(error)")
+            }
+            let actorIP = context.remoteAddress?.ipAddress ?? "-"
+            var user = try await people.user(oidcSubject: identity.subject)
+            if user == nil, let byEmail = try await people.user(email: identity.email), byEmail.oidcSubject == nil {
+                // The first sign-in through the provider: the verified address of an invited user ties them together.
+                try await people.link(byEmail.id, oidcSubject: identity.subject, at: now(), by: AuditActor(id: byEmail.id, role: Role.customer.rawValue, sourceIP: actorIP))
+                user = byEmail
+            }
+            guard let user else {
+                return refused("\(identity.email) is not a user of any account here; ask an owner of yours to invite that address", .forbidden)
+            }
+            let session = try await sessions.create(userID: user.id, customerID: user.customerID, secondFactorDue: user.hasSecondFactor)
+            if !user.hasSecondFactor { try await recordSignIn(user, context, method: "oidc") }
+            var response = redirect(to: "/account", session: session, request)
+            if let gone = Self.oidcCookieGone { response.setCookie(gone) }
+            return response
+        }
         router.post("/account/sign-in/code") { request, context in
             guard let session = try await session(request), session.secondFactorDue, let signedIn = try await signedIn(session) else {
                 return Response(status: .seeOther, headers: [.location: "/account"])
@@ -141,7 +198,7 @@ extension AccountPage {
 
     /// The sign-in page with a fresh sign-in CSRF token, in its form and in a cookie only this site can set.
     func signInPage(_ request: Request, notice: AccountSessions.Notice?, status: HTTPResponse.Status = .ok) -> Response {
-        withSignInCSRF(request) { csrf in page("account-sign-in", NoticePage(notice: notice, csrf: csrf), status: status) }
+        withSignInCSRF(request) { csrf in page("account-sign-in", NoticePage(notice: notice, csrf: csrf, oidcName: oidc?.settings.name), status: status) }
     }
 
     private func expiredForm(_ request: Request) -> Response {
@@ -172,6 +229,11 @@ extension AccountPage {
             response.setCookie(cookie)
         }
         return response
+    }
+
+    /// The OpenID Connect cookie, cleared.
+    static var oidcCookieGone: Cookie? {
+        try? Cookie.validated(name: oidcCookie, value: "", maxAge: 0, path: "/account/oidc", secure: false, httpOnly: true, sameSite: .lax)
     }
 
     static func signInCSRFMatches(_ request: Request, _ csrf: String?) -> Bool {

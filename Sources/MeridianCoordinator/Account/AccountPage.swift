@@ -33,6 +33,8 @@ struct AccountPage: Sendable {
     let invitations: AccountInvitations
     /// Asks the regions' nodes for messages, one message's attempts, redeliveries and the quarantine.
     let fleet: NodeFleet
+    /// Sign-in through the operator's OpenID Connect provider, when one is configured.
+    let oidc: OIDCSignIn?
     /// Posts the sample message of a test delivery.
     let testDelivery: TestDelivery
     /// Where webhooks may point (the deployment's rules).
@@ -46,6 +48,8 @@ struct AccountPage: Sendable {
     static let cookie = "meridian_account"
     /// The CSRF cookie of the forms used before there is a session (sign-in, invitation).
     static let signInCookie = "meridian_sign_in"
+    /// The sealed state of a sign-in through the OpenID Connect provider, between the redirect and the way back.
+    static let oidcCookie = "meridian_oidc"
 
     /// Who is signed in: the session, the user and their account.
     struct SignedIn: Sendable {
@@ -178,4 +182,6 @@ struct NoticePage {
     var notice: AccountSessions.Notice?
     /// The value of the sign-in cookie, repeated in the form.
     var csrf: String
+    /// The OpenID Connect provider's name, for the sign-in page's button.
+    var oidcName: String? = nil
 }

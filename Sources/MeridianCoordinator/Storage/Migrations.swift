@@ -434,6 +434,10 @@ public enum Migrations {
         Migration(version: 14, name: "events URL per customer: delivery and domain events") { _ in
             ["ALTER TABLE customers ADD COLUMN events_url TEXT"]
         },
+        Migration(version: 15, name: "the OpenID Connect subject a user signs in as") { _ in
+            // "<issuer> <sub>", set at the first sign-in through the provider.
+            ["ALTER TABLE account_users ADD COLUMN oidc_subject TEXT", "CREATE UNIQUE INDEX account_users_oidc ON account_users (oidc_subject)"]
+        },
     ]
 
     /// Gives the role the coordinator runs as what it needs and no more (PostgreSQL): reading and writing every

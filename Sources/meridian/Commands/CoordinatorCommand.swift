@@ -60,6 +60,21 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "Where people reach the coordinator's pages, such as https://meridian.example.com: the base of the links in invitation e-mails (default: http://HOST:PORT).")
         var publicURL: String?
 
+        @Option(help: "An OpenID Connect provider people may sign in to the dashboard with (its issuer URL, https); with --oidc-client-id and --oidc-client-secret-file.")
+        var oidcIssuer: String?
+
+        @Option(help: "The client id the provider gave this coordinator.")
+        var oidcClientID: String?
+
+        @Option(help: "A file holding the client secret (or set MERIDIAN_OIDC_CLIENT_SECRET); never give it on the command line.")
+        var oidcClientSecretFile: String?
+
+        @Option(help: "The provider's name on the sign-in button.")
+        var oidcName = "your identity provider"
+
+        @Flag(help: "Let the OpenID Connect provider be plain http (a provider on loopback, for tests).")
+        var oidcAllowHttp = false
+
         @Option(help: "Days a new sub-processor is announced before it takes effect (GDPR Art. 28(2)).")
         var noticeDays = 30
 
@@ -103,6 +118,24 @@ struct CoordinatorCommand: AsyncParsableCommand {
                     throw ValidationError("--public-url \(publicURL): expected an absolute http(s) URL such as https://meridian.example.com")
                 }
                 configuration.publicURL = publicURL
+            }
+            if let oidcIssuer {
+                guard let clientID = oidcClientID, !clientID.isEmpty else { throw ValidationError("--oidc-issuer needs --oidc-client-id") }
+                let secret: String
+                if let file = oidcClientSecretFile {
+                    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                        throw ValidationError("--oidc-client-secret-file \(file): cannot read it")
+                    }
+                    secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                } else if let text = ProcessInfo.processInfo.environment["MERIDIAN_OIDC_CLIENT_SECRET"] {
+                    secret = text
+                } else {
+                    throw ValidationError("--oidc-issuer needs the client secret: --oidc-client-secret-file PATH or MERIDIAN_OIDC_CLIENT_SECRET")
+                }
+                guard let url = URL(string: oidcIssuer), url.scheme == "https" || (oidcAllowHttp && url.scheme == "http"), url.host != nil else {
+                    throw ValidationError("--oidc-issuer \(oidcIssuer): expected an https URL such as https://accounts.example.com")
+                }
+                configuration.oidc = OIDCSettings(issuer: oidcIssuer, clientID: clientID, clientSecret: secret, name: oidcName, allowHTTP: oidcAllowHttp)
             }
             guard (1...365).contains(noticeDays) else { throw ValidationError("--notice-days must be from 1 to 365, not \(noticeDays)") }
             configuration.noticeDays = noticeDays

@@ -59,7 +59,7 @@ public struct AccountPeople: Sendable {
             }
             let user = AccountUser(
                 id: ResourceID.make(prefix: "usr", at: date), customerID: invitation.customerID, email: invitation.email, name: name,
-                role: invitation.role, passwordHash: passwordHash, createdAt: date, updatedAt: date)
+                role: invitation.role, passwordHash: passwordHash, oidcSubject: nil, createdAt: date, updatedAt: date)
             try await db.raw("""
                 INSERT INTO account_users (id, customer_id, email, name, role, password_hash, created_at, updated_at)
                 VALUES (\(bind: user.id), \(bind: user.customerID), \(bind: user.email), \(bind: user.name), \(bind: user.role.rawValue),
@@ -91,6 +91,23 @@ public struct AccountPeople: Sendable {
     func user(email: String) async throws -> AccountUser? {
         try await store.withSession { db in
             try await db.raw("SELECT * FROM account_users WHERE email = \(bind: email.lowercased())").first().map(Self.decodeUser)
+        }
+    }
+
+    func user(oidcSubject: String) async throws -> AccountUser? {
+        try await store.withSession { db in
+            try await db.raw("SELECT * FROM account_users WHERE oidc_subject = \(bind: oidcSubject)").first().map(Self.decodeUser)
+        }
+    }
+
+    /// Ties a user to their OpenID Connect identity at their first sign-in through the provider.
+    func link(_ id: String, oidcSubject: String, at date: Date, by actor: AuditActor) async throws {
+        try await store.transaction { db in
+            try await db.raw("""
+                UPDATE account_users SET oidc_subject = \(bind: oidcSubject), updated_at = \(bind: Timestamp.millis(date)) WHERE id = \(bind: id)
+                """).run()
+            try await SQLAuditLog.append(
+                AuditEvent("account.user.oidc_link", target: try await Self.customer(of: id, on: db), detail: ["user_id": id]), by: actor, at: date, on: db)
         }
     }
 
@@ -201,6 +218,7 @@ public struct AccountPeople: Sendable {
             passwordHash: try row.decode(column: "password_hash", as: String?.self),
             totpSecretSealed: try row.decode(column: "totp_secret_sealed", as: String?.self),
             totpLastStep: try row.decode(column: "totp_last_step", as: Int64?.self),
+            oidcSubject: try row.decode(column: "oidc_subject", as: String?.self),
             createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Timestamp.date(try row.decode(column: "updated_at", as: Int64.self)))
     }

@@ -18,6 +18,8 @@ public struct AccountUser: Sendable, Hashable {
     public var totpSecretSealed: String?
     /// The last TOTP time step accepted: a code is good once.
     public var totpLastStep: Int64?
+    /// `<issuer> <sub>` of the OpenID Connect identity the user signs in with, once they have.
+    public var oidcSubject: String?
     public var createdAt: Date
     public var updatedAt: Date
 
