@@ -329,31 +329,34 @@ def test_account_pages_in_chromium(coordinator):
         assert "error" in notice.get_attribute("class") and "bad_domain!" in notice.text, notice.text
 
         # Settings: the webhook, its test, the secret, redactions and API keys on one page.
-        browser.find_element(By.LINK_TEXT, "Settings").click()
+        browser.find_element(By.CSS_SELECTOR, "nav.account a[href='/account/settings']").click()
         WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "webhook-form"))
         assert browser.find_element(By.ID, "webhook-url").get_attribute("value") == "https://hooks.globex.example/in"
         browser.save_screenshot(os.path.join(SCREENSHOTS, "account-settings.png"))
         # Messages (no node runs here, so none) and Privacy.
-        browser.find_element(By.LINK_TEXT, "Messages").click()
+        browser.find_element(By.CSS_SELECTOR, "nav.account a[href='/account/messages']").click()
         WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "filter-form"))
         browser.find_element(By.ID, "filter-since").send_keys("2026-02-30")
         submit("#filter-form", lambda: browser.find_element(By.ID, "notice"))
         assert "is not a date such as" in browser.find_element(By.ID, "notice").text
         browser.save_screenshot(os.path.join(SCREENSHOTS, "account-messages.png"))
-        browser.find_element(By.LINK_TEXT, "Privacy").click()
+        browser.find_element(By.CSS_SELECTOR, "nav.account a[href='/account/privacy']").click()
         WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "grant-form"))
         fill({"grant-reason": "ticket 7"})
         submit("#grant-form", lambda: "Support may read this account" in browser.find_element(By.ID, "notice").text)
         browser.save_screenshot(os.path.join(SCREENSHOTS, "account-privacy.png"))
-        browser.find_element(By.LINK_TEXT, "Overview").click()
+        browser.find_element(By.CSS_SELECTOR, "nav.account a[href='/account']").click()
         WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "current-region"))
 
         # The keyboard reaches the navigation and the forms.
-        browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
-        assert browser.switch_to.active_element.get_attribute("href").endswith("/account")
+        reached = []
+        for _ in range(8):
+            browser.switch_to.active_element.send_keys(Keys.TAB)
+            reached.append(browser.switch_to.active_element.get_attribute("href") or browser.switch_to.active_element.get_attribute("id"))
+        assert any((href or "").endswith("/account/messages") for href in reached), reached
 
         # The second factor: the key from the page, a code computed here, ten recovery codes shown once.
-        browser.find_element(By.LINK_TEXT, "Security").click()
+        browser.find_element(By.CSS_SELECTOR, "nav.account a[href='/account/security']").click()
         WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "totp-key"))
         key = browser.find_element(By.ID, "totp-key").text
         assert browser.find_element(By.ID, "totp-uri").get_attribute("href").startswith("otpauth://totp/")
@@ -372,7 +375,7 @@ def test_account_pages_in_chromium(coordinator):
         submit("#code-form", lambda: browser.find_element(By.ID, "current-region"))
 
         # People: the owner invites a member; the link is shown once on the page.
-        browser.find_element(By.LINK_TEXT, "People").click()
+        browser.find_element(By.CSS_SELECTOR, "nav.account a[href='/account/people']").click()
         WebDriverWait(browser, 10).until(lambda _: browser.find_element(By.ID, "invite-form"))
         fill({"invite-email": "member@globex.example"})
         submit("#invite-form", lambda: browser.find_element(By.ID, "invitations"))
