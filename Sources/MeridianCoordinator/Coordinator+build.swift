@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import Foundation
 import Hummingbird
@@ -29,7 +30,11 @@ extension Coordinator {
         }
         // Webhook events to customers go out under the same egress policy as the nodes' deliveries.
         let policy = configuration.egress
-        let egress = try await EgressClient.start(configuration: .init(), policy: { policy }, logger: logger)
+        // An endpoint that has not taken the connection within 3 s is unreachable: a test delivery answers a person who
+        // waits, and the outbox tries again later anyway.
+        var http = HTTPClient.Configuration()
+        http.timeout = .init(connect: .seconds(3), read: .seconds(15))
+        let egress = try await EgressClient.start(configuration: http, policy: { policy }, logger: logger)
         let metricsToken = try MetricsToken.loadOrCreate(dataDirectory: configuration.dataDirectory)
         return Coordinator(
             configuration: configuration, store: store, storeService: service, catalog: catalog, keys: keys, linkCredentials: link, egress: egress,
