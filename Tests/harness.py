@@ -35,6 +35,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def exit_report(log):
+    """What a process that exited printed last; for a Swift crash, the crash itself (its reason and the crashed
+    thread come first in the report, which the last lines would cut off)."""
+    for marker in ("Fatal error", "💣 Program crashed"):
+        at = log.find(marker)
+        if at >= 0:
+            return log[max(0, at - 600):at + 5000]
+    return log[-3000:]
+
+
 def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -286,7 +296,7 @@ class Node:
 
     def ready(self):
         if self.process.poll() is not None:
-            raise AssertionError(f"the node exited with {self.process.returncode}:\n{open(self.log_path).read()[-3000:]}")
+            raise AssertionError(f"the node exited with {self.process.returncode}:\n{exit_report(open(self.log_path).read())}")
         try:
             with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=0.5) as s:
                 s.recv(100)
@@ -671,7 +681,7 @@ class Up:
 
     def started(self):
         if self.process.poll() is not None:
-            raise AssertionError(f"meridian up exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+            raise AssertionError(f"meridian up exited with {self.process.returncode}:\n{exit_report(self.log())}")
         return "stop         Ctrl-C" in self.log()
 
     def smtp(self, region):
@@ -739,7 +749,7 @@ class RegionNode:
         """Started: its services run (a SIGTERM before then is not a graceful stop)."""
         if self.process.poll() is not None:
             log = open(os.path.join(self.work, f"node-{self.region}.log")).read()
-            raise AssertionError(f"the {self.region} node exited with {self.process.returncode}:\n{log[-3000:]}")
+            raise AssertionError(f"the {self.region} node exited with {self.process.returncode}:\n{exit_report(log)}")
         return node_status(self.probe) is not None
 
     def stop(self):

@@ -85,6 +85,7 @@ extension Coordinator {
         let now = now
         let seed = configuration.seedDemoRegistry
         let dataDirectory = configuration.dataDirectory
+        let leadership = leadership
         app.beforeServerStarts {
             try await Migrations.run(on: store, logger: logger)
             if seed, try await registry.subprocessors.isEmpty() {
@@ -102,7 +103,13 @@ extension Coordinator {
                 }
                 await onFirstAdminToken(token, path)
             }
-            // The current state as a version before the first pull, then pushed to the nodes already known.
+            // Which replica leads, before anything is published; the leader publishes the current state as a
+            // version before the first pull and pushes it to the nodes already known. A follower leaves both to it.
+            leadership.start()
+            guard await leadership.attempt() else {
+                logger.info("config: replica \(leadership.replica) follows; \(leadership.leader?.replica ?? "no replica") leads")
+                return
+            }
             do {
                 let outcome = try await publisher.publish()
                 logger.info("config: version \(outcome.version) in force\(outcome.isNew ? "" : " (unchanged since the last start)")")
@@ -121,38 +128,51 @@ extension Coordinator {
         try? await egress.shutdown()
     }
 
-    /// Every service but the HTTP server, in start order.
+    /// Every service but the HTTP server, in start order. The jobs that must run once for the whole deployment
+    /// run on the leading replica only (``Leadership``); every replica sends the outbox and carries out
+    /// data-subject tickets, each item claimed by one (``WorkClaim``).
     var services: [any Service] {
         var services: [any Service] = []
         if let storeService { services.append(storeService) }
         services.append(egress)
+        services.append(leadership)
+        services.append(bell)
         services.append(publisher)
+        let (leadership, jobLogger) = (leadership, logger)
+        /// A job whose passes run while this replica leads.
+        func singleton(_ name: String, every interval: Duration, _ pass: @escaping @Sendable () async throws -> Void) -> PeriodicJob {
+            PeriodicJob(name, every: interval, logger: jobLogger) {
+                guard leadership.isLeading else { return }
+                try await pass()
+            }
+        }
         let retention = AccountRetentionJob(customers: customers, requests: dataSubjectRequests, now: now, logger: logger)
-        services.append(PeriodicJob("account retention", every: configuration.retentionInterval, logger: logger) { _ = try await retention.runOnce() })
+        services.append(singleton("account retention", every: configuration.retentionInterval) { _ = try await retention.runOnce() })
         let directives = directives
         services.append(PeriodicJob("gdpr directives", every: configuration.outboxInterval, logger: logger) { _ = try await directives.runOnce() })
         if let directory = configuration.backupDirectory, let retention = Backup.Retention(catalog) {
             let backups = BackupJob(
                 database: configuration.database, box: secrets, directory: directory, retention: retention, now: now, logger: logger)
-            services.append(PeriodicJob("backup", every: configuration.backupInterval, logger: logger) { try await backups.runOnce() })
+            services.append(singleton("backup", every: configuration.backupInterval) { try await backups.runOnce() })
         }
         let outbox = OutboxJob(
             outbox: registry.outbox, customers: customers, secrets: secrets, smarthost: configuration.smarthost, egress: egress,
-            sender: catalog.service.controller.email, hostname: configuration.hostname, now: now, logger: logger)
+            sender: catalog.service.controller.email, hostname: configuration.hostname, replica: configuration.replicaName, now: now, logger: logger)
         services.append(PeriodicJob("outbox", every: configuration.outboxInterval, logger: logger) { try await outbox.runOnce() })
         let resolver = resolver
         let proofs = DomainProofJob(
             customers: customers, lookup: { try await resolver.txt($0) }, recheckAfter: configuration.domainRecheckAfter,
             grace: configuration.domainGrace, service: catalog.service, now: now, logger: logger)
-        services.append(PeriodicJob("domain proofs", every: configuration.domainCheckInterval, logger: logger) { try await proofs.runOnce() })
+        services.append(singleton("domain proofs", every: configuration.domainCheckInterval) { try await proofs.runOnce() })
         let customers = customers
-        services.append(PeriodicJob("webhook secret overlaps", every: .seconds(30), logger: logger) {
+        services.append(singleton("webhook secret overlaps", every: .seconds(30)) {
             _ = try await customers.expirePreviousSecrets(at: now(), by: .system("webhook secret overlaps"))
         })
+        // Each replica signs checkpoints of the shared log into its own data directory, and serves them.
         let checkpoints = auditCheckpoints
         services.append(PeriodicJob("audit checkpoints", every: .seconds(10), logger: logger) { _ = try await checkpoints.runOnce() })
         let publications = PublicationsJob(publications: publications, now: now, logger: logger)
-        services.append(PeriodicJob("publications", every: configuration.retentionInterval, logger: logger) { _ = try await publications.runOnce() })
+        services.append(singleton("publications", every: configuration.retentionInterval) { _ = try await publications.runOnce() })
         // The coordinator's certificate lives a week; a new key and certificate every day.
         let (authority, credentials, hosts, logger) = (keys.authority, linkCredentials, configuration.nodeLink.hostnames, logger)
         services.append(
@@ -191,7 +211,7 @@ extension Coordinator {
         let api = AdminAPI(
             customers: customers, tokens: tokens, grants: grants, audit: audit, store: store, catalog: catalog,
             secrets: secrets, fleet: fleet, config: config, nodes: nodes, authority: keys.authority, legalRequests: legalRequests, registry: registry, publications: publications,
-            dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, people: people, invitations: invitations,
+            dataSubjectRequests: dataSubjectRequests, directives: directives, publisher: publisher, leadership: leadership, people: people, invitations: invitations,
             testDelivery: TestDelivery(egress: egress, secrets: secrets, now: now),
             site: site, resolver: resolver,
             egress: configuration.egress, domainGrace: configuration.domainGrace, now: now)
@@ -213,7 +233,8 @@ extension Coordinator {
                 body: .init(byteBuffer: ByteBuffer(string: try newest.jsonLine() + "\n")))
         }
         CoordinatorMetrics(
-            token: metricsToken, store: store, config: config, nodes: nodes, canaries: publications.canaries, requests: dataSubjectRequests, responses: responseCounts, now: now
+            token: metricsToken, store: store, config: config, nodes: nodes, canaries: publications.canaries, requests: dataSubjectRequests, responses: responseCounts,
+            leadership: leadership, now: now
         ).register(on: router)
         return router
     }

@@ -43,6 +43,10 @@ public struct Coordinator: Sendable {
     public let directives: DirectiveDispatcher
     /// Compiles, signs and pushes config on every change.
     public let publisher: ConfigPublisher
+    /// Which replica leads: the one that publishes, pushes and runs the singleton jobs.
+    public let leadership: Leadership
+    /// Tells the other replicas of changes (PostgreSQL's LISTEN/NOTIFY).
+    let bell: ReplicaBell
     /// The coordinator's side of the node link's mutual TLS: its certificate (renewed daily) and the node CA.
     public let linkCredentials: LinkCredentials
     /// The node port's port once it listens (the configuration may ask for 0, a free one).
@@ -94,15 +98,26 @@ public struct Coordinator: Sendable {
         self.dataSubjectRequests = dataSubjectRequests
         self.linkCredentials = linkCredentials
         let pusher = NodePusher(credentials: linkCredentials)
-        directives = DirectiveDispatcher(
+        var directives = DirectiveDispatcher(
             requests: dataSubjectRequests, nodes: nodes, legalRequests: legalRequests, own: CoordinatorSubjectData(store: store, catalog: catalog),
             catalog: catalog, secrets: secrets, key: keys.bundleSigning, pusher: pusher, authority: keys.authority, now: now, logger: logger)
+        directives.replica = configuration.replicaName
+        self.directives = directives
+        let leadership = Leadership(
+            replica: configuration.replicaName, store: store, lease: configuration.leaderLease, renewEvery: configuration.leaderLease / 3,
+            pollEvery: configuration.leaderLease / 6, logger: logger)
+        self.leadership = leadership
+        let bell = ReplicaBell(replica: configuration.replicaName, store: store, logger: logger)
+        self.bell = bell
         let base = SQLCustomerRepository(store: store, provesReservedTestNames: configuration.provesReservedTestNames)
         let publisher = ConfigPublisher(
             customers: base, subprocessors: registry.subprocessors, objections: registry.objections, config: config, nodes: nodes,
             compiler: ConfigCompiler(catalog: catalog, secrets: secrets, egress: configuration.egress), key: keys.bundleSigning, pusher: pusher,
-            authority: keys.authority, debounce: configuration.publishDebounce, logger: logger, now: now)
+            authority: keys.authority, debounce: configuration.publishDebounce, isLeading: { leadership.isLeading }, bell: bell, logger: logger, now: now)
         self.publisher = publisher
+        // The new leader publishes what changed while no replica led, and pushes to the nodes behind.
+        leadership.onChange { leading in if leading { publisher.changedElsewhere() } }
+        bell.on(.config) { publisher.changedElsewhere() }
         customers = PublishingCustomerRepository(base: base, publisher: publisher)
         people = AccountPeople(store: store)
         accountSessions = AccountSessions(store: store, secrets: secrets, now: now)

@@ -46,6 +46,12 @@ public struct CoordinatorConfiguration: Sendable {
     public var backupInterval: Duration = .seconds(86_400)
     /// How long changes gather before they become one config version.
     public var publishDebounce: Duration = .milliseconds(2)
+    /// This replica's name among the coordinators sharing the database (`--replica`): the leader's lease and
+    /// claimed work items carry it. By default the host's name and the API port.
+    public var replicaName: String = CoordinatorConfiguration.defaultReplicaName(port: 8080)
+    /// How long the leader's lease lasts without renewal (``Leadership``): a dead leader is replaced within it
+    /// and a sixth more.
+    public var leaderLease: Duration = .seconds(3)
     /// Where requests made for customers may go, checked when a webhook URL is set and compiled into every
     /// bundle for the nodes: production's `https` to public addresses unless the operator allows more
     /// (`--webhook-allow-http`, `--webhook-allow-network`); `meridian up` allows loopback.
@@ -81,6 +87,11 @@ public struct CoordinatorConfiguration: Sendable {
         guard var url = publicURL else { return "http://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
         while url.hasSuffix("/") { url.removeLast() }
         return url
+    }
+
+    /// `HOST:PORT`, the host's name and the API's port: unique among replicas on one machine or on several.
+    public static func defaultReplicaName(port: Int) -> String {
+        "\(ProcessInfo.processInfo.hostName):\(port)"
     }
 
     public init(database: DatabaseLocation, dataDirectory: String) {

@@ -7,7 +7,9 @@ extension AdminAPI {
     func listNodes(_ input: Operations.ListNodes.Input) async throws -> Operations.ListNodes.Output {
         let latest = try await config.latest()
         let list = try await nodes.nodes().map { Self.nodeState($0, newest: latest?.version) }
-        return .ok(.init(body: .json(.init(configVersion: latest?.version, configPublishedAt: latest?.createdAt, nodes: list))))
+        let leader = leadership.leader.map { Components.Schemas.Leader(replica: $0.replica, term: Int($0.term), since: $0.since) }
+        return .ok(.init(body: .json(.init(
+            configVersion: latest?.version, configPublishedAt: latest?.createdAt, replica: leadership.replica, leader: leader, nodes: list))))
     }
 
     /// Takes a retired node off the list (and off the pushes); it comes back only if it pulls again.

@@ -26,6 +26,8 @@ struct AdminAPI: APIProtocol {
     /// Sends access, portability and erasure directives.
     let directives: DirectiveDispatcher
     let publisher: ConfigPublisher
+    /// Which replica leads, for `/v1/nodes`.
+    let leadership: Leadership
     /// The people of the dashboard, and their invitations.
     let people: AccountPeople
     let invitations: AccountInvitations

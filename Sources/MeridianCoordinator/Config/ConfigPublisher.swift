@@ -42,6 +42,10 @@ public actor ConfigPublisher: Service {
     /// A node's answer counts only when that node signed it (``NodeAuthority/check(_:by:now:)``).
     let authority: NodeAuthority
     let debounce: Duration
+    /// Whether this replica leads (``Leadership``): only the leader publishes and pushes.
+    let isLeading: @Sendable () -> Bool
+    /// Tells the other replicas of a change made here, so that the leader publishes it.
+    let bell: ReplicaBell?
     let logger: Logger
     let now: @Sendable () -> Date
     private nonisolated let signals: AsyncStream<Signal>
@@ -68,8 +72,11 @@ public actor ConfigPublisher: Service {
     public init(
         customers: any CustomerRepository, subprocessors: SubProcessorRepository? = nil, objections: ObjectionRepository? = nil,
         config: ConfigRepository, nodes: NodeRepository, compiler: ConfigCompiler, key: Curve25519.Signing.PrivateKey, pusher: NodePusher,
-        authority: NodeAuthority, debounce: Duration = .milliseconds(2), logger: Logger, now: @escaping @Sendable () -> Date = Date.init
+        authority: NodeAuthority, debounce: Duration = .milliseconds(2), isLeading: @escaping @Sendable () -> Bool = { true }, bell: ReplicaBell? = nil,
+        logger: Logger, now: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.isLeading = isLeading
+        self.bell = bell
         self.customers = customers
         self.subprocessors = subprocessors
         self.objections = objections
@@ -85,8 +92,15 @@ public actor ConfigPublisher: Service {
         (signals, signal) = AsyncStream.makeStream()
     }
 
-    /// Something the bundles depend on changed; a version follows shortly. Returns at once.
+    /// Something the bundles depend on changed; a version follows shortly, published by whichever replica
+    /// leads. Returns at once.
     public nonisolated func changed() {
+        changedElsewhere()
+        bell?.ring(.config)
+    }
+
+    /// Another replica made a change, or this one started leading: publishes if this replica leads.
+    public nonisolated func changedElsewhere() {
         requested.withLock { $0 += 1 }
         signal.yield(.changed)
     }
@@ -112,6 +126,11 @@ public actor ConfigPublisher: Service {
                     switch next {
                     case .changed:
                         guard requested.withLock({ $0 }) > published else { continue }
+                        guard isLeading() else {
+                            // The leader publishes it; it heard of the change from the bell.
+                            settle(requested.withLock { $0 })
+                            continue
+                        }
                         try? await Task.sleep(for: debounce)
                         let covered = requested.withLock { $0 }
                         do {
@@ -122,7 +141,7 @@ public actor ConfigPublisher: Service {
                         }
                         settle(covered)
                     case .push(let version):
-                        push(version, into: &group)
+                        if isLeading() { push(version, into: &group) }
                     }
                     setTimer(into: &group)
                 }
@@ -156,7 +175,7 @@ public actor ConfigPublisher: Service {
     private func wake(for date: Date) {
         guard wakeAt == date else { return }
         wakeAt = nil
-        changed()
+        changedElsewhere()
     }
 
     /// Compiles the current state; stores it as a new version unless the newest version has the same content.

@@ -31,6 +31,24 @@ extension DataSubjectRequestRepository {
         }
     }
 
+    /// Claims the next ticket being carried out, other than those in `skipping`, for `replica` (``WorkClaim``).
+    func claimFanningOut(at date: Date, by replica: String, skipping: Set<String>) async throws -> DataSubjectRequestRecord? {
+        let types = DataSubjectRequestType.allCases.filter(\.fansOut).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        let skipped = [""] + skipping.sorted()  // never empty: `IN ()` is not SQL
+        let kind = store.kind
+        return try await store.withSession { db in
+            try await WorkClaim.claim(
+                "gdpr_requests", where: "state = 'in_progress' AND type IN (\(unsafeRaw: types)) AND id NOT IN (\(binds: skipped))", order: "received_at, id", limit: 1,
+                by: replica, at: date, kind: kind, on: db
+            ).first.map(Self.decode)
+        }
+    }
+
+    /// Gives a claimed ticket back once this pass is done with it.
+    func release(_ id: String) async throws {
+        try await store.withSession { db in try await WorkClaim.release("gdpr_requests", id: id, on: db) }
+    }
+
     /// Every answer and failure so far, by place.
     public func answers(of id: String) async throws -> [DirectiveAnswer] {
         try await store.withSession { db in

@@ -20,12 +20,23 @@ public struct DirectiveDispatcher: Sendable {
     let authority: NodeAuthority
     let now: @Sendable () -> Date
     let logger: Logger
+    /// The replica that claims tickets (``Leadership/replica``): each ticket is advanced by one replica at a time.
+    var replica = "coordinator"
 
-    /// One pass over the tickets in progress; returns the ids of those it completed.
+    /// One pass over the tickets in progress, each claimed while it is advanced (``WorkClaim``); returns the ids
+    /// of those it completed.
     public func runOnce() async throws -> [String] {
         var completed: [String] = []
-        for ticket in try await requests.fanningOut() {
-            if try await advance(ticket) { completed.append(ticket.id) }
+        var seen: Set<String> = []
+        while let ticket = try await requests.claimFanningOut(at: now(), by: replica, skipping: seen) {
+            seen.insert(ticket.id)
+            do {
+                if try await advance(ticket) { completed.append(ticket.id) }
+            } catch {
+                try? await requests.release(ticket.id)
+                throw error
+            }
+            try await requests.release(ticket.id)
         }
         return completed
     }

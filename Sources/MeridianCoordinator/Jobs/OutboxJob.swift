@@ -18,6 +18,8 @@ public struct OutboxJob: Sendable {
     /// The envelope and `From:` sender of notices: the controller's address from Regions/service.yaml.
     let sender: String
     let hostname: String
+    /// The replica that claims notifications (``Leadership/replica``).
+    let replica: String
     /// How long a webhook event may take, connection retries included.
     let webhookTimeout: TimeAmount
     let now: @Sendable () -> Date
@@ -25,8 +27,10 @@ public struct OutboxJob: Sendable {
 
     public init(
         outbox: NotificationOutbox, customers: any CustomerRepository, secrets: SecretBox, smarthost: Smarthost?, egress: EgressClient, sender: String,
-        hostname: String, webhookTimeout: TimeAmount = .seconds(15), now: @escaping @Sendable () -> Date, logger: Logger
+        hostname: String, replica: String = "coordinator", webhookTimeout: TimeAmount = .seconds(15), now: @escaping @Sendable () -> Date,
+        logger: Logger
     ) {
+        self.replica = replica
         self.webhookTimeout = webhookTimeout
         self.outbox = outbox
         self.customers = customers
@@ -39,11 +43,13 @@ public struct OutboxJob: Sendable {
         self.logger = logger
     }
 
-    /// Sends every notification that is due; returns how many were sent.
+    /// Sends the notifications that are due, each claimed first so that no other replica sends it too, up to
+    /// `limit` in one pass; returns how many were sent.
     @discardableResult
-    public func runOnce() async throws -> Int {
+    public func runOnce(limit: Int = 100) async throws -> Int {
         var sent = 0
-        for notification in try await outbox.due(at: now()) {
+        for _ in 0..<limit {
+            guard let notification = try await outbox.claimNext(at: now(), by: replica) else { break }
             do {
                 try await send(notification)
                 try await outbox.markSent(notification.id, at: now())

@@ -23,6 +23,7 @@ struct CoordinatorMetrics: Sendable {
     let canaries: CanaryRepository
     let requests: DataSubjectRequestRepository
     let responses: ResponseCounts
+    let leadership: Leadership
     let now: @Sendable () -> Date
 
     func register(on router: Router<CoordinatorRequestContext>) {
@@ -58,6 +59,10 @@ struct CoordinatorMetrics: Sendable {
         for (code, count) in responses.snapshot().sorted(by: { $0.key < $1.key }) {
             text.sample("meridian_api_responses_total", ["code": code], Double(count))
         }
+        text.family("meridian_coordinator_leader", "gauge", "1 when this replica leads: publishes and pushes config and runs the singleton jobs.")
+        text.sample("meridian_coordinator_leader", ["replica": leadership.replica], leadership.isLeading ? 1 : 0)
+        text.family("meridian_coordinator_leader_term", "gauge", "The leader's term as this replica last saw it: it grows each time another replica takes the lead.")
+        text.sample("meridian_coordinator_leader_term", ["replica": leadership.replica], Double(leadership.leader?.term ?? 0))
         do {
             let date = now()
             let latest = try await config.latest()

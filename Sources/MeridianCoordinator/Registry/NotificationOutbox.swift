@@ -33,6 +33,18 @@ public struct NotificationOutbox: Sendable {
         }
     }
 
+    /// Claims the next due notification for `replica` (``WorkClaim``): no other replica sends it until this one
+    /// records the attempt or dies and its claim runs out. Nil when nothing is due or unclaimed.
+    public func claimNext(at date: Date, by replica: String) async throws -> Notification? {
+        let kind = store.kind
+        return try await store.withSession { db in
+            try await WorkClaim.claim(
+                "notifications", where: "status = 'pending' AND next_attempt_at <= \(bind: Timestamp.millis(date))", order: "next_attempt_at, id",
+                limit: 1, by: replica, at: date, kind: kind, on: db
+            ).first.map(Self.decode)
+        }
+    }
+
     /// Newest first, optionally for one customer.
     public func list(customerID: String? = nil, limit: Int = 200) async throws -> [Notification] {
         try await store.withSession { db in
@@ -48,7 +60,8 @@ public struct NotificationOutbox: Sendable {
     public func markSent(_ id: String, at date: Date) async throws {
         try await store.withSession { db in
             try await db.raw("""
-                UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = \(bind: Timestamp.millis(date)), last_error = NULL
+                UPDATE notifications SET status = 'sent', attempts = attempts + 1, sent_at = \(bind: Timestamp.millis(date)), last_error = NULL,
+                    claimed_by = NULL, claimed_until = NULL
                 WHERE id = \(bind: id)
                 """).run()
         }
@@ -62,7 +75,8 @@ public struct NotificationOutbox: Sendable {
         try await store.withSession { db in
             try await db.raw("""
                 UPDATE notifications SET status = \(bind: status.rawValue), attempts = \(bind: Int64(attempts)), last_error = \(bind: String(error.prefix(500))),
-                    next_attempt_at = \(bind: Timestamp.millis(date.addingTimeInterval(delay))) WHERE id = \(bind: notification.id)
+                    next_attempt_at = \(bind: Timestamp.millis(date.addingTimeInterval(delay))), claimed_by = NULL, claimed_until = NULL
+                WHERE id = \(bind: notification.id)
                 """).run()
         }
     }

@@ -438,6 +438,26 @@ public enum Migrations {
             // "<issuer> <sub>", set at the first sign-in through the provider.
             ["ALTER TABLE account_users ADD COLUMN oidc_subject TEXT", "CREATE UNIQUE INDEX account_users_oidc ON account_users (oidc_subject)"]
         },
+        Migration(version: 16, name: "replicas: the leader's lease, and work items claimed by one replica at a time") { _ in
+            [
+                // One row per singleton role; the holder renews `expires_at` (the database's clock, ms) or loses it.
+                """
+                CREATE TABLE leadership (
+                    name TEXT PRIMARY KEY,
+                    holder TEXT NOT NULL,
+                    term BIGINT NOT NULL,
+                    acquired_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """,
+                // Each replica's last sign of life (the database's clock, ms): a claim by a replica gone silent is void.
+                "CREATE TABLE coordinator_replicas (name TEXT PRIMARY KEY, seen_at BIGINT NOT NULL)",
+                "ALTER TABLE notifications ADD COLUMN claimed_by TEXT",
+                "ALTER TABLE notifications ADD COLUMN claimed_until BIGINT",
+                "ALTER TABLE gdpr_requests ADD COLUMN claimed_by TEXT",
+                "ALTER TABLE gdpr_requests ADD COLUMN claimed_until BIGINT",
+            ]
+        },
     ]
 
     /// Gives the role the coordinator runs as what it needs and no more (PostgreSQL): reading and writing every

@@ -93,6 +93,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Flag(help: "Accept http:// webhook URLs besides https:// (default: https only).")
         var webhookAllowHttp = false
 
+        @Option(help: "This replica's name among coordinators sharing one PostgreSQL database (default: HOSTNAME:PORT).")
+        var replica: String?
+
+        @Option(help: "Seconds the leader's lease lasts without renewal: a replica that leads and dies is replaced within it (1 to 60).")
+        var leaderLeaseSeconds = 3
+
         @Option(help: "A private network (CIDR, such as 10.20.0.0/16) customers' webhooks may reach; repeat for several (default: public addresses only).")
         var webhookAllowNetwork: [String] = []
 
@@ -101,6 +107,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
             configuration.host = host
             configuration.port = port
             configuration.regionsDirectory = options.regions
+            if let replica {
+                guard !replica.isEmpty, replica.count <= 100, replica.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".-_:".contains($0)) }) else {
+                    throw ValidationError("--replica \(replica): expected 1 to 100 letters, digits, '.', '-', '_' or ':'")
+                }
+                configuration.replicaName = replica
+            } else {
+                configuration.replicaName = CoordinatorConfiguration.defaultReplicaName(port: port)
+            }
+            guard (1...60).contains(leaderLeaseSeconds) else { throw ValidationError("--leader-lease-seconds \(leaderLeaseSeconds): expected 1 to 60") }
+            configuration.leaderLease = .seconds(leaderLeaseSeconds)
             guard (0...65_535).contains(nodePort) else { throw ValidationError("--node-port \(nodePort) is not a port number (0 to 65535)") }
             configuration.nodeLink.host = nodeHost ?? host
             configuration.nodeLink.port = nodePort

@@ -20,6 +20,11 @@ struct Nodes: AsyncParsableCommand {
             let list = try await connection.withClient { try await $0.listNodes().ok.body.json }
             if connection.json { return try printJSON(list) }
             print("config version \(list.configVersion.map(String.init) ?? "none yet")\(list.configPublishedAt.map { ", published \(iso($0))" } ?? "")")
+            if let leader = list.leader {
+                print("leader \(leader.replica) (term \(leader.term), since \(iso(leader.since))); answered by \(list.replica)")
+            } else {
+                print("no replica leads right now; answered by \(list.replica)")
+            }
             printTable(
                 ["NODE", "REGION", "ENROLLMENT", "APPLIED", "STATE", "LAST ANSWER", "AT", "CONTROL URL"],
                 list.nodes.map {

@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+import SQLKit
+import ServiceLifecycle
+import Synchronization
+
+/// Which coordinator replica leads: the one holding the lease row `leadership('coordinator')` in the shared
+/// database. The leader alone publishes and pushes config and runs the singleton jobs (retention, publications,
+/// domain proofs, backups, secret overlaps); every replica serves the API and takes work items (outbox notices,
+/// data-subject tickets) through ``WorkClaim``.
+///
+/// Every attempt also records that this replica is alive (`coordinator_replicas`), which keeps its claimed work
+/// items its own.
+///
+/// The lease runs on the database's clock. The leader renews it every `renewEvery`; a follower tries to take it
+/// every `pollEvery` and succeeds once it has expired. A leader stops leading on its own `lease − margin` after
+/// the start of its last successful renewal, measured on its own monotonic clock: since the database dated the
+/// lease after that start, the old leader has stopped before any other replica can take the lease, also when it
+/// is cut off from the database. A graceful stop gives the lease up at once.
+public final class Leadership: Service, Sendable {
+    /// What a replica knows of the leader.
+    public struct Leader: Sendable, Equatable {
+        public var replica: String
+        /// Incremented at each change of holder: a fencing number, shown by `/v1/nodes` and `/metrics`.
+        public var term: Int64
+        public var since: Date
+    }
+
+    public static let name = "coordinator"
+
+    /// This replica's name (`--replica`; by default the host name and the API port).
+    public let replica: String
+    let store: any SQLStore
+    let lease: Duration
+    let renewEvery: Duration
+    let pollEvery: Duration
+    let logger: Logger
+    /// Called with true when this replica starts leading and false when it stops, from the service's task.
+    private let handler = Mutex<@Sendable (Bool) async -> Void>({ _ in })
+    private let state = Mutex(State())
+    /// Yielded once the schema exists (the coordinator migrates before its server starts).
+    private let ready: AsyncStream<Void>.Continuation
+    private let readiness: AsyncStream<Void>
+
+    struct State {
+        var leadingUntil: ContinuousClock.Instant?
+        var leader: Leader?
+        var wasLeading = false
+    }
+
+    public init(
+        replica: String, store: any SQLStore, lease: Duration = .seconds(3), renewEvery: Duration = .seconds(1),
+        pollEvery: Duration = .milliseconds(500), logger: Logger
+    ) {
+        self.replica = replica
+        self.store = store
+        self.lease = lease
+        self.renewEvery = renewEvery
+        self.pollEvery = pollEvery
+        self.logger = logger
+        (readiness, ready) = AsyncStream.makeStream()
+    }
+
+    /// What to do when this replica starts (true) or stops (false) leading.
+    public func onChange(_ handler: @escaping @Sendable (Bool) async -> Void) {
+        self.handler.withLock { $0 = handler }
+    }
+
+    /// True while this replica holds an unexpired lease, by its own clock.
+    public var isLeading: Bool {
+        state.withLock { state in state.leadingUntil.map { ContinuousClock.now < $0 } ?? false }
+    }
+
+    /// The leader as last seen by this replica (itself when it leads), or nil before the first attempt or
+    /// when the lease is vacant.
+    public var leader: Leader? {
+        state.withLock { $0.leader }
+    }
+
+    /// The schema exists: the loop may start. Called once, by the coordinator's start-up step.
+    public func start() {
+        ready.yield()
+        ready.finish()
+    }
+
+    public func run() async throws {
+        var iterator = readiness.makeAsyncIterator()
+        guard await iterator.next() != nil else { return }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await attempt()
+            let wait = isLeading ? renewEvery : pollEvery
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+        }
+        await resign()
+    }
+
+    /// One try at taking or renewing the lease, then the news to `onChange`. Returns whether this replica leads.
+    @discardableResult
+    public func attempt() async -> Bool {
+        let sent = ContinuousClock.now
+        do {
+            let leader = try await take()
+            state.withLock { state in
+                state.leader = leader
+                if leader?.replica == replica {
+                    state.leadingUntil = sent + lease - Self.margin(lease)
+                } else {
+                    state.leadingUntil = nil
+                }
+            }
+        } catch {
+            // Still leading until the lease would run out by this replica's clock; then not.
+            logger.warning("leadership: cannot reach the database to renew or take the lease", metadata: ["error": "\(error)"])
+        }
+        await announce()
+        return isLeading
+    }
+
+    /// Gives the lease up (a graceful stop), so that another replica leads within its next poll.
+    public func resign() async {
+        let wasLeading = state.withLock { state -> Bool in
+            defer { state.leadingUntil = nil }
+            return state.leadingUntil != nil
+        }
+        guard wasLeading else { return }
+        let (replica, name) = (replica, Self.name)
+        do {
+            try await store.withSession { db in
+                try await db.raw("UPDATE leadership SET expires_at = 0 WHERE name = \(bind: name) AND holder = \(bind: replica)").run()
+            }
+            logger.info("leadership: \(replica) gave up the lead")
+        } catch {
+            logger.warning("leadership: could not give up the lease; it expires on its own", metadata: ["error": "\(error)"])
+        }
+        await announce()
+    }
+
+    private func announce() async {
+        let change = state.withLock { state -> Bool? in
+            let leading = state.leadingUntil.map { ContinuousClock.now < $0 } ?? false
+            guard leading != state.wasLeading else { return nil }
+            state.wasLeading = leading
+            return leading
+        }
+        guard let change else { return }
+        if change {
+            logger.notice("leadership: \(replica) leads (term \(leader?.term ?? 0))")
+        } else {
+            logger.notice("leadership: \(replica) no longer leads")
+        }
+        await handler.withLock { $0 }(change)
+    }
+
+    /// The margin kept from the lease's end: a fifth of it, at least 200 ms.
+    static func margin(_ lease: Duration) -> Duration {
+        max(.milliseconds(200), lease / 5)
+    }
+
+    /// Takes the lease if it is vacant or expired, renews it if this replica holds it, and returns the holder.
+    private func take() async throws -> Leader? {
+        let (replica, name, kind) = (replica, Self.name, store.kind)
+        let milliseconds = lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000
+        return try await store.withSession { db in
+            let now = SQLRaw(Self.databaseNow(kind))
+            // This replica is alive: its claimed work items stay its own (``WorkClaim``).
+            try await db.raw("""
+                INSERT INTO coordinator_replicas (name, seen_at) VALUES (\(bind: replica), \(now))
+                ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at
+                """).run()
+            try await db.raw("""
+                INSERT INTO leadership (name, holder, term, acquired_at, expires_at)
+                VALUES (\(bind: name), \(bind: replica), 1, \(now), \(now) + \(bind: milliseconds))
+                ON CONFLICT (name) DO UPDATE SET
+                    term = CASE WHEN leadership.holder = excluded.holder AND leadership.expires_at >= \(now)
+                        THEN leadership.term ELSE leadership.term + 1 END,
+                    acquired_at = CASE WHEN leadership.holder = excluded.holder AND leadership.expires_at >= \(now)
+                        THEN leadership.acquired_at ELSE excluded.acquired_at END,
+                    holder = excluded.holder, expires_at = excluded.expires_at
+                WHERE leadership.holder = excluded.holder OR leadership.expires_at < \(now)
+                """).run()
+            guard let row = try await db.raw("""
+                SELECT holder, term, acquired_at, expires_at >= \(now) AS current FROM leadership WHERE name = \(bind: name)
+                """).first()
+            else { return nil }
+            let current: Bool = kind == .postgres ? try row.decode(column: "current", as: Bool.self) : try row.decode(column: "current", as: Int64.self) != 0
+            guard current else { return nil }
+            return Leader(
+                replica: try row.decode(column: "holder", as: String.self), term: try row.decode(column: "term", as: Int64.self),
+                since: Timestamp.date(try row.decode(column: "acquired_at", as: Int64.self)))
+        }
+    }
+
+    /// The database's clock in milliseconds since 1970, as SQL: the lease must not depend on the replicas' clocks.
+    static func databaseNow(_ kind: StoreKind) -> String {
+        switch kind {
+        case .postgres: return "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
+        case .sqlite: return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+        }
+    }
+}

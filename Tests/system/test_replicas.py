@@ -1,0 +1,195 @@
+"""Three coordinator replicas over one PostgreSQL (a real server the test starts): one leads, the others follow;
+every replica sends the outbox, each notice claimed by one; `kill -9` of the leader while notices and a config
+change flow hands the lead to another replica within 5 s, sends no notice twice, loses none, and the node
+converges on the new leader's version."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from harness import MERIDIAN, ROOT, SMTPSink, TEST_EGRESS_FLAGS, RegionNode, WebhookSink, api, exit_report, first_admin, free_port, wait_for
+
+KEY_FILES = ["master.key", "bundle-signing.key", "bundle-signing.pub", "publication-signing.key", "publication-signing.pub",
+             "coordinator-ca.key", "coordinator-ca.pem", "node-ca.key", "node-ca.pem", "metrics-token"]
+
+
+@pytest.fixture
+def postgres(tmp_path):
+    pgdir = tmp_path / "pgdir"
+    url = subprocess.run([os.path.join(ROOT, "scripts", "postgres-throwaway"), str(pgdir)], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    yield url
+    subprocess.run([os.path.join(ROOT, "scripts", "postgres-throwaway"), "--stop", pgdir.read_text().strip()])
+
+
+class Replica:
+    """`meridian coordinator --replica NAME` on the shared database."""
+
+    def __init__(self, work, name, database, smarthost):
+        self.name, self.work = name, work
+        self.data = os.path.join(work, name)
+        self.port, self.node_port = free_port(), free_port()
+        self.log_path = os.path.join(work, f"{name}.log")
+        self.process = subprocess.Popen(
+            [MERIDIAN, "coordinator", "--database", database, "--data-dir", self.data, "--port", str(self.port),
+             "--node-port", str(self.node_port), "--replica", name, "--smarthost", f"127.0.0.1:{smarthost.port}",
+             *TEST_EGRESS_FLAGS],
+            cwd=ROOT, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
+
+    def api(self, method, path, token, body=None):
+        return api(self.port, method, path, token, body)
+
+    def leader(self, token):
+        """The leader as this replica sees it: (replica, term), or None."""
+        status, body = self.api("GET", "/v1/nodes", token)
+        assert status == 200, body
+        assert body["replica"] == self.name
+        leader = body.get("leader")
+        return (leader["replica"], leader["term"]) if leader else None
+
+    def answers(self, token):
+        if self.process.poll() is not None:
+            raise AssertionError(f"replica {self.name} exited with {self.process.returncode}:\n{exit_report(open(self.log_path).read())}")
+        try:
+            return self.api("GET", "/v1/whoami", token)[0] == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            finally:
+                if self.process.poll() is None:
+                    self.process.kill()
+
+
+def subprocessor(name):
+    return {"name": name, "legal_entity": f"{name} Ltd", "purpose": "Content analysis", "data_categories": ["message text"],
+            "regions": ["eu"], "locations": ["Ireland"], "transfer_mechanism": "none needed", "dpa_in_place": True,
+            "egress_hosts": [f"{name.lower().replace(' ', '-')}.example"], "steps": ["content_analysis"]}
+
+
+def message_ids(smtp):
+    ids = []
+    for mail in list(smtp.messages):
+        found = re.search(rb"^Message-ID: (<[^>]+>)", mail["data"], re.M)
+        assert found, mail["data"][:500]
+        ids.append(found.group(1).decode())
+    return ids
+
+
+def test_three_replicas_one_leader_notices_once_and_a_dead_leader_replaced(tmp_path, postgres):
+    work = str(tmp_path)
+    smtp, sink = SMTPSink(), WebhookSink()
+    replicas, nodes = [], []
+    try:
+        # The first replica makes the keys; the others get copies, as an operator gives each replica the same keys.
+        first = Replica(work, "r1", postgres, smtp)
+        replicas.append(first)
+        admin = first_admin(first.data, first.port)
+        for name in ("r2", "r3"):
+            os.makedirs(os.path.join(work, name))
+            for file in KEY_FILES:
+                shutil.copy2(os.path.join(first.data, file), os.path.join(work, name, file))
+            replicas.append(Replica(work, name, postgres, smtp))
+        r1, r2, r3 = replicas
+        for replica in replicas:
+            wait_for(lambda: replica.answers(admin), timeout=30, what=f"replica {replica.name}")
+        # Every replica sees the same single leader: the first, which started alone.
+        wait_for(lambda: all(r.leader(admin) == r1.leader(admin) for r in replicas) and r1.leader(admin)[0] == "r1",
+                 what="one leader seen by all")
+        term = r1.leader(admin)[1]
+
+        # A node enrolled through a follower, pulling from another; the leader pushes to it.
+        coordinator = type("Via", (), {"node_port": r3.node_port})()
+        node = RegionNode(work, "eu", coordinator, admin, r2.port)
+        nodes.append(node)
+
+        customers = []
+        for index in range(5):
+            status, created = r3.api("POST", "/v1/customers", admin, {
+                "name": f"Replica {index}", "contact_email": f"legal@r{index}.example", "domains": [f"r{index}.example"],
+                "webhook": {"url": sink.url(f"/c{index}"), "mode": "queued"}})
+            assert status == 201, created
+            cid = created["customer"]["id"]
+            status, dpa = r2.api("POST", f"/v1/customers/{cid}/dpa", admin, {
+                "version": "2026-05", "signed_on": "2026-05-01", "signatory": "Jane Roe", "document_sha256": "0" * 64})
+            assert status == 201, dpa
+            customers.append(cid)
+        # A change made through a follower reaches the node: the follower rang the leader.
+        wait_for(lambda: node.status()["config_version"] == r2.api("GET", "/v1/nodes", admin)[1]["config_version"], timeout=15,
+                 what="the node on the newest version")
+
+        def outbox():
+            status, body = r2.api("GET", "/v1/notifications", admin)
+            assert status == 200, body
+            return body["items"]
+
+        # Notices with every replica running: each sent exactly once, counted at the SMTP sink and the webhook sink.
+        for name in ("Alpha Analysis", "Beta Analysis"):
+            assert r2.api("POST", "/v1/subprocessors", admin, subprocessor(name))[0] == 201
+        wait_for(lambda: len(outbox()) == 20 and all(n["status"] == "sent" for n in outbox()), timeout=60, what="20 notices sent")
+        ids = message_ids(smtp)
+        assert len(ids) == 10 and len(set(ids)) == 10, ids
+        events = [post["headers"].get("webhook-id") for c in range(5) for post in sink.posts(f"/c{c}")]
+        assert len(events) == 10 and len(set(events)) == 10, events
+
+        # kill -9 of the leader while three more announcements' notices and a config change flow.
+        for name in ("Gamma Analysis", "Delta Analysis", "Epsilon Analysis"):
+            assert r3.api("POST", "/v1/subprocessors", admin, subprocessor(name))[0] == 201
+        # As soon as the first of their e-mails arrives: the replicas are sending.
+        wait_for(lambda: len(smtp.messages) > 10, timeout=30, interval=0.01, what="the first notice of the second batch")
+        r1.process.kill()
+        killed = time.monotonic()
+        r1.process.wait(timeout=10)
+        status, body = r3.api("PATCH", f"/v1/customers/{customers[0]}", admin, {"metadata_redactions": ["subject"]})
+        assert status == 200, body
+
+        def new_leader():
+            seen = {r.leader(admin) for r in (r2, r3)}
+            return len(seen) == 1 and (leader := seen.pop()) is not None and leader[0] in ("r2", "r3") and leader[1] > term
+        wait_for(new_leader, timeout=10, interval=0.1, what="another replica leading")
+        took = time.monotonic() - killed
+        assert took <= 5.0, f"a new leader after {took:.1f} s"
+
+        # Every notice is sent; one the dead leader had claimed is free 10 s after its last sign of life (WorkClaim).
+        wait_for(lambda: len(outbox()) == 50 and all(n["status"] == "sent" for n in outbox()), timeout=60, what="50 notices sent")
+        ids = message_ids(smtp)
+        print(f"replicas: new leader after {took:.2f} s; {len(ids)} e-mails for 25 notices, {len(ids) - len(set(ids))} repeated")
+        assert len(set(ids)) == 25
+        # A notice is repeated only if the leader died between the smarthost's 250 and recording it: at most the one
+        # it held, and with the same Message-ID, so a receiver can tell.
+        assert len(ids) - len(set(ids)) <= 1, ids
+
+        # The node converges on what the new leader published (the redaction change included).
+        def converged():
+            version = r2.api("GET", "/v1/nodes", admin)[1]["config_version"]
+            return version is not None and node.status()["config_version"] == version
+        wait_for(converged, timeout=15, what="the node on the new leader's version")
+    finally:
+        for node in nodes:
+            node.stop()
+        for replica in replicas:
+            replica.stop()
+        smtp.close()
+        sink.close()
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--replica", "coord a"], "--replica coord a"),
+    (["--replica", "x" * 101], "--replica " + "x" * 101),
+    (["--leader-lease-seconds", "0"], "--leader-lease-seconds 0"),
+    (["--leader-lease-seconds", "61"], "--leader-lease-seconds 61"),
+])
+def test_bad_replica_flags_are_refused_naming_the_value(tmp_path, flags, named):
+    done = subprocess.run([MERIDIAN, "coordinator", "--database", f"sqlite:{tmp_path}/c.sqlite", "--data-dir", str(tmp_path), *flags],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and named in done.stderr, done.stderr
+    assert not os.path.exists(tmp_path / "c.sqlite")
