@@ -157,7 +157,7 @@ extension Coordinator {
         }
         let outbox = OutboxJob(
             outbox: registry.outbox, customers: customers, secrets: secrets, smarthost: configuration.smarthost, egress: egress,
-            sender: catalog.service.controller.email, hostname: configuration.hostname, replica: configuration.replicaName, now: now, logger: logger)
+            sender: catalog.service.controller.email, hostname: configuration.hostname, replica: leadership.incarnation, now: now, logger: logger)
         services.append(PeriodicJob("outbox", every: configuration.outboxInterval, logger: logger) { try await outbox.runOnce() })
         let resolver = resolver
         let proofs = DomainProofJob(

@@ -101,12 +101,12 @@ public struct Coordinator: Sendable {
         var directives = DirectiveDispatcher(
             requests: dataSubjectRequests, nodes: nodes, legalRequests: legalRequests, own: CoordinatorSubjectData(store: store, catalog: catalog),
             catalog: catalog, secrets: secrets, key: keys.bundleSigning, pusher: pusher, authority: keys.authority, now: now, logger: logger)
-        directives.replica = configuration.replicaName
-        self.directives = directives
         let leadership = Leadership(
             replica: configuration.replicaName, store: store, lease: configuration.leaderLease, renewEvery: configuration.leaderLease / 3,
             pollEvery: configuration.leaderLease / 6, logger: logger)
         self.leadership = leadership
+        directives.replica = leadership.incarnation
+        self.directives = directives
         let bell = ReplicaBell(replica: configuration.replicaName, store: store, logger: logger)
         self.bell = bell
         let base = SQLCustomerRepository(store: store, provesReservedTestNames: configuration.provesReservedTestNames)
@@ -124,7 +124,7 @@ public struct Coordinator: Sendable {
         invitations = AccountInvitations(people: people, secrets: secrets, pagesURL: configuration.pagesURL, now: now)
         signInThrottle = SignInThrottle(now: now)
         fleet = NodeFleet(nodes: nodes, pusher: pusher)
-        tokens = SQLTokenRepository(store: store)
+        tokens = CachedTokenRepository(base: SQLTokenRepository(store: store), bell: bell)
         grants = SQLAccessGrantRepository(store: store)
         let audit = SQLAuditLog(store: store)
         self.audit = audit

@@ -21,7 +21,8 @@ struct ReplicaTests {
         }
     }
 
-    static func leadership(_ name: String, _ store: any SQLStore, lease: Duration = .milliseconds(800)) -> Leadership {
+    /// Leases long enough that a slow machine running every suite at once cannot let one expire between two steps.
+    static func leadership(_ name: String, _ store: any SQLStore, lease: Duration = .seconds(2)) -> Leadership {
         Leadership(replica: name, store: store, lease: lease, logger: TestStores.logger)
     }
 
@@ -45,6 +46,10 @@ struct ReplicaTests {
             #expect(await !a.attempt())
             #expect(await !c.attempt())
             #expect(b.leader?.replica == "b" && b.leader?.term == first + 1 && a.leader?.replica == "b")
+            // `b` restarted under the same name (a kill -9, then a start) is another run: it waits for the lease.
+            let again = Self.leadership("b", store)
+            #expect(await !again.attempt())
+            #expect(again.leader?.replica == "b" && again.leader?.incarnation == b.incarnation)
         }
     }
 
@@ -62,7 +67,7 @@ struct ReplicaTests {
             let started = clock.now
             while a.isLeading { try await Task.sleep(for: .milliseconds(10)) }
             var taken = false
-            while clock.now - started < .seconds(3) {
+            while clock.now - started < .seconds(5) {
                 if await b.attempt() {
                     taken = true
                     break
@@ -86,7 +91,7 @@ struct ReplicaTests {
             _ = await a.attempt()
             #expect(a.isLeading)
             #expect(await !b.attempt())
-            try await Task.sleep(for: .milliseconds(900))
+            try await Task.sleep(for: .milliseconds(2100))
             #expect(await !a.attempt())
             #expect(!a.isLeading)
             #expect(await b.attempt())
@@ -97,8 +102,14 @@ struct ReplicaTests {
     func claims(kind: StoreKind) async throws {
         try await TestStores.withStore(kind) { store in
             let outbox = NotificationOutbox(store: store)
-            // Three live replicas: each attempt at the lease is a sign of life.
-            for name in ["a", "b", "c"] { await Self.leadership(name, store).attempt() }
+            // Three live replicas: each attempt at the lease is a sign of life; claims carry each one's run.
+            var run: [String: String] = [:]
+            for name in ["a", "b", "c"] {
+                let leadership = Self.leadership(name, store)
+                await leadership.attempt()
+                run[name] = leadership.incarnation
+            }
+            let (a, b, c) = (run["a"]!, run["b"]!, run["c"]!)
             let date = Date()
             let ids = (0..<60).map { String(format: "ntf_%03d", $0) }
             try await store.transaction { db in
@@ -108,7 +119,7 @@ struct ReplicaTests {
                 }
             }
             let taken = try await withThrowingTaskGroup(of: [String].self) { group in
-                for replica in ["a", "b", "c"] {
+                for replica in [a, b, c] {
                     group.addTask {
                         var mine: [String] = []
                         while let notification = try await outbox.claimNext(at: date, by: replica) {
@@ -129,17 +140,52 @@ struct ReplicaTests {
             // A claim never recorded keeps the notice from the others while its claimer lives, until the claim runs out.
             let last = Notification(id: "ntf_late", customerID: "cus_x", channel: .email, eventType: "test", subject: "s", body: "b", createdAt: date)
             try await store.transaction { db in try await NotificationOutbox.insert(last, on: db) }
-            #expect(try await outbox.claimNext(at: date, by: "a")?.id == "ntf_late")
-            #expect(try await outbox.claimNext(at: date.addingTimeInterval(60), by: "b") == nil)
-            #expect(try await outbox.claimNext(at: date.addingTimeInterval(WorkClaim.lease + 1), by: "b")?.id == "ntf_late")
+            #expect(try await outbox.claimNext(at: date, by: a)?.id == "ntf_late")
+            #expect(try await outbox.claimNext(at: date.addingTimeInterval(60), by: b) == nil)
+            #expect(try await outbox.claimNext(at: date.addingTimeInterval(WorkClaim.lease + 1), by: b)?.id == "ntf_late")
             // `b` dies holding it: once `b` is silent, `c` may take it at once.
-            #expect(try await outbox.claimNext(at: date, by: "c") == nil)
-            try await store.withSession { db in try await db.raw("UPDATE coordinator_replicas SET seen_at = 0 WHERE name = 'b'").run() }
-            #expect(try await outbox.claimNext(at: date, by: "c")?.id == "ntf_late")
+            #expect(try await outbox.claimNext(at: date, by: c) == nil)
+            try await store.withSession { db in try await db.raw("UPDATE coordinator_replicas SET seen_at = 0 WHERE name = \(bind: b)").run() }
+            #expect(try await outbox.claimNext(at: date, by: c)?.id == "ntf_late")
+            // `c` restarts under the same name: the new run is another incarnation, and the old run's claim is void.
+            let restarted = Self.leadership("c", store)
+            await restarted.attempt()
+            #expect(restarted.incarnation != c)
+            #expect(try await outbox.claimNext(at: date, by: restarted.incarnation) == nil)
+            try await store.withSession { db in try await db.raw("UPDATE coordinator_replicas SET seen_at = 0 WHERE name = \(bind: c)").run() }
+            #expect(try await outbox.claimNext(at: date, by: restarted.incarnation)?.id == "ntf_late")
             // A failed attempt gives it back, due again after the backoff.
             try await outbox.markFailed(last, error: "refused", at: date)
-            #expect(try await outbox.claimNext(at: date, by: "a") == nil)
-            #expect(try await outbox.claimNext(at: date.addingTimeInterval(31), by: "a")?.id == "ntf_late")
+            #expect(try await outbox.claimNext(at: date, by: a) == nil)
+            #expect(try await outbox.claimNext(at: date.addingTimeInterval(31), by: a)?.id == "ntf_late")
+        }
+    }
+
+    @Test("a data-subject ticket is advanced by one replica at a time, and by another once its claimer falls silent", arguments: StoreKind.allCases)
+    func ticketClaims(kind: StoreKind) async throws {
+        try await TestStores.withStore(kind) { store in
+            let (first, second) = (Self.leadership("a", store), Self.leadership("b", store))
+            await first.attempt()
+            await second.attempt()
+            let (a, b) = (first.incarnation, second.incarnation)
+            let requests = DataSubjectRequestRepository(store: store)
+            let date = Date()
+            for index in 0..<2 {
+                try await requests.create(
+                    DataSubjectRequestRecord(
+                        id: "dsr_\(index)", type: .access, regulation: .gdpr, subject: .email("s\(index)@example.org"), state: .inProgress,
+                        receivedAt: date.addingTimeInterval(Double(index)), dueAt: Regulation.gdpr.due(receivedAt: date), extended: false,
+                        extensionReason: nil, verificationMethod: "document", stateReason: nil, notes: nil, createdBy: "test", updatedAt: date,
+                        closedAt: nil),
+                    code: nil, by: RepositoryTests.admin)
+            }
+            #expect(try await requests.claimFanningOut(at: date, by: a, skipping: [])?.id == "dsr_0")
+            #expect(try await requests.claimFanningOut(at: date, by: b, skipping: [])?.id == "dsr_1")
+            #expect(try await requests.claimFanningOut(at: date, by: b, skipping: ["dsr_1"]) == nil)
+            try await requests.release("dsr_1")
+            #expect(try await requests.claimFanningOut(at: date, by: a, skipping: ["dsr_0"])?.id == "dsr_1")
+            try await store.withSession { db in try await db.raw("UPDATE coordinator_replicas SET seen_at = 0 WHERE name = \(bind: a)").run() }
+            #expect(try await requests.claimFanningOut(at: date, by: b, skipping: [])?.id == "dsr_0")
         }
     }
 }

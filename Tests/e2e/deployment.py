@@ -1,6 +1,8 @@
 """A whole Meridian deployment on loopback, built from this tree and nothing mocked:
 
-- PostgreSQL (a throwaway cluster, scripts/postgres-throwaway) under a coordinator;
+- PostgreSQL (a throwaway cluster, scripts/postgres-throwaway) under three coordinator replicas, each reaching it
+  through a proxy of its own (balancer.py) that the fault suite can cut, with one load balancer in front of
+  their API ports and another in front of their node ports (nodes and the API watcher go through them);
 - three regions with two `meridian node` processes each. Every region has its own loopback network
   (eu 127.1.0.0/16, us 127.2.0.0/16, ap 127.3.0.0/16), so every node listens on the same SMTP port on its
   own address, as it would on its own machine, and the region's MX host resolves to both of its nodes;
@@ -29,10 +31,15 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from harness import MERIDIAN, ROOT, DNSZone, SMTPSink, WebhookSink, free_port, wait_for  # noqa: E402
+from balancer import Balancer  # noqa: E402
 
 REGIONS = ("eu", "us", "ap")
 NETWORK = {"eu": "127.1.0", "us": "127.2.0", "ap": "127.3.0"}
 ZONE = "meridian.example"
+REPLICAS = ("r1", "r2", "r3")
+# What the first replica makes and every other one must share (docs/operations.md, "Several coordinator replicas").
+KEY_FILES = ("master.key", "bundle-signing.key", "bundle-signing.pub", "publication-signing.key", "publication-signing.pub",
+             "coordinator-ca.key", "coordinator-ca.pem", "node-ca.key", "node-ca.pem", "metrics-token")
 
 
 def free_port_on(addresses):
@@ -195,6 +202,37 @@ class Node(Process):
         return None
 
 
+class Replica(Process):
+    """`meridian coordinator --replica NAME`, reaching PostgreSQL through a proxy of its own (`database_proxy`),
+    which `cut()` turns into a broken network for this replica alone."""
+
+    def __init__(self, deployment, name, pg_port):
+        self.name = name
+        self.port, self.node_port = free_port(), free_port()
+        self.data = os.path.join(deployment.work, name)
+        self.database_proxy = Balancer([("127.0.0.1", pg_port)])
+        self.deployment = deployment
+        database = f"postgres://postgres@127.0.0.1:{self.database_proxy.port}/postgres"
+        super().__init__(name, [
+            MERIDIAN, "coordinator", "--database", database, "--data-dir", self.data, "--replica", name,
+            "--port", str(self.port), "--node-port", str(self.node_port), "--regions", deployment.regions,
+            "--dns-resolver", deployment.dns.address, "--smarthost", f"127.0.0.1:{deployment.smarthost.port}",
+            # The receivers listen on loopback: this deployment allows http there, as an operator's private network.
+            "--webhook-allow-http", "--webhook-allow-network", "127.0.0.0/8",
+        ], os.path.join(deployment.work, f"{name}.log"), env={}, ready=self.answers)
+
+    def answers(self):
+        if self.deployment.admin is None:
+            token = os.path.join(self.deployment.replicas[0].data, "admin-token")
+            if not os.path.exists(token):
+                return False
+            self.deployment.admin = open(token).read().strip()
+        try:
+            return http("GET", f"http://127.0.0.1:{self.port}/v1/whoami", self.deployment.admin, timeout=2)[0] == 200
+        except OSError:
+            return False
+
+
 class Deployment:
     """Starts everything in `work` (see the module's description); `close()` stops it all."""
 
@@ -221,22 +259,26 @@ class Deployment:
         self.sink = WebhookSink()
         self.regions = self._regions()
 
-        self.say("deployment: coordinator on PostgreSQL")
-        self.coordinator_port = free_port()
+        self.say("deployment: three coordinator replicas on PostgreSQL, behind two load balancers")
+        pg_port = int(self.database_url.rsplit(":", 1)[1].split("/")[0])
+        self.replicas = [Replica(self, name, pg_port) for name in REPLICAS]
+        self.processes += self.replicas
+        self.api_balancer = Balancer([("127.0.0.1", r.port) for r in self.replicas], health=self._healthy)
+        self.node_balancer = Balancer([("127.0.0.1", r.node_port) for r in self.replicas],
+                                      health=lambda backend: self._healthy(("127.0.0.1", self._replica_by_node_port(backend[1]).port)))
+        self.coordinator_port = self.api_balancer.port
         self.coordinator_url = f"http://127.0.0.1:{self.coordinator_port}"
-        self.node_port = free_port()
+        self.node_port = self.node_balancer.port
         self.node_url = f"https://127.0.0.1:{self.node_port}"
-        self.coordinator_data = os.path.join(self.work, "coordinator")
-        self.coordinator = Process("coordinator", [
-            MERIDIAN, "coordinator", "--database", self.database_url, "--data-dir", self.coordinator_data,
-            "--port", str(self.coordinator_port), "--node-port", str(self.node_port), "--regions", self.regions,
-            "--dns-resolver", self.dns.address, "--smarthost", f"127.0.0.1:{self.smarthost.port}",
-            # The receivers listen on loopback: this deployment allows http there, as an operator's private network.
-            "--webhook-allow-http", "--webhook-allow-network", "127.0.0.0/8",
-        ], os.path.join(self.work, "coordinator.log"), env={}, ready=self._coordinator_answers)
-        self.processes.append(self.coordinator)
         self.admin = None
-        self.coordinator.start()
+        first = self.replicas[0]
+        first.start()
+        for replica in self.replicas[1:]:
+            os.makedirs(replica.data, exist_ok=True)
+            for file in KEY_FILES:
+                shutil.copy2(os.path.join(first.data, file), os.path.join(replica.data, file))
+            replica.start()
+        self.coordinator_data = first.data
 
         self.customers = self._customers()
 
@@ -272,16 +314,30 @@ class Deployment:
         self.dns.records[f"mx.{ZONE}"] = {"A": addresses}
         return path
 
-    def _coordinator_answers(self):
-        if self.admin is None:
-            token = os.path.join(self.coordinator_data, "admin-token")
-            if not os.path.exists(token):
-                return False
-            self.admin = open(token).read().strip()
-        try:
-            return http("GET", f"{self.coordinator_url}/v1/whoami", self.admin, timeout=2)[0] == 200
-        except OSError:
-            return False
+    def _healthy(self, backend):
+        """A replica's /healthz answers 200 within a second (it answers 503 while its database is away)."""
+        return http("GET", f"http://{backend[0]}:{backend[1]}/healthz", timeout=1)[0] == 200
+
+    def _replica_by_node_port(self, port):
+        return next(r for r in self.replicas if r.node_port == port)
+
+    def leader(self):
+        """The replica that leads, as the replicas that answer agree; None while they do not."""
+        seen = set()
+        for replica in self.replicas:
+            if not replica.running:
+                continue
+            try:
+                status, body = http("GET", f"http://127.0.0.1:{replica.port}/v1/nodes", self.admin, timeout=2)
+            except OSError:
+                continue
+            if status == 200:
+                leader = body.get("leader")
+                seen.add((leader["replica"], leader["term"]) if leader else None)
+        if len(seen) != 1 or None in seen:
+            return None
+        name, term = seen.pop()
+        return next(r for r in self.replicas if r.name == name), term
 
     def _customers(self):
         """One queued customer pinned to each region, and a sync customer in the EU; their DNS records go
@@ -302,6 +358,10 @@ class Deployment:
             # The check finds the ownership record in the zone and proves the domain: only then is it routed.
             status, check = self.api("GET", f"/v1/customers/{cid}/dns/check")
             assert status == 200 and [(d["status"], d["proof"]) for d in check["domains"]] == [("verified", "verified")], check
+            # A DPA: the customer hears of new sub-processors (the leader-kill scenario counts those notices).
+            status, dpa = self.api("POST", f"/v1/customers/{cid}/dpa", {
+                "version": "2026-05", "signed_on": "2026-05-01", "signatory": "Fault Suite", "document_sha256": "0" * 64})
+            assert status == 201, dpa
             customers[key] = {"id": cid, "region": region, "domain": domain, "mode": mode}
         return customers
 
@@ -354,6 +414,8 @@ class Deployment:
 
     def describe(self):
         lines = [f"coordinator  {self.coordinator_url}  (admin token in {self.coordinator_data}/admin-token; node port {self.node_url})",
+                 *[f"replica {r.name}   http://127.0.0.1:{r.port}  node port {r.node_port}  database via 127.0.0.1:{r.database_proxy.port}"
+                   for r in self.replicas],
                  f"PostgreSQL   {self.database_url}", f"DNS          {self.dns.address} (zone {ZONE})",
                  f"smarthost    127.0.0.1:{self.smarthost.port}", f"webhooks     {self.sink.url('/outage/<customer>')}"]
         for node in self.nodes:
@@ -368,7 +430,9 @@ class Deployment:
                 process.stop()
             except Exception:
                 process.kill()
-        for closer in ("sink", "smarthost", "dns"):
+        for replica in getattr(self, "replicas", []):
+            replica.database_proxy.close()
+        for closer in ("sink", "smarthost", "dns", "api_balancer", "node_balancer"):
             if hasattr(self, closer):
                 getattr(self, closer).close()
         if self.pgdir:

@@ -20,6 +20,7 @@ import base64
 import json
 import os
 import random
+import re
 import shutil
 import ssl
 import statistics
@@ -31,7 +32,7 @@ import time
 from http.client import HTTPException
 
 sys.path.insert(0, os.path.dirname(__file__))
-from deployment import Deployment, http  # noqa: E402
+from deployment import Deployment, http, wait_for  # noqa: E402
 from load import Ledger, Resolver, can_bind, deliveries, free_source_addresses, read_reply, run, transaction, message  # noqa: E402
 
 SYNC_LIMIT = 5.0  # seconds from a recovery to every node on the current config
@@ -50,6 +51,9 @@ class APIWatch(threading.Thread):
         self.errors = []
         self.slow = []
         self.stopping = threading.Event()
+        # The replica cut off from PostgreSQL in the scenario running, if any: its 503 store-unavailable answers,
+        # given before the load balancer's health check takes it out, are the right answer and counted apart.
+        self.tolerate_unavailable = None
 
     def count(self, kind):
         bucket = self.counts.setdefault(self.scenario, {})
@@ -70,6 +74,9 @@ class APIWatch(threading.Thread):
             return None
         if time.monotonic() - started > 5:
             self.slow.append(f"{self.scenario}: {method} {path} took {time.monotonic() - started:.0f} s")
+        if status == 503 and self.tolerate_unavailable and isinstance(answer, dict) and "store-unavailable" in str(answer.get("type", "")):
+            self.count("503 cut off")
+            return None
         self.count(f"{status // 100}xx")
         if status >= 500:
             self.errors.append(f"{self.scenario}: {method} {path} -> {status} {answer}")
@@ -111,6 +118,9 @@ class Suite:
         self.watch = APIWatch(deployment)
         self.watch.start()
         self.rng = random.Random(int(os.environ.get("MERIDIAN_FAULT_SEED", "9")))
+        status, created = deployment.api("POST", "/v1/tokens", {"name": "fault-suite dpo", "role": "dpo"})
+        assert status == 201, created
+        self.dpo = created["secret"]
         # A bundle every node once held, kept to replay later (the bad-bundle scenario).
         self.first_bundle = self.signed_bundle(deployment.nodes[2])
 
@@ -237,18 +247,135 @@ class Suite:
         if not ledger.replies.get(451):
             raise AssertionError("the sync customer's senders never got 451 while the webhook was down")
 
-    async def coordinator_restart(self, ledger, syncs, notes):
-        """kill -9 of the coordinator mid-traffic; the nodes go on with their last-known-good config; a change
-        made after it is back reaches every node."""
-        load = self.load(ledger, "coord")
-        await asyncio.sleep(1.0)
-        before = len(ledger.accepted)
-        await asyncio.to_thread(self.d.coordinator.kill)
-        await asyncio.sleep(3.0)
-        await asyncio.to_thread(self.d.coordinator.start)
-        notes.append(f"{len(ledger.accepted) - before} messages got 250 while the coordinator was down")
+    def announce(self, name):
+        """A new sub-processor: every customer has a DPA, so each gets a notice by e-mail and one by webhook."""
+        status, body = self.d.api("POST", "/v1/subprocessors", {
+            "name": name, "legal_entity": f"{name} Ltd", "purpose": "Content analysis", "data_categories": ["message text"],
+            "regions": ["eu"], "locations": ["Ireland"], "transfer_mechanism": "none needed", "dpa_in_place": True,
+            "egress_hosts": [f"{name.lower().replace(' ', '-')}.example"], "steps": ["content_analysis"]})
+        assert status == 201, body
+
+    def notice_mails(self):
+        """Message-IDs of the sub-processor notices the smarthost took, repeats included."""
+        found = []
+        for mail in list(self.d.smarthost.messages):
+            if b"Subject: New sub-processor: " in mail["data"]:
+                found.append(re.search(rb"^Message-ID: (<[^>]+>)", mail["data"], re.M).group(1))
+        return found
+
+    def access_request(self):
+        """A data-subject access request carried out in every region: its directive goes to all six nodes."""
+        status, created = self.d.api("POST", "/v1/gdpr-requests", {"type": "access", "regulation": "gdpr", "subject": {"email": "subject@example.org"}})
+        assert status == 201, created
+        status, body = http("POST", f"{self.d.coordinator_url}/v1/gdpr-requests/{created['id']}/verify", self.dpo,
+                            {"method": "document", "reason": "fault suite"})
+        assert status == 200, body
+        status, body = self.d.api("PATCH", f"/v1/gdpr-requests/{created['id']}", {"state": "in_progress"})
+        assert status == 200, body
+        return created["id"]
+
+    async def leader_kill(self, ledger, syncs, notes):
+        """kill -9 of the leading replica while mail, notices, a data-subject directive and config changes flow:
+        another replica leads within 5 s, every node converges on its versions, every notice is sent (once, bar
+        one the dead leader may have sent without recording it) and the directive completes; the killed replica
+        comes back as a follower."""
+        load = self.load(ledger, "leader")
+        leader, term = await asyncio.to_thread(lambda: wait_for(self.d.leader, timeout=10, what="a leader"))
+        notices_before = len(set(self.notice_mails()))
+        for index in range(3):
+            await asyncio.to_thread(self.announce, f"Kill Analysis {self.rng.randrange(10**6)}-{index}")
+        ticket = await asyncio.to_thread(self.access_request)
         await asyncio.to_thread(self.d.change_config)
-        syncs.append(await asyncio.to_thread(self.sync_within, "coordinator restart"))
+        # As soon as the first of the new notices reaches the smarthost: the replicas are sending.
+        await asyncio.to_thread(lambda: wait_for(lambda: len(set(self.notice_mails())) > notices_before, timeout=30, interval=0.01,
+                                                 what="the first new notice"))
+        await asyncio.to_thread(leader.kill)
+        killed = time.monotonic()
+        await asyncio.to_thread(self.d.change_config)
+        new, new_term = await asyncio.to_thread(
+            lambda: wait_for(lambda: (found := self.d.leader()) and found[0] is not leader and found, timeout=15, interval=0.05,
+                             what="another replica leading"))
+        took = time.monotonic() - killed
+        notes.append(f"{leader.name} killed (term {term}); {new.name} led {took:.2f} s later (term {new_term})")
+        if took > 5.0:
+            raise AssertionError(f"no other replica led within 5 s of the leader's kill -9 ({took:.1f} s)")
+        syncs.append(await asyncio.to_thread(self.sync_within, "leader kill -9"))
+        await asyncio.to_thread(leader.start)
+
+        def unsent():
+            status, body = self.d.api("GET", "/v1/notifications")
+            assert status == 200, body
+            return [(n["channel"], n["status"], n.get("last_error")) for n in body["items"] if n["status"] != "sent"]
+        # A notice the dead leader had claimed goes to another replica 10 s after its last sign of life.
+        deadline = time.monotonic() + 60
+        while (left := await asyncio.to_thread(unsent)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        if left:
+            raise AssertionError(f"{len(left)} notices not sent 60 s on: {left[:5]}")
+        due = len(self.d.customers) * 3
+        mails = self.notice_mails()
+        new_mails = len(mails) - notices_before
+        distinct = len(set(mails)) - notices_before
+        notes.append(f"notices: {due} due by e-mail, {distinct} sent, {new_mails - distinct} sent twice")
+        if distinct != due or new_mails - distinct > 1:
+            raise AssertionError(f"{due} notices due, {distinct} distinct e-mails, {new_mails - distinct} repeats")
+
+        def ticket_state():
+            status, body = self.d.api("GET", f"/v1/gdpr-requests/{ticket}")
+            assert status == 200, body
+            return body
+        deadline = time.monotonic() + 60
+        while (body := await asyncio.to_thread(ticket_state))["state"] != "completed" and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        if body["state"] != "completed":
+            raise AssertionError(f"the access request is {body['state']} 60 s on: {body.get('progress')}")
+        follower = await asyncio.to_thread(lambda: wait_for(self.d.leader, timeout=10, what="a leader"))
+        if follower[0] is leader:
+            raise AssertionError(f"{leader.name} leads again after its restart; it should follow {new.name}")
+        await self.finish(load)
+
+    async def leader_cut_off(self, ledger, syncs, notes):
+        """The leading replica loses PostgreSQL (its connection proxy cut): it stops leading by its own clock
+        within its lease, another replica leads, a change reaches every node; reconnected, it follows."""
+        load = self.load(ledger, "cutoff")
+        leader, term = await asyncio.to_thread(lambda: wait_for(self.d.leader, timeout=10, what="a leader"))
+        self.watch.tolerate_unavailable = leader.name
+        log_before = os.path.getsize(leader.log_path)
+        leader.database_proxy.cut()
+        cut = time.monotonic()
+
+        def stepped_down():
+            with open(leader.log_path, errors="replace") as log:
+                log.seek(log_before)
+                return f"leadership: {leader.name} no longer leads" in log.read()
+        await asyncio.to_thread(lambda: wait_for(stepped_down, timeout=10, interval=0.05, what=f"{leader.name} to stop leading"))
+        stopped = time.monotonic() - cut
+        others = [r for r in self.d.replicas if r is not leader]
+
+        def other_leads():
+            for replica in others:
+                try:
+                    status, body = http("GET", f"http://127.0.0.1:{replica.port}/v1/nodes", self.d.admin, timeout=2)
+                except OSError:
+                    continue
+                if status == 200 and body.get("leader") and body["leader"]["replica"] != leader.name:
+                    return body["leader"]
+            return None
+        new = await asyncio.to_thread(lambda: wait_for(other_leads, timeout=15, interval=0.05, what="another replica leading"))
+        took = time.monotonic() - cut
+        notes.append(f"{leader.name} cut off: it stopped leading after {stopped:.2f} s, {new['replica']} led after {took:.2f} s")
+        if took > 5.0:
+            raise AssertionError(f"no other replica led within 5 s of the leader losing PostgreSQL ({took:.1f} s)")
+        await asyncio.to_thread(self.d.change_config)
+        syncs.append(await asyncio.to_thread(self.sync_within, "leader cut off"))
+        leader.database_proxy.restore()
+        await asyncio.sleep(2.0)
+        back = await asyncio.to_thread(lambda: wait_for(self.d.leader, timeout=15, what="the replicas agreeing on a leader"))
+        if back[0] is leader:
+            raise AssertionError(f"{leader.name} leads again once reconnected; it should follow")
+        unavailable = self.watch.counts.get("leader cut off from PostgreSQL", {}).get("503 cut off", 0)
+        notes.append(f"{unavailable} API requests reached {leader.name} before the balancer's health check took it out and got 503 store-unavailable")
+        self.watch.tolerate_unavailable = None
         await self.finish(load)
 
     async def postgres_restart(self, ledger, syncs, notes):
@@ -545,7 +672,8 @@ class Suite:
 SCENARIOS = [
     ("kill -9 nodes under load", "kill9", Suite.kill9),
     ("webhook outage", "outage", Suite.webhook_outage),
-    ("coordinator restart", "coord", Suite.coordinator_restart),
+    ("leader kill -9", "leader", Suite.leader_kill),
+    ("leader cut off from PostgreSQL", "cutoff", Suite.leader_cut_off),
     ("PostgreSQL restart", "postgres", Suite.postgres_restart),
     ("full spool disk", "spool", Suite.full_spool),
     ("bad config bundle", "bundle", Suite.bad_bundle),

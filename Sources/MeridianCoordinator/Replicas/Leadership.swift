@@ -20,7 +20,10 @@ import Synchronization
 public final class Leadership: Service, Sendable {
     /// What a replica knows of the leader.
     public struct Leader: Sendable, Equatable {
+        /// The leader's name (`--replica`).
         public var replica: String
+        /// Which run of it leads (``Leadership/incarnation``).
+        public var incarnation: String
         /// Incremented at each change of holder: a fencing number, shown by `/v1/nodes` and `/metrics`.
         public var term: Int64
         public var since: Date
@@ -30,6 +33,10 @@ public final class Leadership: Service, Sendable {
 
     /// This replica's name (`--replica`; by default the host name and the API port).
     public let replica: String
+    /// This run of the replica: its name and a random suffix (`coord-a#9f2c41d0`). Leases, signs of life and
+    /// claims carry it, so that a replica restarted under the same name neither inherits the lead of its previous
+    /// run nor takes the claims that run left for its own.
+    public let incarnation: String
     let store: any SQLStore
     let lease: Duration
     let renewEvery: Duration
@@ -53,6 +60,7 @@ public final class Leadership: Service, Sendable {
         pollEvery: Duration = .milliseconds(500), logger: Logger
     ) {
         self.replica = replica
+        self.incarnation = replica + "#" + String(UInt32.random(in: .min ... .max), radix: 16)
         self.store = store
         self.lease = lease
         self.renewEvery = renewEvery
@@ -86,10 +94,21 @@ public final class Leadership: Service, Sendable {
     public func run() async throws {
         var iterator = readiness.makeAsyncIterator()
         guard await iterator.next() != nil else { return }
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await attempt()
-            let wait = isLeading ? renewEvery : pollEvery
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+        await withDiscardingTaskGroup { group in
+            // An attempt may wait for the database for seconds (a lost connection); the lead ends by the clock
+            // meanwhile, and this says so at once.
+            group.addTask {
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(100)) }
+                    await self.announce()
+                }
+            }
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                await attempt()
+                let wait = isLeading ? renewEvery : pollEvery
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+            }
+            group.cancelAll()
         }
         await resign()
     }
@@ -102,7 +121,7 @@ public final class Leadership: Service, Sendable {
             let leader = try await take()
             state.withLock { state in
                 state.leader = leader
-                if leader?.replica == replica {
+                if leader?.incarnation == incarnation {
                     state.leadingUntil = sent + lease - Self.margin(lease)
                 } else {
                     state.leadingUntil = nil
@@ -123,12 +142,12 @@ public final class Leadership: Service, Sendable {
             return state.leadingUntil != nil
         }
         guard wasLeading else { return }
-        let (replica, name) = (replica, Self.name)
+        let (replica, name) = (incarnation, Self.name)
         do {
             try await store.withSession { db in
                 try await db.raw("UPDATE leadership SET expires_at = 0 WHERE name = \(bind: name) AND holder = \(bind: replica)").run()
             }
-            logger.info("leadership: \(replica) gave up the lead")
+            logger.info("leadership: \(self.replica) gave up the lead")
         } catch {
             logger.warning("leadership: could not give up the lease; it expires on its own", metadata: ["error": "\(error)"])
         }
@@ -158,7 +177,7 @@ public final class Leadership: Service, Sendable {
 
     /// Takes the lease if it is vacant or expired, renews it if this replica holds it, and returns the holder.
     private func take() async throws -> Leader? {
-        let (replica, name, kind) = (replica, Self.name, store.kind)
+        let (replica, name, kind) = (incarnation, Self.name, store.kind)
         let milliseconds = lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000
         return try await store.withSession { db in
             let now = SQLRaw(Self.databaseNow(kind))
@@ -167,6 +186,8 @@ public final class Leadership: Service, Sendable {
                 INSERT INTO coordinator_replicas (name, seen_at) VALUES (\(bind: replica), \(now))
                 ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at
                 """).run()
+            // Runs silent for a day are long gone (their claims were void 10 s after their last sign of life).
+            try await db.raw("DELETE FROM coordinator_replicas WHERE seen_at < \(now) - 86400000").run()
             try await db.raw("""
                 INSERT INTO leadership (name, holder, term, acquired_at, expires_at)
                 VALUES (\(bind: name), \(bind: replica), 1, \(now), \(now) + \(bind: milliseconds))
@@ -184,8 +205,9 @@ public final class Leadership: Service, Sendable {
             else { return nil }
             let current: Bool = kind == .postgres ? try row.decode(column: "current", as: Bool.self) : try row.decode(column: "current", as: Int64.self) != 0
             guard current else { return nil }
+            let holder = try row.decode(column: "holder", as: String.self)
             return Leader(
-                replica: try row.decode(column: "holder", as: String.self), term: try row.decode(column: "term", as: Int64.self),
+                replica: String(holder.split(separator: "#").first ?? ""), incarnation: holder, term: try row.decode(column: "term", as: Int64.self),
                 since: Timestamp.date(try row.decode(column: "acquired_at", as: Int64.self)))
         }
     }

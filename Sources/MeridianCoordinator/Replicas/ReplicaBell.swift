@@ -13,6 +13,8 @@ public final class ReplicaBell: Service, Sendable {
     public enum Topic: String, Sendable, CaseIterable {
         /// Something the node bundles depend on changed.
         case config
+        /// A token was revoked: cached tokens must be read again.
+        case tokens
     }
 
     static let channel = "meridian_replicas"

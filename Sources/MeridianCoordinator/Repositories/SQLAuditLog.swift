@@ -6,15 +6,18 @@ import SQLKit
 /// the chain has no forks even with several coordinator replicas.
 public struct SQLAuditLog: AuditLog {
     let store: any SQLStore
+    /// Entries recorded at the same time commit together (``AuditGroupCommit``).
+    let group: AuditGroupCommit
 
     public init(store: any SQLStore) {
         self.store = store
+        self.group = AuditGroupCommit(store: store)
     }
 
+    /// Appends one entry in a transaction of its own, shared with the entries recorded at the same moment; returns
+    /// once it is committed.
     public func record(_ event: AuditEvent, by actor: AuditActor, at date: Date) async throws {
-        try await store.transaction { db in
-            try await Self.append(event, by: actor, at: date, on: db)
-        }
+        try await group.record(event, by: actor, at: date)
     }
 
     public func entries(after: Int64, limit: Int) async throws -> [AuditRecord] {
@@ -39,23 +42,42 @@ public struct SQLAuditLog: AuditLog {
     /// Appends inside the caller's transaction, so a change and its audit entry commit together or not at all.
     @discardableResult
     static func append(_ event: AuditEvent, by actor: AuditActor, at date: Date, on db: any SQLDatabase) async throws -> AuditRecord {
+        try await append([(event, actor, date)], on: db)[0]
+    }
+
+    /// Appends `entries` in order, chained to the head and to each other, with one lock and one read of the head.
+    @discardableResult
+    static func append(_ entries: [(AuditEvent, AuditActor, Date)], on db: any SQLDatabase) async throws -> [AuditRecord] {
+        guard !entries.isEmpty else { return [] }
         if db.dialect.name == "postgresql" {
             try await db.raw("SELECT pg_advisory_xact_lock(7291002)").run()
         }
         let last = try await db.raw("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1").first()
-        let sequence = try (last?.decode(column: "sequence", as: Int64.self) ?? 0) + 1
-        let previous = try last?.decode(column: "hash", as: String.self) ?? AuditRecord.genesisHash
-        let record = AuditRecord(
-            sequence: sequence, timestampMillis: Timestamp.millis(date), actorID: actor.id, actorRole: actor.role,
-            action: event.action, target: event.target, sourceIP: actor.sourceIP, detail: event.detail,
-            previousHash: previous)
-        try await db.raw("""
-            INSERT INTO audit_log (sequence, at_ms, actor_id, actor_role, action, target, source_ip, detail, previous_hash, hash)
-            VALUES (\(bind: record.sequence), \(bind: record.timestampMillis), \(bind: record.actorID), \(bind: record.actorRole),
-                \(bind: record.action), \(bind: record.target), \(bind: record.sourceIP), \(bind: encodeDetail(record.detail)),
-                \(bind: record.previousHash), \(bind: record.hash))
-            """).run()
-        return record
+        var sequence = try last?.decode(column: "sequence", as: Int64.self) ?? 0
+        var previous = try last?.decode(column: "hash", as: String.self) ?? AuditRecord.genesisHash
+        var records: [AuditRecord] = []
+        for (event, actor, date) in entries {
+            sequence += 1
+            let record = AuditRecord(
+                sequence: sequence, timestampMillis: Timestamp.millis(date), actorID: actor.id, actorRole: actor.role,
+                action: event.action, target: event.target, sourceIP: actor.sourceIP, detail: event.detail,
+                previousHash: previous)
+            previous = record.hash
+            records.append(record)
+        }
+        // One statement for the batch; SQLite takes at most 32,766 bound values, a row has 10.
+        for chunk in stride(from: 0, to: records.count, by: 500).map({ Array(records[$0..<min($0 + 500, records.count)]) }) {
+            var query = SQLQueryString("INSERT INTO audit_log (sequence, at_ms, actor_id, actor_role, action, target, source_ip, detail, previous_hash, hash) VALUES ")
+            for (index, record) in chunk.enumerated() {
+                if index > 0 { query.appendLiteral(", ") }
+                query.appendInterpolation("""
+                    (\(bind: record.sequence), \(bind: record.timestampMillis), \(bind: record.actorID), \(bind: record.actorRole), \(bind: record.action), \
+                    \(bind: record.target), \(bind: record.sourceIP), \(bind: encodeDetail(record.detail)), \(bind: record.previousHash), \(bind: record.hash))
+                    """ as SQLQueryString)
+            }
+            try await db.raw(query).run()
+        }
+        return records
     }
 
     static func decode(_ row: any SQLRow) throws -> AuditRecord {
