@@ -56,6 +56,23 @@ struct ConfigPublisherTests {
         }
     }
 
+    @Test("publishes asked for at the same moment store one version, not one each with the same content", arguments: StoreKind.allCases)
+    func concurrentPublishes(kind: StoreKind) async throws {
+        try await TestStores.withStore(kind) { store in
+            let publisher = Self.publisher(store, key: Curve25519.Signing.PrivateKey())
+            try await SQLCustomerRepository(store: store).create(try ConfigCompilerTests.customer("cus_1", "one.example", region: "eu"), by: RepositoryTests.admin)
+            let outcomes = try await withThrowingTaskGroup(of: ConfigPublisher.Outcome.self) { group in
+                for _ in 0..<4 { group.addTask { try await publisher.publish() } }
+                var all: [ConfigPublisher.Outcome] = []
+                for try await outcome in group { all.append(outcome) }
+                return all
+            }
+            #expect(outcomes.map(\.version) == [1, 1, 1, 1])
+            #expect(outcomes.filter(\.isNew).count == 1)
+            #expect(try await ConfigRepository(store: store, secrets: ConfigCompilerTests.secrets).latest()?.version == 1)
+        }
+    }
+
     @Test("changes close together become one version", arguments: [StoreKind.sqlite])
     func coalescing(kind: StoreKind) async throws {
         try await TestStores.withStore(kind) { store in

@@ -61,6 +61,9 @@ public actor ConfigPublisher: Service {
     /// The newest signed bundle of each region, as published by this coordinator, so that pushes to many
     /// nodes do not each read and open it from the database.
     private var newest: [RegionID: PublishedBundle] = [:]
+    /// A publish is running; others wait their turn (``publish()``).
+    private var publishing = false
+    private var publishWaiters: [CheckedContinuation<Void, Never>] = []
     /// The registry's next date the bundles must follow, as the newest compile found it.
     private var nextChange: Date?
     /// The date the loop's timer is set for; a timer of an older date does nothing when it rings.
@@ -179,8 +182,20 @@ public actor ConfigPublisher: Service {
     }
 
     /// Compiles the current state; stores it as a new version unless the newest version has the same content.
+    /// One at a time: the actor would otherwise let a second publish start while the first awaits the database,
+    /// and both would store the same content as two versions (a start-up publish and the new leader's did).
     @discardableResult
     public func publish() async throws -> Outcome {
+        while publishing { await withCheckedContinuation { publishWaiters.append($0) } }
+        publishing = true
+        defer {
+            publishing = false
+            if !publishWaiters.isEmpty { publishWaiters.removeFirst().resume() }
+        }
+        return try await compileAndStore()
+    }
+
+    private func compileAndStore() async throws -> Outcome {
         let active = try await customers.allActive()
         let date = now()
         let registry = ConfigCompiler.Registry(
