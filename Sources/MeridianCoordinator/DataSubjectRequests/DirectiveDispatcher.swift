@@ -20,7 +20,7 @@ public struct DirectiveDispatcher: Sendable {
     let authority: NodeAuthority
     let now: @Sendable () -> Date
     let logger: Logger
-    /// The replica that claims tickets (``Leadership/replica``): each ticket is advanced by one replica at a time.
+    /// The run of this replica that claims tickets (``Leadership/incarnation``): each ticket is advanced by one replica at a time.
     var replica = "coordinator"
 
     /// One pass over the tickets in progress, each claimed while it is advanced (``WorkClaim``); returns the ids

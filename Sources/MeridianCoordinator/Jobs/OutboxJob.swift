@@ -18,7 +18,7 @@ public struct OutboxJob: Sendable {
     /// The envelope and `From:` sender of notices: the controller's address from Regions/service.yaml.
     let sender: String
     let hostname: String
-    /// The replica that claims notifications (``Leadership/replica``).
+    /// The run of this replica that claims notifications (``Leadership/incarnation``).
     let replica: String
     /// How long a webhook event may take, connection retries included.
     let webhookTimeout: TimeAmount
