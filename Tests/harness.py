@@ -27,6 +27,10 @@ from pki import PKI_SHARED
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 MERIDIAN = os.environ.get("MERIDIAN_BIN", os.path.join(ROOT, ".build", "debug", "meridian"))
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+# The files a coordinator's first start makes that every other replica must share (docs/operations.md, "Several
+# coordinator replicas").
+REPLICA_KEY_FILES = ("master.key", "bundle-signing.key", "bundle-signing.pub", "publication-signing.key", "publication-signing.pub",
+                     "coordinator-ca.key", "coordinator-ca.pem", "node-ca.key", "node-ca.pem", "metrics-token")
 
 
 def free_port():

@@ -107,7 +107,7 @@ public struct Coordinator: Sendable {
         self.leadership = leadership
         directives.replica = leadership.incarnation
         self.directives = directives
-        let bell = ReplicaBell(replica: configuration.replicaName, store: store, logger: logger)
+        let bell = ReplicaBell(replica: leadership.incarnation, store: store, logger: logger)
         self.bell = bell
         let base = SQLCustomerRepository(store: store, provesReservedTestNames: configuration.provesReservedTestNames)
         let publisher = ConfigPublisher(

@@ -46,9 +46,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var backupInterval: Duration = .seconds(86_400)
     /// How long changes gather before they become one config version.
     public var publishDebounce: Duration = .milliseconds(2)
-    /// This replica's name among the coordinators sharing the database (`--replica`): the leader's lease and
-    /// claimed work items carry it. By default the host's name and the API port.
-    public var replicaName: String = CoordinatorConfiguration.defaultReplicaName(port: 8080)
+    /// This replica's name among the coordinators sharing the database (`--replica`); nil: ``replicaName``'s
+    /// default.
+    public var replica: String?
     /// How long the leader's lease lasts without renewal (``Leadership``): a dead leader is replaced within it
     /// and a sixth more.
     public var leaderLease: Duration = .seconds(3)
@@ -89,9 +89,10 @@ public struct CoordinatorConfiguration: Sendable {
         return url
     }
 
-    /// `HOST:PORT`, the host's name and the API's port: unique among replicas on one machine or on several.
-    public static func defaultReplicaName(port: Int) -> String {
-        "\(ProcessInfo.processInfo.hostName):\(port)"
+    /// The name the leader's lease and claimed work items carry: `--replica`, else `HOST:PORT` (the host's name
+    /// and the API's port), unique among replicas on one machine or on several.
+    public var replicaName: String {
+        replica ?? "\(ProcessInfo.processInfo.hostName):\(port)"
     }
 
     public init(database: DatabaseLocation, dataDirectory: String) {

@@ -30,16 +30,13 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import MERIDIAN, ROOT, DNSZone, SMTPSink, WebhookSink, free_port, wait_for  # noqa: E402
+from harness import MERIDIAN, REPLICA_KEY_FILES, ROOT, DNSZone, SMTPSink, WebhookSink, free_port, wait_for  # noqa: E402
 from balancer import Balancer  # noqa: E402
 
 REGIONS = ("eu", "us", "ap")
 NETWORK = {"eu": "127.1.0", "us": "127.2.0", "ap": "127.3.0"}
 ZONE = "meridian.example"
 REPLICAS = ("r1", "r2", "r3")
-# What the first replica makes and every other one must share (docs/operations.md, "Several coordinator replicas").
-KEY_FILES = ("master.key", "bundle-signing.key", "bundle-signing.pub", "publication-signing.key", "publication-signing.pub",
-             "coordinator-ca.key", "coordinator-ca.pem", "node-ca.key", "node-ca.pem", "metrics-token")
 
 
 def free_port_on(addresses):
@@ -275,7 +272,7 @@ class Deployment:
         first.start()
         for replica in self.replicas[1:]:
             os.makedirs(replica.data, exist_ok=True)
-            for file in KEY_FILES:
+            for file in REPLICA_KEY_FILES:
                 shutil.copy2(os.path.join(first.data, file), os.path.join(replica.data, file))
             replica.start()
         self.coordinator_data = first.data

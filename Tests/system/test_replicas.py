@@ -12,10 +12,8 @@ import time
 
 import pytest
 
-from harness import MERIDIAN, ROOT, SMTPSink, TEST_EGRESS_FLAGS, RegionNode, WebhookSink, api, exit_report, first_admin, free_port, wait_for
+from harness import MERIDIAN, REPLICA_KEY_FILES, ROOT, SMTPSink, TEST_EGRESS_FLAGS, RegionNode, WebhookSink, api, exit_report, first_admin, free_port, wait_for
 
-KEY_FILES = ["master.key", "bundle-signing.key", "bundle-signing.pub", "publication-signing.key", "publication-signing.pub",
-             "coordinator-ca.key", "coordinator-ca.pem", "node-ca.key", "node-ca.pem", "metrics-token"]
 
 
 @pytest.fixture
@@ -96,7 +94,7 @@ def test_three_replicas_one_leader_notices_once_and_a_dead_leader_replaced(tmp_p
         admin = first_admin(first.data, first.port)
         for name in ("r2", "r3"):
             os.makedirs(os.path.join(work, name))
-            for file in KEY_FILES:
+            for file in REPLICA_KEY_FILES:
                 shutil.copy2(os.path.join(first.data, file), os.path.join(work, name, file))
             replicas.append(Replica(work, name, postgres, smtp))
         r1, r2, r3 = replicas

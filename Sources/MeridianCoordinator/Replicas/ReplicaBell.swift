@@ -19,6 +19,7 @@ public final class ReplicaBell: Service, Sendable {
 
     static let channel = "meridian_replicas"
 
+    /// This replica's run (``Leadership/incarnation``), which its own notices carry so that it skips them.
     let replica: String
     let client: PostgresClient?
     let logger: Logger

@@ -65,18 +65,17 @@ public struct SQLAuditLog: AuditLog {
             previous = record.hash
             records.append(record)
         }
-        // One statement for the batch; SQLite takes at most 32,766 bound values, a row has 10.
-        for chunk in stride(from: 0, to: records.count, by: 500).map({ Array(records[$0..<min($0 + 500, records.count)]) }) {
-            var query = SQLQueryString("INSERT INTO audit_log (sequence, at_ms, actor_id, actor_role, action, target, source_ip, detail, previous_hash, hash) VALUES ")
-            for (index, record) in chunk.enumerated() {
-                if index > 0 { query.appendLiteral(", ") }
-                query.appendInterpolation("""
-                    (\(bind: record.sequence), \(bind: record.timestampMillis), \(bind: record.actorID), \(bind: record.actorRole), \(bind: record.action), \
-                    \(bind: record.target), \(bind: record.sourceIP), \(bind: encodeDetail(record.detail)), \(bind: record.previousHash), \(bind: record.hash))
-                    """ as SQLQueryString)
-            }
-            try await db.raw(query).run()
+        // One statement for the batch: at most ``AuditGroupCommit/batchLimit`` rows of 10 values, well under
+        // SQLite's 32,766 bound values.
+        var query = SQLQueryString("INSERT INTO audit_log (sequence, at_ms, actor_id, actor_role, action, target, source_ip, detail, previous_hash, hash) VALUES ")
+        for (index, record) in records.enumerated() {
+            if index > 0 { query.appendLiteral(", ") }
+            query.appendInterpolation("""
+                (\(bind: record.sequence), \(bind: record.timestampMillis), \(bind: record.actorID), \(bind: record.actorRole), \(bind: record.action), \
+                \(bind: record.target), \(bind: record.sourceIP), \(bind: encodeDetail(record.detail)), \(bind: record.previousHash), \(bind: record.hash))
+                """ as SQLQueryString)
         }
+        try await db.raw(query).run()
         return records
     }
 

@@ -111,9 +111,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 guard !replica.isEmpty, replica.count <= 100, replica.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".-_:".contains($0)) }) else {
                     throw ValidationError("--replica \(replica): expected 1 to 100 letters, digits, '.', '-', '_' or ':'")
                 }
-                configuration.replicaName = replica
-            } else {
-                configuration.replicaName = CoordinatorConfiguration.defaultReplicaName(port: port)
+                configuration.replica = replica
             }
             guard (1...60).contains(leaderLeaseSeconds) else { throw ValidationError("--leader-lease-seconds \(leaderLeaseSeconds): expected 1 to 60") }
             configuration.leaderLease = .seconds(leaderLeaseSeconds)

@@ -62,7 +62,6 @@ struct Up: AsyncParsableCommand {
         var configuration = CoordinatorConfiguration(
             database: .sqlite(path: (dataDir as NSString).appendingPathComponent("coordinator.sqlite")), dataDirectory: dataDir)
         configuration.port = 8080 + portOffset
-        configuration.replicaName = CoordinatorConfiguration.defaultReplicaName(port: configuration.port)
         configuration.nodeLink.port = 8443 + portOffset
         configuration.regionsDirectory = regions
         configuration.smarthost = relay
