@@ -185,7 +185,10 @@ let package = Package(
         // Config compile and sign time, run by scripts/bench-config in release mode (docs/benchmarks.md).
         .executableTarget(
             name: "config-benchmark",
-            dependencies: ["MeridianCore", "MeridianCoordinator", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "MeridianCore", "MeridianCoordinator", .product(name: "Crypto", package: "swift-crypto"), .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/ConfigBenchmark",
             swiftSettings: swiftSettings
         ),

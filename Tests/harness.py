@@ -651,6 +651,22 @@ def first_admin(data, port):
     return admin
 
 
+def last_good_parts(node_dir):
+    """The payloads of a node's last-known-good config, in the order the node applies them: its snapshot (kept as a
+    signed bundle, or as an update holding one and the deltas after it), then each delta applied since
+    (`bundle.last-good.json.deltas`, one signed delta a line). Deltas come unwrapped from their `{"delta": …}`."""
+    kept = json.load(open(os.path.join(node_dir, "bundle.last-good.json")))
+    envelopes = ([kept["snapshot"]] + kept["deltas"]) if "deltas" in kept else [kept]
+    log = os.path.join(node_dir, "bundle.last-good.json.deltas")
+    if os.path.exists(log):
+        envelopes += [json.loads(line) for line in open(log) if line.strip()]
+    parts = []
+    for envelope in envelopes:
+        payload = json.loads(base64.b64decode(envelope["payload"]))
+        parts.append(payload.get("delta", payload))
+    return parts
+
+
 def node_status(probe_port):
     """A node's /v1/status from its probe port, or None while it does not answer."""
     try:

@@ -21,6 +21,11 @@ let rounds = option("--rounds", 5)
 let regionsDirectory = arguments.firstIndex(of: "--regions").map { arguments[$0 + 1] } ?? "Regions"
 
 let catalog = try RegionCatalog.load(directory: regionsDirectory)
+// `--seed DATA_DIR`: fills a stopped coordinator's database instead (Benchmarks/config/propagation.py --customers).
+if let index = arguments.firstIndex(of: "--seed"), index + 1 < arguments.count {
+    try await seed(dataDirectory: arguments[index + 1], count: count, catalog: catalog)
+    exit(0)
+}
 let secrets = SecretBox(keyBytes: SecretBox.generateKeyBytes())!
 let pins: [RegionID?] = catalog.regions.map(\.id) + [nil]
 let created = Date()
@@ -67,10 +72,74 @@ for _ in 0..<rounds {
     apply.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
 }
 let total = zip(compile, sign).map { $0 + $1 }
+
+// What the leader does besides for a full version: keep every region as resources, with its content digest
+// (`CompiledConfig`), which a change of one customer then updates.
+func seconds(since start: ContinuousClock.Instant) -> Double {
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+var keep: [Double] = []
+var state = try CompiledConfig(try compiler.compile(customers, version: 1), registry: .init(), version: 1)
+for _ in 0..<rounds {
+    let start = ContinuousClock.now
+    let kept = try CompiledConfig(try compiler.compile(customers, version: 1), registry: .init(), version: 1)
+    _ = kept.digest
+    keep.append(seconds(since: start) - median(compile))
+}
+
+// A change of one customer's webhook: compiled alone, a delta for each region, sealed and signed.
+var change: [Double] = []
+var deltaBytes: [Int] = []
+var lastDeltas: [RegionID: NodeBundleDelta] = [:]
+for round in 0..<max(rounds, 20) {
+    var record = customers[round * 7919 % count]
+    record.webhookURL = "https://hooks.example/changed/\(round)"
+    let start = ContinuousClock.now
+    let deltas = try state.apply([record.id: record], compiler: compiler)
+    _ = state.digest
+    let signed = try deltas.values.map { delta in
+        let sealed = delta.customers.isEmpty ? delta : try delta.sealingSecrets(with: try regionKeys.sealer(for: delta.region))
+        return try SignedBundle.signedJSON(canonical: sealed.canonicalJSON(), with: key)
+    }
+    change.append(seconds(since: start))
+    deltaBytes.append(signed.reduce(0) { $0 + $1.count })
+    lastDeltas = deltas
+}
+
+// A node of the first region: its directory built from the snapshot, its memory, and one delta applied.
+func residentBytes() -> Int {
+    let fields = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8))?.split(separator: " ") ?? []
+    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
+let region = catalog.regions[0].id
+let opened = try JSONDecoder().decode(SignedBundle.self, from: first).verify(with: key.publicKey, region: region).openingSecrets(with: regionKey)
+let before = residentBytes()
+var start = ContinuousClock.now
+var directory = RecipientDirectory(opened)
+let build = seconds(since: start)
+let directoryBytes = residentBytes() - before
+var applyDelta: [Double] = []
+state = try CompiledConfig(try compiler.compile(customers, version: 1), registry: .init(), version: 1)
+for round in 0..<max(rounds, 20) {
+    var record = customers[(round * 104_729 + 1) % count]
+    record.webhookURL = "https://hooks.example/node/\(round)"
+    let delta = try state.apply([record.id: record], compiler: compiler)[region]!
+    start = ContinuousClock.now
+    directory = try directory.applying(delta)
+    applyDelta.append(seconds(since: start))
+}
+_ = lastDeltas
 let result: [String: Any] = [
     "customers": count, "regions": catalog.regions.count, "rounds": rounds, "signed_bundle_bytes": bytes,
     "compile_median_s": median(compile), "encode_and_sign_median_s": median(sign), "total_median_s": median(total),
     "total_min_s": total.min()!, "total_max_s": total.max()!,
     "node_verify_and_decode_one_region_median_s": median(apply), "one_region_signed_bytes": first.count,
+    "keep_resources_and_digest_median_s": median(keep),
+    "one_customer_change_compile_and_sign_median_ms": median(change) * 1000, "one_customer_change_max_ms": change.max()! * 1000,
+    "one_customer_change_signed_bytes_all_regions_median": deltaBytes.sorted()[deltaBytes.count / 2],
+    "node_directory_build_one_region_s": build, "node_directory_resident_bytes": directoryBytes,
+    "node_directory_customers": directory.customerCount,
+    "node_apply_one_customer_delta_median_ms": median(applyDelta) * 1000, "node_apply_one_customer_delta_max_ms": applyDelta.max()! * 1000,
 ]
 print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))

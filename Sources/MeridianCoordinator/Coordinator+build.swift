@@ -7,6 +7,7 @@ import Logging
 import MeridianCore
 import MeridianServer
 import OpenAPIHummingbird
+import OpenAPIRuntime
 import ServiceLifecycle
 
 extension Coordinator {
@@ -215,7 +216,11 @@ extension Coordinator {
             testDelivery: TestDelivery(egress: egress, secrets: secrets, now: now),
             site: site, resolver: resolver,
             egress: configuration.egress, domainGrace: configuration.domainGrace, now: now)
-        try api.registerHandlers(on: router, middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now), InputLimitsMiddleware()])
+        // Compact JSON: the OpenAPI layer pretty-prints by default, which costs every response time and bytes; the
+        // CLI pretty-prints what it shows.
+        try api.registerHandlers(
+            on: router, configuration: OpenAPIRuntime.Configuration(jsonEncodingOptions: [.sortedKeys]),
+            middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now), InputLimitsMiddleware()])
         AccountPage(
             customers: customers, tokens: tokens, audit: audit, grants: grants, registry: registry, site: site, publisher: publisher, catalog: catalog,
             resolver: resolver, sessions: accountSessions, people: people,

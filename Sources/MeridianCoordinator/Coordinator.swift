@@ -89,7 +89,13 @@ public struct Coordinator: Sendable {
         self.nodes = nodes
         let legalRequests = LegalRequestRepository(store: store)
         self.legalRequests = legalRequests
-        let registry = SubProcessorRegistry(store: store, noticeDays: configuration.noticeDays)
+        let leadership = Leadership(
+            replica: configuration.replicaName, store: store, lease: configuration.leaderLease, renewEvery: configuration.leaderLease / 3,
+            pollEvery: configuration.leaderLease / 6, logger: logger)
+        self.leadership = leadership
+        let bell = ReplicaBell(replica: leadership.incarnation, store: store, logger: logger)
+        self.bell = bell
+        let registry = SubProcessorRegistry(store: store, noticeDays: configuration.noticeDays, bell: bell)
         self.registry = registry
         let publications = Publications(
             store: store, legalRequests: legalRequests, service: catalog.service, key: keys.publicationSigning, now: now)
@@ -101,14 +107,8 @@ public struct Coordinator: Sendable {
         var directives = DirectiveDispatcher(
             requests: dataSubjectRequests, nodes: nodes, legalRequests: legalRequests, own: CoordinatorSubjectData(store: store, catalog: catalog),
             catalog: catalog, secrets: secrets, key: keys.bundleSigning, pusher: pusher, authority: keys.authority, now: now, logger: logger)
-        let leadership = Leadership(
-            replica: configuration.replicaName, store: store, lease: configuration.leaderLease, renewEvery: configuration.leaderLease / 3,
-            pollEvery: configuration.leaderLease / 6, logger: logger)
-        self.leadership = leadership
         directives.replica = leadership.incarnation
         self.directives = directives
-        let bell = ReplicaBell(replica: leadership.incarnation, store: store, logger: logger)
-        self.bell = bell
         let base = SQLCustomerRepository(store: store, provesReservedTestNames: configuration.provesReservedTestNames)
         let publisher = ConfigPublisher(
             customers: base, subprocessors: registry.subprocessors, objections: registry.objections, config: config, nodes: nodes,
@@ -117,8 +117,8 @@ public struct Coordinator: Sendable {
         self.publisher = publisher
         // The new leader publishes what changed while no replica led, and pushes to the nodes behind.
         leadership.onChange { leading in if leading { publisher.changedElsewhere() } }
-        bell.on(.config) { publisher.changedElsewhere() }
-        customers = PublishingCustomerRepository(base: base, publisher: publisher)
+        bell.on(.config) { ids in publisher.changedElsewhere(customers: ids) }
+        customers = CoordinatedCustomerRepository(base: base, publisher: publisher, bell: bell)
         people = AccountPeople(store: store)
         accountSessions = AccountSessions(store: store, secrets: secrets, now: now)
         invitations = AccountInvitations(people: people, secrets: secrets, pagesURL: configuration.pagesURL, now: now)

@@ -9,6 +9,8 @@ public enum CoreErrorCode: String, Sendable, CaseIterable {
     case bundleInvalid
     /// A config bundle made for another region than the node's.
     case bundleForAnotherRegion
+    /// A config delta made for another version than the one in force: the node needs the snapshot.
+    case deltaBaseMismatch
     /// A config bundle whose webhook secrets are sealed to a key the node does not hold.
     case bundleSealedToAnotherKey
     /// A bundle or directive signed by a key other than the one the node trusts.

@@ -15,7 +15,7 @@ struct NodeStatusReporter: Sendable {
     func status() async throws -> NodeStatus {
         let counts = try await store.countsByStatus()
         return NodeStatus(
-            region: region.rawValue, node: node, configVersion: config.version, customers: config.directory.bundle.customers.count,
+            region: region.rawValue, node: node, configVersion: config.version, customers: config.directory.customerCount,
             smtp: .init(port: smtp.port, openConnections: smtp.openConnections, starttls: smtp.offersTLS),
             queue: .init(spooledRecipients: spool.depth, scheduled: await queue.pending),
             deliveries: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }), clockSkewSeconds: clock.skew)

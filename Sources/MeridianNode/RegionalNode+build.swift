@@ -32,17 +32,17 @@ extension RegionalNode {
         configuration.probePort = configuration.probePort ?? (controlPort == 0 ? 0 : controlPort + 10)
         let credentials = try enrollment.linkCredentials()
         let bundleFile = BundleFile(configuration, key: enrollment.bundleKey)
-        let bundle = try bundleFile.load(logger: logger)
+        let directory = try bundleFile.load(logger: logger)
         let tls = try tlsContext(configuration)
         let spool = try Spool(directory: configuration.spoolDirectory, logger: logger)
         let recovered = try spool.recover()
         let now = configuration.now
         let store = try await MetadataStore.open(path: configuration.metadataPath, logger: logger, now: now)
-        let config = NodeConfigState(bundle)
+        let config = NodeConfigState(directory)
         // Every request made for a customer goes out under the egress policy of the config in force.
         let egress = try await EgressClient.start(
             configuration: WebhookClient.httpConfiguration(timeout: configuration.webhookTimeout),
-            policy: { config.directory.bundle.egress ?? .production }, logger: logger)
+            policy: { config.directory.header.egress ?? .production }, logger: logger)
         let webhooks = WebhookClient(egress: egress, timeout: configuration.webhookTimeout, now: now)
         let events = EventPoster(webhooks: webhooks, logger: logger)
         do {
@@ -70,7 +70,7 @@ extension RegionalNode {
                 configuration: configuration.smtp, tls: tls, intake: processor, metrics: metrics, protocolLog: protocolLog, now: now, logger: logger
             ) {
                 let directory = config.directory
-                return (directory, directory.bundle.version)
+                return (directory, directory.version)
             }
             let bundles = BundleIntake(file: bundleFile, config: config, metrics: metrics, logger: logger)
             let directives = DirectiveExecutor(

@@ -243,7 +243,7 @@ struct CustomerAPITests {
             // As the eu nodes read it: sealed to the region, opened with the region's key.
             let sealed = try await RegistryAPITests.bundle(harness, "eu")
             #expect(sealed.customers.first { $0.id == id }?.webhook.credentials == nil)
-            let opened = try sealed.openingSecrets(with: RegionKeys(secrets: harness.coordinator.secrets).privateKey(for: RegionID("eu")!))
+            let opened = try await RegistryAPITests.bundle(harness, "eu", opened: true)
             let entry = try #require(opened.customers.first { $0.id == id })
             #expect(entry.webhook.credentials == "hook-user:pa$$word" && entry.webhook.format == .mailgun && entry.webhook.url == "https://hooks.acme.example/in")
 

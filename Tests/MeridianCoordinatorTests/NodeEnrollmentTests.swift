@@ -185,8 +185,10 @@ struct NodeEnrollmentTests {
             let pull = try await Self.call(
                 port + NodeProtocol.pullPath + "?version=0&region=us&node=us-1&control_url=https://203.0.113.9:9101", credentials: credentials)
             #expect(pull.status == 200)
-            let bundle = try JSONDecoder().decode(SignedBundle.self, from: Data(pull.body.utf8))
-                .verify(with: harness.coordinator.keys.bundleSigning.publicKey, region: RegionID("eu")!)
+            let bundle = try #require(
+                try ConfigRepository.assemble(
+                    try JSONDecoder().decode(ConfigUpdate.self, from: Data(pull.body.utf8)), region: RegionID("eu")!,
+                    key: harness.coordinator.keys.bundleSigning.publicKey))
             #expect(bundle.region == RegionID("eu")! && bundle.version == published, "the certificate's region, not the query's")
             let nodes = try await harness.coordinator.nodes.nodes()
             #expect(nodes.map(\.id).sorted() == ["eu-1", "us-1"], "no node registers itself")

@@ -5,7 +5,7 @@ import Testing
 
 @testable import MeridianCoordinator
 
-@Suite("The API's read path: audited reads committed in groups, tokens cached until a revocation")
+@Suite("The API's read path: audited reads committed in groups; tokens, customers and the registry cached until a change")
 struct ReadPathTests {
     @Test("reads recorded at once share commits, each caller returns once its entry is in, and the chain stays whole", arguments: StoreKind.allCases)
     func groupCommit(kind: StoreKind) async throws {
@@ -74,19 +74,66 @@ struct ReadPathTests {
             // Guesses reach the database each time and take no memory.
             for _ in 0..<3 { #expect(try await tokens.find(secretHash: BearerToken.generate().hash) == nil) }
             #expect(counting.finds.withLock { $0 } == 6)
-            #expect(tokens.cache.token(secret.hash)?.revokedAt != nil)
+            #expect(tokens.cache.value(secret.hash)?.revokedAt != nil)
         }
     }
 
     @Test("a read that began before a revocation cannot put the revoked token back in the cache")
     func staleRead() {
-        let cache = TokenCache(lifetime: .seconds(60))
+        let cache = ReadCache<TokenRecord>(lifetime: .seconds(60))
         let record = TokenRecord(id: "t", name: "n", role: .admin, customerID: nil, secretHash: "h", createdAt: Date(), createdBy: "x")
         let before = cache.generation
         cache.clear()  // a revocation lands while the read is in flight
-        cache.keep(record, ifStill: before)
-        #expect(cache.token("h") == nil)
-        cache.keep(record, ifStill: cache.generation)
-        #expect(cache.token("h") == record)
+        cache.keep(record, for: "h", ifStill: before)
+        #expect(cache.value("h") == nil)
+        cache.keep(record, for: "h", ifStill: cache.generation)
+        #expect(cache.value("h") == record)
+    }
+
+    @Test("a customer's record is read once per lifetime, and a change through the repository is seen by the next read")
+    func customerCache() async throws {
+        try await TestStores.withStore(.sqlite) { store in
+            let counting = ConfigDeltaTests.CountingCustomers(base: SQLCustomerRepository(store: store))
+            let customers = CoordinatedCustomerRepository(
+                base: counting, publisher: ConfigDeltaTests.publisher(store, counting), lifetime: .seconds(60))
+            try await customers.create(try ConfigCompilerTests.customer("cus_1", "one.example", region: "eu"), by: RepositoryTests.admin)
+            for _ in 0..<50 { #expect(try await customers.find("cus_1")?.name == "cus_1") }
+            #expect(counting.finds.withLock { $0 } == 1)
+            var changes = CustomerChanges()
+            changes.name = "Renamed"
+            _ = try await customers.update("cus_1", changes, at: Date(), by: RepositoryTests.admin)
+            #expect(try await customers.find("cus_1")?.name == "Renamed")
+            _ = try await customers.close("cus_1", at: Date(), purgeAfter: Date().addingTimeInterval(60), reason: nil, by: RepositoryTests.admin)
+            #expect(try await customers.find("cus_1")?.status == .closed)
+            #expect(try await customers.find("cus_none") == nil)
+            #expect(try await customers.find("cus_none") == nil)
+            #expect(counting.finds.withLock { $0 } == 5, "one read after each change, and unknown ids each time")
+        }
+    }
+
+    @Test("the registry is read once per lifetime; a change through the repository is seen at once, and the publisher reads it fresh")
+    func registryCache() async throws {
+        try await TestStores.withStore(.sqlite) { store in
+            let registry = SubProcessorRepository(store: store, lifetime: .seconds(60))
+            let now = Date()
+            @Sendable func entry(_ id: String) -> SubProcessor {
+                SubProcessor(
+                    id: id, name: id, legalEntity: id, purpose: "p", dataCategories: [], regions: [RegionID("eu")!], locations: [],
+                    transferMechanism: "", dpaInPlace: true, egressHosts: [], steps: [.contentAnalysis], announcedAt: now, effectiveFrom: now)
+            }
+            try await registry.add(entry("alpha"), by: RepositoryTests.admin)
+            #expect(try await registry.all().map(\.id) == ["alpha"])
+            // A row written behind the repository's back (another replica, its notice not heard) waits for the lifetime…
+            let beta = try SubProcessorRepository.json(entry("beta"))
+            try await store.withSession { db in
+                try await db.raw("INSERT INTO subprocessors (id, entry, version, updated_at) VALUES ('beta', \(bind: beta), 1, 0)").run()
+            }
+            #expect(try await registry.all().map(\.id) == ["alpha"])
+            // …except for the config publisher, which reads it fresh.
+            #expect(try await registry.all(fresh: true).map(\.id) == ["alpha", "beta"])
+            // A change through the repository is seen at once.
+            try await registry.add(entry("gamma"), by: RepositoryTests.admin)
+            #expect(try await registry.all().map(\.id) == ["alpha", "beta", "gamma"])
+        }
     }
 }

@@ -22,9 +22,11 @@ struct RegistryAPITests {
     ]
 
     /// The bundle of `region` in the newest published version, verified.
-    static func bundle(_ harness: APITestHarness, _ region: String) async throws -> NodeBundle {
-        let stored = try #require(try await harness.coordinator.config.bundle(for: RegionID(region)!))
-        return try JSONDecoder().decode(SignedBundle.self, from: stored.signed).verify(with: TestStores.bundleKey.publicKey, region: RegionID(region)!)
+    static func bundle(_ harness: APITestHarness, _ region: String, opened: Bool = false) async throws -> NodeBundle {
+        try #require(
+            try await harness.coordinator.config.newest(
+                for: RegionID(region)!, key: TestStores.bundleKey.publicKey,
+                regionKey: opened ? RegionKeys(secrets: harness.coordinator.secrets).privateKey(for: RegionID(region)!) : nil))
     }
 
     static func steps(_ bundle: NodeBundle, _ customer: String) -> [ProcessingStep]? {

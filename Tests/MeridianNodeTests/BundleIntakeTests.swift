@@ -68,3 +68,85 @@ struct BundleIntakeTests {
         await #expect(throws: NodeError(.bundleUnusable)) { try await RegionalNode.build(test.configuration, logger: Logger(label: "test")) }
     }
 }
+
+@Suite("Config deltas at the node: applied in order, kept with the last-known-good, replayed at a start")
+struct NodeDeltaTests {
+    static func plain(_ version: Int, _ customers: [[String: Any]]) throws -> NodeBundle {
+        try NodeBundle.decode(try TestNode.plainBundle(version: version, customers: customers), expectedRegion: RegionID("eu")!)
+    }
+
+    static func signed(_ delta: NodeBundleDelta) throws -> Data {
+        Data(try SignedBundle.signedJSON(canonical: delta.canonicalJSON(), with: TestPKI.shared.bundleKey))
+    }
+
+    static func update(snapshot: Data? = nil, _ deltas: [NodeBundleDelta]) throws -> Data {
+        ConfigUpdate.json(snapshot: snapshot, deltas: try deltas.map(signed))
+    }
+
+    static var v2: [[String: Any]] { [BundleIntakeTests.customer("cus_a"), BundleIntakeTests.customer("cus_b")] }
+    static var v3: [[String: Any]] { [BundleIntakeTests.customer("cus_a"), BundleIntakeTests.customer("cus_c")] }
+    static var v4: [[String: Any]] { [TestNode.customer("cus_a", domain: "a.example", webhook: "https://hooks.example/moved"), BundleIntakeTests.customer("cus_c")] }
+
+    static func deltas() throws -> [NodeBundleDelta] {
+        [NodeBundleDelta.between(try plain(2, v2), try plain(3, v3)), NodeBundleDelta.between(try plain(3, v3), try plain(4, v4))]
+    }
+
+    @Test("deltas apply in order to the version they name; another base is refused; a restart replays them, up to a line cut short")
+    func deltasAndRestart() async throws {
+        let test = try TestNode(bundle: nil)
+        try await BundleIntakeTests.withNode(test.configuration) { node in
+            #expect(node.bundles.offer(try TestNode.bundle(version: 2, customers: Self.v2), from: "test").status == .ack)
+            let report = node.bundles.offer(try Self.update(try Self.deltas()), from: "test")
+            #expect(report == BundleReport(status: .ack, offered: 4, version: 4, error: nil))
+            #expect(node.config.directory.customer("cus_b") == nil && node.config.directory.customer("cus_c") != nil)
+            #expect(node.config.directory.customer("cus_a")?.webhook.url == "https://hooks.example/moved")
+            #expect(node.config.directory.bundle() == (try Self.plain(4, Self.v4)))
+            // The same again changes nothing.
+            #expect(node.bundles.offer(try Self.update(try Self.deltas()), from: "test").status == .ack)
+            // A delta made for another version than the one in force: refused, naming both; the version stays.
+            let skipped = NodeBundleDelta(region: RegionID("eu")!, baseVersion: 7, version: 8)
+            let refused = node.bundles.offer(try Self.update([skipped]), from: "test")
+            #expect(refused.status == .nack && refused.version == 4)
+            #expect(refused.error == "the delta applies to version 7, and version 4 is in force")
+            // A delta signed by another key.
+            let forged = ConfigUpdate.json(
+                snapshot: nil,
+                deltas: [Data(try SignedBundle.signedJSON(
+                    canonical: NodeBundleDelta(region: RegionID("eu")!, baseVersion: 4, version: 5, removedCustomers: ["cus_a"]).canonicalJSON(),
+                    with: Curve25519.Signing.PrivateKey()))])
+            #expect(node.bundles.offer(forged, from: "test").status == .nack)
+            #expect(node.config.version == 4 && node.config.directory.customer("cus_a") != nil)
+        }
+        let log = test.configuration.lastKnownGoodPath + ".deltas"
+        #expect(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count == 2)
+        #expect(try FileManager.default.attributesOfItem(atPath: log)[.posixPermissions] as? Int == 0o600)
+        // A start with no bundle file: the last-known-good snapshot, then the deltas kept.
+        try await BundleIntakeTests.withNode(test.configuration) { restarted in
+            #expect(restarted.config.version == 4 && restarted.config.directory.customer("cus_c") != nil)
+        }
+        // A crash that cut the last line short: the start stops at the last whole delta.
+        var lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[1] = String(lines[1].prefix(40))
+        try (lines.joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        try await BundleIntakeTests.withNode(test.configuration) { restarted in
+            #expect(restarted.config.version == 3)
+        }
+    }
+
+    @Test("a new node takes a snapshot with the deltas after it at once, and keeps the whole as its last-known-good")
+    func snapshotAndDeltas() async throws {
+        let test = try TestNode(bundle: nil)
+        try await BundleIntakeTests.withNode(test.configuration) { node in
+            let update = try Self.update(snapshot: try TestNode.bundle(version: 2, customers: Self.v2), try Self.deltas())
+            #expect(node.bundles.offer(update, from: "test") == BundleReport(status: .ack, offered: 4, version: 4, error: nil))
+            #expect(node.config.directory.bundle() == (try Self.plain(4, Self.v4)))
+            // A snapshot older than the version in force, even with deltas, is refused.
+            let old = try Self.update(snapshot: try TestNode.bundle(version: 2, customers: Self.v2), [try Self.deltas()[0]])
+            #expect(node.bundles.offer(old, from: "test").status == .nack)
+        }
+        #expect(!FileManager.default.fileExists(atPath: test.configuration.lastKnownGoodPath + ".deltas"))
+        try await BundleIntakeTests.withNode(test.configuration) { restarted in
+            #expect(restarted.config.version == 4)
+        }
+    }
+}

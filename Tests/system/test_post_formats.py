@@ -22,7 +22,7 @@ import pytest
 from django.conf import settings
 from standardwebhooks import Webhook
 
-from harness import (MERIDIAN, SECRET, Node, api, customer, enroll, first_admin, free_port, node_version, prove_domains, send, start_coordinator,
+from harness import (MERIDIAN, SECRET, Node, api, customer, enroll, first_admin, free_port, last_good_parts, node_version, prove_domains, send, start_coordinator,
                      start_node, wait_for)
 
 USER, PASSWORD = "hook-user", "pa$$ w:rd"
@@ -258,9 +258,8 @@ def test_format_and_credentials_set_with_the_cli_reach_the_node_sealed(tmp_path,
 
         node = start_node(work, coordinator.node_port, enroll(port, admin, "eu", "eu-1", control), smtp, control, probe)
         wait_for(lambda: node_version(probe) == api(port, "GET", "/v1/nodes", admin)[1]["config_version"], what="the node's first pull")
-        signed = json.load(open(os.path.join(work, "node", "bundle.last-good.json")))
-        bundle = base64.b64decode(signed["payload"]).decode()
-        assert "credentials_sealed" in bundle and PASSWORD not in bundle and USER not in bundle
+        kept = json.dumps(last_good_parts(os.path.join(work, "node")))
+        assert "credentials_sealed" in kept and PASSWORD not in kept and USER not in kept
 
         assert send(smtp, rcpt="inbox@formats.example", sender="bounce@sender.example", data=_message().as_bytes(policy=email.policy.SMTP))[0] == 250
         message = _take("Postmark")

@@ -2,7 +2,6 @@
 canary, headless Chromium renders every page (screenshots in .build/test-output/), html5lib's strict parser
 checks the HTML, and the retention numbers on /privacy are compared with the signed bundle each node applied."""
 
-import base64
 import json
 import os
 import re
@@ -13,7 +12,7 @@ import urllib.request
 import html5lib
 import pytest
 
-from harness import MERIDIAN, ROOT, Up
+from harness import MERIDIAN, ROOT, Up, last_good_parts
 
 SCREENSHOTS = os.path.join(ROOT, ".build", "test-output")
 PAGES = ["/", "/privacy", "/regions", "/subprocessors", "/transparency", "/canary"]
@@ -36,9 +35,9 @@ def cli(up, *args, check=True):
 
 
 def enforced_policy(up, region):
-    """The policy in the bundle the node applied: its last-known-good file, signed by the coordinator."""
-    envelope = json.load(open(os.path.join(up.data, f"node-{region}", "bundle.last-good.json")))
-    return json.loads(base64.b64decode(envelope["payload"]))["policy"]
+    """The policy in the config the node applied: its last-known-good snapshot and the deltas after it (a delta
+    carries the policy only when it changed), signed by the coordinator."""
+    return [part["policy"] for part in last_good_parts(os.path.join(up.data, f"node-{region}")) if part.get("policy")][-1]
 
 
 @pytest.fixture

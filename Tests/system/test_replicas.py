@@ -151,6 +151,23 @@ def test_three_replicas_one_leader_notices_once_and_a_dead_leader_replaced(tmp_p
         wait_for(lambda: r2.api("GET", "/v1/whoami", token["secret"])[0] == 401, timeout=5, interval=0.02, what="the revoked token refused by r2")
         assert time.monotonic() - revoked_at < 2.0, f"r2 took {time.monotonic() - revoked_at:.2f} s to refuse the revoked token"
 
+        # The same for a customer's record and the registry, which each replica keeps for 10 s: a change through one
+        # replica is what another answers next, though it had read both just before.
+        for _ in range(3):
+            assert r2.api("GET", f"/v1/customers/{customers[0]}", admin)[0] == 200
+            assert r3.api("GET", "/v1/subprocessors", admin)[0] == 200
+        status, renamed = r1.api("PATCH", f"/v1/customers/{customers[0]}", admin, {"name": "Renamed through r1"})
+        assert status == 200, renamed
+        alpha = next(e["id"] for e in r2.api("GET", "/v1/subprocessors", admin)[1]["items"] if e["name"] == "Alpha Analysis")
+        status, updated = r2.api("PATCH", f"/v1/subprocessors/{alpha}", admin, {"name": "Alpha Analysis Ltd"})
+        assert status == 200, updated
+        changed_at = time.monotonic()
+        wait_for(lambda: r2.api("GET", f"/v1/customers/{customers[0]}", admin)[1]["name"] == "Renamed through r1", timeout=5, interval=0.02,
+                 what="r2 answering the renamed customer")
+        wait_for(lambda: "Alpha Analysis Ltd" in [e["name"] for e in r3.api("GET", "/v1/subprocessors", admin)[1]["items"]], timeout=5,
+                 interval=0.02, what="r3 listing the renamed sub-processor")
+        assert time.monotonic() - changed_at < 2.0, f"the replicas took {time.monotonic() - changed_at:.2f} s to answer the changes"
+
         # kill -9 of the leader while three more announcements' notices and a config change flow.
         for name in ("Gamma Analysis", "Delta Analysis", "Epsilon Analysis"):
             assert r3.api("POST", "/v1/subprocessors", admin, subprocessor(name))[0] == 201

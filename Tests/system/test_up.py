@@ -7,6 +7,7 @@ and Python's own HPKE (RFC 9180) opens it with the region key the node got when 
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 
@@ -15,21 +16,25 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives import hpke
 from standardwebhooks import Webhook
 
-from harness import MERIDIAN, ROOT, WebhookSink, api, free_port, wait_for
+from harness import MERIDIAN, ROOT, WebhookSink, api, free_port, last_good_parts, wait_for
 
 
 def opened_secrets(node_data):
-    """The webhook secrets of the node's last-known-good bundle, opened as any HPKE implementation would."""
-    envelope = json.load(open(os.path.join(node_data, "bundle.last-good.json")))
-    bundle = json.loads(base64.b64decode(envelope["payload"]))
+    """The webhook secrets of the node's last-known-good config, opened as any HPKE implementation would: its
+    snapshot and the deltas kept after it, each part's secrets sealed under a content key of its own."""
     region_key = X25519PrivateKey.from_private_bytes(base64.b64decode(open(os.path.join(node_data, "identity", "region.key")).read()))
     suite = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
-    content_key = suite.decrypt(base64.b64decode(bundle["sealed_key"]), region_key, info=f"meridian bundle key v1 {bundle['region']}".encode())
     secrets = {}
-    for customer in bundle["customers"]:
-        assert "secret" not in customer["webhook"], customer
-        sealed = base64.b64decode(customer["webhook"]["secret_sealed"])
-        secrets[customer["id"]] = ChaCha20Poly1305(content_key).decrypt(sealed[:12], sealed[12:], customer["id"].encode()).decode()
+    for part in last_good_parts(node_data):
+        for gone in part.get("removed_customers", []):
+            secrets.pop(gone, None)
+        if not part["customers"]:
+            continue
+        content_key = suite.decrypt(base64.b64decode(part["sealed_key"]), region_key, info=f"meridian bundle key v1 {part['region']}".encode())
+        for customer in part["customers"]:
+            assert "secret" not in customer["webhook"], customer
+            sealed = base64.b64decode(customer["webhook"]["secret_sealed"])
+            secrets[customer["id"]] = ChaCha20Poly1305(content_key).decrypt(sealed[:12], sealed[12:], customer["id"].encode()).decode()
     return secrets
 
 
@@ -50,7 +55,7 @@ def test_up_runs_three_nodes_that_deliver(tmp_path):
             "webhook": {"url": sink.url("/ok"), "mode": "queued"}})
         assert status == 201, created
         cid = created["customer"]["id"]
-        wait_for(lambda: "region=eu [MeridianNode] node: applied bundle version 2 from a" in log(), what="the push")
+        wait_for(lambda: "region=eu [MeridianNode] node: applied config version 2 from a" in log(), what="the push")
         result = subprocess.run(["swaks", "--server", f"127.0.0.1:{2525 + offset}", "--tls", "--to", "hi@up.example",
                                  "--from", "s@sender.example"], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "250 2.0.0 Queued as" in result.stdout, result.stdout
@@ -59,8 +64,10 @@ def test_up_runs_three_nodes_that_deliver(tmp_path):
         secret = created["webhook_secret"]
         payload = Webhook(secret).verify(post["body"], {k.lower(): v for k, v in post["headers"].items()})
         assert payload["envelope"]["tls"] is True, "signed with the customer's own secret, opened on the node"
-        last_good = open(os.path.join(data, "node-eu", "bundle.last-good.json")).read()
-        assert secret not in last_good and secret not in base64.b64decode(json.loads(last_good)["payload"]).decode()
+        for kept in ("bundle.last-good.json", "bundle.last-good.json.deltas"):
+            text = open(os.path.join(data, "node-eu", kept)).read()
+            payloads = [base64.b64decode(match).decode() for match in re.findall(r'"payload":"([^"]+)"', text)]
+            assert payloads and secret not in text and not any(secret in payload for payload in payloads), kept
         assert opened_secrets(os.path.join(data, "node-eu")) == {cid: secret}
         wait_for(lambda: api(8080 + offset, "GET", f"/v1/customers/{cid}/messages", token)[1].get("messages"), what="the metadata")
         status, page = api(8080 + offset, "GET", f"/v1/customers/{cid}/messages", token)

@@ -5,14 +5,22 @@ import MeridianCore
 import ServiceLifecycle
 import Synchronization
 
-/// Turns changes into signed config versions and pushes them to the nodes, xDS-style.
+/// Turns changes into signed config versions and sends them to the nodes as deltas, in the manner of Envoy's delta
+/// xDS.
 ///
-/// A change (any mutation of a customer) calls ``changed()``. Changes that arrive within `debounce`, or while
-/// a version is being published, are coalesced into the next version. Publishing compiles one bundle per
-/// region, and gives it a new version only when its content differs from the newest version's (a restart
-/// does not bump the version); it then pushes each region's bundle to every node known in that region and
-/// records each ACK, NACK or failure. Nodes also pull (``NodeProtocolRoutes``), which is how a node that missed a
-/// push, or was started before the coordinator, catches up.
+/// A change calls ``changed(customers:)`` with the customers it touched, or ``changed()`` when anything may have
+/// changed (the registry, an objection, the leader's start). Changes that arrive within `debounce`, or while a
+/// version is being published, are coalesced into the next version. The leader keeps what every region's nodes
+/// hold (``CompiledConfig``): a change of a few customers compiles only them, and each region gets a signed
+/// ``NodeBundleDelta`` from the version before. A change of everything compiles every customer and sends what
+/// differs. A version is stored only when some region's content changed (a restart does not bump the version).
+/// Every 64 versions, and when the leader starts with none kept, each region's whole bundle is signed as a snapshot,
+/// which nodes that are new or far behind get before the deltas after it (``ConfigRepository/update(for:from:)``).
+///
+/// Each version is pushed to every node known in its region, as the delta from the node's version when the node
+/// is one version behind, else as the update the repository assembles; each ACK, NACK or failure is recorded.
+/// Nodes also pull (``NodeLinkRoutes``), which is how a node that missed a push, or was started before the
+/// coordinator, catches up.
 ///
 /// The publisher is a `Service`: its loop publishes on each change, runs the pushes as child tasks, and keeps a
 /// timer for the registry's next date (a sub-processor coming into force), all ending on graceful shutdown.
@@ -58,9 +66,18 @@ public actor ConfigPublisher: Service {
     /// Nodes with a push in flight, and those among them that need the newest bundle once it ends.
     private var pushing: Set<String> = []
     private var again: Set<String> = []
-    /// The newest signed bundle of each region, as published by this coordinator, so that pushes to many
-    /// nodes do not each read and open it from the database.
-    private var newest: [RegionID: PublishedBundle] = [:]
+    /// What the nodes hold at the newest version this replica published, kept while it leads; nil until a full
+    /// compile, and after anything that may have made it stale.
+    private var compiled: CompiledConfig?
+    /// Customers changed since the last publish; `everything` when something other than customers changed.
+    private nonisolated let pending = Mutex<(customers: Set<String>, everything: Bool)>(([], true))
+    /// The newest version's delta of each region, signed, so that pushes to many nodes do not each read it from the
+    /// database.
+    private var newest: [RegionID: PublishedDelta] = [:]
+    /// The version of each region's stored snapshot.
+    private var snapshots: [RegionID: Int] = [:]
+    /// A snapshot is being signed in the background.
+    private var snapshotting = false
     /// A publish is running; others wait their turn (``publish()``).
     private var publishing = false
     private var publishWaiters: [CheckedContinuation<Void, Never>] = []
@@ -102,8 +119,18 @@ public actor ConfigPublisher: Service {
         bell?.ring(.config)
     }
 
-    /// Another replica made a change, or this one started leading: publishes if this replica leads.
-    public nonisolated func changedElsewhere() {
+    /// The customers `ids` changed (and nothing else): the next version compiles only them. Returns at once.
+    public nonisolated func changed(customers ids: [String]) {
+        changedElsewhere(customers: ids)
+        bell?.ring(.config, ids: ids)
+    }
+
+    /// Another replica made a change (of the customers `ids` when given, else of anything), or this one started
+    /// leading: publishes if this replica leads.
+    public nonisolated func changedElsewhere(customers ids: [String]? = nil) {
+        pending.withLock { pending in
+            if let ids { pending.customers.formUnion(ids) } else { pending.everything = true }
+        }
         requested.withLock { $0 += 1 }
         signal.yield(.changed)
     }
@@ -130,15 +157,19 @@ public actor ConfigPublisher: Service {
                     case .changed:
                         guard requested.withLock({ $0 }) > published else { continue }
                         guard isLeading() else {
-                            // The leader publishes it; it heard of the change from the bell.
+                            // The leader publishes it; it heard of the change from the bell. What this replica kept
+                            // may be stale once another has led.
+                            compiled = nil
+                            pending.withLock { $0 = ([], true) }
                             settle(requested.withLock { $0 })
                             continue
                         }
                         try? await Task.sleep(for: debounce)
                         let covered = requested.withLock { $0 }
                         do {
-                            let outcome = try await publish()
+                            let outcome = try await publishPending()
                             push(outcome.version, into: &group)
+                            snapshotIfDue(into: &group)
                         } catch {
                             logger.error("config: publishing failed; the nodes keep the version they have", metadata: ["error": "\(error)"])
                         }
@@ -181,11 +212,17 @@ public actor ConfigPublisher: Service {
         changedElsewhere()
     }
 
-    /// Compiles the current state; stores it as a new version unless the newest version has the same content.
+    /// Compiles every customer; stores the result as a new version unless the newest version has the same content.
     /// One at a time: the actor would otherwise let a second publish start while the first awaits the database,
     /// and both would store the same content as two versions (a start-up publish and the new leader's did).
     @discardableResult
     public func publish() async throws -> Outcome {
+        pending.withLock { $0.everything = true }
+        return try await publishPending()
+    }
+
+    /// Publishes the changes recorded since the last publish: only the customers changed when nothing else did.
+    func publishPending() async throws -> Outcome {
         while publishing { await withCheckedContinuation { publishWaiters.append($0) } }
         publishing = true
         defer {
@@ -196,37 +233,147 @@ public actor ConfigPublisher: Service {
     }
 
     private func compileAndStore() async throws -> Outcome {
+        let (ids, everything) = pending.withLock { pending in
+            defer { pending = ([], false) }
+            return (pending.customers, pending.everything)
+        }
+        do {
+            if !everything, compiled != nil, ids.count <= Self.mostCompiledApart, let outcome = try await publish(customers: ids) {
+                return outcome
+            }
+            return try await publishEverything()
+        } catch {
+            // Compiled again in full next time, from the database.
+            compiled = nil
+            pending.withLock { $0.everything = true }
+            throw error
+        }
+    }
+
+    /// Beyond this many changed customers one full compile is quicker than reading each.
+    static let mostCompiledApart = 5_000
+
+    /// Compiles the customers `ids` into the next version and stores each region's delta; nil when another
+    /// version came first (the caller compiles in full).
+    private func publish(customers ids: Set<String>) async throws -> Outcome? {
+        guard var next = compiled else { return nil }
+        // Taken out while it changes, so that its million entries are changed in place and not copied.
+        compiled = nil
+        let base = next.version
+        var records: [String: CustomerRecord?] = [:]
+        for id in ids { records[id] = .some(try await customers.find(id)) }
+        let deltas = try next.apply(records, compiler: compiler)
+        if deltas.values.allSatisfy(\.isEmpty) {
+            next.renumber(base)
+            compiled = next
+            return Outcome(version: base, isNew: false)
+        }
+        let digest = next.digest
+        let signed = try sign(deltas)
+        guard let stored = try await config.publish(digest: digest, customers: next.customerCount, at: now(), audit: .system("config"), base: base, make: { _ in
+            Publication(deltas: signed)
+        }) else { return nil }
+        compiled = next
+        newest = Dictionary(uniqueKeysWithValues: stored.publication.deltas.map { ($0.region, $0) })
+        logger.info("config: published version \(stored.version)", metadata: ["customers changed": "\(ids.count)", "digest": "\(digest.prefix(12))"])
+        return Outcome(version: stored.version, isNew: true)
+    }
+
+    /// Compiles every customer; stores the result as a new version unless the newest version has the same content.
+    /// What differs from the kept state goes as deltas; with none kept (the leader's start), as snapshots.
+    private func publishEverything() async throws -> Outcome {
         let active = try await customers.allActive()
         let date = now()
         let registry = ConfigCompiler.Registry(
-            subprocessors: try await subprocessors?.all() ?? [], objections: try await objections?.standing() ?? [:], at: date)
+            subprocessors: try await subprocessors?.all(fresh: true) ?? [], objections: try await objections?.standing() ?? [:], at: date)
         nextChange = SubProcessor.nextChange(registry.subprocessors, after: date)
-        let unversioned = try compiler.compile(active, registry: registry, version: 0)
-        let policies = Dictionary(unversioned.map { ($0.region, $0.policy) }, uniquingKeysWith: { a, _ in a }).compactMapValues { $0 }
-        // The content's digest, of the secrets in the clear (what is signed has them sealed under a fresh key).
-        var hasher = SHA256()
-        for bytes in try unversioned.parallelMap({ $0.canonicalJSON() }) { hasher.update(data: bytes) }
-        let digest = hasher.finalize().hexString
-        if let latest = try await config.latest(), latest.digest == digest {
+        let previous = compiled
+        compiled = nil
+        var state = try CompiledConfig(try compiler.compile(active, registry: registry, version: 0), registry: registry, version: 0)
+        let digest = state.digest
+        let policies = state.regions.compactMapValues(\.header.policy)
+        let latest = try await config.latest()
+        if let latest, latest.digest == digest {
+            state.renumber(latest.version)
+            compiled = state
             enforcedPolicies = policies
+            snapshots = try await config.snapshotVersions()
             return Outcome(version: latest.version, isNew: false)
         }
         newest = [:]
         let key = self.key
         let regionKeys = RegionKeys(secrets: compiler.secrets)
-        let (version, bundles) = try await config.publish(digest: digest, customers: active.count, at: now(), audit: .system("config")) { version in
-            let versioned = unversioned.map { bundle in
-                var bundle = bundle
-                bundle.version = version
-                return bundle
+        if let previous, previous.version == latest?.version {
+            var next = state
+            next.renumber(previous.version + 1)
+            let signed = try sign(previous.deltas(to: next))
+            if let stored = try await config.publish(
+                digest: digest, customers: active.count, at: now(), audit: .system("config"), base: previous.version, make: { _ in Publication(deltas: signed) })
+            {
+                compiled = next
+                newest = Dictionary(uniqueKeysWithValues: stored.publication.deltas.map { ($0.region, $0) })
+                enforcedPolicies = policies
+                logger.info("config: published version \(stored.version)", metadata: ["customers": "\(active.count)", "digest": "\(digest.prefix(12))"])
+                return Outcome(version: stored.version, isNew: true)
             }
-            let signed = try ConfigCompiler.sign(versioned, with: key, sealingTo: regionKeys)
-            return zip(unversioned, signed).map { PublishedBundle(region: $0.region, version: version, signed: $1) }
         }
-        for bundle in bundles { newest[bundle.region] = bundle }
+        let regions = state.regions
+        guard let stored = try await config.publish(digest: digest, customers: active.count, at: now(), audit: .system("config"), make: { version in
+            let bundles = regions.values.map { $0.snapshot(version: version) }.sorted { $0.region.rawValue < $1.region.rawValue }
+            let signed = try ConfigCompiler.sign(bundles, with: key, sealingTo: regionKeys)
+            return Publication(snapshots: zip(bundles, signed).map { PublishedBundle(region: $0.region, version: version, signed: $1) })
+        }) else { throw CoordinatorError(.configNotCompiled, "the version could not be stored") }
+        state.renumber(stored.version)
+        compiled = state
+        snapshots = Dictionary(uniqueKeysWithValues: stored.publication.snapshots.map { ($0.region, $0.version) })
         enforcedPolicies = policies
-        logger.info("config: published version \(version)", metadata: ["customers": "\(active.count)", "digest": "\(digest.prefix(12))"])
-        return Outcome(version: version, isNew: true)
+        logger.info("config: published version \(stored.version) as snapshots", metadata: ["customers": "\(active.count)", "digest": "\(digest.prefix(12))"])
+        return Outcome(version: stored.version, isNew: true)
+    }
+
+    /// Each region's delta sealed to the region and signed.
+    private func sign(_ deltas: [RegionID: NodeBundleDelta]) throws -> [PublishedDelta] {
+        let regionKeys = RegionKeys(secrets: compiler.secrets)
+        return try deltas.values.sorted { $0.region.rawValue < $1.region.rawValue }.map { delta in
+            let sent = delta.customers.isEmpty ? delta : try delta.sealingSecrets(with: try regionKeys.sealer(for: delta.region))
+            return PublishedDelta(
+                region: delta.region, baseVersion: delta.baseVersion, version: delta.version,
+                signed: Data(try SignedBundle.signedJSON(canonical: sent.canonicalJSON(), with: key)))
+        }
+    }
+
+    /// Every this many versions each region's whole bundle is signed again as a snapshot, so that a node that is new
+    /// or far behind gets a recent snapshot and few deltas.
+    static let snapshotEvery = 64
+
+    /// Signs the kept state's snapshots in the background once the stored ones are `snapshotEvery` versions old.
+    private func snapshotIfDue(into group: inout DiscardingTaskGroup) {
+        guard !snapshotting, let state = compiled else { return }
+        let oldest = state.regions.keys.map { snapshots[$0] ?? 0 }.min() ?? 0
+        guard state.version - oldest >= Self.snapshotEvery else { return }
+        snapshotting = true
+        let key = self.key
+        let regionKeys = RegionKeys(secrets: compiler.secrets)
+        let config = self.config
+        group.addTask {
+            let start = ContinuousClock.now
+            do {
+                let bundles = state.regions.values.map { $0.snapshot(version: state.version) }
+                let signed = try ConfigCompiler.sign(bundles, with: key, sealingTo: regionKeys)
+                try await config.storeSnapshots(zip(bundles, signed).map { PublishedBundle(region: $0.region, version: state.version, signed: $1) })
+                await self.snapshotted(state.version, regions: bundles.map(\.region), after: ContinuousClock.now - start)
+            } catch {
+                await self.snapshotted(nil, regions: [], after: ContinuousClock.now - start)
+                self.logger.error("config: cannot store the snapshots of version \(state.version)", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func snapshotted(_ version: Int?, regions: [RegionID], after duration: Duration) {
+        snapshotting = false
+        guard let version else { return }
+        for region in regions { snapshots[region] = max(snapshots[region] ?? 0, version) }
+        logger.info("config: stored the snapshots of version \(version)", metadata: ["took": "\(duration)"])
     }
 
     /// Pushes the newest bundle of its region to every node not yet at `version`, all at once. A node still
@@ -256,20 +403,30 @@ public actor ConfigPublisher: Service {
         }
     }
 
-    private func pushLoop(_ node: NodeRecord) async {
+    private func pushLoop(_ first: NodeRecord) async {
+        var node = first
         repeat {
             again.remove(node.id)
             guard let region = RegionID(node.region) else { break }
-            var cached = newest[region]
-            if cached == nil { cached = try? await config.bundle(for: region) }
-            guard let bundle = cached else { break }
-            await push(bundle, to: node)
-        } while again.contains(node.id)
+            let from = node.appliedVersion ?? 0
+            // A node one version behind gets the newest delta as this replica signed it; any other, what the
+            // repository assembles from its version.
+            let update: (newest: Int, json: Data?)?
+            if let delta = newest[region], delta.baseVersion == from {
+                update = (delta.version, ConfigUpdate.json(snapshot: nil, deltas: [delta.signed]))
+            } else {
+                update = try? await config.update(for: region, from: from)
+            }
+            guard let update, let json = update.json else { break }
+            await push(json, version: update.newest, to: node)
+            guard again.contains(node.id), let current = try? await nodes.node(node.id) else { break }
+            node = current
+        } while true
         pushing.remove(node.id)
     }
 
-    private func push(_ bundle: PublishedBundle, to node: NodeRecord) async {
-        let answer = await pusher.push(bundle.signed, to: node.controlURL)
+    private func push(_ json: Data, version: Int, to node: NodeRecord) async {
+        let answer = await pusher.push(json, to: node.controlURL)
         guard (try? await nodes.node(node.id))?.takesPushes ?? false else { return }  // revoked or forgotten meanwhile
         switch answer {
         case .answered(let report):
@@ -282,13 +439,13 @@ public actor ConfigPublisher: Service {
                 return
             }
             if report.status == .nack {
-                logger.error("config: node \(node.id) refused version \(bundle.version)", metadata: ["error": "\(report.error ?? "-")"])
+                logger.error("config: node \(node.id) refused version \(version)", metadata: ["error": "\(report.error ?? "-")"])
             }
             try? await nodes.record(
                 node: node.id, result: report.status == .ack ? .ack : .nack, version: report.version,
                 error: report.status == .ack ? nil : report.error ?? "no reason given", signed: report.signed, at: now())
         case .unreachable(let error):
-            logger.warning("config: cannot push version \(bundle.version) to node \(node.id); it will pull", metadata: ["error": "\(error)"])
+            logger.warning("config: cannot push version \(version) to node \(node.id); it will pull", metadata: ["error": "\(error)"])
             try? await nodes.record(node: node.id, result: .unreachable, version: nil, error: error, at: now())
         }
     }

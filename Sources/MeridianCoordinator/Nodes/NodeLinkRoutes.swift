@@ -13,7 +13,7 @@ import X509
 /// * `GET /node/v1/ca`: the coordinator CA's certificate, for a node about to join to check against its token;
 /// * `POST /node/v1/join`: a node's first call, with its join token and no certificate;
 /// * `POST /node/v1/renew`: a new certificate for the node calling;
-/// * `GET /node/v1/bundle?version=N`: the newest signed bundle of the caller's region, or 204;
+/// * `GET /node/v1/bundle?version=N`: the ``ConfigUpdate`` from version N to the newest of the caller's region, or 204;
 /// * `POST /node/v1/reports` (a ``BundleReport``): the caller's ACK or NACK of a bundle it pulled.
 ///
 /// Every refusal is logged, and audited as `node.refused` (once per node and reason in ten minutes, so a
@@ -57,10 +57,10 @@ struct NodeLinkRoutes: Sendable {
                 throw Problem.invalid("version", "version must be the node's version in force, a whole number (0 for none)")
             }
             try await nodes.seen(node.id, at: now())
-            guard let bundle = try await config.bundle(for: try region(of: node)) else {
+            guard let update = try await config.update(for: try region(of: node), from: version) else {
                 throw Problem(.serviceUnavailable, "no config version is published yet; try again shortly")
             }
-            guard bundle.version != version else {
+            guard let json = update.json else {
                 // The node has the newest version in force already (from its last-known-good file after a new
                 // enrollment, say): that is its ACK, as a pull answered 204 sends no report.
                 if node.appliedVersion != version || node.lastResult != .ack {
@@ -68,8 +68,7 @@ struct NodeLinkRoutes: Sendable {
                 }
                 return Response(status: .noContent)
             }
-            return Response(
-                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bundle.signed)))
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
         }
         router.post(RouterPath(NodeProtocol.reportsPath)) { request, context in
             let node = try await caller(context)

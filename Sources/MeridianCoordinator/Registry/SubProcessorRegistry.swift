@@ -9,8 +9,8 @@ public struct SubProcessorRegistry: Sendable {
     /// GDPR Art. 28(2): customers hear of a new sub-processor this many days before it starts.
     public let noticeDays: Int
 
-    public init(store: any SQLStore, noticeDays: Int = 30) {
-        subprocessors = SubProcessorRepository(store: store)
+    public init(store: any SQLStore, noticeDays: Int = 30, bell: ReplicaBell? = nil) {
+        subprocessors = SubProcessorRepository(store: store, bell: bell)
         objections = ObjectionRepository(store: store)
         dpas = DPARepository(store: store)
         outbox = NotificationOutbox(store: store)

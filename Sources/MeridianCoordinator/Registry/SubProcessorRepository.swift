@@ -4,17 +4,37 @@ import SQLKit
 
 /// The sub-processor registry in SQL. Every change writes a new version and an audit entry in one transaction;
 /// adding an entry also queues its announcement to every active customer with a DPA (``NotificationOutbox``).
+///
+/// The whole registry, which every public page and `GET /v1/subprocessors` read and which changes a few times a
+/// year, is kept in a ``ReadCache`` for `lifetime`; a change here clears it, and the ``ReplicaBell`` clears the
+/// other replicas'.
 public struct SubProcessorRepository: Sendable {
     let store: any SQLStore
+    let cache: ReadCache<[SubProcessor]>
+    let bell: ReplicaBell?
 
-    public init(store: any SQLStore) {
+    public init(store: any SQLStore, lifetime: Duration = .seconds(10), bell: ReplicaBell? = nil) {
         self.store = store
+        self.cache = ReadCache(lifetime: lifetime, capacity: 1)
+        self.bell = bell
+        bell?.on(.registry) { [cache] in cache.clear() }
     }
 
-    public func all() async throws -> [SubProcessor] {
-        try await store.withSession { db in
-            try await db.raw("SELECT entry FROM subprocessors ORDER BY id").all().map { try Self.entry($0.decode(column: "entry", as: String.self)) }
+    /// Every entry; `fresh` reads the database even when the cache holds the registry (the config publisher does).
+    public func all(fresh: Bool = false) async throws -> [SubProcessor] {
+        let read = {
+            try await store.withSession { db in
+                try await db.raw("SELECT entry FROM subprocessors ORDER BY id").all().map { try Self.entry($0.decode(column: "entry", as: String.self)) }
+            }
         }
+        if fresh { return try await read() }
+        return try await cache.value("all", reading: read) ?? []
+    }
+
+    /// Forgets the cached registry here and on the other replicas, after a change.
+    private func changed() {
+        cache.clear()
+        bell?.ring(.registry)
     }
 
     public func find(_ id: String) async throws -> SubProcessor? {
@@ -32,6 +52,7 @@ public struct SubProcessorRepository: Sendable {
     public func add(_ entry: SubProcessor, by actor: AuditActor, announce: @escaping @Sendable ([CustomerContact]) -> [Notification] = { _ in [] })
         async throws
     {
+        defer { changed() }
         try await store.transaction { db in
             guard try await db.raw("SELECT id FROM subprocessors WHERE id = \(bind: entry.id)").first() == nil else {
                 throw RepositoryError.conflict("a sub-processor with id \(entry.id) exists")
@@ -55,7 +76,8 @@ public struct SubProcessorRepository: Sendable {
     public func update(
         _ id: String, at date: Date, by actor: AuditActor, _ change: @escaping @Sendable (inout SubProcessor) throws -> [String: String]
     ) async throws -> SubProcessor {
-        try await store.transaction { db in
+        defer { changed() }
+        return try await store.transaction { db in
             guard let row = try await db.raw("SELECT entry FROM subprocessors WHERE id = \(bind: id)").first() else {
                 throw RepositoryError.notFound(id)
             }

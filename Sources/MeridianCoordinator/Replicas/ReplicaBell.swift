@@ -15,6 +15,10 @@ public final class ReplicaBell: Service, Sendable {
         case config
         /// A token was revoked: cached tokens must be read again.
         case tokens
+        /// A customer changed: cached customers must be read again.
+        case customers
+        /// The sub-processor registry changed: the cached registry must be read again.
+        case registry
     }
 
     static let channel = "meridian_replicas"
@@ -23,9 +27,9 @@ public final class ReplicaBell: Service, Sendable {
     let replica: String
     let client: PostgresClient?
     let logger: Logger
-    private let outgoing: AsyncStream<Topic>
-    private let send: AsyncStream<Topic>.Continuation
-    private let handlers = Mutex<[Topic: @Sendable () -> Void]>([:])
+    private let outgoing: AsyncStream<(Topic, [String]?)>
+    private let send: AsyncStream<(Topic, [String]?)>.Continuation
+    private let handlers = Mutex<[Topic: @Sendable ([String]?) -> Void]>([:])
 
     public init(replica: String, store: any SQLStore, logger: Logger) {
         self.replica = replica
@@ -34,14 +38,25 @@ public final class ReplicaBell: Service, Sendable {
         (outgoing, send) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
-    /// Tells the other replicas about `topic`; returns at once. This replica's own handler is not called.
-    public func ring(_ topic: Topic) {
+    /// Tells the other replicas about `topic`, naming the ids it concerns when given (a notice carries up to
+    /// ``mostIDs`` of them, and a longer list is sent as none); returns at once. This replica's own handler is not
+    /// called.
+    public func ring(_ topic: Topic, ids: [String]? = nil) {
         guard client != nil else { return }
-        send.yield(topic)
+        send.yield((topic, ids.flatMap { $0.count <= Self.mostIDs ? $0 : nil }))
     }
+
+    /// A notice of PostgreSQL carries at most 8,000 bytes; ids are at most 64 bytes.
+    static let mostIDs = 100
 
     /// What to do when another replica rings `topic`.
     public func on(_ topic: Topic, _ handler: @escaping @Sendable () -> Void) {
+        handlers.withLock { $0[topic] = { _ in handler() } }
+    }
+
+    /// What to do when another replica rings `topic`, with the ids it named (nil: it named none, or notices may have
+    /// been missed, so anything may have changed).
+    public func on(_ topic: Topic, ids handler: @escaping @Sendable ([String]?) -> Void) {
         handlers.withLock { $0[topic] = handler }
     }
 
@@ -62,8 +77,8 @@ public final class ReplicaBell: Service, Sendable {
     }
 
     private func sendAll(_ client: PostgresClient) async {
-        for await topic in outgoing {
-            let payload = "\(topic.rawValue) \(replica)"
+        for await (topic, ids) in outgoing {
+            let payload = "\(topic.rawValue) \(replica)" + (ids.map { " " + $0.joined(separator: ",") } ?? "")
             do {
                 _ = try await client.query("SELECT pg_notify(\(Self.channel), \(payload))", logger: logger)
             } catch {
@@ -81,9 +96,9 @@ public final class ReplicaBell: Service, Sendable {
                             // Listening again after a gap: whatever was missed is handled now.
                             self.handle(Topic.allCases)
                             for try await notification in notifications {
-                                let words = notification.payload.split(separator: " ", maxSplits: 1).map(String.init)
-                                guard words.count == 2, words[1] != self.replica, let topic = Topic(rawValue: words[0]) else { continue }
-                                self.handle([topic])
+                                let words = notification.payload.split(separator: " ", maxSplits: 2).map(String.init)
+                                guard words.count >= 2, words[1] != self.replica, let topic = Topic(rawValue: words[0]) else { continue }
+                                self.handle([topic], ids: words.count == 3 ? words[2].split(separator: ",").map(String.init) : nil)
                             }
                         }
                     }
@@ -96,8 +111,8 @@ public final class ReplicaBell: Service, Sendable {
         }
     }
 
-    private func handle(_ topics: [Topic]) {
+    private func handle(_ topics: [Topic], ids: [String]? = nil) {
         let handlers = handlers.withLock { $0 }
-        for topic in topics { handlers[topic]?() }
+        for topic in topics { handlers[topic]?(ids) }
     }
 }

@@ -458,6 +458,24 @@ public enum Migrations {
                 "ALTER TABLE gdpr_requests ADD COLUMN claimed_until BIGINT",
             ]
         },
+        Migration(version: 17, name: "config deltas: each region's changes from one version to the next") { _ in
+            [
+                // `signed` is the signed delta (its secrets sealed to the region), sealed with the master key as
+                // config_bundles' snapshots are; `bytes` is the signed delta's length, to weigh a chain against the
+                // snapshot.
+                """
+                CREATE TABLE config_deltas (
+                    region TEXT NOT NULL,
+                    version BIGINT NOT NULL,
+                    base_version BIGINT NOT NULL,
+                    bytes BIGINT NOT NULL,
+                    signed TEXT NOT NULL,
+                    PRIMARY KEY (region, version)
+                )
+                """,
+                "ALTER TABLE config_bundles ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0",
+            ]
+        },
     ]
 
     /// Gives the role the coordinator runs as what it needs and no more (PostgreSQL): reading and writing every

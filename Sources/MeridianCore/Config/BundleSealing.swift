@@ -56,6 +56,11 @@ public enum BundleSealing {
                 previous: try customer.webhook.previousSecret.map { try seal($0, customer: BundleSealing.previousContext(customer.id)) },
                 credentials: try customer.webhook.credentials.map { try seal($0, customer: BundleSealing.credentialsContext(customer.id)) })
         }
+
+        /// The customer with its secrets sealed in place of those in the clear.
+        public func sealing(_ customer: NodeBundle.Customer) throws -> NodeBundle.Customer {
+            customer.replacingSecrets(with: try seal(customer))
+        }
     }
 
     /// Opens the secrets of one bundle with the region's private key.
@@ -84,6 +89,31 @@ public enum BundleSealing {
             }
             return secret
         }
+
+        /// The customer with its sealed secrets opened and its fields checked; a secret in the clear in a sealed
+        /// bundle is refused.
+        public func opening(_ sealed: NodeBundle.Customer) throws(CoreError) -> NodeBundle.Customer {
+            var customer = sealed
+            guard let secret = sealed.webhook.secretSealed else {
+                throw CoreError(.bundleMalformed, "customer \(sealed.id): a sealed bundle holds a secret in the clear")
+            }
+            customer.webhook.secret = try open(secret, customer: sealed.id)
+            customer.webhook.secretSealed = nil
+            if let previous = sealed.webhook.previousSecretSealed {
+                customer.webhook.previousSecret = try open(previous, customer: BundleSealing.previousContext(sealed.id))
+                customer.webhook.previousSecretSealed = nil
+            } else if sealed.webhook.previousSecret != nil {
+                throw CoreError(.bundleMalformed, "customer \(sealed.id): a sealed bundle holds a previous secret in the clear")
+            }
+            if let credentials = sealed.webhook.credentialsSealed {
+                customer.webhook.credentials = try open(credentials, customer: BundleSealing.credentialsContext(sealed.id))
+                customer.webhook.credentialsSealed = nil
+            } else if sealed.webhook.credentials != nil {
+                throw CoreError(.bundleMalformed, "customer \(sealed.id): a sealed bundle holds webhook credentials in the clear")
+            }
+            try customer.validate()
+            return customer
+        }
     }
 }
 
@@ -99,12 +129,7 @@ extension NodeBundle {
         precondition(sealed.count == customers.count, "one sealed secret per customer")
         var bundle = self
         for (index, secrets) in zip(bundle.customers.indices, sealed) {
-            bundle.customers[index].webhook.secretSealed = secrets.current
-            bundle.customers[index].webhook.secret = ""
-            bundle.customers[index].webhook.previousSecretSealed = secrets.previous
-            bundle.customers[index].webhook.previousSecret = nil
-            bundle.customers[index].webhook.credentialsSealed = secrets.credentials
-            bundle.customers[index].webhook.credentials = nil
+            bundle.customers[index] = bundle.customers[index].replacingSecrets(with: secrets)
         }
         bundle.sealedKey = sealedKey
         return bundle
@@ -127,28 +152,22 @@ extension NodeBundle {
         }
         let opener = try BundleSealing.Opener(regionKey: regionKey, region: region, sealedKey: sealedKey)
         var bundle = self
-        for index in bundle.customers.indices {
-            let customer = bundle.customers[index]
-            guard let sealed = customer.webhook.secretSealed else {
-                throw CoreError(.bundleMalformed, "customer \(customer.id): a sealed bundle holds a secret in the clear")
-            }
-            bundle.customers[index].webhook.secret = try opener.open(sealed, customer: customer.id)
-            bundle.customers[index].webhook.secretSealed = nil
-            if let previous = customer.webhook.previousSecretSealed {
-                bundle.customers[index].webhook.previousSecret = try opener.open(previous, customer: BundleSealing.previousContext(customer.id))
-                bundle.customers[index].webhook.previousSecretSealed = nil
-            } else if customer.webhook.previousSecret != nil {
-                throw CoreError(.bundleMalformed, "customer \(customer.id): a sealed bundle holds a previous secret in the clear")
-            }
-            if let credentials = customer.webhook.credentialsSealed {
-                bundle.customers[index].webhook.credentials = try opener.open(credentials, customer: BundleSealing.credentialsContext(customer.id))
-                bundle.customers[index].webhook.credentialsSealed = nil
-            } else if customer.webhook.credentials != nil {
-                throw CoreError(.bundleMalformed, "customer \(customer.id): a sealed bundle holds webhook credentials in the clear")
-            }
-            try bundle.customers[index].validate()
-        }
+        for index in bundle.customers.indices { bundle.customers[index] = try opener.opening(bundle.customers[index]) }
         bundle.sealedKey = nil
         return bundle
+    }
+}
+
+extension NodeBundle.Customer {
+    /// The customer with `secrets` in place of its secrets in the clear.
+    func replacingSecrets(with secrets: BundleSealing.SealedSecrets) -> NodeBundle.Customer {
+        var customer = self
+        customer.webhook.secretSealed = secrets.current
+        customer.webhook.secret = ""
+        customer.webhook.previousSecretSealed = secrets.previous
+        customer.webhook.previousSecret = nil
+        customer.webhook.credentialsSealed = secrets.credentials
+        customer.webhook.credentials = nil
+        return customer
     }
 }

@@ -57,6 +57,13 @@ public struct SignedBundle: Sendable, Hashable, Codable {
         return try NodeBundle.decode(bytes, expectedRegion: region)
     }
 
+    /// The same for a delta (``NodeBundleDelta``): the signature first, then the decoding; whether it applies is the
+    /// directory's to say (``RecipientDirectory/applying(_:)``).
+    public func verifyDelta(with key: Curve25519.Signing.PublicKey, region: RegionID) throws(CoreError) -> NodeBundleDelta {
+        let bytes = try Self.verifiedBytes(keyID: keyID, payload: payload, signature: signature, with: key, what: "delta")
+        return try NodeBundleDelta.decode(bytes, expectedRegion: region)
+    }
+
     /// The signed bytes, once the key id is the pinned key's and the Ed25519 signature over them holds.
     static func verifiedBytes(
         keyID: String, payload: String, signature: String, with key: Curve25519.Signing.PublicKey, what: String

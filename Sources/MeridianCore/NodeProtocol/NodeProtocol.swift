@@ -6,7 +6,8 @@
 /// Who calls is read from the certificate, never from the request.
 ///
 /// The coordinator calls a node's control API:
-/// * `PUT /v1/bundle` with a ``SignedBundle``; the node answers its ``BundleReport`` (200 ACK, 422 NACK);
+/// * `PUT /v1/bundle` with a ``ConfigUpdate`` (signed deltas, after a signed snapshot when the node needs one); the
+///   node answers its ``BundleReport`` (200 ACK, 422 NACK);
 /// * `POST /v1/directives` with a ``SignedDirective``; the node answers a ``DirectiveReceipt`` (or 422);
 /// * `GET /v1/messages` with a ``MessageQuery``; the node answers a ``MessagePage``;
 /// * `GET /v1/quarantine?customer_id=` for a customer's held messages (a ``MessagePage``), `GET
@@ -22,8 +23,8 @@
 ///   coordinator answers a ``NodeJoinAnswer`` with the node's certificate;
 /// * `POST /node/v1/renew` with a ``NodeJoinRequest`` for a new key, before its certificate expires; the
 ///   coordinator answers a ``NodeRenewal``;
-/// * `GET /node/v1/bundle` with a ``BundlePull``; the coordinator answers its region's newest ``SignedBundle``
-///   (200), or 204 when the node already has it;
+/// * `GET /node/v1/bundle` with a ``BundlePull``; the coordinator answers the ``ConfigUpdate`` that brings the node
+///   from its version to its region's newest (200), or 204 when the node already has it;
 /// * `POST /node/v1/reports` with the ``BundleReport`` of what it made of a bundle it pulled.
 ///
 /// Either side answers an error as RFC 9457 problem+json (``ProblemDetails``).
@@ -39,8 +40,8 @@ public enum NodeProtocol {
     public static let pullPath = "/node/v1/bundle"
     public static let reportsPath = "/node/v1/reports"
 
-    /// Bundles carry every customer of a region; 256 MB leaves room for a few million.
-    public static let maximumBundleSize = 256 << 20
+    /// A snapshot carries every customer of a region: about 280 MB for a million customers, signed and sealed.
+    public static let maximumBundleSize = 1 << 30
     /// A directive is small; an access receipt carries the subject's records.
     public static let maximumDirectiveSize = 1 << 20
     public static let maximumReceiptSize = 256 << 20

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Writes files only their owner can read: keys, tokens and files of personal data (mode 0600, in a 0700
 /// directory when it creates it).
 public enum PrivateFile {
@@ -47,5 +51,21 @@ public enum PrivateFile {
         let aside = path + ".new"
         try write(data, to: aside)
         guard rename(aside, path) == 0 else { throw WriteError(description: "cannot rename \(aside) to \(path)") }
+    }
+
+    /// Appends `data` to `path`, creating it owner-only. A crash may leave the last append cut short; a reader of
+    /// such a file stops at the last whole record.
+    public static func append(_ data: Data, to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw WriteError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        try data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                guard written > 0 else { throw WriteError(description: "cannot write \(path): \(String(cString: strerror(errno)))") }
+                offset += written
+            }
+        }
     }
 }

@@ -79,7 +79,7 @@ public actor DeliveryQueue: Service {
     static let perCustomer = 16
 
     /// The queue policy of the config version in force (the region file's when the bundle has none).
-    private var queuePolicy: QueuePolicy { region.applying(config.directory.bundle.policy).queue }
+    private var queuePolicy: QueuePolicy { region.applying(config.directory.header.policy).queue }
     private var backoff: Backoff { Backoff(queuePolicy) }
 
     /// A message just spooled, with the parse the intake already made: its recipients are due now.
@@ -268,13 +268,13 @@ public actor DeliveryQueue: Service {
         var webhookAsked = true
         // The config in force now: its webhook, redactions and steps, and its version in the payload and the attempt.
         let directory = config.directory
-        let version = directory.bundle.version
+        let version = directory.version
         if let customer = directory.customer(recipient.customer) {
             let message = parsed ?? MIMEMessage(parsing: data)
             let content = MessageContent(message)
             // The step follows the config in force now: an objection made while the message waited is respected.
             let analysis = await analyzer.run(
-                for: customer, in: directory.bundle, content: content, subject: message.headers.first(named: "Subject")?.value)
+                for: customer, in: directory.header, content: content, subject: message.headers.first(named: "Subject")?.value)
             result = await webhooks.deliver(
                 spooled, recipient: key.recipient, data: data, message: message, content: content, to: customer, configVersion: version,
                 analysis: analysis, metrics: metrics)

@@ -95,7 +95,7 @@ public final class MessageProcessor: MessageIntake {
             return SMTPReply(250, "2.0.0", "Held as \(spooled.id)")
         }
         if customers.first?.webhook.mode == .sync {
-            return await deliverNow(spooled, data: data, message: message, customers: customers, under: directory.bundle)
+            return await deliverNow(spooled, data: data, message: message, customers: customers, under: directory.header)
         }
         do {
             try await spool.append(spooled, data: data)

@@ -16,7 +16,7 @@ struct MetadataRetention: Sendable {
 
     @discardableResult
     func runOnce() async throws -> MetadataStore.RetentionResult {
-        let policy = region.applying(config.directory.bundle.policy)
+        let policy = region.applying(config.directory.header.policy)
         let expired = try await quarantine.expire(olderThan: policy.retention.quarantine.seconds)
         if expired > 0 {
             logger.info("retention: deleted \(expired) held deliveries from the quarantine", metadata: ["region": "\(region.id)"])

@@ -128,7 +128,7 @@ struct NodeCommand: AsyncParsableCommand {
               control  https://\(node.configuration.controlHost):\(node.configuration.controlPort ?? 0)  (mutual TLS, enrolled as \(node.enrollment.controlURL))
               probe    http://\(node.configuration.probeHost):\(node.configuration.probePort ?? 0)  (/healthz, /metrics, /v1/status)
               spool    \(configuration.spoolDirectory)
-              config   \(configuration.coordinatorURL.map { "from the coordinator at \($0), pulled every \(pullInterval) s; " } ?? "")bundle file \(configuration.bundlePath) (version \(node.config.version), \(node.config.directory.bundle.customers.count) customers)
+              config   \(configuration.coordinatorURL.map { "from the coordinator at \($0), pulled every \(pullInterval) s; " } ?? "")bundle file \(configuration.bundlePath) (version \(node.config.version), \(node.config.directory.customerCount) customers)
             """)
         try await node.run(logger: logger)
     }

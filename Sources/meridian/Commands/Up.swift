@@ -89,7 +89,7 @@ struct Up: AsyncParsableCommand {
         let nodeLines = nodes.map { node in
             let config = node.configuration
             return "\(config.region.id)  smtp 127.0.0.1:\(config.smtp.port)  control \(node.enrollment.controlURL)  probe http://127.0.0.1:\(config.probePort ?? 0)  "
-                + "config version \(node.config.version) (\(node.config.directory.bundle.customers.count) customers)"
+                + "config version \(node.config.version) (\(node.config.directory.customerCount) customers)"
         }
         let app = try coordinator.application { _, _ in
             say("meridian up: first start; created an admin token")
