@@ -9,6 +9,7 @@
 import Crypto
 import Foundation
 import MeridianCoordinator
+import Synchronization
 import MeridianCore
 
 let arguments = CommandLine.arguments
@@ -73,19 +74,46 @@ for _ in 0..<rounds {
 }
 let total = zip(compile, sign).map { $0 + $1 }
 
-// What the leader does besides for a full version: keep every region as resources, with its content digest
-// (`CompiledConfig`), which a change of one customer then updates.
+// What the leader does besides for a full version: the content digest, summed resource by resource (before the
+// version is stored), and every region kept as resources (`CompiledConfig`, after), which a change of one customer
+// then updates.
 func seconds(since start: ContinuousClock.Instant) -> Double {
     let elapsed = ContinuousClock.now - start
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
 var keep: [Double] = []
+var digestNow: [Double] = []
 var state = try CompiledConfig(try compiler.compile(customers, version: 1), registry: .init(), version: 1)
 for _ in 0..<rounds {
-    let start = ContinuousClock.now
-    let kept = try CompiledConfig(try compiler.compile(customers, version: 1), registry: .init(), version: 1)
-    _ = kept.digest
-    keep.append(seconds(since: start) - median(compile))
+    let bundles = try compiler.compile(customers, version: 1)
+    var start = ContinuousClock.now
+    let (_, sums) = CompiledConfig.contentDigest(bundles)
+    digestNow.append(seconds(since: start))
+    start = ContinuousClock.now
+    _ = try CompiledConfig(bundles, registry: .init(), version: 1, customers: count, sums: sums)
+    keep.append(seconds(since: start))
+}
+
+// What the publisher did for every version before deltas, besides compiling and signing: the SHA-256 of every
+// bundle's canonical JSON, its content digest. And what it does now to sign snapshots from the kept state.
+var digestBefore: [Double] = []
+var materialize: [Double] = []
+for _ in 0..<rounds {
+    let bundles = try compiler.compile(customers, version: 1)
+    var start = ContinuousClock.now
+    // As the publisher did: each bundle's JSON on its own core, then one hash over them in order.
+    let parts = Mutex([[UInt8]](repeating: [], count: bundles.count))
+    DispatchQueue.concurrentPerform(iterations: bundles.count) { index in
+        let bytes = bundles[index].canonicalJSON()
+        parts.withLock { $0[index] = bytes }
+    }
+    var hasher = SHA256()
+    for bytes in parts.withLock({ $0 }) { hasher.update(data: bytes) }
+    _ = hasher.finalize()
+    digestBefore.append(seconds(since: start))
+    start = ContinuousClock.now
+    _ = try state.snapshots()
+    materialize.append(seconds(since: start))
 }
 
 // A change of one customer's webhook: compiled alone, a delta for each region, sealed and signed.
@@ -107,18 +135,13 @@ for round in 0..<max(rounds, 20) {
     lastDeltas = deltas
 }
 
-// A node of the first region: its directory built from the snapshot, its memory, and one delta applied.
-func residentBytes() -> Int {
-    let fields = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8))?.split(separator: " ") ?? []
-    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
-}
+// A node of the first region: its directory built from the snapshot, and one delta applied (its memory is measured
+// on real nodes, by Benchmarks/config/propagation.py).
 let region = catalog.regions[0].id
 let opened = try JSONDecoder().decode(SignedBundle.self, from: first).verify(with: key.publicKey, region: region).openingSecrets(with: regionKey)
-let before = residentBytes()
 var start = ContinuousClock.now
 var directory = RecipientDirectory(opened)
 let build = seconds(since: start)
-let directoryBytes = residentBytes() - before
 var applyDelta: [Double] = []
 state = try CompiledConfig(try compiler.compile(customers, version: 1), registry: .init(), version: 1)
 for round in 0..<max(rounds, 20) {
@@ -135,10 +158,12 @@ let result: [String: Any] = [
     "compile_median_s": median(compile), "encode_and_sign_median_s": median(sign), "total_median_s": median(total),
     "total_min_s": total.min()!, "total_max_s": total.max()!,
     "node_verify_and_decode_one_region_median_s": median(apply), "one_region_signed_bytes": first.count,
-    "keep_resources_and_digest_median_s": median(keep),
+    "content_digest_median_s": median(digestNow), "keep_resources_median_s": median(keep),
+    "digest_before_deltas_median_s": median(digestBefore),
+    "snapshots_from_kept_state_median_s": median(materialize),
     "one_customer_change_compile_and_sign_median_ms": median(change) * 1000, "one_customer_change_max_ms": change.max()! * 1000,
     "one_customer_change_signed_bytes_all_regions_median": deltaBytes.sorted()[deltaBytes.count / 2],
-    "node_directory_build_one_region_s": build, "node_directory_resident_bytes": directoryBytes,
+    "node_directory_build_one_region_s": build,
     "node_directory_customers": directory.customerCount,
     "node_apply_one_customer_delta_median_ms": median(applyDelta) * 1000, "node_apply_one_customer_delta_max_ms": applyDelta.max()! * 1000,
 ]

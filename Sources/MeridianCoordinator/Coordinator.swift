@@ -91,7 +91,7 @@ public struct Coordinator: Sendable {
         self.legalRequests = legalRequests
         let leadership = Leadership(
             replica: configuration.replicaName, store: store, lease: configuration.leaderLease, renewEvery: configuration.leaderLease / 3,
-            pollEvery: configuration.leaderLease / 6, logger: logger)
+            pollEvery: configuration.leaderLease / 6, sole: store.kind == .sqlite, logger: logger)
         self.leadership = leadership
         let bell = ReplicaBell(replica: leadership.incarnation, store: store, logger: logger)
         self.bell = bell

@@ -25,16 +25,14 @@ public struct CompiledConfig: Sendable {
         /// The sum of the digests of the customers and of the domains pinned elsewhere.
         var resources: ContentDigest
 
-        init(_ bundle: NodeBundle) {
+        /// The region of `bundle`, whose resources' digest is already summed.
+        init(_ bundle: NodeBundle, resources: ContentDigest) {
             var header = bundle
             header.customers = []
             header.elsewhere = []
             self.header = header
             customers = Dictionary(uniqueKeysWithValues: bundle.customers.map { ($0.id, $0) })
             elsewhere = Dictionary(uniqueKeysWithValues: bundle.elsewhere.map { ($0.domain, $0) })
-            var resources = ContentDigest()
-            for customer in bundle.customers { resources.add(customer) }
-            for entry in bundle.elsewhere { resources.add(entry) }
             self.resources = resources
         }
 
@@ -49,12 +47,65 @@ public struct CompiledConfig: Sendable {
     }
 
     /// The state of a full compile (every customer), at `version`.
-    public init(_ bundles: [NodeBundle], registry: ConfigCompiler.Registry, version: Int) throws {
+    /// `customers` is how many active customers the bundles hold (counted from them when not given).
+    /// `sums` are the bundles' ``resourceDigests(_:)`` when already worked out (``contentDigest(_:)``).
+    public init(
+        _ bundles: [NodeBundle], registry: ConfigCompiler.Registry, version: Int, customers: Int? = nil, sums: [ContentDigest]? = nil
+    ) throws {
         self.version = version
         self.registry = registry
-        customerCount = Set(bundles.flatMap { $0.customers.map(\.id) }).count
-        let built = try bundles.parallelMap { Region($0) }
+        customerCount = customers ?? Set(bundles.flatMap { $0.customers.map(\.id) }).count
+        let sums = sums ?? Self.resourceDigests(bundles)
+        let built = try Array(zip(bundles, sums)).parallelMap { Region($0, resources: $1) }
         regions = Dictionary(uniqueKeysWithValues: zip(bundles.map(\.region), built))
+        renumber(version)
+    }
+
+    /// Each bundle's resources summed (``ContentDigest``), hashing each resource once though it is in several
+    /// bundles: an unpinned customer is in every region (hashed again only where its entry differs, its steps), and
+    /// a pinned domain in every region but its own (all of them are in the first bundle's `elsewhere`, but for the
+    /// first region's own, which the second bundle's holds). Chunks of resources are hashed on every core.
+    static func resourceDigests(_ bundles: [NodeBundle]) -> [ContentDigest] {
+        guard let first = bundles.first else { return [] }
+        let firstHashes = ContentDigest.hashes(first.customers)
+        let unpinned = zip(first.customers, firstHashes).filter { $0.0.region == nil }
+        var sums: [ContentDigest] = []
+        for (index, bundle) in bundles.enumerated() {
+            var sum = ContentDigest()
+            if index == 0 {
+                for hash in firstHashes { sum.add(hash) }
+            } else {
+                // Unpinned customers come in the same order in every bundle (sorted by id).
+                var next = unpinned.startIndex
+                var differing: [NodeBundle.Customer] = []
+                for customer in bundle.customers {
+                    if customer.region == nil, next < unpinned.endIndex, unpinned[next].0.id == customer.id {
+                        defer { next += 1 }
+                        if unpinned[next].0 == customer {
+                            sum.add(unpinned[next].1)
+                            continue
+                        }
+                    }
+                    differing.append(customer)
+                }
+                for hash in ContentDigest.hashes(differing) { sum.add(hash) }
+            }
+            sums.append(sum)
+        }
+        // Pins by home region, each hashed once; a region's `elsewhere` is every pin but its own.
+        var byHome: [RegionID: ContentDigest] = [:]
+        let pins = first.elsewhere + (bundles.count > 1 ? bundles[1].elsewhere.filter { $0.region == first.region } : [])
+        for (pin, hash) in zip(pins, ContentDigest.hashes(pins)) { byHome[pin.region, default: ContentDigest()].add(hash) }
+        for (index, bundle) in bundles.enumerated() {
+            for (home, sum) in byHome where home != bundle.region { sums[index].add(sum) }
+        }
+        return sums
+    }
+
+    /// Every region's whole bundle at the kept version, regions in order: the snapshots.
+    public func snapshots() throws -> [NodeBundle] {
+        let version = self.version
+        return try regions.values.sorted { $0.header.region.rawValue < $1.header.region.rawValue }.parallelMap { $0.snapshot(version: version) }
     }
 
     /// The same content as `version`.
@@ -70,13 +121,26 @@ public struct CompiledConfig: Sendable {
     /// The content digest of the version: each region's header and resources, regions in order. The version number
     /// is left out, so that the same content always gives the same digest.
     public var digest: String {
+        Self.digest(regions.values.map { ($0.header, $0.resources) })
+    }
+
+    /// The content digest of a full compile's bundles, and their resources' sums to keep: what a full version needs
+    /// before it is stored, without the maps the deltas need (``init(_:registry:version:customers:sums:)`` builds
+    /// them after).
+    public static func contentDigest(_ bundles: [NodeBundle]) -> (digest: String, sums: [ContentDigest]) {
+        let sums = resourceDigests(bundles)
+        return (digest(zip(bundles, sums).map { ($0, $1) }), sums)
+    }
+
+    private static func digest(_ regions: [(header: NodeBundle, resources: ContentDigest)]) -> String {
         var hasher = SHA256()
-        for id in regions.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
-            let region = regions[id]!
-            var header = region.header
+        for (header, resources) in regions.sorted(by: { $0.header.region.rawValue < $1.header.region.rawValue }) {
+            var header = header
             header.version = 0
+            header.customers = []
+            header.elsewhere = []
             hasher.update(data: header.canonicalJSON())
-            hasher.update(data: region.resources.bytes)
+            hasher.update(data: resources.bytes)
         }
         return hasher.finalize().hexString
     }
@@ -187,34 +251,61 @@ extension NodeBundleDelta {
 /// sum, lane by lane, of the SHA-256 of each resource's canonical JSON, in four 64-bit lanes (a multiset hash in
 /// the manner of LtHash). Adding and removing commute, so any order of changes reaching the same set gives the
 /// same digest. It tells versions apart and catches drift; the signatures, not this digest, are what a node trusts.
-struct ContentDigest: Sendable, Equatable {
-    private var lanes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+public struct ContentDigest: Sendable, Equatable {
+    /// One resource's hash, or a sum of them.
+    struct Lanes: Sendable, Equatable {
+        var values: (UInt64, UInt64, UInt64, UInt64)
 
-    static func == (lhs: ContentDigest, rhs: ContentDigest) -> Bool { lhs.lanes == rhs.lanes }
+        static func == (lhs: Lanes, rhs: Lanes) -> Bool { lhs.values == rhs.values }
+    }
 
-    mutating func add(_ customer: NodeBundle.Customer) { combine(Self.hash("customer", NodeBundle.canonicalJSON(of: customer)), adding: true) }
-    mutating func remove(_ customer: NodeBundle.Customer) { combine(Self.hash("customer", NodeBundle.canonicalJSON(of: customer)), adding: false) }
-    mutating func add(_ entry: NodeBundle.PinnedElsewhere) { combine(Self.hash("elsewhere", NodeBundle.canonicalJSON(of: entry)), adding: true) }
-    mutating func remove(_ entry: NodeBundle.PinnedElsewhere) { combine(Self.hash("elsewhere", NodeBundle.canonicalJSON(of: entry)), adding: false) }
+    private var sum = Lanes(values: (0, 0, 0, 0))
+
+    mutating func add(_ customer: NodeBundle.Customer) { add(Self.hash(customer)) }
+    mutating func remove(_ customer: NodeBundle.Customer) { remove(Self.hash(customer)) }
+    mutating func add(_ entry: NodeBundle.PinnedElsewhere) { add(Self.hash(entry)) }
+    mutating func remove(_ entry: NodeBundle.PinnedElsewhere) { remove(Self.hash(entry)) }
+
+    mutating func add(_ other: ContentDigest) { add(other.sum) }
+
+    mutating func add(_ hash: Lanes) {
+        let (a, b) = (sum.values, hash.values)
+        sum = Lanes(values: (a.0 &+ b.0, a.1 &+ b.1, a.2 &+ b.2, a.3 &+ b.3))
+    }
+
+    mutating func remove(_ hash: Lanes) {
+        let (a, b) = (sum.values, hash.values)
+        sum = Lanes(values: (a.0 &- b.0, a.1 &- b.1, a.2 &- b.2, a.3 &- b.3))
+    }
 
     var bytes: [UInt8] {
-        [lanes.0, lanes.1, lanes.2, lanes.3].flatMap { lane in (0..<8).map { UInt8(truncatingIfNeeded: lane >> (8 * $0)) } }
+        [sum.values.0, sum.values.1, sum.values.2, sum.values.3].flatMap { lane in (0..<8).map { UInt8(truncatingIfNeeded: lane >> (8 * $0)) } }
     }
 
-    private static func hash(_ kind: String, _ bytes: [UInt8]) -> (UInt64, UInt64, UInt64, UInt64) {
+    static func hash(_ customer: NodeBundle.Customer) -> Lanes { hash("customer", NodeBundle.canonicalJSON(of: customer)) }
+    static func hash(_ entry: NodeBundle.PinnedElsewhere) -> Lanes { hash("elsewhere", NodeBundle.canonicalJSON(of: entry)) }
+
+    /// The hashes of many resources, in order, in chunks on every core.
+    static func hashes(_ customers: [NodeBundle.Customer]) -> [Lanes] { chunked(customers, hash) }
+    static func hashes(_ entries: [NodeBundle.PinnedElsewhere]) -> [Lanes] { chunked(entries, hash) }
+
+    private static func chunked<T: Sendable>(_ items: [T], _ hash: @escaping @Sendable (T) -> Lanes) -> [Lanes] {
+        let starts = Array(stride(from: 0, to: items.count, by: 16_384))
+        let chunks = (try? starts.parallelMap { start in items[start..<min(start + 16_384, items.count)].map(hash) }) ?? []
+        return chunks.flatMap { $0 }
+    }
+
+    private static let customerTag: [UInt8] = Array("customer".utf8) + [0]
+    private static let elsewhereTag: [UInt8] = Array("elsewhere".utf8) + [0]
+
+    private static func hash(_ kind: String, _ bytes: [UInt8]) -> Lanes {
         var hasher = SHA256()
-        hasher.update(data: Array(kind.utf8) + [0])
+        hasher.update(data: kind == "customer" ? customerTag : elsewhereTag)
         hasher.update(data: bytes)
-        let digest = Array(hasher.finalize())
-        func lane(_ index: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(digest[index * 8 + $1]) << (8 * $1) } }
-        return (lane(0), lane(1), lane(2), lane(3))
-    }
-
-    private mutating func combine(_ hash: (UInt64, UInt64, UInt64, UInt64), adding: Bool) {
-        if adding {
-            lanes = (lanes.0 &+ hash.0, lanes.1 &+ hash.1, lanes.2 &+ hash.2, lanes.3 &+ hash.3)
-        } else {
-            lanes = (lanes.0 &- hash.0, lanes.1 &- hash.1, lanes.2 &- hash.2, lanes.3 &- hash.3)
+        return hasher.finalize().withUnsafeBytes { raw in
+            Lanes(values: (
+                raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian, raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian,
+                raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian, raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self).littleEndian))
         }
     }
 }

@@ -158,8 +158,8 @@ public actor ConfigPublisher: Service {
                         guard requested.withLock({ $0 }) > published else { continue }
                         guard isLeading() else {
                             // The leader publishes it; it heard of the change from the bell. What this replica kept
-                            // may be stale once another has led.
-                            compiled = nil
+                            // stays: if another replica published meanwhile, its deltas would not follow the newest
+                            // version, and the repository refuses them (``ConfigRepository/publish``).
                             pending.withLock { $0 = ([], true) }
                             settle(requested.withLock { $0 })
                             continue
@@ -217,8 +217,13 @@ public actor ConfigPublisher: Service {
     /// and both would store the same content as two versions (a start-up publish and the new leader's did).
     @discardableResult
     public func publish() async throws -> Outcome {
+        // Changes asked for before it are covered by it: the loop does not compile everything again for them (the
+        // start-up publish and the lead taken at start ask for the same).
+        let covered = requested.withLock { $0 }
         pending.withLock { $0.everything = true }
-        return try await publishPending()
+        let outcome = try await publishPending()
+        settle(covered)
+        return outcome
     }
 
     /// Publishes the changes recorded since the last publish: only the customers changed when nothing else did.
@@ -289,13 +294,17 @@ public actor ConfigPublisher: Service {
         nextChange = SubProcessor.nextChange(registry.subprocessors, after: date)
         let previous = compiled
         compiled = nil
-        var state = try CompiledConfig(try compiler.compile(active, registry: registry, version: 0), registry: registry, version: 0)
-        let digest = state.digest
-        let policies = state.regions.compactMapValues(\.header.policy)
+        let bundles = try compiler.compile(active, registry: registry, version: 0)
+        // The digest first: the maps the deltas need are built only when they are needed, and after a snapshot is
+        // stored, so that a full version takes no longer than compiling, hashing and signing.
+        let (digest, sums) = CompiledConfig.contentDigest(bundles)
+        let policies = Dictionary(bundles.compactMap { bundle in bundle.policy.map { (bundle.region, $0) } }, uniquingKeysWith: { a, _ in a })
+        func kept(_ version: Int) throws -> CompiledConfig {
+            try CompiledConfig(bundles, registry: registry, version: version, customers: active.count, sums: sums)
+        }
         let latest = try await config.latest()
         if let latest, latest.digest == digest {
-            state.renumber(latest.version)
-            compiled = state
+            compiled = try kept(latest.version)
             enforcedPolicies = policies
             snapshots = try await config.snapshotVersions()
             return Outcome(version: latest.version, isNew: false)
@@ -304,8 +313,7 @@ public actor ConfigPublisher: Service {
         let key = self.key
         let regionKeys = RegionKeys(secrets: compiler.secrets)
         if let previous, previous.version == latest?.version {
-            var next = state
-            next.renumber(previous.version + 1)
+            let next = try kept(previous.version + 1)
             let signed = try sign(previous.deltas(to: next))
             if let stored = try await config.publish(
                 digest: digest, customers: active.count, at: now(), audit: .system("config"), base: previous.version, make: { _ in Publication(deltas: signed) })
@@ -317,14 +325,16 @@ public actor ConfigPublisher: Service {
                 return Outcome(version: stored.version, isNew: true)
             }
         }
-        let regions = state.regions
         guard let stored = try await config.publish(digest: digest, customers: active.count, at: now(), audit: .system("config"), make: { version in
-            let bundles = regions.values.map { $0.snapshot(version: version) }.sorted { $0.region.rawValue < $1.region.rawValue }
-            let signed = try ConfigCompiler.sign(bundles, with: key, sealingTo: regionKeys)
-            return Publication(snapshots: zip(bundles, signed).map { PublishedBundle(region: $0.region, version: version, signed: $1) })
+            let numbered = bundles.map { bundle in
+                var bundle = bundle
+                bundle.version = version
+                return bundle
+            }
+            let signed = try ConfigCompiler.sign(numbered, with: key, sealingTo: regionKeys)
+            return Publication(snapshots: zip(numbered, signed).map { PublishedBundle(region: $0.region, version: version, signed: $1) })
         }) else { throw CoordinatorError(.configNotCompiled, "the version could not be stored") }
-        state.renumber(stored.version)
-        compiled = state
+        compiled = try kept(stored.version)
         snapshots = Dictionary(uniqueKeysWithValues: stored.publication.snapshots.map { ($0.region, $0.version) })
         enforcedPolicies = policies
         logger.info("config: published version \(stored.version) as snapshots", metadata: ["customers": "\(active.count)", "digest": "\(digest.prefix(12))"])
@@ -358,7 +368,7 @@ public actor ConfigPublisher: Service {
         group.addTask {
             let start = ContinuousClock.now
             do {
-                let bundles = state.regions.values.map { $0.snapshot(version: state.version) }
+                let bundles = try state.snapshots()
                 let signed = try ConfigCompiler.sign(bundles, with: key, sealingTo: regionKeys)
                 try await config.storeSnapshots(zip(bundles, signed).map { PublishedBundle(region: $0.region, version: state.version, signed: $1) })
                 await self.snapshotted(state.version, regions: bundles.map(\.region), after: ContinuousClock.now - start)

@@ -40,7 +40,8 @@ public struct NodePusher: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: signed))
         do {
-            let response = try await http.execute(request, timeout: timeout)
+            // A snapshot of a million customers takes a node seconds to check and open: a second more per 8 MB.
+            let response = try await http.execute(request, timeout: timeout + .seconds(Int64(signed.count >> 23)))
             let body = Data(buffer: try await response.body.collect(upTo: 1 << 20))
             guard let report = try? JSONDecoder().decode(BundleReport.self, from: body) else {
                 return .unreachable("answered \(response.status.code) without a report: \(ProblemDetails.detail(of: body))")

@@ -17,6 +17,11 @@ import Synchronization
 /// the start of its last successful renewal, measured on its own monotonic clock: since the database dated the
 /// lease after that start, the old leader has stopped before any other replica can take the lease, also when it
 /// is cut off from the database. A graceful stop gives the lease up at once.
+///
+/// A coordinator on SQLite is the only replica there can be (the database is a file of its own), so it is `sole`:
+/// it leads from its start to its stop whatever its lease says. It still takes the lease, for `/v1/nodes` and
+/// `/metrics`, but a renewal held up behind a long write on the one connection (a snapshot of a million customers)
+/// does not end its lead.
 public final class Leadership: Service, Sendable {
     /// What a replica knows of the leader.
     public struct Leader: Sendable, Equatable {
@@ -42,6 +47,9 @@ public final class Leadership: Service, Sendable {
     let renewEvery: Duration
     let pollEvery: Duration
     let logger: Logger
+    /// The only replica there can be (``Leadership``): leads from ``start()`` to ``resign()``.
+    let sole: Bool
+    private let soleLeads = Mutex(false)
     /// Called with true when this replica starts leading and false when it stops, from the service's task.
     private let handler = Mutex<@Sendable (Bool) async -> Void>({ _ in })
     private let state = Mutex(State())
@@ -57,8 +65,9 @@ public final class Leadership: Service, Sendable {
 
     public init(
         replica: String, store: any SQLStore, lease: Duration = .seconds(3), renewEvery: Duration = .seconds(1),
-        pollEvery: Duration = .milliseconds(500), logger: Logger
+        pollEvery: Duration = .milliseconds(500), sole: Bool = false, logger: Logger
     ) {
+        self.sole = sole
         self.replica = replica
         self.incarnation = replica + "#" + String(UInt32.random(in: .min ... .max), radix: 16)
         self.store = store
@@ -76,7 +85,8 @@ public final class Leadership: Service, Sendable {
 
     /// True while this replica holds an unexpired lease, by its own clock.
     public var isLeading: Bool {
-        state.withLock { state in state.leadingUntil.map { ContinuousClock.now < $0 } ?? false }
+        if sole { return soleLeads.withLock { $0 } }
+        return state.withLock { state in state.leadingUntil.map { ContinuousClock.now < $0 } ?? false }
     }
 
     /// The leader as last seen by this replica (itself when it leads), or nil before the first attempt or
@@ -87,6 +97,7 @@ public final class Leadership: Service, Sendable {
 
     /// The schema exists: the loop may start. Called once, by the coordinator's start-up step.
     public func start() {
+        if sole { soleLeads.withLock { $0 = true } }
         ready.yield()
         ready.finish()
     }
@@ -137,6 +148,7 @@ public final class Leadership: Service, Sendable {
 
     /// Gives the lease up (a graceful stop), so that another replica leads within its next poll.
     public func resign() async {
+        if sole { soleLeads.withLock { $0 = false } }
         let wasLeading = state.withLock { state -> Bool in
             defer { state.leadingUntil = nil }
             return state.leadingUntil != nil
@@ -155,8 +167,9 @@ public final class Leadership: Service, Sendable {
     }
 
     private func announce() async {
+        let sole = self.sole ? soleLeads.withLock { $0 } : nil
         let change = state.withLock { state -> Bool? in
-            let leading = state.leadingUntil.map { ContinuousClock.now < $0 } ?? false
+            let leading = sole ?? state.leadingUntil.map { ContinuousClock.now < $0 } ?? false
             guard leading != state.wasLeading else { return nil }
             state.wasLeading = leading
             return leading
