@@ -66,8 +66,9 @@ public actor ConfigPublisher: Service {
     /// Nodes with a push in flight, and those among them that need the newest bundle once it ends.
     private var pushing: Set<String> = []
     private var again: Set<String> = []
-    /// What the nodes hold at the newest version this replica published, kept while it leads; nil until a full
-    /// compile, and after anything that may have made it stale.
+    /// What the nodes hold at the newest version this replica published or found; nil until a full compile, and
+    /// after a publish that failed. A stale one (another replica published since) is caught by the version check of
+    /// ``ConfigRepository/publish(digest:customers:at:audit:base:make:)``.
     private var compiled: CompiledConfig?
     /// Customers changed since the last publish; `everything` when something other than customers changed.
     private nonisolated let pending = Mutex<(customers: Set<String>, everything: Bool)>(([], true))

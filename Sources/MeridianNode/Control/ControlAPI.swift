@@ -55,7 +55,8 @@ struct ControlAPI: Sendable {
         let router = Router()
         router.add(middleware: ControlProblemMiddleware())
         router.get("/v1/status") { _, _ in try json(try await status.status()) }
-        // A coordinator push: the signed bundle as the body; the answer is the node's ACK (200) or NACK (422).
+        // A coordinator push: a config update (signed deltas, after a signed snapshot when needed) as the body; the
+        // answer is the node's ACK (200) or NACK (422).
         router.put(RouterPath(NodeProtocol.bundlePath)) { request, _ in
             let body = try await request.body.collect(upTo: NodeProtocol.maximumBundleSize)
             let report = try signer.signed(bundles.offer(Data(buffer: body), from: "a coordinator push"))
