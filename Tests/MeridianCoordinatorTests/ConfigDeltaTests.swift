@@ -119,6 +119,18 @@ struct ConfigDeltaTests {
             #expect(try await config.update(for: eu, from: 2)?.json == nil)
             try await Self.expectFullCompile(store, version: 2)
 
+            // A snapshot signed again in the background replaces the stored one and is audited; an older one does not.
+            let kept = try await publisher.keptSnapshots()
+            try await config.storeSnapshots(kept, at: Date(), audit: .system("config"))
+            #expect(try await config.snapshotVersions() == Dictionary(uniqueKeysWithValues: Self.regions.map { ($0, 2) }))
+            let fromTwo = try JSONDecoder().decode(ConfigUpdate.self, from: try #require(try await config.update(for: eu, from: 0)?.json))
+            #expect(fromTwo.snapshot != nil && fromTwo.deltas.isEmpty, "a new node needs no delta after a snapshot of the newest version")
+            try await config.storeSnapshots(kept.map { var older = $0; older.version = 1; return older }, at: Date(), audit: .system("config"))
+            #expect(try await config.snapshotVersions()[eu] == 2)
+            let audited = try await SQLAuditLog(store: store).entries(after: 0, limit: 500).filter { $0.action == "config.snapshot" }
+            #expect(audited.map(\.target) == ["config/2"] && audited.first?.detail["regions"] == "ap,eu,us")
+            try await Self.expectFullCompile(store, version: 2)
+
             // A change that touches nothing the bundles hold makes no version.
             var name = CustomerChanges()
             name.name = "Renamed"

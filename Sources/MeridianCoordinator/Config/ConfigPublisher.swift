@@ -369,15 +369,27 @@ public actor ConfigPublisher: Service {
         group.addTask {
             let start = ContinuousClock.now
             do {
-                let bundles = try state.snapshots()
-                let signed = try ConfigCompiler.sign(bundles, with: key, sealingTo: regionKeys)
-                try await config.storeSnapshots(zip(bundles, signed).map { PublishedBundle(region: $0.region, version: state.version, signed: $1) })
-                await self.snapshotted(state.version, regions: bundles.map(\.region), after: ContinuousClock.now - start)
+                let signed = try Self.signedSnapshots(of: state, key: key, regionKeys: regionKeys)
+                try await config.storeSnapshots(signed, at: self.now(), audit: .system("config"))
+                await self.snapshotted(state.version, regions: signed.map(\.region), after: ContinuousClock.now - start)
             } catch {
                 await self.snapshotted(nil, regions: [], after: ContinuousClock.now - start)
                 self.logger.error("config: cannot store the snapshots of version \(state.version)", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// Every region's whole bundle of `state`, sealed and signed.
+    static func signedSnapshots(of state: CompiledConfig, key: Curve25519.Signing.PrivateKey, regionKeys: RegionKeys) throws -> [PublishedBundle] {
+        let bundles = try state.snapshots()
+        let signed = try ConfigCompiler.sign(bundles, with: key, sealingTo: regionKeys)
+        return zip(bundles, signed).map { PublishedBundle(region: $0.region, version: state.version, signed: $1) }
+    }
+
+    /// The kept state's snapshots, signed as the background signs them (for tests).
+    func keptSnapshots() throws -> [PublishedBundle] {
+        guard let state = compiled else { return [] }
+        return try Self.signedSnapshots(of: state, key: key, regionKeys: RegionKeys(secrets: compiler.secrets))
     }
 
     private func snapshotted(_ version: Int?, regions: [RegionID], after duration: Duration) {

@@ -91,20 +91,26 @@ public struct ConfigRepository: Sendable {
     public static let keptDeltas = 256
 
     /// Replaces the stored snapshot of each bundle's region with it, unless a newer one is stored (a snapshot made
-    /// in the background, after the deltas that led to it).
-    public func storeSnapshots(_ bundles: [PublishedBundle]) async throws {
+    /// in the background, after the deltas that led to it); audited as `config.snapshot` with the regions replaced.
+    public func storeSnapshots(_ bundles: [PublishedBundle], at date: Date, audit actor: AuditActor) async throws {
         let sealed = try bundles.map { try secrets.seal(String(decoding: $0.signed, as: UTF8.self)) }
         try await store.transaction { db in
+            var replaced: [String] = []
             for (bundle, sealed) in zip(bundles, sealed) {
                 let stored = try await db.raw("SELECT version FROM config_bundles WHERE region = \(bind: bundle.region.rawValue)").first()?
                     .decode(column: "version", as: Int64.self)
                 guard (stored ?? 0) < Int64(bundle.version) else { continue }
+                replaced.append(bundle.region.rawValue)
                 try await db.raw("DELETE FROM config_bundles WHERE region = \(bind: bundle.region.rawValue)").run()
                 try await db.raw("""
                     INSERT INTO config_bundles (region, version, bytes, signed)
                     VALUES (\(bind: bundle.region.rawValue), \(bind: Int64(bundle.version)), \(bind: Int64(bundle.signed.count)), \(bind: sealed))
                     """).run()
             }
+            guard let version = bundles.first?.version, !replaced.isEmpty else { return }
+            try await SQLAuditLog.append(
+                AuditEvent("config.snapshot", target: "config/\(version)", detail: ["regions": replaced.sorted().joined(separator: ",")]),
+                by: actor, at: date, on: db)
         }
     }
 
