@@ -282,8 +282,8 @@ public struct ContentDigest: Sendable, Equatable {
         [sum.values.0, sum.values.1, sum.values.2, sum.values.3].flatMap { lane in (0..<8).map { UInt8(truncatingIfNeeded: lane >> (8 * $0)) } }
     }
 
-    static func hash(_ customer: NodeBundle.Customer) -> Lanes { hash("customer", NodeBundle.canonicalJSON(of: customer)) }
-    static func hash(_ entry: NodeBundle.PinnedElsewhere) -> Lanes { hash("elsewhere", NodeBundle.canonicalJSON(of: entry)) }
+    static func hash(_ customer: NodeBundle.Customer) -> Lanes { hash(tag: customerTag, NodeBundle.canonicalJSON(of: customer)) }
+    static func hash(_ entry: NodeBundle.PinnedElsewhere) -> Lanes { hash(tag: elsewhereTag, NodeBundle.canonicalJSON(of: entry)) }
 
     /// The hashes of many resources, in order, in chunks on every core.
     static func hashes(_ customers: [NodeBundle.Customer]) -> [Lanes] { chunked(customers, hash) }
@@ -298,9 +298,10 @@ public struct ContentDigest: Sendable, Equatable {
     private static let customerTag: [UInt8] = Array("customer".utf8) + [0]
     private static let elsewhereTag: [UInt8] = Array("elsewhere".utf8) + [0]
 
-    private static func hash(_ kind: String, _ bytes: [UInt8]) -> Lanes {
+    /// The kind of resource goes first, so that no customer's JSON can hash as a pinned domain's.
+    private static func hash(tag: [UInt8], _ bytes: [UInt8]) -> Lanes {
         var hasher = SHA256()
-        hasher.update(data: kind == "customer" ? customerTag : elsewhereTag)
+        hasher.update(data: tag)
         hasher.update(data: bytes)
         return hasher.finalize().withUnsafeBytes { raw in
             Lanes(values: (

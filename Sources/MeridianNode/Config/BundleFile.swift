@@ -62,11 +62,16 @@ struct BundleFile: Sendable {
     /// A bundle's bytes checked as this node takes them: signed by the coordinator's key, for this region, its
     /// webhook secrets opened with the region key (the bytes, kept as the last-known-good, keep them sealed).
     func decode(_ data: Data) throws -> NodeBundle {
+        try snapshot(try envelope(data))
+    }
+
+    /// The signed envelope of a bare bundle's bytes, not yet checked.
+    func envelope(_ data: Data) throws -> SignedBundle {
         guard let envelope = try? JSONDecoder().decode(SignedBundle.self, from: data) else {
             throw NodeError(
                 .bundleNotSigned, "expected a signed bundle (key_id, payload, signature): this node trusts only bundles the coordinator signed")
         }
-        return try snapshot(envelope)
+        return envelope
     }
 
     /// A signed snapshot, checked and its secrets opened.

@@ -17,11 +17,9 @@ public struct BundleIntake: Sendable {
     public func offer(_ data: Data, from source: String) -> BundleReport {
         let region = file.region
         do {
-            if BundleFile.isUpdate(data) {
-                return try offer(update: try decodeUpdate(data), data: data, from: source)
-            }
-            let bundle = try file.decode(data)
-            return report(config.applyIfNewer(bundle), version: bundle.version, from: source) { file.keep(data, logger: logger) }
+            // A bare signed bundle is an update of a snapshot alone.
+            let update = BundleFile.isUpdate(data) ? try decodeUpdate(data) : ConfigUpdate(snapshot: try file.envelope(data))
+            return try offer(update: update, data: data, from: source)
         } catch {
             logger.error(
                 "node: config from \(source) refused; version \(config.version) stays in force",
@@ -40,16 +38,12 @@ public struct BundleIntake: Sendable {
     }
 
     private func offer(update: ConfigUpdate, data: Data, from source: String) throws -> BundleReport {
-        guard !update.deltas.isEmpty else {
-            guard let snapshot = update.snapshot else { throw CoreError(.bundleMalformed, "the update holds neither a snapshot nor a delta") }
-            let bundle = try file.snapshot(snapshot)
-            return report(config.applyIfNewer(bundle), version: bundle.version, from: source) { file.keep(data, logger: logger) }
-        }
         if let snapshot = update.snapshot {
             // A snapshot and the deltas after it: put together first, then in force at once.
             let directory = try file.directory(snapshot: snapshot, deltas: update.deltas)
             return report(config.applyIfNewer(directory), version: directory.version, from: source) { file.keep(data, logger: logger) }
         }
+        guard !update.deltas.isEmpty else { throw CoreError(.bundleMalformed, "the update holds neither a snapshot nor a delta") }
         var last: NodeConfigState.Outcome = .alreadyInForce
         var version = config.version
         for envelope in update.deltas {
