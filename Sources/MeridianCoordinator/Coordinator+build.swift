@@ -219,7 +219,7 @@ extension Coordinator {
         // Compact JSON: the OpenAPI layer pretty-prints by default, which costs every response time and bytes; the
         // CLI pretty-prints what it shows.
         try api.registerHandlers(
-            on: router, configuration: OpenAPIRuntime.Configuration(jsonEncodingOptions: [.sortedKeys]),
+            on: router, configuration: OpenAPIRuntime.Configuration(dateTranscoder: APIDateTranscoder(), jsonEncodingOptions: [.sortedKeys]),
             middlewares: [AuthenticationMiddleware(tokens: tokens, grants: grants, now: now), InputLimitsMiddleware()])
         AccountPage(
             customers: customers, tokens: tokens, audit: audit, grants: grants, registry: registry, site: site, publisher: publisher, catalog: catalog,

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import MeridianAPI
 import MeridianCore
@@ -75,6 +76,14 @@ struct CustomerAPITests {
             try await client.json(.get, "/v1/customers", token: "mrd_" + String(repeating: "A", count: 43), expect: .unauthorized)
             try await client.json(.get, "/v1/customers", token: "garbage", expect: .unauthorized)
             let admin = harness.tokens[.admin]!
+            // The scheme in any case and blanks around the token are accepted; another scheme or no token is not.
+            for (header, status) in [
+                ("bearer \(admin)", HTTPResponse.Status.ok), ("BEARER \t\(admin) ", .ok), ("Basic \(admin)", .unauthorized),
+                ("Bearer", .unauthorized), ("Bearer \(admin)x", .unauthorized), ("Bearer \(admin.dropLast())", .unauthorized),
+            ] {
+                let response = try await client.executeRequest(uri: "/v1/customers", method: .get, headers: [.authorization: header], body: nil)
+                #expect(response.status == status, "Authorization: \(header.replacingOccurrences(of: admin, with: "<token>"))")
+            }
             let created = try await client.json(.post, "/v1/tokens", token: admin, body: ["name": "short", "role": "dpo", "expires_in_days": 1], expect: .created)
             let secret = created["secret"] as! String
             let id = (created["token"] as! [String: Any])["id"] as! String

@@ -6,7 +6,10 @@ import MeridianServer
 /// The admin API: implements the protocol generated from docs/openapi.yaml. Authorization has happened
 /// before a handler runs (``AuthenticationMiddleware``); handlers validate input, call the repositories and
 /// record reads of customer data in the audit log.
-struct AdminAPI: APIProtocol {
+///
+/// A class, not a struct: the OpenAPI layer copies its handler for every request, and a struct of two dozen
+/// references cost a retain and a release of each.
+final class AdminAPI: APIProtocol {
     let customers: any CustomerRepository
     let tokens: any TokenRepository
     let grants: any AccessGrantRepository
@@ -38,6 +41,62 @@ struct AdminAPI: APIProtocol {
     /// How long a routed domain's ownership record may be missing before the domain is suspended.
     let domainGrace: TimeInterval
     let now: @Sendable () -> Date
+
+    init(
+        customers: any CustomerRepository,
+        tokens: any TokenRepository,
+        grants: any AccessGrantRepository,
+        audit: any AuditLog,
+        store: any SQLStore,
+        catalog: RegionCatalog,
+        secrets: SecretBox,
+        fleet: NodeFleet,
+        config: ConfigRepository,
+        nodes: NodeRepository,
+        authority: NodeAuthority,
+        legalRequests: LegalRequestRepository,
+        registry: SubProcessorRegistry,
+        publications: Publications,
+        dataSubjectRequests: DataSubjectRequestRepository,
+        directives: DirectiveDispatcher,
+        publisher: ConfigPublisher,
+        leadership: Leadership,
+        people: AccountPeople,
+        invitations: AccountInvitations,
+        testDelivery: TestDelivery,
+        site: PublicSite,
+        resolver: DNSResolver,
+        egress: EgressPolicy,
+        domainGrace: TimeInterval,
+        now: @escaping @Sendable () -> Date
+    ) {
+        self.customers = customers
+        self.tokens = tokens
+        self.grants = grants
+        self.audit = audit
+        self.store = store
+        self.catalog = catalog
+        self.secrets = secrets
+        self.fleet = fleet
+        self.config = config
+        self.nodes = nodes
+        self.authority = authority
+        self.legalRequests = legalRequests
+        self.registry = registry
+        self.publications = publications
+        self.dataSubjectRequests = dataSubjectRequests
+        self.directives = directives
+        self.publisher = publisher
+        self.leadership = leadership
+        self.people = people
+        self.invitations = invitations
+        self.testDelivery = testDelivery
+        self.site = site
+        self.resolver = resolver
+        self.egress = egress
+        self.domainGrace = domainGrace
+        self.now = now
+    }
 
     /// The authenticated caller; the middleware guarantees one for every non-public operation.
     var caller: Caller {

@@ -46,11 +46,16 @@ struct AuthenticationMiddleware: ServerMiddleware {
         guard let header = request.headerFields[.authorization] else {
             throw Problem.unauthorized("send Authorization: Bearer <token>")
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        let parts = header.utf8.split(separator: UInt8(ascii: " "), maxSplits: 1)
+        guard parts.count == 2, String(decoding: parts[0], as: UTF8.self).lowercased() == "bearer" else {
             throw Problem.unauthorized("the Authorization header must be Bearer <token>")
         }
-        let secret = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        // Blanks around the token are dropped; a token has none inside (`isWellFormed`).
+        var token = parts[1]
+        let blank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        while let first = token.first, blank(first) { token.removeFirst() }
+        while let last = token.last, blank(last) { token.removeLast() }
+        let secret = String(decoding: token, as: UTF8.self)
         guard BearerToken.isWellFormed(secret), let token = try await tokens.find(secretHash: BearerToken.hash(of: secret)) else {
             throw Problem.unauthorized("the bearer token is not valid")
         }

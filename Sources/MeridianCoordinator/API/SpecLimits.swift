@@ -84,7 +84,9 @@ struct InputLimitsMiddleware: ServerMiddleware {
             let name = String(parts[1])
             let value: String?
             switch parts[0] {
-            case "path": value = metadata.pathParameters[name].map(String.init)?.removingPercentEncoding
+            case "path":
+                // Most values have nothing escaped; Foundation's decoding costs a bridge to NSString even then.
+                value = metadata.pathParameters[name].map(String.init).flatMap { $0.contains("%") ? $0.removingPercentEncoding : $0 }
             case "query": value = Self.query(request.path ?? "", name)
             default: value = nil
             }

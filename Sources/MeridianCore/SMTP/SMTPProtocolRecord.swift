@@ -59,7 +59,7 @@ extension SMTPProtocolRecord {
         var json = JSONWriter(capacity: 256 + lines.count * 64)
         json.beginObject()
         json.field("client_ip", clientIP)
-        if let endedAt { json.field("ended_at", Self.utcTime(endedAt)) }
+        if let endedAt { json.field("ended_at", ISOTime.string(endedAt)) }
         json.key("lines")
         json.beginArray()
         for line in lines {
@@ -72,31 +72,11 @@ extension SMTPProtocolRecord {
         json.endArray()
         json.field("node", node)
         json.field("session", session)
-        json.field("started_at", Self.utcTime(startedAt))
+        json.field("started_at", ISOTime.string(startedAt))
         if let tlsCipher { json.field("tls_cipher", tlsCipher) }
         if let tlsVersion { json.field("tls_version", tlsVersion) }
         json.endObject()
         return json.bytes + [0x0A]
-    }
-
-    /// `2026-12-05T03:04:05Z`: RFC 3339 in UTC, the fraction of a second dropped (days to a civil date by
-    /// Howard Hinnant's algorithm, so no formatter runs per session).
-    static func utcTime(_ date: Date) -> String {
-        let seconds = Int(date.timeIntervalSince1970.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let time = seconds - days * 86_400
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let paddedYear = String(repeating: "0", count: max(0, 4 - String(year).count)) + String(year)
-        return "\(paddedYear)-\(two(month))-\(two(day))T\(two(time / 3600)):\(two(time / 60 % 60)):\(two(time % 60))Z"
     }
 }
 
