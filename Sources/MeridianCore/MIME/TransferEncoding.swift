@@ -65,7 +65,7 @@ enum TransferEncoding {
                     while end > 0, table[Int(base[end - 1])] == whitespace { end -= 1 }
                     while end > 0, base[end - 1] == 0x3D, padding < 3 { end -= 1; padding += 1 }
                     var count = 0
-                    var lineStart = 0
+                    var lineStart = Self.compactFixedLines(base, end: end, into: out, written: &count)
                     while lineStart < end {
                         // The line runs to the next LF (found with memchr), without a CR before it.
                         var lineEnd = memchr(base + lineStart, 0x0A, end - lineStart).map {
@@ -101,8 +101,49 @@ enum TransferEncoding {
         return (text, text.count / 4 * 3 - padding)
     }
 
+    /// The fast path of ``compactBase64(_:)``: encoders write lines of one length (76 characters, RFC 2045), so
+    /// while each line has the first line's length and its break, the line is checked against the alphabet and
+    /// copied, with no search for its end. Returns where such lines stop; the general loop goes on from there.
+    static func compactFixedLines(_ base: UnsafePointer<UInt8>, end: Int, into out: UnsafeMutablePointer<UInt8>, written count: inout Int) -> Int {
+        guard let found = memchr(base, 0x0A, end) else { return 0 }
+        let firstBreak = UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - base
+        let crlf = firstBreak > 0 && base[firstBreak - 1] == 0x0D
+        let length = crlf ? firstBreak - 1 : firstBreak
+        let stride = firstBreak + 1
+        guard length >= 8, length % 4 == 0 else { return 0 }
+        var lineStart = 0
+        while lineStart + stride <= end, base[lineStart + stride - 1] == 0x0A, !crlf || base[lineStart + length] == 0x0D {
+            // A line that is not all alphabet (a CR before an LF break, a stray byte) is the general loop's to judge.
+            guard isBase64Alphabet(base + lineStart, count: length) else { break }
+            (out + count).update(from: base + lineStart, count: length)
+            count += length
+            lineStart += stride
+        }
+        return lineStart
+    }
+
+    /// Whether all `count` bytes are base64 digits (`A-Z a-z 0-9 + /`). Arithmetic on each byte with no table and no
+    /// early exit, so the compiler turns the loop into vector instructions.
+    @inline(__always) static func isBase64Alphabet(_ bytes: UnsafePointer<UInt8>, count: Int) -> Bool {
+        var invalid: UInt8 = 0
+        for index in 0..<count {
+            let byte = bytes[index]
+            let upper: UInt8 = byte &- 0x41 < 26 ? 1 : 0
+            let lower: UInt8 = byte &- 0x61 < 26 ? 1 : 0
+            let digit: UInt8 = byte &- 0x30 < 10 ? 1 : 0
+            let symbol: UInt8 = byte == 0x2B || byte == 0x2F ? 1 : 0
+            invalid |= (upper | lower | digit | symbol) ^ 1
+        }
+        return invalid == 0
+    }
+
     /// Quoted-printable: `=XX` escapes, soft line breaks, trailing whitespace before a line break removed
-    /// (RFC 2045 section 6.7). Line by line, with memchr finding the line ends and the escapes.
+    /// (RFC 2045 section 6.7). `clean` is false when an `=` starts neither an escape nor a soft break (it is kept).
+    ///
+    /// One pass: eight bytes at a time while none is `=`, CR or LF (a word test, as ``JSONWriter`` skips plain text),
+    /// then the special byte alone. Trailing blanks are trimmed from the output when the line break comes, back to
+    /// the last escape, so `=20` at the end of a line stays. Text heavy with escaped UTF-8 (`=C3=A9`) has an escape
+    /// every few bytes; a library call per escape or per line cost more than the decoding.
     static func decodeQuotedPrintable(_ input: ArraySlice<UInt8>) -> (bytes: [UInt8], clean: Bool) {
         var clean = true
         let output = [UInt8](unsafeUninitializedCapacity: input.count) { output, written in
@@ -110,51 +151,104 @@ enum TransferEncoding {
             input.withContiguousStorageIfAvailable { source in
                 guard let base = source.baseAddress, let out = output.baseAddress else { return }
                 let end = source.count
-                var lineStart = 0
-                while lineStart < end {
-                    let lineFeed = memchr(base + lineStart, 0x0A, end - lineStart).map {
-                        UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
+                var index = 0
+                // Output before this is not trailing whitespace of the line: the line's start or its last escape.
+                var kept = 0
+                while index < end {
+                    // Decoding never lengthens, so count + 8 <= index + 8 <= end: the word fits the output.
+                    while index + 8 <= end {
+                        let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                        UnsafeMutableRawPointer(out + count).storeBytes(of: word, as: UInt64.self)
+                        let special = Self.bytesEqual(word, 0x3D) | Self.bytesEqual(word, 0x0D) | Self.bytesEqual(word, 0x0A)
+                        guard special != 0 else {
+                            index += 8
+                            count += 8
+                            continue
+                        }
+                        let plain = special.trailingZeroBitCount / 8
+                        index += plain
+                        count += plain
+                        break
                     }
-                    var contentEnd = lineFeed ?? end
-                    if contentEnd > lineStart, base[contentEnd - 1] == 0x0D { contentEnd -= 1 }
-                    // Trailing whitespace on an encoded line was added in transport (rule 3).
-                    var trimmedEnd = contentEnd
-                    while trimmedEnd > lineStart, base[trimmedEnd - 1] == 0x20 || base[trimmedEnd - 1] == 0x09 { trimmedEnd -= 1 }
-                    var index = lineStart
-                    var softBreak = false
-                    while index < trimmedEnd {
-                        let equals = memchr(base + index, 0x3D, trimmedEnd - index).map {
-                            UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
-                        } ?? trimmedEnd
-                        (out + count).update(from: base + index, count: equals - index)
-                        count += equals - index
-                        index = equals
-                        guard index < trimmedEnd else { break }
-                        if index + 2 < trimmedEnd, let high = hexValue(base[index + 1]), let low = hexValue(base[index + 2]) {
+                    guard index < end else { break }
+                    switch base[index] {
+                    case 0x3D:
+                        // Escapes come in runs (`=D0=BF=D1=80` is two letters of Cyrillic): decode the run here.
+                        let runStart = count
+                        while index + 2 < end, base[index] == 0x3D {
+                            let high = Self.hexDigit(base[index + 1]), low = Self.hexDigit(base[index + 2])
+                            guard high | low < 16 else { break }
                             out[count] = high << 4 | low
                             count += 1
                             index += 3
-                        } else if index == trimmedEnd - 1 {
-                            softBreak = true
-                            index += 1
+                        }
+                        if count > runStart {
+                            kept = count
+                            continue
+                        }
+                        // A soft break: `=`, blanks, then CRLF, LF or the end.
+                        var next = index + 1
+                        while next < end, base[next] == 0x20 || base[next] == 0x09 { next += 1 }
+                        if next == end || base[next] == 0x0A || (base[next] == 0x0D && (next + 1 == end || base[next + 1] == 0x0A)) {
+                            index = next == end ? end : next + (base[next] == 0x0D ? 2 : 1)
+                            kept = count
                         } else {
                             clean = false
                             out[count] = 0x3D
                             count += 1
                             index += 1
                         }
+                    case 0x0D where index + 1 < end && base[index + 1] != 0x0A:
+                        // A CR that ends no line is text.
+                        out[count] = 0x0D
+                        count += 1
+                        index += 1
+                    case 0x0D where index + 1 == end:
+                        // A CR closing the input ends its last line; it is not kept.
+                        count = Self.trimmingBlanks(out, count: count, kept: kept)
+                        index += 1
+                    case 0x0D, 0x0A:
+                        // CRLF or LF: a hard line break, kept as it came.
+                        count = Self.trimmingBlanks(out, count: count, kept: kept)
+                        let length = base[index] == 0x0D ? 2 : 1
+                        (out + count).update(from: base + index, count: length)
+                        count += length
+                        index += length
+                        kept = count
+                    default:
+                        // The last few bytes, fewer than a word.
+                        out[count] = base[index]
+                        count += 1
+                        index += 1
                     }
-                    guard let lineFeed else { break }
-                    if !softBreak {
-                        (out + count).update(from: base + contentEnd, count: lineFeed + 1 - contentEnd)
-                        count += lineFeed + 1 - contentEnd
-                    }
-                    lineStart = lineFeed + 1
                 }
+                count = Self.trimmingBlanks(out, count: count, kept: kept)
             }
             written = count
         }
         return (output, clean)
+    }
+
+    /// `count` less the blanks (space, tab) that end the output after `kept`.
+    @inline(__always) static func trimmingBlanks(_ out: UnsafeMutablePointer<UInt8>, count: Int, kept: Int) -> Int {
+        var count = count
+        while count > kept, out[count - 1] == 0x20 || out[count - 1] == 0x09 { count -= 1 }
+        return count
+    }
+
+    /// The high bit of each byte of `word` that equals `byte` is set in the result; the lowest set bit is exact,
+    /// those above it may be false ("bit twiddling hacks", has-zero-byte).
+    @inline(__always) static func bytesEqual(_ word: UInt64, _ byte: UInt8) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let x = word ^ (ones &* UInt64(byte))
+        return (x &- ones) & ~x & (ones &* 0x80)
+    }
+
+    /// 0-15 for a hex digit in either case, 0xFF for any other byte; without branches.
+    @inline(__always) static func hexDigit(_ byte: UInt8) -> UInt8 {
+        let digit = byte &- 0x30
+        let letter = (byte | 0x20) &- 0x61
+        return digit < 10 ? digit : letter < 6 ? letter &+ 10 : 0xFF
     }
 
     @inline(__always) static func hexValue(_ byte: UInt8) -> UInt8? {

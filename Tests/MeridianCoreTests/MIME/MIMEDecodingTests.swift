@@ -1,5 +1,7 @@
-@testable import MeridianCore
+import Foundation
 import Testing
+
+@testable import MeridianCore
 
 @Suite("MIME: decoding headers, parameters, transfer encodings and charsets")
 struct MIMEDecodingTests {
@@ -57,6 +59,21 @@ struct MIMEDecodingTests {
         #expect(qp("bad =G1 end=") == ("bad =G1 end", false))
     }
 
+    /// The word-at-a-time decoder answers exactly as the line-by-line one it replaced (kept below as the oracle), on
+    /// random text from the bytes that matter: `=`, hex digits, blanks, CR, LF and others.
+    @Test func quotedPrintableMatchesTheLineByLineDecoder() {
+        let alphabet = Array("==AaF3f9g \t\r\n\r\nx".utf8) + [0xC3, 0xA9]
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<30_000 {
+            let length = round < 20_000 ? Int.random(in: 0...24, using: &generator) : Int.random(in: 0...300, using: &generator)
+            let input = (0..<length).map { _ in alphabet.randomElement(using: &generator)! }
+            let fast = TransferEncoding.decodeQuotedPrintable(input[...])
+            let reference = Self.lineByLineQuotedPrintable(input[...])
+            #expect(fast.bytes == reference.bytes && fast.clean == reference.clean, "\(input)")
+            if fast.bytes != reference.bytes { return }
+        }
+    }
+
     @Test func base64() {
         let (bytes, clean) = TransferEncoding.decodeBase64(Array("SGVs\r\nbG8=".utf8)[...])
         #expect(String(decoding: bytes, as: UTF8.self) == "Hello" && clean)
@@ -71,6 +88,47 @@ struct MIMEDecodingTests {
             var encoded: [UInt8] = []
             Base64Encoder.append(data, to: &encoded)
             #expect(TransferEncoding.decodeBase64(encoded[...]).bytes == data)
+        }
+    }
+
+    /// The fast path for lines of one length answers as the line-by-line compaction it sped up (the oracle below), on
+    /// random base64 in lines of 76, 64, 8 or mixed lengths, with CRLF or LF, and now and then a stray byte.
+    @Test func compactBase64MatchesTheLineByLineCompaction() {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var generator = SystemRandomNumberGenerator()
+        var compacted = 0
+        for _ in 0..<5_000 {
+            let lineLength = [76, 64, 8, 12, 5].randomElement(using: &generator)!
+            let lineBreak: [UInt8] = Bool.random(using: &generator) ? [0x0D, 0x0A] : [0x0A]
+            var input: [UInt8] = []
+            for line in 0..<Int.random(in: 0...6, using: &generator) {
+                let length = line > 0 && Int.random(in: 0..<8, using: &generator) == 0 ? Int.random(in: 1...80, using: &generator) : lineLength
+                input += (0..<length).map { _ in alphabet.randomElement(using: &generator)! } + lineBreak
+            }
+            input += Array("QUJD".utf8.prefix(Int.random(in: 0...4, using: &generator))) + Array("==".utf8.prefix(Int.random(in: 0...2, using: &generator)))
+            if Int.random(in: 0..<6, using: &generator) == 0, !input.isEmpty {
+                input[Int.random(in: 0..<input.count, using: &generator)] = [0x2D, 0x20, 0x3D, 0x0D, 0xC3].randomElement(using: &generator)!
+            }
+            let fast = TransferEncoding.compactBase64(input[...])
+            let reference = Self.lineByLineCompactBase64(input[...])
+            #expect(fast?.text == reference?.text && fast?.decodedSize == reference?.decodedSize, "\(input) fast \(String(describing: fast)) reference \(String(describing: reference))")
+            if fast != nil { compacted += 1 }
+        }
+        #expect(compacted > 1_000, "the random inputs reach the fast path")
+    }
+
+    /// Finding delimiters by searching for `--boundary` answers as looking at every line did (the oracle below).
+    @Test func splitMultipartMatchesTheLineByLineSplit() {
+        let pieces = ["--b", "--b--", "--bb", "x--b", "--b ", "text", "-", "--", "\r\n", "\n", "b", " "].map { Array($0.utf8) }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let raw = (0..<Int.random(in: 0...12, using: &generator)).flatMap { _ in pieces.randomElement(using: &generator)! }
+            let lower = raw.isEmpty ? 0 : Int.random(in: 0...min(3, raw.count), using: &generator)
+            var flags: Set<MIMEFlag> = [], referenceFlags: Set<MIMEFlag> = []
+            let fast = MIMEParser.splitMultipart(raw, body: lower..<raw.count, boundary: Array("b".utf8), flags: &flags)
+            let reference = MIMEParserOracle.lineByLineSplit(raw, body: lower..<raw.count, boundary: Array("b".utf8), flags: &referenceFlags)
+            #expect(fast == reference && flags == referenceFlags, "\(String(decoding: raw, as: UTF8.self))")
+            if fast != reference { return }
         }
     }
 
@@ -115,4 +173,139 @@ struct MIMEDecodingTests {
         #expect(whole.plain == "Résumé")
         #expect(whole.attachments.first?.size == 5)
     }
+}
+
+extension MIMEDecodingTests {
+    /// The decoder before the word-at-a-time one: a line at a time, memchr for the line ends and the escapes.
+    static func lineByLineQuotedPrintable(_ input: ArraySlice<UInt8>) -> (bytes: [UInt8], clean: Bool) {
+        var clean = true
+        let output = [UInt8](unsafeUninitializedCapacity: input.count) { output, written in
+            var count = 0
+            input.withContiguousStorageIfAvailable { source in
+                guard let base = source.baseAddress, let out = output.baseAddress else { return }
+                let end = source.count
+                var lineStart = 0
+                while lineStart < end {
+                    let lineFeed = memchr(base + lineStart, 0x0A, end - lineStart).map {
+                        UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
+                    }
+                    var contentEnd = lineFeed ?? end
+                    if contentEnd > lineStart, base[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+                    // Trailing whitespace on an encoded line was added in transport (rule 3).
+                    var trimmedEnd = contentEnd
+                    while trimmedEnd > lineStart, base[trimmedEnd - 1] == 0x20 || base[trimmedEnd - 1] == 0x09 { trimmedEnd -= 1 }
+                    var index = lineStart
+                    var softBreak = false
+                    while index < trimmedEnd {
+                        let equals = memchr(base + index, 0x3D, trimmedEnd - index).map {
+                            UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
+                        } ?? trimmedEnd
+                        (out + count).update(from: base + index, count: equals - index)
+                        count += equals - index
+                        index = equals
+                        guard index < trimmedEnd else { break }
+                        if index + 2 < trimmedEnd, let high = TransferEncoding.hexValue(base[index + 1]), let low = TransferEncoding.hexValue(base[index + 2]) {
+                            out[count] = high << 4 | low
+                            count += 1
+                            index += 3
+                        } else if index == trimmedEnd - 1 {
+                            softBreak = true
+                            index += 1
+                        } else {
+                            clean = false
+                            out[count] = 0x3D
+                            count += 1
+                            index += 1
+                        }
+                    }
+                    guard let lineFeed else { break }
+                    if !softBreak {
+                        (out + count).update(from: base + contentEnd, count: lineFeed + 1 - contentEnd)
+                        count += lineFeed + 1 - contentEnd
+                    }
+                    lineStart = lineFeed + 1
+                }
+            }
+            written = count
+        }
+        return (output, clean)
+    }
+
+    /// The compaction before the fast path for lines of one length.
+    static func lineByLineCompactBase64(_ input: ArraySlice<UInt8>) -> (text: [UInt8], decodedSize: Int)? {
+        var valid = true
+        var padding = 0
+        let text = [UInt8](unsafeUninitializedCapacity: input.count) { output, written in
+            input.withContiguousStorageIfAvailable { source in
+                base64DecodeTable.withUnsafeBufferPointer { table in
+                    guard let base = source.baseAddress, let out = output.baseAddress else { return }
+                    var end = source.count
+                    // Padding and line breaks at the very end; everything before must be alphabet or CR/LF.
+                    while end > 0, table[Int(base[end - 1])] == 0xFE { end -= 1 }
+                    while end > 0, base[end - 1] == 0x3D, padding < 3 { end -= 1; padding += 1 }
+                    var count = 0
+                    var lineStart = 0
+                    while lineStart < end {
+                        // The line runs to the next LF (found with memchr), without a CR before it.
+                        var lineEnd = memchr(base + lineStart, 0x0A, end - lineStart).map {
+                            UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
+                        } ?? end
+                        let next = lineEnd + 1
+                        if lineEnd > lineStart, base[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                        // Branch-free check: any byte outside the alphabet sets the high bits.
+                        var bits: UInt8 = 0
+                        var index = lineStart
+                        while index + 4 <= lineEnd {
+                            bits |= table[Int(base[index])] | table[Int(base[index + 1])] | table[Int(base[index + 2])] | table[Int(base[index + 3])]
+                            index += 4
+                        }
+                        while index < lineEnd {
+                            bits |= table[Int(base[index])]
+                            index += 1
+                        }
+                        guard bits < 64 else { valid = false; return }
+                        (out + count).update(from: base + lineStart, count: lineEnd - lineStart)
+                        count += lineEnd - lineStart
+                        lineStart = next
+                    }
+                    for _ in 0..<padding {
+                        out[count] = 0x3D
+                        count += 1
+                    }
+                    written = count
+                }
+            }
+        }
+        guard valid, padding <= 2, text.count % 4 == 0 else { return nil }
+        return (text, text.count / 4 * 3 - padding)
+    }
+}
+
+/// The split of a multipart body before delimiters were searched for: every line looked at.
+enum MIMEParserOracle {
+    static func lineByLineSplit(_ raw: [UInt8], body: Range<Int>, boundary: [UInt8], flags: inout Set<MIMEFlag>) -> [Range<Int>]? {
+        var ranges: [Range<Int>] = []
+        var partStart: Int?
+        var lineStart = body.lowerBound
+        while lineStart < body.upperBound {
+            let lineFeed = raw.firstIndex(of: 0x0A, from: lineStart, to: body.upperBound)
+            let nextLine = (lineFeed ?? body.upperBound - 1) + 1
+            if let isClose = MIMEParser.delimiter(raw, at: lineStart, lineEnd: lineFeed ?? body.upperBound, boundary: boundary) {
+                if let partStart {
+                    var end = lineStart
+                    if end > partStart, raw[end - 1] == 0x0A { end -= 1 }
+                    if end > partStart, raw[end - 1] == 0x0D { end -= 1 }
+                    ranges.append(partStart..<max(partStart, end))
+                }
+                if isClose { return ranges }
+                partStart = nextLine
+            }
+            lineStart = nextLine
+        }
+        guard let partStart else { return nil }
+        flags.insert(.missingClosingBoundary)
+        ranges.append(partStart..<body.upperBound)
+        return ranges
+    }
+
 }
