@@ -141,43 +141,52 @@ struct JSONWriter {
         bytes.append(0x22)
         var value = value
         value.withUTF8 { utf8 in
+            guard let base = utf8.baseAddress else { return }
+            let count = utf8.count
             var runStart = 0
             var index = 0
-            while index < utf8.count {
-                // Eight bytes at a time: skip words with no control character, quote or backslash.
-                if index + 8 <= utf8.count,
-                    !Self.needsEscape(UnsafeRawPointer(utf8.baseAddress! + index).loadUnaligned(as: UInt64.self))
-                {
-                    index += 8
-                    continue
+            while index < count {
+                // Eight bytes at a time; a word with a byte to escape says which one, so the bytes before it are
+                // not looked at again (text has a line break every 70 bytes and HTML a quote every few words).
+                if index + 8 <= count {
+                    let mask = Self.escapeMask(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+                    guard mask != 0 else {
+                        index += 8
+                        continue
+                    }
+                    index += mask.trailingZeroBitCount / 8
+                } else {
+                    let byte = base[index]
+                    guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
+                        index += 1
+                        continue
+                    }
                 }
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
-                    index += 1
-                    continue
-                }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: index - runStart))
+                let byte = base[index]
+                bytes.append(0x5C)
                 switch byte {
-                case 0x22: bytes += [0x5C, 0x22]
-                case 0x5C: bytes += [0x5C, 0x5C]
-                case 0x0A: bytes += [0x5C, 0x6E]
-                case 0x0D: bytes += [0x5C, 0x72]
-                case 0x09: bytes += [0x5C, 0x74]
+                case 0x22, 0x5C: bytes.append(byte)
+                case 0x0A: bytes.append(0x6E)
+                case 0x0D: bytes.append(0x72)
+                case 0x09: bytes.append(0x74)
                 default:
-                    let hex = Array("0123456789abcdef".utf8)
-                    bytes += [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                    // \u00XX, lower-case hex.
+                    for digit in [0x75, 0x30, 0x30] as [UInt8] { bytes.append(digit) }
+                    for nibble in [byte >> 4, byte & 0xF] { bytes.append(nibble < 10 ? 0x30 + nibble : 0x57 + nibble) }
                 }
                 index += 1
                 runStart = index
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: count - runStart))
         }
         bytes.append(0x22)
     }
 
-    /// Whether any byte of `word` is below 0x20, a quote or a backslash (exact; "bit twiddling hacks").
+    /// The high bit of each byte of `word` that is below 0x20, a quote or a backslash; the lowest set bit is exact,
+    /// those above it may not be ("bit twiddling hacks"). Bytes of 0x80 and above never count.
     @inline(__always)
-    private static func needsEscape(_ word: UInt64) -> Bool {
+    private static func escapeMask(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let below20 = (word &- ones &* 0x20) & ~word & highs
@@ -185,6 +194,6 @@ struct JSONWriter {
         let backslash = word ^ (ones &* 0x5C)
         let hasQuote = (quote &- ones) & ~quote & highs
         let hasBackslash = (backslash &- ones) & ~backslash & highs
-        return (below20 | hasQuote | hasBackslash) != 0
+        return below20 | hasQuote | hasBackslash
     }
 }

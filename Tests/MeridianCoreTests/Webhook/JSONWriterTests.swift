@@ -20,6 +20,20 @@ struct JSONWriterTests {
         }
     }
 
+    /// Several bytes to escape in one word, next to each other and apart, and every ASCII byte in a row.
+    @Test func escapesCloseTogether() throws {
+        let ascii = String(decoding: (0..<128).map { UInt8($0) }, as: UTF8.self)
+        let texts = ["\r\n\r\n", "a\"b\\c\td", "<p style=\"m\">x</p>\r\n", ascii, ascii + "é東" + ascii]
+        for text in texts {
+            var writer = JSONWriter()
+            writer.beginArray()
+            writer.string(text)
+            writer.endArray()
+            let parsed = try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? [String]
+            #expect(parsed == [text], "\(text.debugDescription)")
+        }
+    }
+
     @Test func prettyAndCompactAreTheSameJSON() throws {
         for pretty in [false, true] {
             var writer = JSONWriter(pretty: pretty)
