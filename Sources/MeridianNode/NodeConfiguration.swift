@@ -53,9 +53,10 @@ public struct NodeConfiguration: Sendable {
     /// How long a webhook has to answer.
     public var webhookTimeout: Duration = .seconds(30)
     public var retentionInterval: Duration = .seconds(3600)
-    /// The coordinator's node port (`https://HOST:8443`): where the node joins, pulls bundles and reports; nil
-    /// runs from the bundle file alone (which must still be signed with the enrollment's bundle key).
-    public var coordinatorURL: String?
+    /// The coordinator's node port (`https://HOST:8443`), or one per replica: where the node joins, pulls bundles
+    /// and reports, and renews its certificate, trying the next when one does not answer (`CoordinatorEndpoints`).
+    /// Empty runs from the bundle file alone (which must still be signed with the enrollment's bundle key).
+    public var coordinatorURLs: [String] = []
     /// How often the node pulls to reconcile, besides the coordinator's pushes.
     public var pullInterval: Duration = .seconds(30)
     /// How often the node checks whether its certificate is due for renewal.

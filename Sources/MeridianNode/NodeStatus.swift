@@ -12,6 +12,9 @@ struct NodeStatus: Encodable {
     var deliveries: [String: Int]
     /// This node's clock minus the coordinator's, in seconds; null until the coordinator first answered.
     var clockSkewSeconds: Double?
+    /// The coordinator replica (its node port) that last answered this node's pull; null until one has, and for a
+    /// node without a coordinator.
+    var coordinator: String?
 
     struct SMTP: Encodable {
         var port: Int?
@@ -37,7 +40,7 @@ struct NodeStatus: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case region, node, customers, smtp, queue, deliveries
+        case region, node, customers, smtp, queue, deliveries, coordinator
         case configVersion = "config_version"
         case clockSkewSeconds = "clock_skew_seconds"
     }
@@ -52,5 +55,6 @@ struct NodeStatus: Encodable {
         try container.encode(queue, forKey: .queue)
         try container.encode(deliveries, forKey: .deliveries)
         try container.encode(clockSkewSeconds, forKey: .clockSkewSeconds)  // null, not absent, before the first pull
+        try container.encode(coordinator, forKey: .coordinator)
     }
 }

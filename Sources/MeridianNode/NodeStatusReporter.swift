@@ -11,6 +11,8 @@ struct NodeStatusReporter: Sendable {
     let queue: DeliveryQueue
     let smtp: SMTPServer
     let clock: CoordinatorClock
+    /// The coordinator's replicas; nil for a node that runs from its bundle file.
+    let endpoints: CoordinatorEndpoints?
 
     func status() async throws -> NodeStatus {
         let counts = try await store.countsByStatus()
@@ -18,6 +20,7 @@ struct NodeStatusReporter: Sendable {
             region: region.rawValue, node: node, configVersion: config.version, customers: config.directory.customerCount,
             smtp: .init(port: smtp.port, openConnections: smtp.openConnections, starttls: smtp.offersTLS),
             queue: .init(spooledRecipients: spool.depth, scheduled: await queue.pending),
-            deliveries: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }), clockSkewSeconds: clock.skew)
+            deliveries: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }), clockSkewSeconds: clock.skew,
+            coordinator: endpoints?.answered)
     }
 }

@@ -77,12 +77,13 @@ extension RegionalNode {
                 trustedKey: enrollment.bundleKey, region: region, nodeID: configuration.nodeID, dataDirectory: configuration.dataDirectory,
                 spool: spool, store: store, queue: queue, quarantine: quarantine, protocolLog: protocolLog, logger: logger, now: now)
             let clock = CoordinatorClock()
+            let endpoints = configuration.coordinatorURLs.isEmpty ? nil : CoordinatorEndpoints(configuration.coordinatorURLs)
             let control = ControlAPI(
                 region: region.id, node: configuration.nodeID, store: store, metrics: metrics, bundles: bundles,
                 directives: directives, quarantine: quarantine, queue: queue, protocolLog: protocolLog, signer: credentials,
                 status: NodeStatusReporter(
                     region: region.id, node: configuration.nodeID, config: config, store: store, spool: spool, queue: queue, smtp: smtp,
-                    clock: clock),
+                    clock: clock, endpoints: endpoints),
                 now: now)
             let retention = MetadataRetention(
                 region: region, config: config, store: store, quarantine: quarantine, protocolLog: protocolLog, logger: logger, now: now)
@@ -107,16 +108,16 @@ extension RegionalNode {
                 },
                 PeriodicJob("bundle file", every: .seconds(1), logger: logger) { watcher.check() },
             ]
-            if let coordinator = configuration.coordinatorURL {
+            if let endpoints {
                 let link = CoordinatorLink(
-                    coordinator: coordinator, credentials: credentials, config: config, intake: bundles, clock: clock, metrics: metrics,
+                    endpoints: endpoints, credentials: credentials, config: config, intake: bundles, clock: clock, metrics: metrics,
                     logger: logger, now: now)
                 services.append(
                     PeriodicJob(
                         "coordinator link", every: configuration.pullInterval, start: .immediately, logger: logger,
                         waitingAfterEachPass: { try await link.pass() }))
                 let renewal = CertificateRenewal(
-                    directory: configuration.identityDirectory, coordinator: coordinator, enrollment: enrollment, credentials: credentials,
+                    directory: configuration.identityDirectory, endpoints: endpoints, enrollment: enrollment, credentials: credentials,
                     metrics: metrics, logger: logger, now: Date.init)
                 services.append(
                     PeriodicJob("certificate renewal", every: configuration.renewalCheckInterval, start: .immediately, logger: logger) {
@@ -147,10 +148,18 @@ extension RegionalNode {
         }
         let enrollment: NodeEnrollment
         if let token = configuration.joinToken, kept?.joinTokenHash != token.hash {
-            guard let coordinator = configuration.coordinatorURL else {
+            guard !configuration.coordinatorURLs.isEmpty else {
                 throw NodeError(.notEnrolled, "--join needs --coordinator, the coordinator's node port (https://HOST:8443)")
             }
-            enrollment = try await NodeEnrollment.join(token: token, coordinator: coordinator, logger: logger)
+            // Any replica will do; one that does not answer is passed over, one that is not the coordinator the token
+            // pins stops the join.
+            enrollment = try await CoordinatorEndpoints(configuration.coordinatorURLs).first { coordinator in
+                do {
+                    return try await NodeEnrollment.join(token: token, coordinator: coordinator, logger: logger)
+                } catch let error as NodeError where error.code != .coordinatorUnavailable {
+                    throw CoordinatorEndpoints.Final(error: error)
+                }
+            }.result
             try enrollment.save(directory: directory)
         } else if let kept {
             enrollment = kept

@@ -254,7 +254,7 @@ struct NodeEnrollmentTests {
             let metrics = NodeMetrics(region: "eu", registry: PrometheusCollectorRegistry())
             // A clock at 17 h into the certificate's day: past the two thirds, so it is due.
             let renewal = CertificateRenewal(
-                directory: directory, coordinator: port, enrollment: enrollment, credentials: credentials, metrics: metrics, logger: Self.logger,
+                directory: directory, endpoints: CoordinatorEndpoints([port]), enrollment: enrollment, credentials: credentials, metrics: metrics, logger: Self.logger,
                 now: { enrollment.certificate.notValidBefore.addingTimeInterval(17 * 3600) })
             await renewal.check()
             let renewed = credentials.current.certificate

@@ -1,7 +1,7 @@
 """Three coordinator replicas over one PostgreSQL (a real server the test starts): one leads, the others follow;
 every replica sends the outbox, each notice claimed by one; `kill -9` of the leader while notices and a config
-change flow hands the lead to another replica within 5 s, sends no notice twice, loses none, and the node
-converges on the new leader's version."""
+change flow hands the lead to another replica within 5 s, sends no notice twice, loses none, and the node, given two
+replicas' node ports, pulls from the second once the first is gone and converges on the new leader's version."""
 
 import os
 import re
@@ -105,10 +105,11 @@ def test_three_replicas_one_leader_notices_once_and_a_dead_leader_replaced(tmp_p
                  what="one leader seen by all")
         term = r1.leader(admin)[1]
 
-        # A node enrolled through a follower, pulling from another; the leader pushes to it.
-        coordinator = type("Via", (), {"node_port": r3.node_port})()
-        node = RegionNode(work, "eu", coordinator, admin, r2.port)
+        # A node enrolled through a follower and given two replicas' node ports, r1's first; the leader pushes to it.
+        coordinator = type("Via", (), {"node_port": r1.node_port})()
+        node = RegionNode(work, "eu", coordinator, admin, r2.port, extra=("--coordinator", f"https://127.0.0.1:{r3.node_port}"))
         nodes.append(node)
+        wait_for(lambda: node.status()["coordinator"] == f"https://127.0.0.1:{r1.node_port}", timeout=15, what="the node pulling from r1")
 
         customers = []
         for index in range(5):
@@ -194,6 +195,10 @@ def test_three_replicas_one_leader_notices_once_and_a_dead_leader_replaced(tmp_p
         # A notice is repeated only if the leader died between the smarthost's 250 and recording it: at most the one
         # it held, and with the same Message-ID, so a receiver can tell.
         assert len(ids) - len(set(ids)) <= 1, ids
+
+        # The node's pulls go on to r3, the next replica it was given, within a few pulls of r1's death.
+        wait_for(lambda: node.status()["coordinator"] == f"https://127.0.0.1:{r3.node_port}", timeout=15,
+                 what="the node pulling from r3 once r1 is gone")
 
         # The node converges on what the new leader published (the redaction change included).
         def converged():

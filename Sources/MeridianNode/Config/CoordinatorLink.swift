@@ -12,12 +12,14 @@ import NIOHTTP1
 ///
 /// While the coordinator cannot be reached the node keeps serving with the bundle in force (its
 /// last-known-good after a restart) and tries again: every second until the first answer, then every interval.
+/// Given several replicas (`CoordinatorEndpoints`), a pull that finds one silent goes on to the next, and the
+/// report goes to the replica that answered the pull.
 /// Each answer's `Date` header also tells the node how far its clock is from the coordinator's (`CoordinatorClock`).
 ///
 /// The calls go over mutual TLS with the node's certificate; the coordinator takes the node's region and id from
 /// it.
 actor CoordinatorLink {
-    let coordinator: String
+    let endpoints: CoordinatorEndpoints
     let credentials: LinkCredentials
     let config: NodeConfigState
     let intake: BundleIntake
@@ -28,12 +30,14 @@ actor CoordinatorLink {
     private var http: HTTPClient { HTTPClient.shared }
     private var reached = false
     private var failures = 0
+    /// The replica that answered the last pull.
+    private var answered: String?
 
     init(
-        coordinator: String, credentials: LinkCredentials, config: NodeConfigState, intake: BundleIntake, clock: CoordinatorClock,
+        endpoints: CoordinatorEndpoints, credentials: LinkCredentials, config: NodeConfigState, intake: BundleIntake, clock: CoordinatorClock,
         metrics: NodeMetrics, logger: Logger, now: @escaping @Sendable () -> Date
     ) {
-        self.coordinator = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
+        self.endpoints = endpoints
         self.credentials = credentials
         self.config = config
         self.intake = intake
@@ -46,10 +50,11 @@ actor CoordinatorLink {
     /// One pull; returns the wait before the next: a second while the coordinator is away, else nil (the interval).
     func pass() async throws -> Duration? {
         do {
-            try await pullOnce()
-            if !reached || failures > 0 {
-                logger.info("node: in touch with the coordinator at \(coordinator); version \(config.version) in force")
+            let (_, url) = try await endpoints.first { url in try await self.pull(from: url) }
+            if !reached || failures > 0 || url != answered {
+                logger.info("node: in touch with the coordinator at \(url); version \(config.version) in force")
             }
+            answered = url
             reached = true
             failures = 0
             return nil
@@ -60,15 +65,16 @@ actor CoordinatorLink {
             // One line when the coordinator goes away, then one a minute, not one per try.
             if failures == 1 || failures % 60 == 0 {
                 logger.warning(
-                    "node: no bundle from the coordinator at \(coordinator); serving with version \(config.version)",
+                    "node: no bundle from the coordinator at \(endpoints.urls.joined(separator: ", ")); serving with version \(config.version)",
                     metadata: ["error": "\(error)", "tries": "\(failures)"])
             }
             return .seconds(1)
         }
     }
 
-    /// Asks for the region's bundle newer than the version in force; applies it and reports the result.
-    func pullOnce() async throws {
+    /// Asks `coordinator` for the region's bundle newer than the version in force; applies it and reports the result
+    /// there.
+    func pull(from coordinator: String) async throws {
         let pull = BundlePull(version: config.version)
         var components = URLComponents(string: coordinator + NodeProtocol.pullPath)
         components?.queryItems = pull.parameters.map { URLQueryItem(name: $0.name, value: $0.value) }
@@ -86,13 +92,13 @@ actor CoordinatorLink {
             return
         case .ok:
             let report = intake.offer(Data(buffer: body), from: "a pull from the coordinator")
-            try await send(try credentials.signed(report))
+            try await send(try credentials.signed(report), to: coordinator)
         default:
             throw NodeError(.coordinatorUnavailable, "the coordinator answered \(response.status.code): \(ProblemDetails.detail(of: Data(buffer: body)))")
         }
     }
 
-    func send(_ report: BundleReport) async throws {
+    func send(_ report: BundleReport, to coordinator: String) async throws {
         var request = HTTPClientRequest(url: coordinator + NodeProtocol.reportsPath)
         request.method = .POST
         request.tlsConfiguration = credentials.client

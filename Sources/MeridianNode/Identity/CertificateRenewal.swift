@@ -17,7 +17,7 @@ import X509
 /// coordinator refuses it, and the log says how to enroll it again.
 actor CertificateRenewal {
     let directory: String
-    let coordinator: String
+    let endpoints: CoordinatorEndpoints
     var enrollment: NodeEnrollment
     let credentials: LinkCredentials
     let metrics: NodeMetrics
@@ -28,9 +28,9 @@ actor CertificateRenewal {
     private var lastWarning: Date?
 
     init(
-        directory: String, coordinator: String, enrollment: NodeEnrollment, credentials: LinkCredentials, metrics: NodeMetrics, logger: Logger, now: @escaping @Sendable () -> Date) {
+        directory: String, endpoints: CoordinatorEndpoints, enrollment: NodeEnrollment, credentials: LinkCredentials, metrics: NodeMetrics, logger: Logger, now: @escaping @Sendable () -> Date) {
         self.directory = directory
-        self.coordinator = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
+        self.endpoints = endpoints
         self.enrollment = enrollment
         self.credentials = credentials
         self.metrics = metrics
@@ -70,20 +70,25 @@ actor CertificateRenewal {
         }
     }
 
-    /// A new key, certified by the coordinator, saved and put in use.
+    /// A new key, certified by the coordinator (the first replica that answers), saved and put in use.
     func renew() async throws {
         let key = P256.Signing.PrivateKey()
-        var request = HTTPClientRequest(url: coordinator + NodeProtocol.renewPath)
-        request.method = .POST
-        request.tlsConfiguration = credentials.client
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(NodeJoinRequest(csr: try CertificateSigningRequest.make(for: key, subject: enrollment.node)))))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok else {
-            throw NodeError(.renewalFailed, "the coordinator answered \(response.status.code): \(ProblemDetails.detail(of: Data(buffer: body)))")
+        let ask = try JSONEncoder().encode(NodeJoinRequest(csr: try CertificateSigningRequest.make(for: key, subject: enrollment.node)))
+        let tls = credentials.client
+        let (body, _) = try await endpoints.first { coordinator in
+            var request = HTTPClientRequest(url: coordinator + NodeProtocol.renewPath)
+            request.method = .POST
+            request.tlsConfiguration = tls
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: ask))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            guard response.status == .ok else {
+                throw NodeError(.renewalFailed, "the coordinator at \(coordinator) answered \(response.status.code): \(ProblemDetails.detail(of: Data(buffer: body)))")
+            }
+            return Data(buffer: body)
         }
-        let renewal = try JSONDecoder().decode(NodeRenewal.self, from: Data(buffer: body))
+        let renewal = try JSONDecoder().decode(NodeRenewal.self, from: body)
         var renewed = enrollment
         renewed.key = key
         renewed.certificate = try Certificate(pemEncoded: renewal.certificate)

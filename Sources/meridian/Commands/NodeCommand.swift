@@ -42,8 +42,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "The bundle file, signed by the coordinator's key, when the node runs without --coordinator (default: DATA-DIR/bundle.json).")
     var bundle: String?
 
-    @Option(help: "The coordinator's node port, https://HOST:8443: the node joins there, pulls its bundle at start and every --pull-interval, and reports ACK or NACK.")
-    var coordinator: String?
+    @Option(help: "The coordinator's node port, https://HOST:8443: the node joins there, pulls its bundle at start and every --pull-interval, and reports ACK or NACK. Repeat it (or separate with commas) for each coordinator replica: the node goes on to the next when one does not answer.")
+    var coordinator: [String] = []
 
     @Option(help: "The one-time join token from meridian nodes enroll (or set MERIDIAN_JOIN_TOKEN); used only when the node has not joined with it yet.")
     var join: String?
@@ -128,7 +128,7 @@ struct NodeCommand: AsyncParsableCommand {
               control  https://\(node.configuration.controlHost):\(node.configuration.controlPort ?? 0)  (mutual TLS, enrolled as \(node.enrollment.controlURL))
               probe    http://\(node.configuration.probeHost):\(node.configuration.probePort ?? 0)  (/healthz, /metrics, /v1/status)
               spool    \(configuration.spoolDirectory)
-              config   \(configuration.coordinatorURL.map { "from the coordinator at \($0), pulled every \(pullInterval) s; " } ?? "")bundle file \(configuration.bundlePath) (version \(node.config.version), \(node.config.directory.customerCount) customers)
+              config   \(configuration.coordinatorURLs.isEmpty ? "" : "from the coordinator at \(configuration.coordinatorURLs.joined(separator: " or ")), pulled every \(pullInterval) s; ")bundle file \(configuration.bundlePath) (version \(node.config.version), \(node.config.directory.customerCount) customers)
             """)
         try await node.run(logger: logger)
     }
@@ -202,17 +202,18 @@ struct NodeCommand: AsyncParsableCommand {
             throw ValidationError("--min-data-rate \(minDataRate): bytes per second, from 0 (no floor) to 100000000")
         }
         guard maxConnections >= 1, maxConnectionsPerIp >= 1 else { throw ValidationError("connection limits must be at least 1") }
-        if let coordinator {
+        for coordinator in coordinator.flatMap({ $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }) {
             guard let url = URL(string: coordinator), url.scheme == "https", url.host != nil else {
                 throw ValidationError("--coordinator \(coordinator): expected the coordinator's node port, such as https://coordinator.internal:8443")
             }
-            configuration.coordinatorURL = coordinator
+            guard !configuration.coordinatorURLs.contains(coordinator) else { throw ValidationError("--coordinator \(coordinator): given twice") }
+            configuration.coordinatorURLs.append(coordinator)
         }
         if let text = join ?? ProcessInfo.processInfo.environment["MERIDIAN_JOIN_TOKEN"], !text.isEmpty {
             guard let token = JoinToken(text) else {
                 throw ValidationError("--join: not a join token (mrj_… as meridian nodes enroll prints it, with its .fingerprint)")
             }
-            guard coordinator != nil else { throw ValidationError("--join needs --coordinator, where the node joins") }
+            guard !configuration.coordinatorURLs.isEmpty else { throw ValidationError("--join needs --coordinator, where the node joins") }
             configuration.joinToken = token
         }
         guard (1...86_400).contains(pullInterval) else { throw ValidationError("--pull-interval \(pullInterval): from 1 to 86400 seconds") }

@@ -139,7 +139,7 @@ struct Up: AsyncParsableCommand {
             node.dnsResolver = dnsResolver
             node.rspamdURL = rspamdURL
             node.clamdAddress = clamdAddress
-            node.coordinatorURL = "https://127.0.0.1:\(coordinator.configuration.nodeLink.port)"
+            node.coordinatorURLs = ["https://127.0.0.1:\(coordinator.configuration.nodeLink.port)"]
             configurations.append(node)
         }
         try await Migrations.run(on: coordinator.store, logger: logger)
