@@ -190,7 +190,7 @@ enum TransferEncoding {
                         var next = index + 1
                         while next < end, base[next] == 0x20 || base[next] == 0x09 { next += 1 }
                         if next == end || base[next] == 0x0A || (base[next] == 0x0D && (next + 1 == end || base[next + 1] == 0x0A)) {
-                            index = next == end ? end : next + (base[next] == 0x0D ? 2 : 1)
+                            index = min(end, next + (next < end && base[next] == 0x0D ? 2 : 1))
                             kept = count
                         } else {
                             clean = false
