@@ -366,6 +366,11 @@ def test_node_refuses_bad_flags_and_bundles_with_clear_errors(workdir):
     assert result.returncode != 0 and "--smarthost host:notaport" in result.stderr
     result = run("--region", "eu", "--coordinator", "http://127.0.0.1:8443")
     assert result.returncode != 0 and "expected the coordinator's node port, such as https://" in result.stderr
+    # One URL per replica: each is checked, and none twice.
+    result = run("--region", "eu", "--coordinator", "https://a.internal:8443,ftp://b.internal")
+    assert result.returncode != 0 and "--coordinator ftp://b.internal: expected the coordinator's node port" in result.stderr
+    result = run("--region", "eu", "--coordinator", "https://a.internal:8443", "--coordinator", "https://a.internal:8443")
+    assert result.returncode != 0 and "--coordinator https://a.internal:8443: given twice" in result.stderr
     result = run("--region", "eu", "--coordinator", "https://127.0.0.1:8443", "--join", "mrd_not_a_join_token")
     assert result.returncode != 0 and "--join: not a join token" in result.stderr
     flags = ("--region", "eu", "--data-dir", workdir, "--smtp-port", "0", "--control-port", "0", "--probe-port", "0")
