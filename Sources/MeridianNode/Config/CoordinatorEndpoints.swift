@@ -9,7 +9,7 @@ import Synchronization
 /// what the node starts itself: its pulls and reports, its certificate renewals and its join.
 final class CoordinatorEndpoints: Sendable {
     let urls: [String]
-    private let preferredIndex = Mutex(0)
+    /// The index of the URL that last answered; nil until one has.
     private let answeredIndex = Mutex<Int?>(nil)
 
     init(_ urls: [String]) {
@@ -23,23 +23,19 @@ final class CoordinatorEndpoints: Sendable {
         var error: any Error
     }
 
-    /// The URL tried first: the last that answered.
-    var preferred: String { urls[preferredIndex.withLock { $0 }] }
-
     /// The URL that last answered; nil until one has (`GET /v1/status` shows it).
     var answered: String? { answeredIndex.withLock { $0 }.map { urls[$0] } }
 
-    /// `call` against the preferred URL, then against each other in turn until one succeeds, which is then
-    /// preferred; returns its result and URL. When none succeeds, throws the preferred URL's error with the others'
+    /// `call` against the URL that last answered (the first, before any has), then against each other in turn until
+    /// one succeeds, which is then tried first; returns its result and URL. When none succeeds, throws the preferred URL's error with the others'
     /// in its text, so the log names every replica tried.
     func first<T: Sendable>(_ call: @Sendable (String) async throws -> T) async throws -> (result: T, url: String) {
-        let start = preferredIndex.withLock { $0 }
+        let start = answeredIndex.withLock { $0 } ?? 0
         var failures: [(url: String, error: any Error)] = []
         for offset in 0..<urls.count {
             let index = (start + offset) % urls.count
             do {
                 let result = try await call(urls[index])
-                preferredIndex.withLock { $0 = index }
                 answeredIndex.withLock { $0 = index }
                 return (result, urls[index])
             } catch let error as CancellationError {
