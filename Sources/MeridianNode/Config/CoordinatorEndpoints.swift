@@ -27,8 +27,8 @@ final class CoordinatorEndpoints: Sendable {
     var answered: String? { answeredIndex.withLock { $0 }.map { urls[$0] } }
 
     /// `call` against the URL that last answered (the first, before any has), then against each other in turn until
-    /// one succeeds, which is then tried first; returns its result and URL. When none succeeds, throws the preferred URL's error with the others'
-    /// in its text, so the log names every replica tried.
+    /// one succeeds, which is then tried first; returns its result and URL. When none succeeds, throws an error that
+    /// names every replica tried and what each said (with a single URL, that URL's own error).
     func first<T: Sendable>(_ call: @Sendable (String) async throws -> T) async throws -> (result: T, url: String) {
         let start = answeredIndex.withLock { $0 } ?? 0
         var failures: [(url: String, error: any Error)] = []
