@@ -43,15 +43,27 @@ enum Charset: Sendable {
 
     /// Decodes `bytes`; `exact` is false when a byte was invalid in the charset and became U+FFFD.
     func decode(_ bytes: ArraySlice<UInt8>) -> (text: String, exact: Bool) {
-        switch self {
-        case .utf8:
+        if case .utf8 = self {
             if let text = String(validating: bytes, as: UTF8.self) { return (text, true) }
             return (String(decoding: bytes, as: UTF8.self), false)
+        }
+        let (utf8, exact) = decodeToUTF8(Array(bytes), known: nil)
+        return (String(decoding: utf8, as: UTF8.self), exact)
+    }
+
+    /// Decodes `bytes` to UTF-8 bytes, with no `String` made: a text body goes from here into the payload as it is.
+    /// `known` says whether `bytes` are UTF-8, when the decoder that wrote them checked (nil: not checked).
+    func decodeToUTF8(_ bytes: [UInt8], known valid: Bool?) -> (utf8: [UInt8], exact: Bool) {
+        switch self {
+        case .utf8:
+            if valid ?? UTF8Validator.isValid(bytes) { return (bytes, true) }
+            return (Array(String(decoding: bytes, as: UTF8.self).utf8), false)
         case .ascii:
-            if let text = Self.asciiOnly(bytes) { return (text, true) }
-            return (Self.decodeUndeclared(bytes).text, false)
+            if Self.isASCII(bytes) { return (bytes, true) }
+            if valid ?? UTF8Validator.isValid(bytes) { return (bytes, false) }
+            return (Charset.singleByte(CharsetTables.windows_1252).decodeToUTF8(bytes, known: false).utf8, false)
         case let .singleByte(table):
-            if let text = Self.asciiOnly(bytes) { return (text, true) }
+            if Self.isASCII(bytes) { return (bytes, true) }
             var utf8: [UInt8] = []
             utf8.reserveCapacity(bytes.count + bytes.count / 2)
             var exact = true
@@ -67,13 +79,15 @@ enum Charset: Sendable {
                 }
                 Self.appendUTF8(scalar, to: &utf8)
             }
-            return (String(decoding: utf8, as: UTF8.self), exact)
+            return (utf8, exact)
         }
     }
 
-    private static func asciiOnly(_ bytes: ArraySlice<UInt8>) -> String? {
-        guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
-        return String(decoding: bytes, as: UTF8.self)
+    /// Whether every byte is below 0x80: an OR over all of them, with no early exit, so the compiler vectorises it.
+    static func isASCII(_ bytes: [UInt8]) -> Bool {
+        var union: UInt8 = 0
+        for byte in bytes { union |= byte }
+        return union < 0x80
     }
 
     private static func appendUTF8(_ scalar: UInt32, to utf8: inout [UInt8]) {
@@ -101,6 +115,18 @@ extension Charset {
         let (text, exact) = charset.decode(bytes)
         if !exact { flags.insert(.invalidCharsetData) }
         return (text, false)
+    }
+
+    /// ``decode(_:label:flags:)`` to UTF-8 bytes: see ``decodeToUTF8(_:known:)``.
+    static func decodeToUTF8(_ bytes: [UInt8], known valid: Bool?, label: String, flags: inout Set<MIMEFlag>) -> (utf8: [UInt8], undecodable: Bool) {
+        guard let charset = Charset(label: label) else {
+            flags.insert(.unknownCharset)
+            if valid ?? UTF8Validator.isValid(bytes) { return (bytes, false) }
+            return (Array(String(decoding: bytes, as: UTF8.self).utf8), true)
+        }
+        let (utf8, exact) = charset.decodeToUTF8(bytes, known: valid)
+        if !exact { flags.insert(.invalidCharsetData) }
+        return (utf8, false)
     }
 
     /// Header text with no declared charset: UTF-8 when it is valid (RFC 6532), else Windows-1252.

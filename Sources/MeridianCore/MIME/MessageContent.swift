@@ -1,8 +1,11 @@
 /// What a customer receives of a message: its first plain-text and HTML bodies, the reply without quoted
 /// history, and every other part as an attachment (CloudMailin's model).
 public struct MessageContent: Sendable {
-    public var plain: String?
-    public var html: String?
+    /// The first plain-text body: UTF-8, with LF line ends. Kept as bytes, checked as they were decoded, and written
+    /// into the JSON payload as they are; ``plain`` makes the `String` for those who need one.
+    public var plainUTF8: [UInt8]?
+    /// The first HTML body, as ``plainUTF8`` is kept.
+    public var htmlUTF8: [UInt8]?
     /// The new text of a reply; `nil` when no quoted history or signature was found to remove.
     public var replyPlain: String?
     public var attachments: [Attachment]
@@ -28,12 +31,22 @@ public struct MessageContent: Sendable {
 
     /// Extracts the content of `message`, decoding transfer encodings and charsets.
     public init(_ message: MIMEMessage) {
-        plain = nil
-        html = nil
+        plainUTF8 = nil
+        htmlUTF8 = nil
         attachments = []
         flags = message.flags
         visit(message.root, in: message.raw)
-        replyPlain = plain.flatMap(ReplyExtractor.newText)
+        replyPlain = plainUTF8.flatMap(ReplyExtractor.newText(utf8:))
+    }
+
+    public var plain: String? {
+        get { plainUTF8.map { String(decoding: $0, as: UTF8.self) } }
+        set { plainUTF8 = newValue.map { Array($0.utf8) } }
+    }
+
+    public var html: String? {
+        get { htmlUTF8.map { String(decoding: $0, as: UTF8.self) } }
+        set { htmlUTF8 = newValue.map { Array($0.utf8) } }
     }
 
     private mutating func visit(_ part: MIMEPart, in raw: [UInt8]) {
@@ -43,21 +56,31 @@ public struct MessageContent: Sendable {
         }
         let type = part.contentType.value
         let isAttachment = part.disposition?.value == "attachment" || part.fileName != nil
-        if !isAttachment, type == "text/plain" || type == "text/html", (type == "text/plain" ? plain : html) == nil {
+        if !isAttachment, type == "text/plain" || type == "text/html", (type == "text/plain" ? plainUTF8 : htmlUTF8) == nil {
             let text = decodeText(part, in: raw)
-            if type == "text/plain" { plain = text } else { html = text }
+            if type == "text/plain" { plainUTF8 = text } else { htmlUTF8 = text }
             return
         }
         attachments.append(attachment(part, in: raw))
     }
 
-    private mutating func decodeText(_ part: MIMEPart, in raw: [UInt8]) -> String {
-        let original = decodedBody(part, in: raw)
-        let bytes = Self.unixLineEndings(original)
+    /// The part's text as UTF-8 with LF line ends. Quoted-printable, most text's encoding, is decoded, given LF line
+    /// ends and checked for UTF-8 in one pass; other encodings take a pass for each.
+    private mutating func decodeText(_ part: MIMEPart, in raw: [UInt8]) -> [UInt8] {
         let label = part.contentType.parameters["charset"] ?? "us-ascii"
-        let (text, undecodable) = Charset.decode(bytes[...], label: label, flags: &flags)
+        let bytes: [UInt8]
+        let known: Bool?
+        if part.transferEncoding == "quoted-printable" {
+            let decoded = TransferEncoding.decodeQuotedPrintable(raw[part.body], lineFeeds: true)
+            if !decoded.clean { flags.insert(.invalidQuotedPrintable) }
+            (bytes, known) = (decoded.bytes, decoded.utf8)
+        } else {
+            (bytes, known) = (Self.unixLineEndings(decodedBody(part, in: raw)), nil)
+        }
+        let (text, undecodable) = Charset.decodeToUTF8(bytes, known: known, label: label, flags: &flags)
         if undecodable {
-            // Kept as bytes: the customer gets the original text as an attachment too.
+            // Kept as bytes: the customer gets the original text, with its own line ends, as an attachment too.
+            let original = decodedBody(part, in: raw)
             attachments.append(Attachment(
                 fileName: nil, contentType: "\(part.contentType.value); charset=\(label)", disposition: "inline",
                 contentID: nil, size: original.count, content: .bytes(original)
@@ -110,7 +133,7 @@ public struct MessageContent: Sendable {
             if !clean { flags.insert(.invalidBase64) }
             return bytes
         case "quoted-printable":
-            let (bytes, clean) = TransferEncoding.decodeQuotedPrintable(body)
+            let (bytes, clean, _) = TransferEncoding.decodeQuotedPrintable(body)
             if !clean { flags.insert(.invalidQuotedPrintable) }
             return bytes
         case "7bit", "8bit", "binary", "":

@@ -9,6 +9,11 @@ enum ReplyExtractor {
         return plain.withUTF8 { newText(in: $0) }
     }
 
+    /// ``newText(_:)`` of text kept as UTF-8 bytes.
+    static func newText(utf8 plain: [UInt8]) -> String? {
+        plain.withUnsafeBufferPointer { newText(in: $0) }
+    }
+
     private static func newText(in text: UnsafeBufferPointer<UInt8>) -> String? {
         var lines: [Range<Int>] = []
         var start = 0

@@ -142,94 +142,130 @@ enum TransferEncoding {
 
     /// Quoted-printable: `=XX` escapes, soft line breaks, trailing whitespace before a line break removed
     /// (RFC 2045 section 6.7). `clean` is false when an `=` starts neither an escape nor a soft break (it is kept).
+    /// `utf8` says whether the output is UTF-8, checked as it is written (``UTF8Validator``), so that text need not be
+    /// checked again. With `lineFeeds`, each CR that the output has before an LF is dropped, as
+    /// ``MessageContent/unixLineEndings(_:)`` would drop it afterwards: text for JSON gets LF line ends in this pass.
     ///
-    /// One pass: eight bytes at a time while none is `=`, CR or LF (a word test, as ``JSONWriter`` skips plain text),
-    /// then the special byte alone. Trailing blanks are trimmed from the output when the line break comes, back to
-    /// the last escape, so `=20` at the end of a line stays. Text heavy with escaped UTF-8 (`=C3=A9`) has an escape
+    /// One pass: eight bytes at a time while none is `=`, CR, LF or 8-bit (a word test, as ``JSONWriter`` skips plain
+    /// text), then the special byte alone. Trailing blanks are trimmed from the output when the line break comes, back
+    /// to the last escape, so `=20` at the end of a line stays. Text heavy with escaped UTF-8 (`=C3=A9`) has an escape
     /// every few bytes; a library call per escape or per line cost more than the decoding.
-    static func decodeQuotedPrintable(_ input: ArraySlice<UInt8>) -> (bytes: [UInt8], clean: Bool) {
+    static func decodeQuotedPrintable(_ input: ArraySlice<UInt8>, lineFeeds: Bool = false) -> (bytes: [UInt8], clean: Bool, utf8: Bool) {
         var clean = true
+        var utf8 = true
         let output = [UInt8](unsafeUninitializedCapacity: input.count) { output, written in
-            var count = 0
-            input.withContiguousStorageIfAvailable { source in
-                guard let base = source.baseAddress, let out = output.baseAddress else { return }
-                let end = source.count
-                var index = 0
-                // Output before this is not trailing whitespace of the line: the line's start or its last escape.
-                var kept = 0
-                while index < end {
-                    // Decoding never lengthens, so count + 8 <= index + 8 <= end: the word fits the output.
-                    while index + 8 <= end {
-                        let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-                        UnsafeMutableRawPointer(out + count).storeBytes(of: word, as: UInt64.self)
-                        let special = Self.bytesEqual(word, 0x3D) | Self.bytesEqual(word, 0x0D) | Self.bytesEqual(word, 0x0A)
-                        guard special != 0 else {
-                            index += 8
-                            count += 8
-                            continue
-                        }
-                        let plain = special.trailingZeroBitCount / 8
-                        index += plain
-                        count += plain
-                        break
-                    }
-                    guard index < end else { break }
-                    switch base[index] {
-                    case 0x3D:
-                        // Escapes come in runs (`=D0=BF=D1=80` is two letters of Cyrillic): decode the run here.
-                        let runStart = count
-                        while index + 2 < end, base[index] == 0x3D {
-                            let high = Self.hexDigit(base[index + 1]), low = Self.hexDigit(base[index + 2])
-                            guard high | low < 16 else { break }
-                            out[count] = high << 4 | low
-                            count += 1
-                            index += 3
-                        }
-                        if count > runStart {
-                            kept = count
-                            continue
-                        }
-                        // A soft break: `=`, blanks, then CRLF, LF or the end.
-                        var next = index + 1
-                        while next < end, base[next] == 0x20 || base[next] == 0x09 { next += 1 }
-                        if next == end || base[next] == 0x0A || (base[next] == 0x0D && (next + 1 == end || base[next + 1] == 0x0A)) {
-                            index = min(end, next + (next < end && base[next] == 0x0D ? 2 : 1))
-                            kept = count
-                        } else {
-                            clean = false
-                            out[count] = 0x3D
-                            count += 1
-                            index += 1
-                        }
-                    case 0x0D where index + 1 < end && base[index + 1] != 0x0A:
-                        // A CR that ends no line is text.
-                        out[count] = 0x0D
-                        count += 1
-                        index += 1
-                    case 0x0D where index + 1 == end:
-                        // A CR closing the input ends its last line; it is not kept.
-                        count = Self.trimmingBlanks(out, count: count, kept: kept)
-                        index += 1
-                    case 0x0D, 0x0A:
-                        // CRLF or LF: a hard line break, kept as it came.
-                        count = Self.trimmingBlanks(out, count: count, kept: kept)
-                        let length = base[index] == 0x0D ? 2 : 1
-                        (out + count).update(from: base + index, count: length)
-                        count += length
-                        index += length
-                        kept = count
-                    default:
-                        // The last few bytes, fewer than a word.
-                        out[count] = base[index]
-                        count += 1
-                        index += 1
-                    }
-                }
-                count = Self.trimmingBlanks(out, count: count, kept: kept)
-            }
-            written = count
+            written = input.withContiguousStorageIfAvailable { source in
+                guard let base = source.baseAddress, let out = output.baseAddress else { return 0 }
+                let decoded = decodeQuotedPrintable(base, end: source.count, into: out, lineFeeds: lineFeeds)
+                (clean, utf8) = (decoded.clean, decoded.utf8)
+                return decoded.count
+            } ?? 0
         }
-        return (output, clean)
+        return (output, clean, utf8)
+    }
+
+    /// The loop of ``decodeQuotedPrintable(_:lineFeeds:)``, on pointers and with nothing captured, so that its counters
+    /// stay in registers.
+    private static func decodeQuotedPrintable(
+        _ base: UnsafePointer<UInt8>, end: Int, into out: UnsafeMutablePointer<UInt8>, lineFeeds: Bool
+    ) -> (count: Int, clean: Bool, utf8: Bool) {
+        var clean = true
+        var validator = UTF8Validator()
+        var count = 0
+        var index = 0
+        // Output before this is not trailing whitespace of the line: the line's start or its last escape.
+        var kept = 0
+        while index < end {
+            // Decoding never lengthens, so count + 8 <= index + 8 <= end: the word fits the output.
+            while index + 8 <= end {
+                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                UnsafeMutableRawPointer(out + count).storeBytes(of: word, as: UInt64.self)
+                let special = Self.bytesEqual(word, 0x3D) | Self.bytesEqual(word, 0x0D) | Self.bytesEqual(word, 0x0A)
+                    | word & 0x8080_8080_8080_8080
+                guard special != 0 else {
+                    validator.ascii()
+                    index += 8
+                    count += 8
+                    continue
+                }
+                let plain = special.trailingZeroBitCount / 8
+                if plain > 0 { validator.ascii() }
+                index += plain
+                count += plain
+                break
+            }
+            guard index < end else { break }
+            switch base[index] {
+            case 0x3D:
+                // Escapes come in runs (`=D0=BF=D1=80` is two letters of Cyrillic): decode the run here.
+                let runStart = index
+                while index + 2 < end, base[index] == 0x3D {
+                    let high = Self.hexDigit(base[index + 1]), low = Self.hexDigit(base[index + 2])
+                    guard high | low < 16 else { break }
+                    let byte = high << 4 | low
+                    if byte < 0x80 {
+                        validator.ascii()
+                        if byte == 0x0A, lineFeeds, count > 0, out[count - 1] == 0x0D { count -= 1 }
+                    } else {
+                        validator.nonASCII(byte)
+                    }
+                    out[count] = byte
+                    count += 1
+                    index += 3
+                }
+                if index > runStart {
+                    kept = count
+                    continue
+                }
+                // A soft break: `=`, blanks, then CRLF, LF or the end.
+                var next = index + 1
+                while next < end, base[next] == 0x20 || base[next] == 0x09 { next += 1 }
+                if next == end || base[next] == 0x0A || (base[next] == 0x0D && (next + 1 == end || base[next + 1] == 0x0A)) {
+                    index = min(end, next + (next < end && base[next] == 0x0D ? 2 : 1))
+                    kept = count
+                } else {
+                    clean = false
+                    validator.ascii()
+                    out[count] = 0x3D
+                    count += 1
+                    index += 1
+                }
+            case 0x0D where index + 1 < end && base[index + 1] != 0x0A:
+                // A CR that ends no line is text.
+                validator.ascii()
+                out[count] = 0x0D
+                count += 1
+                index += 1
+            case 0x0D where index + 1 == end:
+                // A CR closing the input ends its last line; it is not kept.
+                count = Self.trimmingBlanks(out, count: count, kept: kept)
+                index += 1
+            case 0x0D, 0x0A:
+                // CRLF or LF: a hard line break, kept as it came (or as LF, dropping a CR before it).
+                validator.ascii()
+                count = Self.trimmingBlanks(out, count: count, kept: kept)
+                let crlf = base[index] == 0x0D
+                if lineFeeds {
+                    if !crlf, count > 0, out[count - 1] == 0x0D { count -= 1 }
+                    out[count] = 0x0A
+                    count += 1
+                } else {
+                    if crlf { out[count] = 0x0D; count += 1 }
+                    out[count] = 0x0A
+                    count += 1
+                }
+                index += crlf ? 2 : 1
+                kept = count
+            case let byte:
+                // An 8-bit byte, or one of the last few bytes, fewer than a word.
+                if byte < 0x80 { validator.ascii() } else { validator.nonASCII(byte) }
+                out[count] = byte
+                count += 1
+                index += 1
+            }
+        }
+        count = Self.trimmingBlanks(out, count: count, kept: kept)
+return (count, clean, validator.isComplete)
     }
 
     /// `count` less the blanks (space, tab) that end the output after `kept`.

@@ -49,6 +49,13 @@ struct JSONWriter {
         writeString(value)
     }
 
+    /// A string given as UTF-8 bytes that are known to be valid (``MessageContent/plainUTF8``).
+    mutating func string(utf8 value: [UInt8]?) {
+        separate()
+        guard let value else { return bytes += "null".utf8 }
+        value.withUnsafeBufferPointer { writeString($0) }
+    }
+
     mutating func number(_ value: Int?) {
         separate()
         guard let value else { return bytes += "null".utf8 }
@@ -71,6 +78,11 @@ struct JSONWriter {
     mutating func field(_ key: String, _ value: String?) {
         self.key(key)
         string(value)
+    }
+
+    mutating func field(_ key: String, utf8 value: [UInt8]?) {
+        self.key(key)
+        string(utf8: value)
     }
 
     mutating func field(_ key: String, _ value: Int?) {
@@ -138,48 +150,50 @@ struct JSONWriter {
     }
 
     private mutating func writeString(_ value: String) {
-        bytes.append(0x22)
         var value = value
-        value.withUTF8 { utf8 in
-            guard let base = utf8.baseAddress else { return }
-            let count = utf8.count
-            var runStart = 0
-            var index = 0
-            while index < count {
-                // Eight bytes at a time; a word with a byte to escape says which one, so the bytes before it are
-                // not looked at again (text has a line break every 70 bytes and HTML a quote every few words).
-                if index + 8 <= count {
-                    let mask = Self.escapeMask(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
-                    guard mask != 0 else {
-                        index += 8
-                        continue
-                    }
-                    index += mask.trailingZeroBitCount / 8
-                } else {
-                    let byte = base[index]
-                    guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
-                        index += 1
-                        continue
-                    }
+        value.withUTF8 { writeString($0) }
+    }
+
+    private mutating func writeString(_ utf8: UnsafeBufferPointer<UInt8>) {
+        bytes.append(0x22)
+        guard let base = utf8.baseAddress else { return bytes.append(0x22) }
+        let count = utf8.count
+        var runStart = 0
+        var index = 0
+        while index < count {
+            // Eight bytes at a time; a word with a byte to escape says which one, so the bytes before it are
+            // not looked at again (text has a line break every 70 bytes and HTML a quote every few words).
+            if index + 8 <= count {
+                let mask = Self.escapeMask(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+                guard mask != 0 else {
+                    index += 8
+                    continue
                 }
-                bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: index - runStart))
+                index += mask.trailingZeroBitCount / 8
+            } else {
                 let byte = base[index]
-                bytes.append(0x5C)
-                switch byte {
-                case 0x22, 0x5C: bytes.append(byte)
-                case 0x0A: bytes.append(0x6E)
-                case 0x0D: bytes.append(0x72)
-                case 0x09: bytes.append(0x74)
-                default:
-                    // \u00XX, lower-case hex.
-                    for digit in [0x75, 0x30, 0x30] as [UInt8] { bytes.append(digit) }
-                    for nibble in [byte >> 4, byte & 0xF] { bytes.append(nibble < 10 ? 0x30 + nibble : 0x57 + nibble) }
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
+                    index += 1
+                    continue
                 }
-                index += 1
-                runStart = index
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: count - runStart))
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: index - runStart))
+            let byte = base[index]
+            bytes.append(0x5C)
+            switch byte {
+            case 0x22, 0x5C: bytes.append(byte)
+            case 0x0A: bytes.append(0x6E)
+            case 0x0D: bytes.append(0x72)
+            case 0x09: bytes.append(0x74)
+            default:
+                // \u00XX, lower-case hex.
+                for digit in [0x75, 0x30, 0x30] as [UInt8] { bytes.append(digit) }
+                for nibble in [byte >> 4, byte & 0xF] { bytes.append(nibble < 10 ? 0x30 + nibble : 0x57 + nibble) }
+            }
+            index += 1
+            runStart = index
         }
+        bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: count - runStart))
         bytes.append(0x22)
     }
 

@@ -48,7 +48,7 @@ struct MIMEDecodingTests {
 
     @Test func quotedPrintable() {
         func qp(_ text: String) -> (String, Bool) {
-            let (bytes, clean) = TransferEncoding.decodeQuotedPrintable(Array(text.utf8)[...])
+            let (bytes, clean, _) = TransferEncoding.decodeQuotedPrintable(Array(text.utf8)[...])
             return (String(decoding: bytes, as: UTF8.self), clean)
         }
         #expect(qp("a=3Db=\r\nc") == ("a=bc", true))
@@ -60,18 +60,30 @@ struct MIMEDecodingTests {
     }
 
     /// The word-at-a-time decoder answers exactly as the line-by-line one it replaced (kept below as the oracle), on
-    /// random text from the bytes that matter: `=`, hex digits, blanks, CR, LF and others.
+    /// random text from the pieces that matter: `=`, hex digits, blanks, CR, LF, escapes of UTF-8 (whole, cut short,
+    /// a surrogate, an overlong form) and raw 8-bit bytes. What it says of UTF-8 is what the standard library says of
+    /// the output, and with `lineFeeds` its output is the oracle's after ``MessageContent/unixLineEndings(_:)``.
     @Test func quotedPrintableMatchesTheLineByLineDecoder() {
-        let alphabet = Array("==AaF3f9g \t\r\n\r\nx".utf8) + [0xC3, 0xA9]
+        let pieces = ["=", "=", "A", "a", "F", "3", "f", "9", "g", " ", "\t", "\r\n", "\r\n", "\n", "\r", "x", "=C3", "=A9", "=c3=a9",
+                      "=E2=82", "=AC", "=0D", "=0A", "=\r\n", "=F0=9F=98=80", "=ED=A0=80", "=C0=AF", "=F4=90=80=80"].map { Array($0.utf8) }
+            + [[0xC3], [0xA9], [0xE2, 0x82, 0xAC], [0xFF]]
         var generator = SystemRandomNumberGenerator()
+        var valid = 0, invalid = 0
         for round in 0..<30_000 {
-            let length = round < 20_000 ? Int.random(in: 0...24, using: &generator) : Int.random(in: 0...300, using: &generator)
-            let input = (0..<length).map { _ in alphabet.randomElement(using: &generator)! }
+            let length = round < 20_000 ? Int.random(in: 0...12, using: &generator) : Int.random(in: 0...120, using: &generator)
+            let input = (0..<length).flatMap { _ in pieces.randomElement(using: &generator)! }
             let fast = TransferEncoding.decodeQuotedPrintable(input[...])
             let reference = Self.lineByLineQuotedPrintable(input[...])
+            let isUTF8 = String(validating: reference.bytes, as: UTF8.self) != nil
             #expect(fast.bytes == reference.bytes && fast.clean == reference.clean, "\(input)")
-            if fast.bytes != reference.bytes { return }
+            #expect(fast.utf8 == isUTF8, "\(input)")
+            let lineFeeds = TransferEncoding.decodeQuotedPrintable(input[...], lineFeeds: true)
+            #expect(lineFeeds.bytes == MessageContent.unixLineEndings(reference.bytes) && lineFeeds.clean == reference.clean, "\(input)")
+            #expect(lineFeeds.utf8 == isUTF8, "\(input)")
+            if fast.bytes != reference.bytes || fast.utf8 != isUTF8 || lineFeeds.bytes != MessageContent.unixLineEndings(reference.bytes) { return }
+            if isUTF8 { valid += 1 } else { invalid += 1 }
         }
+        #expect(valid > 5_000 && invalid > 5_000, "the inputs are both valid and invalid UTF-8: \(valid) and \(invalid)")
     }
 
     @Test func base64() {
