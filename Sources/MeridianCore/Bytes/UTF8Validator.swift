@@ -2,42 +2,72 @@
 /// decoder can check its output while it writes it, instead of the standard library checking it again in a pass of its
 /// own when the text becomes a `String`. Text that passed can be handed on as bytes (``JSONWriter`` writes them as
 /// they are) and turned into a `String` only where one is needed.
+///
+/// A state machine with no branches: each byte's row of a table holds, for every state, the next state, as six bits
+/// at the state's own offset, so that a step is one shift of a word loaded for the byte (a "shift-based DFA"). The
+/// step that depends on the last one is the shift alone; the byte-by-byte branches of a decoder whose text mixes two-
+/// and three-byte characters mispredicted once in every few bytes.
 struct UTF8Validator {
-    /// Continuation bytes still due for the sequence begun.
-    private var due: UInt8 = 0
-    /// The range the next continuation byte must fall in: narrower than 0x80...0xBF only after E0, ED, F0 and F4.
-    private var low: UInt8 = 0x80
-    private var high: UInt8 = 0xBF
-    /// False from the first byte that cannot be UTF-8 on.
-    private(set) var valid = true
+    /// The states, as offsets into a row: the last byte ended a character, no byte can make this valid again, one,
+    /// two or three continuation bytes due, and the three-byte and four-byte leads whose next byte has a narrower range.
+    private enum State: Int, CaseIterable {
+        case accept, reject, oneDue, twoDue, afterE0, afterED, threeDue, afterF0, afterF4
+
+        var offset: UInt64 { UInt64(rawValue * 6) }
+
+        func next(_ byte: Int) -> State {
+            let continuation = (0x80...0xBF).contains(byte)
+            switch self {
+            case .accept:
+                switch byte {
+                case 0x00...0x7F: return .accept
+                case 0xC2...0xDF: return .oneDue
+                case 0xE0: return .afterE0
+                case 0xE1...0xEC, 0xEE, 0xEF: return .twoDue
+                case 0xED: return .afterED
+                case 0xF0: return .afterF0
+                case 0xF1...0xF3: return .threeDue
+                case 0xF4: return .afterF4
+                default: return .reject  // a continuation byte with no lead, C0, C1, F5 to FF
+                }
+            case .reject: return .reject
+            case .oneDue: return continuation ? .accept : .reject
+            case .twoDue: return continuation ? .oneDue : .reject
+            case .afterE0: return (0xA0...0xBF).contains(byte) ? .oneDue : .reject
+            case .afterED: return (0x80...0x9F).contains(byte) ? .oneDue : .reject
+            case .threeDue: return continuation ? .twoDue : .reject
+            case .afterF0: return (0x90...0xBF).contains(byte) ? .twoDue : .reject
+            case .afterF4: return (0x80...0x8F).contains(byte) ? .twoDue : .reject
+            }
+        }
+    }
+
+    /// Row `byte`: the next state's offset for each state, at that state's offset. Made once, never freed.
+    private nonisolated(unsafe) static let rows: UnsafePointer<UInt64> = {
+        let rows = UnsafeMutablePointer<UInt64>.allocate(capacity: 256)
+        for byte in 0..<256 {
+            rows[byte] = State.allCases.reduce(0) { row, state in row | state.next(byte).offset << state.offset }
+        }
+        return UnsafePointer(rows)
+    }()
+
+    private let table = UTF8Validator.rows
+    private var state = State.accept.offset
 
     /// Whether everything given so far is UTF-8 and no sequence is left open.
-    var isComplete: Bool { valid && due == 0 }
+    var isComplete: Bool { state == State.accept.offset }
 
-    /// Whether a run of ASCII may come now: no sequence is open (an ASCII byte inside one ends the text's validity).
+    /// False from the first byte that cannot be UTF-8 on.
+    var valid: Bool { state != State.reject.offset }
+
+    /// A byte below 0x80, or a run of them: valid only where no sequence is open.
     @inline(__always) mutating func ascii() {
-        if due != 0 { valid = false }
+        state = table[0] &>> state & 63
     }
 
     /// One byte of 0x80 or above.
     @inline(__always) mutating func nonASCII(_ byte: UInt8) {
-        if due != 0 {
-            if byte < low || byte > high { valid = false }
-            due -= 1
-            low = 0x80
-            high = 0xBF
-            return
-        }
-        switch byte {
-        case 0xC2...0xDF: due = 1
-        case 0xE0: (due, low) = (2, 0xA0)
-        case 0xE1...0xEC, 0xEE, 0xEF: due = 2
-        case 0xED: (due, high) = (2, 0x9F)
-        case 0xF0: (due, low) = (3, 0x90)
-        case 0xF1...0xF3: due = 3
-        case 0xF4: (due, high) = (3, 0x8F)
-        default: valid = false  // a continuation byte with no lead, C0, C1, F5 to FF
-        }
+        state = table[Int(byte)] &>> state & 63
     }
 
     /// Whether `bytes` are UTF-8: eight at a time while they are ASCII, then byte by byte.
@@ -47,13 +77,12 @@ struct UTF8Validator {
         var index = 0
         let count = bytes.count
         while index < count {
-            if validator.due == 0, index + 8 <= count,
+            if validator.isComplete, index + 8 <= count,
                UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
                 index += 8
                 continue
             }
-            let byte = base[index]
-            if byte < 0x80 { validator.ascii() } else { validator.nonASCII(byte) }
+            validator.nonASCII(base[index])
             guard validator.valid else { return false }
             index += 1
         }

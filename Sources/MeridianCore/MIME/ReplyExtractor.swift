@@ -60,30 +60,41 @@ enum ReplyExtractor {
     private static let historySeparators = ["-----original message-----", "----- original message -----",
                                             "-------- original message --------", "---------- forwarded message"].map { Array($0.utf8) }
 
+    /// The first bytes of ``attributionStarts``: a line starting with anything else is no attribution.
+    private static let attributionFirstBytes = Array(Set(attributionStarts.map { $0[0] }))
+    private static let outlookFrom = ["From:", "*From:*"].map { Array($0.utf8) }
+    private static let outlookDate = ["Sent:", "Date:", "*Sent:*"].map { Array($0.utf8) }
+    private static let outlookTo = ["To:", "Subject:", "*To:*"].map { Array($0.utf8) }
+
+    /// Each kind of history header starts with its own bytes, so the line's first byte says which one to look for:
+    /// most lines of a message are looked at once and left.
     private static func isHistoryHeader(_ line: Range<Int>, lines: [Range<Int>], at number: Int, in text: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let first = line.first.map({ text[$0] }) else { return false }
-        if first == 0x2D {
+        var next: Range<Int>? { number + 1 < lines.count ? trim(lines[number + 1], in: text) : nil }
+        switch first {
+        case 0x2D:
             return historySeparators.contains { separator in
                 line.count >= separator.count && zip(text[line], separator).allSatisfy { asciiLowercase($0) == $1 }
             }
-        }
-        let next = number + 1 < lines.count ? trim(lines[number + 1], in: text) : nil
-        if first == 0x5F, line.count >= 20, text[line].allSatisfy({ $0 == 0x5F }), let next {
-            return starts(next, with: "From:", in: text)
-        }
-        if attributionStarts.contains(where: { starts(line, with: $0, in: text) }) {
+        case 0x5F:
+            guard line.count >= 20, text[line].allSatisfy({ $0 == 0x5F }), let next else { return false }
+            return starts(next, with: outlookFrom[0], in: text)
+        case 0x46, 0x2A:
+            // Outlook's header block: From: then Sent:/Date: then To:/Subject: within a few lines.
+            guard outlookFrom.contains(where: { starts(line, with: $0, in: text) }) else { return false }
+            let window = lines[(number + 1)..<min(lines.count, number + 5)].map { trim($0, in: text) }
+            let hasDate = window.contains { line in outlookDate.contains { starts(line, with: $0, in: text) } }
+            let hasTo = window.contains { line in outlookTo.contains { starts(line, with: $0, in: text) } }
+            return hasDate && hasTo
+        case _ where attributionFirstBytes.contains(first):
+            guard attributionStarts.contains(where: { starts(line, with: $0, in: text) }) else { return false }
             if isAttribution([UInt8](text[line])) { return true }
             // Gmail wraps a long attribution over two lines.
             if let next, line.count + next.count < 300, isAttribution([UInt8](text[line]) + [0x20] + text[next]) { return true }
+            return false
+        default:
+            return false
         }
-        // Outlook's header block: From: then Sent:/Date: then To:/Subject: within a few lines.
-        if starts(line, with: "From:", in: text) || starts(line, with: "*From:*", in: text) {
-            let window = lines[(number + 1)..<min(lines.count, number + 5)].map { trim($0, in: text) }
-            let hasDate = window.contains { starts($0, with: "Sent:", in: text) || starts($0, with: "Date:", in: text) || starts($0, with: "*Sent:*", in: text) }
-            let hasTo = window.contains { starts($0, with: "To:", in: text) || starts($0, with: "Subject:", in: text) || starts($0, with: "*To:*", in: text) }
-            return hasDate && hasTo
-        }
-        return false
     }
 
     private static func isAttribution(_ bytes: [UInt8]) -> Bool {
