@@ -13,6 +13,11 @@ enum Charset: Sendable {
 
     /// The charset for a MIME label, or `nil` when it is not one we decode.
     init?(label: String) {
+        // Most text says UTF-8, spelt so: that needs no folding and no table.
+        if label.utf8.count == 5, label.utf8.elementsEqual("utf-8".utf8, by: { asciiLowercase($0) == $1 }) {
+            self = .utf8
+            return
+        }
         var name = label.lowercased()
         name.removeAll { $0 == "\"" || $0 == "'" || $0 == " " }
         if let alias = Self.aliases[name] { name = alias }

@@ -17,9 +17,9 @@ enum ReplyExtractor {
     private static func newText(in text: UnsafeBufferPointer<UInt8>) -> String? {
         var lines: [Range<Int>] = []
         var start = 0
-        for index in 0..<text.count where text[index] == 0x0A {
-            lines.append(start..<index)
-            start = index + 1
+        while let lineFeed = text.firstIndex(of: 0x0A, from: start) {
+            lines.append(start..<lineFeed)
+            start = lineFeed + 1
         }
         lines.append(start..<text.count)
 
