@@ -9,7 +9,8 @@ enum Charset: Sendable {
     /// US-ASCII, or no charset at all: 8-bit bytes are read as UTF-8 when valid, else as Windows-1252,
     /// and the result is not exact.
     case ascii
-    case singleByte([UInt16])
+    /// A charset of one byte per character, as a table of the UTF-8 of each byte (``utf8Table(_:)``).
+    case singleByte([UInt32])
 
     /// The charset for a MIME label, or `nil` when it is not one we decode.
     init?(label: String) {
@@ -30,7 +31,7 @@ enum Charset: Sendable {
             self = .utf8
         } else if name == "us-ascii" {
             self = .ascii
-        } else if let table = CharsetTables.byName[name] {
+        } else if let table = Self.utf8Tables[name] {
             self = .singleByte(table)
         } else {
             return nil
@@ -66,25 +67,45 @@ enum Charset: Sendable {
         case .ascii:
             if Self.isASCII(bytes) { return (bytes, true) }
             if valid ?? UTF8Validator.isValid(bytes) { return (bytes, false) }
-            return (Charset.singleByte(CharsetTables.windows_1252).decodeToUTF8(bytes, known: false).utf8, false)
+            return (Charset.windows1252.decodeToUTF8(bytes, known: false).utf8, false)
         case let .singleByte(table):
             if Self.isASCII(bytes) { return (bytes, true) }
-            var utf8: [UInt8] = []
-            utf8.reserveCapacity(bytes.count + bytes.count / 2)
-            var exact = true
-            for byte in bytes {
-                if byte < 0x80 {
-                    utf8.append(byte)
-                    continue
+            // Each byte's entry is stored whole (four bytes) and the output moves on by its length: no branch per
+            // byte. The last store needs one byte past three for each input byte.
+            var undefined: UInt32 = 0
+            let utf8 = [UInt8](unsafeUninitializedCapacity: bytes.count * 3 + 1) { output, written in
+                guard let out = output.baseAddress else { return }
+                table.withUnsafeBufferPointer { table in
+                    var count = 0
+                    for byte in bytes {
+                        let entry = table[Int(byte)]
+                        UnsafeMutableRawPointer(out + count).storeBytes(of: entry.littleEndian, as: UInt32.self)
+                        count += Int(entry >> 24 & 3)
+                        undefined |= entry
+                    }
+                    written = count
                 }
-                var scalar = UInt32(table[Int(byte) - 0x80])
-                if scalar == 0xFFFF {
-                    scalar = 0xFFFD
-                    exact = false
-                }
-                Self.appendUTF8(scalar, to: &utf8)
             }
-            return (utf8, exact)
+            return (utf8, undefined & 0x8000_0000 == 0)
+        }
+    }
+
+    static let windows1252 = Charset.singleByte(utf8Table(CharsetTables.windows_1252))
+
+    /// The tables of ``CharsetTables``, each made once into a ``utf8Table(_:)``.
+    private static let utf8Tables = CharsetTables.byName.mapValues(utf8Table)
+
+    /// For each of the 256 bytes, the UTF-8 it stands for in a charset whose bytes 0x80 to 0xFF map to `upper`
+    /// (0xFFFF where the charset leaves a byte undefined): the UTF-8 in the low three bytes, its length in the
+    /// fourth, and the top bit set for an undefined byte, which becomes U+FFFD.
+    static func utf8Table(_ upper: [UInt16]) -> [UInt32] {
+        (0..<256).map { byte in
+            guard byte >= 0x80 else { return UInt32(byte) | 1 << 24 }
+            let scalar = UInt32(upper[byte - 0x80])
+            var utf8: [UInt8] = []
+            appendUTF8(scalar == 0xFFFF ? 0xFFFD : scalar, to: &utf8)
+            let packed = utf8.enumerated().reduce(UInt32(utf8.count) << 24) { $0 | UInt32($1.element) << (8 * $1.offset) }
+            return scalar == 0xFFFF ? packed | 0x8000_0000 : packed
         }
     }
 
@@ -137,6 +158,6 @@ extension Charset {
     /// Header text with no declared charset: UTF-8 when it is valid (RFC 6532), else Windows-1252.
     static func decodeUndeclared(_ bytes: ArraySlice<UInt8>) -> (text: String, wasUTF8: Bool) {
         if let text = String(validating: bytes, as: UTF8.self) { return (text, true) }
-        return (Charset.singleByte(CharsetTables.windows_1252).decode(bytes).text, false)
+        return (Charset.windows1252.decode(bytes).text, false)
     }
 }

@@ -158,6 +158,30 @@ struct MIMEDecodingTests {
         #expect(Charset(label: "utf-8")!.decode([0xC3][...]) == ("\u{FFFD}", false))
     }
 
+    /// The table-driven decoder of single-byte charsets answers as a character-by-character reading of each charset's
+    /// table: every byte alone, then random text, for every charset.
+    @Test func singleByteCharsetsMatchTheirTables() {
+        var generator = SystemRandomNumberGenerator()
+        for (name, upper) in CharsetTables.byName {
+            func expected(_ bytes: [UInt8]) -> (String, Bool) {
+                let scalars = bytes.map { $0 < 0x80 ? UInt32($0) : UInt32(upper[Int($0) - 0x80]) }
+                var text = ""
+                text.unicodeScalars.append(contentsOf: scalars.map { Unicode.Scalar($0 == 0xFFFF ? 0xFFFD : $0)! })
+                return (text, !scalars.contains(0xFFFF))
+            }
+            let charset = Charset.singleByte(Charset.utf8Table(upper))
+            for byte in 0...255 {
+                let decoded = charset.decode([UInt8(byte)][...]), reference = expected([UInt8(byte)])
+                #expect(Array(decoded.text.utf8) == Array(reference.0.utf8) && decoded.exact == reference.1, "\(name) \(byte)")
+            }
+            for _ in 0..<200 {
+                let bytes = (0..<Int.random(in: 1...40, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                let decoded = charset.decode(bytes[...]), reference = expected(bytes)
+                #expect(Array(decoded.text.utf8) == Array(reference.0.utf8) && decoded.exact == reference.1, "\(name) \(bytes)")
+            }
+        }
+    }
+
     @Test func headerBlockFoldingAndOddLines() {
         var flags: Set<MIMEFlag> = []
         let raw = Array("From sender@x Mon Nov 23 10:00:00 2026\nSubject: one\n two\nX-A : spaced\nnot a header\n\nbody".utf8)
