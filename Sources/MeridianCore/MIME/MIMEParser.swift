@@ -5,7 +5,7 @@ enum MIMEParser {
         )
         var contentType = headers.first(named: "Content-Type").map { MIMEHeaderValue.parse($0.rawValue, flags: &flags) }
             ?? MIMEPart.defaultContentType
-        // On the bytes: `String.contains` of a String goes through Foundation's search, a hundred times slower.
+        // On the bytes: `String.contains` of a String goes through Foundation (NSString), 1.3 % of the text benchmark.
         if !contentType.value.utf8.contains(0x2F) { contentType = MIMEPart.defaultContentType }
         let disposition = headers.first(named: "Content-Disposition").map { MIMEHeaderValue.parse($0.rawValue, flags: &flags) }
         // Header values come trimmed from HeaderBlockParser.

@@ -39,11 +39,13 @@ public struct MessageContent: Sendable {
         replyPlain = plainUTF8.flatMap(ReplyExtractor.newText(utf8:))
     }
 
+    /// ``plainUTF8`` as a `String`, made (and checked again) on each use.
     public var plain: String? {
         get { plainUTF8.map { String(decoding: $0, as: UTF8.self) } }
         set { plainUTF8 = newValue.map { Array($0.utf8) } }
     }
 
+    /// ``htmlUTF8`` as a `String`, made on each use.
     public var html: String? {
         get { htmlUTF8.map { String(decoding: $0, as: UTF8.self) } }
         set { htmlUTF8 = newValue.map { Array($0.utf8) } }
