@@ -41,6 +41,8 @@ public struct MIMEHeaderValue: Sendable, Hashable {
             var text: [UInt8] = []
             if index < end, raw[index] == 0x22 {
                 index += 1
+                // At most the rest of the field: one allocation, not one each time the byte-by-byte copy outgrows it.
+                text.reserveCapacity(end - index)
                 while index < end, raw[index] != 0x22 {
                     if raw[index] == 0x5C, index + 1 < end { index += 1 }
                     text.append(raw[index])
@@ -49,8 +51,11 @@ public struct MIMEHeaderValue: Sendable, Hashable {
                 if index < end { index += 1 } else { flags.insert(.malformedParameter) }
                 while index < end, raw[index] != 0x3B { index += 1 }
             } else {
-                while index < end, raw[index] != 0x3B { text.append(raw[index]); index += 1 }
-                while let last = text.last, last == 0x20 || last == 0x09 { text.removeLast() }
+                let textStart = index
+                while index < end, raw[index] != 0x3B { index += 1 }
+                var textEnd = index
+                while textEnd > textStart, raw[textEnd - 1] == 0x20 || raw[textEnd - 1] == 0x09 { textEnd -= 1 }
+                text = Array(raw[textStart..<textEnd])
             }
             guard !name.isEmpty else { continue }
             let parts = name.split(separator: "*", omittingEmptySubsequences: false)
