@@ -59,12 +59,22 @@ struct WebhookClientTests {
 
     @Test("a refused connection is said to be refused, found by its errno, not by the error's text")
     func refused() async throws {
-        // A port that was free a moment ago: nothing listens there.
-        let socket = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(socket.localAddress?.port)
-        try await socket.close()
+        // A port bound and never listened on: Linux refuses connections to it, and no other test can take it while
+        // it is held (a port closed before the attempt could be, and then the attempt timed out instead).
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = UInt16(bigEndian: address.sin_port)
         let result = try await Self.withClient(Self.loopbackAllowed) { try await Self.post($0, "http://127.0.0.1:\(port)/hook") }
-        #expect(result.outcome == .temporary && result.statusCode == nil && result.text == "connection refused")
+        #expect(result.outcome == .temporary && result.statusCode == nil && result.text == "connection refused", "\(result)")
     }
 
     @Test("a deployment that allows loopback delivers to it through the egress proxy, Host and body intact")

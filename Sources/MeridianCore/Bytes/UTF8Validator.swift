@@ -65,8 +65,8 @@ struct UTF8Validator {
         state = table[0] &>> state & 63
     }
 
-    /// One byte of 0x80 or above.
-    @inline(__always) mutating func nonASCII(_ byte: UInt8) {
+    /// One byte, of any value (a decoder calls ``ascii()`` for its runs of ASCII and this for the rest).
+    @inline(__always) mutating func step(_ byte: UInt8) {
         state = table[Int(byte)] &>> state & 63
     }
 
@@ -82,7 +82,7 @@ struct UTF8Validator {
                 index += 8
                 continue
             }
-            validator.nonASCII(base[index])
+            validator.step(base[index])
             guard validator.valid else { return false }
             index += 1
         }

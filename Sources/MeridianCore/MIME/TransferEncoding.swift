@@ -207,7 +207,7 @@ enum TransferEncoding {
                         validator.ascii()
                         if byte == 0x0A, lineFeeds, count > 0, out[count - 1] == 0x0D { count -= 1 }
                     } else {
-                        validator.nonASCII(byte)
+                        validator.step(byte)
                     }
                     out[count] = byte
                     count += 1
@@ -258,7 +258,7 @@ enum TransferEncoding {
                 kept = count
             case let byte:
                 // An 8-bit byte, or one of the last few bytes, fewer than a word.
-                if byte < 0x80 { validator.ascii() } else { validator.nonASCII(byte) }
+                if byte < 0x80 { validator.ascii() } else { validator.step(byte) }
                 out[count] = byte
                 count += 1
                 index += 1
