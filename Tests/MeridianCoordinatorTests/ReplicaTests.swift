@@ -104,10 +104,12 @@ struct ReplicaTests {
             let outbox = NotificationOutbox(store: store)
             // Three live replicas: each attempt at the lease is a sign of life; claims carry each one's run.
             var run: [String: String] = [:]
+            var replicas: [Leadership] = []
             for name in ["a", "b", "c"] {
                 let leadership = Self.leadership(name, store)
                 await leadership.attempt()
                 run[name] = leadership.incarnation
+                replicas.append(leadership)
             }
             let (a, b, c) = (run["a"]!, run["b"]!, run["c"]!)
             let date = Date()
@@ -138,6 +140,9 @@ struct ReplicaTests {
             #expect(Set(flat) == Set(ids))
 
             // A claim never recorded keeps the notice from the others while its claimer lives, until the claim runs out.
+            // The replicas show a sign of life again first: the claims above can take longer than the 10 s of
+            // `WorkClaim.liveness` on a loaded machine, and a claimer that fell silent would rightly lose its claim.
+            for replica in replicas { await replica.attempt() }
             let last = Notification(id: "ntf_late", customerID: "cus_x", channel: .email, eventType: "test", subject: "s", body: "b", createdAt: date)
             try await store.transaction { db in try await NotificationOutbox.insert(last, on: db) }
             #expect(try await outbox.claimNext(at: date, by: a)?.id == "ntf_late")
