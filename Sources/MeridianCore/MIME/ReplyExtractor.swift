@@ -39,7 +39,7 @@ enum ReplyExtractor {
         }
         while let last = kept.last {
             let trimmed = trim(last, in: text)
-            let deviceSignature = starts(trimmed, with: "Sent from my ", in: text) || starts(trimmed, with: "Get Outlook for ", in: text)
+            let deviceSignature = deviceSignatures.contains { starts(trimmed, with: $0, in: text) }
             guard trimmed.isEmpty || deviceSignature else { break }
             if deviceSignature { removed = true }
             kept.removeLast()
@@ -65,6 +65,7 @@ enum ReplyExtractor {
     private static let outlookFrom = ["From:", "*From:*"].map { Array($0.utf8) }
     private static let outlookDate = ["Sent:", "Date:", "*Sent:*"].map { Array($0.utf8) }
     private static let outlookTo = ["To:", "Subject:", "*To:*"].map { Array($0.utf8) }
+    private static let deviceSignatures = ["Sent from my ", "Get Outlook for "].map { Array($0.utf8) }
 
     /// Each kind of history header starts with its own bytes, so the line's first byte says which one to look for:
     /// most lines of a message are looked at once and left.
@@ -107,10 +108,6 @@ enum ReplyExtractor {
     /// `-- ` (RFC 3676 section 4.3) or a bare `--` on its own line.
     private static func isSignatureDelimiter(_ line: Range<Int>, _ trimmed: Range<Int>, in text: UnsafeBufferPointer<UInt8>) -> Bool {
         trimmed.count == 2 && text[trimmed.lowerBound] == 0x2D && text[trimmed.lowerBound + 1] == 0x2D
-    }
-
-    private static func starts(_ line: Range<Int>, with prefix: String, in text: UnsafeBufferPointer<UInt8>) -> Bool {
-        starts(line, with: Array(prefix.utf8), in: text)
     }
 
     private static func starts(_ line: Range<Int>, with prefix: [UInt8], in text: UnsafeBufferPointer<UInt8>) -> Bool {

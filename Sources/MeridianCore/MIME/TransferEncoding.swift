@@ -203,12 +203,8 @@ enum TransferEncoding {
                     let high = Self.hexDigit(base[index + 1]), low = Self.hexDigit(base[index + 2])
                     guard high | low < 16 else { break }
                     let byte = high << 4 | low
-                    if byte < 0x80 {
-                        validator.ascii()
-                        if byte == 0x0A, lineFeeds, count > 0, out[count - 1] == 0x0D { count -= 1 }
-                    } else {
-                        validator.step(byte)
-                    }
+                    validator.step(byte)
+                    if byte == 0x0A, lineFeeds, count > 0, out[count - 1] == 0x0D { count -= 1 }
                     out[count] = byte
                     count += 1
                     index += 3
@@ -247,25 +243,24 @@ enum TransferEncoding {
                 let crlf = base[index] == 0x0D
                 if lineFeeds {
                     if !crlf, count > 0, out[count - 1] == 0x0D { count -= 1 }
-                    out[count] = 0x0A
-                    count += 1
-                } else {
-                    if crlf { out[count] = 0x0D; count += 1 }
-                    out[count] = 0x0A
+                } else if crlf {
+                    out[count] = 0x0D
                     count += 1
                 }
+                out[count] = 0x0A
+                count += 1
                 index += crlf ? 2 : 1
                 kept = count
             case let byte:
                 // An 8-bit byte, or one of the last few bytes, fewer than a word.
-                if byte < 0x80 { validator.ascii() } else { validator.step(byte) }
+                validator.step(byte)
                 out[count] = byte
                 count += 1
                 index += 1
             }
         }
         count = Self.trimmingBlanks(out, count: count, kept: kept)
-return (count, clean, validator.isComplete)
+        return (count, clean, validator.isComplete)
     }
 
     /// `count` less the blanks (space, tab) that end the output after `kept`.
