@@ -17,10 +17,13 @@ struct WebhookClientTests {
     static func withClient<R: Sendable>(
         _ policy: EgressPolicy, resolve: (@Sendable (String) throws -> [IPAddress])? = nil, _ body: (WebhookClient) async throws -> R
     ) async throws -> R {
+        // A connection the egress proxy could not open is reported when the client's deadline comes, with the reason
+        // the proxy recorded. With 2 s, a loaded full suite sometimes reached the deadline before the proxy had
+        // recorded the refusal ("no answer within the webhook timeout" after 2.9 s); 5 s leaves it room.
         let egress = try await EgressClient.start(
-            configuration: WebhookClient.httpConfiguration(timeout: .seconds(2)), policy: { policy },
+            configuration: WebhookClient.httpConfiguration(timeout: .seconds(5)), policy: { policy },
             resolve: resolve ?? HostResolver.addresses(of:), logger: Logger(label: "test.egress"))
-        let client = WebhookClient(egress: egress, timeout: .seconds(2))
+        let client = WebhookClient(egress: egress, timeout: .seconds(5))
         do {
             let result = try await body(client)
             try await egress.shutdown()
