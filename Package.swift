@@ -41,10 +41,13 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
+        // The MIME core's byte loops that want vector instructions (quoted-printable, UTF-8 validation), in C.
+        .target(name: "CMeridianBytes"),
         // The shared processing core: no web framework, no database.
         .target(
             name: "MeridianCore",
             dependencies: [
+                "CMeridianBytes",
                 .product(name: "Crypto", package: "swift-crypto"),
                 // RSA signature checks for DKIM (rsa-sha256); ed25519-sha256 uses Crypto's Curve25519.
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

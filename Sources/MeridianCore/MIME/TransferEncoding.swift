@@ -1,3 +1,5 @@
+import CMeridianBytes
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -142,21 +144,26 @@ enum TransferEncoding {
 
     /// Quoted-printable: `=XX` escapes, soft line breaks, trailing whitespace before a line break removed
     /// (RFC 2045 section 6.7). `clean` is false when an `=` starts neither an escape nor a soft break (it is kept).
-    /// `utf8` says whether the output is UTF-8, checked as it is written (``UTF8Validator``), so that text need not be
+    /// `utf8` says whether the output is UTF-8 (``UTF8Validator``, once over the output), so that text need not be
     /// checked again. With `lineFeeds`, each CR that the output has before an LF is dropped, as
     /// ``MessageContent/unixLineEndings(_:)`` would drop it afterwards: text for JSON gets LF line ends in this pass.
     ///
-    /// One pass: eight bytes at a time while none is `=`, CR, LF or 8-bit (a word test, as ``JSONWriter`` skips plain
-    /// text), then the special byte alone. Trailing blanks are trimmed from the output when the line break comes, back
-    /// to the last escape, so `=20` at the end of a line stays. Text heavy with escaped UTF-8 (`=C3=A9`) has an escape
-    /// every few bytes; a library call per escape or per line cost more than the decoding.
-    static func decodeQuotedPrintable(_ input: ArraySlice<UInt8>, lineFeeds: Bool = false) -> (bytes: [UInt8], clean: Bool, utf8: Bool) {
+    /// Where the processor has AVX-512, 64 bytes a step with masks (`meridian_qp_decode_blocks`, in C): text heavy
+    /// with escaped UTF-8 (`=C3=A9`) has an escape every few bytes, and a byte loop mispredicts its branches there.
+    /// The byte loop decodes what that loop leaves (a stray `=`, a blank before a line break, the last bytes), eight
+    /// bytes a step while none is `=`, CR or LF (a word test, as ``JSONWriter`` skips plain text). Trailing blanks are
+    /// trimmed from the output when the line break comes, back to the last escape, so `=20` at the end of a line stays.
+    ///
+    /// `vectors: false` leaves out the vector loop, as on a processor without it (for tests).
+    static func decodeQuotedPrintable(
+        _ input: ArraySlice<UInt8>, lineFeeds: Bool = false, vectors: Bool = true
+    ) -> (bytes: [UInt8], clean: Bool, utf8: Bool) {
         var clean = true
         var utf8 = true
         let output = [UInt8](unsafeUninitializedCapacity: input.count) { output, written in
             written = input.withContiguousStorageIfAvailable { source in
                 guard let base = source.baseAddress, let out = output.baseAddress else { return 0 }
-                let decoded = decodeQuotedPrintable(base, end: source.count, into: out, lineFeeds: lineFeeds)
+                let decoded = decodeQuotedPrintable(base, end: source.count, into: out, lineFeeds: lineFeeds, vectors: vectors)
                 (clean, utf8) = (decoded.clean, decoded.utf8)
                 return decoded.count
             } ?? 0
@@ -164,32 +171,35 @@ enum TransferEncoding {
         return (output, clean, utf8)
     }
 
-    /// The loop of ``decodeQuotedPrintable(_:lineFeeds:)``, on pointers and with nothing captured, so that its counters
+    /// The loop of ``decodeQuotedPrintable(_:lineFeeds:vectors:)``, on pointers and with nothing captured, so that its counters
     /// stay in registers.
     private static func decodeQuotedPrintable(
-        _ base: UnsafePointer<UInt8>, end: Int, into out: UnsafeMutablePointer<UInt8>, lineFeeds: Bool
+        _ base: UnsafePointer<UInt8>, end: Int, into out: UnsafeMutablePointer<UInt8>, lineFeeds: Bool, vectors: Bool
     ) -> (count: Int, clean: Bool, utf8: Bool) {
         var clean = true
-        var validator = UTF8Validator()
         var count = 0
         var index = 0
         // Output before this is not trailing whitespace of the line: the line's start or its last escape.
         var kept = 0
         while index < end {
+            // 64 bytes a step while they hold only plain text, escapes and line breaks (the vector loop, in C);
+            // it stops before anything else, which the byte loop below decodes.
+            if vectors, index + 66 <= end {
+                var position = meridian_qp_position(input: index, output: count, kept: kept)
+                meridian_qp_decode_blocks(base, end, out, lineFeeds, &position)
+                (index, count, kept) = (position.input, position.output, position.kept)
+            }
             // Decoding never lengthens, so count + 8 <= index + 8 <= end: the word fits the output.
             while index + 8 <= end {
                 let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
                 UnsafeMutableRawPointer(out + count).storeBytes(of: word, as: UInt64.self)
                 let special = Self.bytesEqual(word, 0x3D) | Self.bytesEqual(word, 0x0D) | Self.bytesEqual(word, 0x0A)
-                    | word & 0x8080_8080_8080_8080
                 guard special != 0 else {
-                    validator.ascii()
                     index += 8
                     count += 8
                     continue
                 }
                 let plain = special.trailingZeroBitCount / 8
-                if plain > 0 { validator.ascii() }
                 index += plain
                 count += plain
                 break
@@ -203,7 +213,6 @@ enum TransferEncoding {
                     let high = Self.hexDigit(base[index + 1]), low = Self.hexDigit(base[index + 2])
                     guard high | low < 16 else { break }
                     let byte = high << 4 | low
-                    validator.step(byte)
                     if byte == 0x0A, lineFeeds, count > 0, out[count - 1] == 0x0D { count -= 1 }
                     out[count] = byte
                     count += 1
@@ -221,14 +230,12 @@ enum TransferEncoding {
                     kept = count
                 } else {
                     clean = false
-                    validator.ascii()
                     out[count] = 0x3D
                     count += 1
                     index += 1
                 }
             case 0x0D where index + 1 < end && base[index + 1] != 0x0A:
                 // A CR that ends no line is text.
-                validator.ascii()
                 out[count] = 0x0D
                 count += 1
                 index += 1
@@ -238,7 +245,6 @@ enum TransferEncoding {
                 index += 1
             case 0x0D, 0x0A:
                 // CRLF or LF: a hard line break, kept as it came (or as LF, dropping a CR before it).
-                validator.ascii()
                 count = Self.trimmingBlanks(out, count: count, kept: kept)
                 let crlf = base[index] == 0x0D
                 if lineFeeds {
@@ -252,15 +258,14 @@ enum TransferEncoding {
                 index += crlf ? 2 : 1
                 kept = count
             case let byte:
-                // An 8-bit byte, or one of the last few bytes, fewer than a word.
-                validator.step(byte)
+                // One of the last few bytes, fewer than a word.
                 out[count] = byte
                 count += 1
                 index += 1
             }
         }
         count = Self.trimmingBlanks(out, count: count, kept: kept)
-        return (count, clean, validator.isComplete)
+        return (count, clean, meridian_utf8_valid(out, count))
     }
 
     /// `count` less the blanks (space, tab) that end the output after `kept`.
