@@ -11,7 +11,7 @@
 #include "CMeridianBytes.h"
 
 // SSSE3 (PSHUFB) with POPCNT: every x86-64 processor of the last fifteen years. AVX-512 F, BW and VBMI2
-// (VPCOMPRESSB), with the system saving ZMM registers.
+// (VPCOMPRESSB) with BMI1 and BMI2, and the system saving ZMM registers.
 enum {
     MERIDIAN_SSSE3 = MERIDIAN_VECTORS_SSSE3,
     MERIDIAN_AVX512 = MERIDIAN_VECTORS_AVX512,
@@ -32,7 +32,7 @@ static inline int meridian_cpu_features(void) {
             saves_zmm = (low & 0xE6) == 0xE6;  // SSE, AVX, opmask, upper ZMM halves, ZMM16-31
         }
         if (saves_zmm && __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)
-            && (ebx & bit_AVX512F) && (ebx & bit_AVX512BW) && (ecx & bit_AVX512VBMI2)) {
+            && (ebx & bit_AVX512F) && (ebx & bit_AVX512BW) && (ecx & bit_AVX512VBMI2) && (ebx & bit_BMI) && (ebx & bit_BMI2)) {
             features |= MERIDIAN_AVX512;
         }
     }

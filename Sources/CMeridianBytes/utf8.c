@@ -217,7 +217,3 @@ bool meridian_utf8_valid_using(const uint8_t *bytes, intptr_t count, int vectors
 #endif
     return utf8_valid_bytewise(bytes, count);
 }
-
-bool meridian_utf8_valid(const uint8_t *bytes, intptr_t count) {
-    return meridian_utf8_valid_using(bytes, count, MERIDIAN_VECTORS_ALL);
-}

@@ -1,11 +1,20 @@
-// Byte loops of the MIME core that want vector instructions: Swift's SIMD types do not compile to them here
-// (docs/benchmarks.md). Each function checks at its first call what the processor can do; on one without the
-// instructions (or not x86-64) it does the same work a byte at a time, or leaves it to its caller's byte loop.
+// Byte loops of the MIME core and the payload writer that want vector instructions: Swift's SIMD types do not
+// compile to them here (docs/benchmarks.md). Each function asks once what the processor can do; without the
+// instructions (or not on x86-64) it does the same work a byte at a time, or leaves it to its caller's byte loop.
 #ifndef C_MERIDIAN_BYTES_H
 #define C_MERIDIAN_BYTES_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+/// The vector instructions a function may use, when the processor has them. Production passes all; tests pass fewer,
+/// to try each loop. AVX-512 means F, BW and VBMI2 with BMI1 and BMI2.
+enum {
+    MERIDIAN_VECTORS_NONE = 0,
+    MERIDIAN_VECTORS_SSSE3 = 1 << 0,
+    MERIDIAN_VECTORS_AVX512 = 1 << 1,
+    MERIDIAN_VECTORS_ALL = MERIDIAN_VECTORS_SSSE3 | MERIDIAN_VECTORS_AVX512,
+};
 
 /// Where a quoted-printable decoder stands: the next input byte, the next output byte, and the output length before
 /// which nothing is trailing whitespace of the line (after the line's start or its last escape).
@@ -18,26 +27,23 @@ typedef struct {
 /// Decodes quoted-printable from `position` on, 64 input bytes a step, for as long as each step holds only what it
 /// can decode alone: plain bytes, `=XX` escapes of anything but CR and LF, soft breaks (`=` CRLF, `=` LF) and hard
 /// breaks that need no blanks trimmed. It stops before the first thing that does not fit, 66 bytes before `end`, or at
-/// once without AVX-512 (F, BW, VBMI2); the caller's byte loop decodes that thing and may call again. With
-/// `line_feeds`, a CRLF break is written as LF. The output is never longer than the input it came from, and a step
-/// may write up to 64 bytes past its output (never past the input's length): `out` must be as long as the input.
+/// once without AVX-512; the caller's byte loop decodes that thing and may call again. With `line_feeds`, a CRLF
+/// break is written as LF. The output is never longer than the input it came from, and a step may write up to 64
+/// bytes past its output (never past the input's length): `out` must be as long as the input.
 void meridian_qp_decode_blocks(const uint8_t *base, intptr_t end, uint8_t *out, bool line_feeds,
                                meridian_qp_position *position);
 
 /// Whether `count` bytes are UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF, no
 /// sequence cut short at the end). 64 bytes a step with AVX-512, 16 with SSSE3 (the lookup method of Keiser and
 /// Lemire, "Validating UTF-8 in less than one instruction per byte", 2021), a step of ASCII costing one test.
-bool meridian_utf8_valid(const uint8_t *bytes, intptr_t count);
-
-/// The vector instructions a function may use, when the processor has them. Tests ask for fewer, to try each loop.
-enum {
-    MERIDIAN_VECTORS_NONE = 0,
-    MERIDIAN_VECTORS_SSSE3 = 1 << 0,
-    MERIDIAN_VECTORS_AVX512 = 1 << 1,
-    MERIDIAN_VECTORS_ALL = MERIDIAN_VECTORS_SSSE3 | MERIDIAN_VECTORS_AVX512,
-};
-
-/// ``meridian_utf8_valid`` with the vector instructions in `vectors` at most.
 bool meridian_utf8_valid_using(const uint8_t *bytes, intptr_t count, int vectors);
+
+/// The length of `count` bytes of UTF-8 written as the inside of a JSON string (RFC 8259): a quote and a backslash
+/// escaped, LF, CR and TAB as `\n`, `\r`, `\t`, the other bytes below 0x20 as `\u00XX` (lower-case hex), all others
+/// as they are.
+intptr_t meridian_json_escaped_length_using(const uint8_t *bytes, intptr_t count, int vectors);
+
+/// Writes them so, exactly as many bytes as `meridian_json_escaped_length_using` says, 64 bytes a step with AVX-512.
+void meridian_json_escape_using(const uint8_t *bytes, intptr_t count, uint8_t *out, int vectors);
 
 #endif

@@ -265,7 +265,7 @@ enum TransferEncoding {
             }
         }
         count = Self.trimmingBlanks(out, count: count, kept: kept)
-        return (count, clean, meridian_utf8_valid(out, count))
+        return (count, clean, UTF8Validator.isValid(UnsafeBufferPointer(start: out, count: count)))
     }
 
     /// `count` less the blanks (space, tab) that end the output after `kept`.

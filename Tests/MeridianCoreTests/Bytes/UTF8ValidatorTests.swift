@@ -11,7 +11,7 @@ struct UTF8ValidatorTests {
 
     /// What every loop says, when they agree; nil when they do not.
     private static func isValid(_ bytes: [UInt8]) -> Bool? {
-        let answers = Set([UTF8Validator.Vectors.all, .ssse3, .none].map { UTF8Validator.isValid(bytes, vectors: $0) })
+        let answers = Set(VectorInstructions.allCases.map { UTF8Validator.isValid(bytes, vectors: $0) })
         return answers.count == 1 ? answers.first : nil
     }
 

@@ -24,6 +24,40 @@ struct JSONWriterTests {
         }
     }
 
+    /// The 64-byte loop and the byte loop write the same bytes as a plain reading of RFC 8259, on random text with
+    /// escapes at every offset of a step, the last step short or whole; and Foundation reads each back.
+    @Test func bothLoopsEscapeAsTheRFCSays() throws {
+        let pieces = ["a", "plain words of text ", "\"", "\\", "\n", "\r\n", "\t", "\u{0}", "\u{1}", "\u{1F}", "\u{7F}", "é", "東", "😀",
+                      String(repeating: "x", count: 63)].map { Array($0.utf8) }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            let text = (0..<Int.random(in: 0...40, using: &generator)).flatMap { _ in pieces.randomElement(using: &generator)! }
+            let expected = Self.escapedByteByByte(text)
+            for vectors in VectorInstructions.allCases {
+                var written: [UInt8] = [0x5B, 0x22]
+                text.withUnsafeBufferPointer { JSONWriter.appendEscaped($0, to: &written, vectors: vectors) }
+                #expect(Array(written.dropFirst(2)) == expected, "\(vectors) \(text)")
+                written += [0x22, 0x5D]
+                let read = try JSONSerialization.jsonObject(with: Data(written)) as? [String]
+                #expect(read?.first.map { Array($0.utf8) } == text, "\(vectors) \(text)")
+            }
+        }
+    }
+
+    private static func escapedByteByByte(_ text: [UInt8]) -> [UInt8] {
+        text.flatMap { byte -> [UInt8] in
+            switch byte {
+            case 0x22: Array("\\\"".utf8)
+            case 0x5C: Array("\\\\".utf8)
+            case 0x0A: Array("\\n".utf8)
+            case 0x0D: Array("\\r".utf8)
+            case 0x09: Array("\\t".utf8)
+            case ..<0x20: Array(String(format: "\\u%04x", byte).utf8)
+            default: [byte]
+            }
+        }
+    }
+
     /// `text` written as a JSON string and read back by Foundation's parser.
     static func roundTrip(_ text: String) throws -> String? {
         var writer = JSONWriter()
