@@ -3,6 +3,8 @@
 #define C_MERIDIAN_BYTES_CPU_H
 
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #define MERIDIAN_X86 1
@@ -36,6 +38,11 @@ static inline int meridian_cpu_features(void) {
             features |= MERIDIAN_AVX512;
         }
     }
+    // MERIDIAN_VECTORS=ssse3 or =none keeps the loops to fewer instructions than the processor has: to compare, or
+    // where a machine's AVX-512 is slower than it says.
+    const char *limit = getenv("MERIDIAN_VECTORS");
+    if (limit && strcmp(limit, "ssse3") == 0) features &= MERIDIAN_SSSE3;
+    if (limit && strcmp(limit, "none") == 0) features = 0;
     __atomic_store_n(&known, features, __ATOMIC_RELAXED);
     return features;
 }

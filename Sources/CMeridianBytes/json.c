@@ -2,11 +2,8 @@
 #include "CMeridianBytes.h"
 #include "cpu.h"
 
-/// Whether a byte is written escaped, and how long its escape is (`\n` or `\u001f`).
-static inline bool needs_escape(uint8_t byte) { return byte < 0x20 || byte == '"' || byte == '\\'; }
-static inline bool short_escape(uint8_t byte) {
-    return byte == '"' || byte == '\\' || byte == '\n' || byte == '\r' || byte == '\t';
-}
+#if MERIDIAN_X86
+#include <immintrin.h>
 
 /// Writes the escape of one byte that needs one; returns its length.
 static inline intptr_t write_escape(uint8_t byte, uint8_t *out) {
@@ -22,27 +19,6 @@ static inline intptr_t write_escape(uint8_t byte, uint8_t *out) {
         return 6;
     }
 }
-
-static intptr_t escaped_length_bytewise(const uint8_t *bytes, intptr_t count) {
-    intptr_t length = count;
-    for (intptr_t index = 0; index < count; index++) {
-        if (needs_escape(bytes[index])) length += short_escape(bytes[index]) ? 1 : 5;
-    }
-    return length;
-}
-
-static void escape_bytewise(const uint8_t *bytes, intptr_t count, uint8_t *out) {
-    for (intptr_t index = 0; index < count; index++) {
-        if (needs_escape(bytes[index])) {
-            out += write_escape(bytes[index], out);
-        } else {
-            *out++ = bytes[index];
-        }
-    }
-}
-
-#if MERIDIAN_X86
-#include <immintrin.h>
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt")))
 
@@ -98,17 +74,14 @@ AVX512 static void escape_avx512(const uint8_t *bytes, intptr_t count, uint8_t *
 intptr_t meridian_json_escaped_length_using(const uint8_t *bytes, intptr_t count, int vectors) {
 #if MERIDIAN_X86
     if (meridian_cpu_features() & vectors & MERIDIAN_AVX512) return escaped_length_avx512(bytes, count);
-#else
-    (void)vectors;
 #endif
-    return escaped_length_bytewise(bytes, count);
+    (void)bytes, (void)count, (void)vectors;
+    return -1;
 }
 
 void meridian_json_escape_using(const uint8_t *bytes, intptr_t count, uint8_t *out, int vectors) {
 #if MERIDIAN_X86
-    if (meridian_cpu_features() & vectors & MERIDIAN_AVX512) return escape_avx512(bytes, count, out);
-#else
-    (void)vectors;
+    if (meridian_cpu_features() & vectors & MERIDIAN_AVX512) escape_avx512(bytes, count, out);
 #endif
-    escape_bytewise(bytes, count, out);
+    (void)bytes, (void)count, (void)out, (void)vectors;
 }

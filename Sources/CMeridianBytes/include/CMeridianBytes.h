@@ -16,6 +16,10 @@ enum {
     MERIDIAN_VECTORS_ALL = MERIDIAN_VECTORS_SSSE3 | MERIDIAN_VECTORS_AVX512,
 };
 
+/// Whether the processor has all of `vectors` that the loops use (after MERIDIAN_VECTORS, see cpu.h): a caller that
+/// would call a loop many times asks once.
+bool meridian_vectors_available(int vectors);
+
 /// Where a quoted-printable decoder stands: the next input byte, the next output byte, and the output length before
 /// which nothing is trailing whitespace of the line (after the line's start or its last escape).
 typedef struct {
@@ -40,10 +44,11 @@ bool meridian_utf8_valid_using(const uint8_t *bytes, intptr_t count, int vectors
 
 /// The length of `count` bytes of UTF-8 written as the inside of a JSON string (RFC 8259): a quote and a backslash
 /// escaped, LF, CR and TAB as `\n`, `\r`, `\t`, the other bytes below 0x20 as `\u00XX` (lower-case hex), all others
-/// as they are.
+/// as they are. -1 without AVX-512: then the caller escapes them itself (a word at a time, appending as it goes, is as
+/// fast as anything without it).
 intptr_t meridian_json_escaped_length_using(const uint8_t *bytes, intptr_t count, int vectors);
 
-/// Writes them so, exactly as many bytes as `meridian_json_escaped_length_using` says, 64 bytes a step with AVX-512.
+/// Writes them so, exactly as many bytes as `meridian_json_escaped_length_using` said, 64 bytes a step.
 void meridian_json_escape_using(const uint8_t *bytes, intptr_t count, uint8_t *out, int vectors);
 
 #endif

@@ -181,6 +181,7 @@ enum TransferEncoding {
         var index = 0
         // Output before this is not trailing whitespace of the line: the line's start or its last escape.
         var kept = 0
+        let vectors = vectors && end >= 66 && meridian_vectors_available(Int32(MERIDIAN_VECTORS_AVX512))
         while index < end {
             // 64 bytes a step while they hold only plain text, escapes and line breaks (the vector loop, in C);
             // it stops before anything else, which the byte loop below decodes.

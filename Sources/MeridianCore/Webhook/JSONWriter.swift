@@ -162,13 +162,69 @@ struct JSONWriter {
         bytes.append(0x22)
     }
 
-    /// Appends `utf8` escaped for the inside of a JSON string, in C (`meridian_json_escape_using`): its exact length
-    /// first, then the bytes in place, 64 a step up to each byte to escape (text has a line break every 70 bytes).
+    /// Appends `utf8` escaped for the inside of a JSON string. With AVX-512, in C (`meridian_json_escape_using`): its
+    /// exact length first, then the bytes in place, 64 a step up to each byte to escape. Otherwise a word at a time.
     static func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8], vectors: VectorInstructions = .all) {
         guard let base = utf8.baseAddress, !utf8.isEmpty else { return }
-        let start = bytes.count
         let length = meridian_json_escaped_length_using(base, utf8.count, vectors.flags)
+        guard length >= 0 else { return appendEscapedByWords(utf8, to: &bytes) }
+        let start = bytes.count
         bytes.append(contentsOf: repeatElement(0, count: length))
         bytes.withUnsafeMutableBufferPointer { meridian_json_escape_using(base, utf8.count, $0.baseAddress! + start, vectors.flags) }
+    }
+
+    /// Eight bytes at a time; a word with a byte to escape says which one, so the bytes before it are not looked at
+    /// again (text has a line break every 70 bytes and HTML a quote every few words).
+    private static func appendEscapedByWords(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        guard let base = utf8.baseAddress else { return }
+        let count = utf8.count
+        var runStart = 0
+        var index = 0
+        while index < count {
+            if index + 8 <= count {
+                let mask = Self.escapeMask(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+                guard mask != 0 else {
+                    index += 8
+                    continue
+                }
+                index += mask.trailingZeroBitCount / 8
+            } else {
+                let byte = base[index]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
+                    index += 1
+                    continue
+                }
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: index - runStart))
+            let byte = base[index]
+            bytes.append(0x5C)
+            switch byte {
+            case 0x22, 0x5C: bytes.append(byte)
+            case 0x0A: bytes.append(0x6E)
+            case 0x0D: bytes.append(0x72)
+            case 0x09: bytes.append(0x74)
+            default:
+                // \u00XX, lower-case hex.
+                for digit in [0x75, 0x30, 0x30] as [UInt8] { bytes.append(digit) }
+                for nibble in [byte >> 4, byte & 0xF] { bytes.append(nibble < 10 ? 0x30 + nibble : 0x57 + nibble) }
+            }
+            index += 1
+            runStart = index
+        }
+        bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: count - runStart))
+    }
+
+    /// The high bit of each byte of `word` that is below 0x20, a quote or a backslash; the lowest set bit is exact,
+    /// those above it may not be ("bit twiddling hacks"). Bytes of 0x80 and above never count.
+    @inline(__always)
+    private static func escapeMask(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let below20 = (word &- ones &* 0x20) & ~word & highs
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let hasQuote = (quote &- ones) & ~quote & highs
+        let hasBackslash = (backslash &- ones) & ~backslash & highs
+        return below20 | hasQuote | hasBackslash
     }
 }
