@@ -4,9 +4,8 @@
 
 #include <string.h>
 
-// Byte at a time, for processors without SSSE3: a state machine with no branches. Each byte's row holds, for every
-// state, the next state as six bits at the state's own offset, so a step is one shift of the word loaded for the
-// byte (a "shift-based DFA"); text mixing two- and three-byte characters mispredicts a branchy decoder every few bytes.
+// Byte at a time, for processors without SSSE3: a state machine with no branches (`meridian_utf8_step`, a "shift-based
+// DFA"); text mixing two- and three-byte characters mispredicts a branchy check every few bytes.
 enum { ACCEPT, REJECT, ONE_DUE, TWO_DUE, AFTER_E0, AFTER_ED, THREE_DUE, AFTER_F0, AFTER_F4, STATES };
 
 /// RFC 3629's table of well-formed sequences, one byte at a time.
@@ -34,13 +33,13 @@ static int utf8_next(int state, unsigned byte) {
     }
 }
 
-static uint64_t utf8_rows[256];
+uint64_t meridian_utf8_rows[256];
 
 __attribute__((constructor)) static void make_utf8_rows(void) {
     for (unsigned byte = 0; byte < 256; byte++) {
         uint64_t row = 0;
         for (int state = 0; state < STATES; state++) row |= (uint64_t)(utf8_next(state, byte) * 6) << (state * 6);
-        utf8_rows[byte] = row;
+        meridian_utf8_rows[byte] = row;
     }
 }
 
@@ -57,7 +56,7 @@ static bool utf8_valid_bytewise(const uint8_t *bytes, intptr_t count) {
                 continue;
             }
         }
-        state = utf8_rows[bytes[index]] >> state & 63;
+        state = meridian_utf8_step(state, bytes[index]);
         if (state == REJECT * 6) return false;
         index += 1;
     }

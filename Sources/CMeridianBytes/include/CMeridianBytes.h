@@ -42,6 +42,15 @@ void meridian_qp_decode_blocks(const uint8_t *base, intptr_t end, uint8_t *out, 
 /// Lemire, "Validating UTF-8 in less than one instruction per byte", 2021), a step of ASCII costing one test.
 bool meridian_utf8_valid_using(const uint8_t *bytes, intptr_t count, int vectors);
 
+/// The byte-at-a-time check's state machine (utf8.c), for a decoder that checks its output as it writes it: start at
+/// 0, step with every byte written (one ASCII byte stands for a run of them), and the output is UTF-8 if it ends at 0.
+/// Each byte's row holds every state's next state, six bits at the state's own offset: a step is a load and a shift.
+extern uint64_t meridian_utf8_rows[256];
+
+static inline uint64_t meridian_utf8_step(uint64_t state, uint8_t byte) {
+    return meridian_utf8_rows[byte] >> state & 63;
+}
+
 /// The length of `count` bytes of UTF-8 written as the inside of a JSON string (RFC 8259): a quote and a backslash
 /// escaped, LF, CR and TAB as `\n`, `\r`, `\t`, the other bytes below 0x20 as `\u00XX` (lower-case hex), all others
 /// as they are. -1 without AVX-512: then the caller escapes them itself (a word at a time, appending as it goes, is as

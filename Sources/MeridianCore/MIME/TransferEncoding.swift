@@ -144,8 +144,8 @@ enum TransferEncoding {
 
     /// Quoted-printable: `=XX` escapes, soft line breaks, trailing whitespace before a line break removed
     /// (RFC 2045 section 6.7). `clean` is false when an `=` starts neither an escape nor a soft break (it is kept).
-    /// `utf8` says whether the output is UTF-8 (``UTF8Validator``, once over the output), so that text need not be
-    /// checked again. With `lineFeeds`, each CR that the output has before an LF is dropped, as
+    /// `utf8` says whether the output is UTF-8 (checked as it is written, or with the vector loop once over the output
+    /// by ``UTF8Validator``), so that text need not be checked again. With `lineFeeds`, each CR that the output has before an LF is dropped, as
     /// ``MessageContent/unixLineEndings(_:)`` would drop it afterwards: text for JSON gets LF line ends in this pass.
     ///
     /// Where the processor has AVX-512, 64 bytes a step with masks (`meridian_qp_decode_blocks`, in C): text heavy
@@ -182,6 +182,10 @@ enum TransferEncoding {
         // Output before this is not trailing whitespace of the line: the line's start or its last escape.
         var kept = 0
         let vectors = vectors && end >= 66 && meridian_vectors_available(Int32(MERIDIAN_VECTORS_AVX512))
+        // Without the vector loop, the byte loop checks UTF-8 as it writes (`meridian_utf8_step`), stopping its words
+        // at 8-bit bytes too; with it, the output is checked once at the end.
+        var utf8State: UInt64 = 0
+        let eightBit: UInt64 = vectors ? 0 : 0x8080_8080_8080_8080
         while index < end {
             // 64 bytes a step while they hold only plain text, escapes and line breaks (the vector loop, in C);
             // it stops before anything else, which the byte loop below decodes.
@@ -195,12 +199,15 @@ enum TransferEncoding {
                 let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
                 UnsafeMutableRawPointer(out + count).storeBytes(of: word, as: UInt64.self)
                 let special = Self.bytesEqual(word, 0x3D) | Self.bytesEqual(word, 0x0D) | Self.bytesEqual(word, 0x0A)
+                    | word & eightBit
                 guard special != 0 else {
+                    utf8State = meridian_utf8_step(utf8State, 0x41)
                     index += 8
                     count += 8
                     continue
                 }
                 let plain = special.trailingZeroBitCount / 8
+                if plain > 0 { utf8State = meridian_utf8_step(utf8State, 0x41) }
                 index += plain
                 count += plain
                 break
@@ -214,6 +221,7 @@ enum TransferEncoding {
                     let high = Self.hexDigit(base[index + 1]), low = Self.hexDigit(base[index + 2])
                     guard high | low < 16 else { break }
                     let byte = high << 4 | low
+                    utf8State = meridian_utf8_step(utf8State, byte)
                     if byte == 0x0A, lineFeeds, count > 0, out[count - 1] == 0x0D { count -= 1 }
                     out[count] = byte
                     count += 1
@@ -231,12 +239,14 @@ enum TransferEncoding {
                     kept = count
                 } else {
                     clean = false
+                    utf8State = meridian_utf8_step(utf8State, 0x3D)
                     out[count] = 0x3D
                     count += 1
                     index += 1
                 }
             case 0x0D where index + 1 < end && base[index + 1] != 0x0A:
                 // A CR that ends no line is text.
+                utf8State = meridian_utf8_step(utf8State, 0x0D)
                 out[count] = 0x0D
                 count += 1
                 index += 1
@@ -247,6 +257,7 @@ enum TransferEncoding {
             case 0x0D, 0x0A:
                 // CRLF or LF: a hard line break, kept as it came (or as LF, dropping a CR before it).
                 count = Self.trimmingBlanks(out, count: count, kept: kept)
+                utf8State = meridian_utf8_step(utf8State, 0x0A)
                 let crlf = base[index] == 0x0D
                 if lineFeeds {
                     if !crlf, count > 0, out[count - 1] == 0x0D { count -= 1 }
@@ -259,14 +270,16 @@ enum TransferEncoding {
                 index += crlf ? 2 : 1
                 kept = count
             case let byte:
-                // One of the last few bytes, fewer than a word.
+                // An 8-bit byte, or one of the last few bytes, fewer than a word.
+                utf8State = meridian_utf8_step(utf8State, byte)
                 out[count] = byte
                 count += 1
                 index += 1
             }
         }
         count = Self.trimmingBlanks(out, count: count, kept: kept)
-        return (count, clean, UTF8Validator.isValid(UnsafeBufferPointer(start: out, count: count)))
+        let utf8 = vectors ? UTF8Validator.isValid(UnsafeBufferPointer(start: out, count: count)) : utf8State == 0
+        return (count, clean, utf8)
     }
 
     /// `count` less the blanks (space, tab) that end the output after `kept`.
