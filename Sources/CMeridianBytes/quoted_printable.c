@@ -22,8 +22,7 @@ AVX512 static inline uint64_t bytes_equal(__m512i bytes, char byte) {
     return _mm512_cmpeq_epi8_mask(bytes, _mm512_set1_epi8(byte));
 }
 
-/// Bit n of the result is bit n of `mask` shifted left by `by`, for the positions 64 and 65 that a shift loses:
-/// the next block's first two bytes.
+/// Bits 64 and 65 of `mask << by`, which a 64-bit shift loses, as bits 0 and 1: the next block's first two bytes.
 static inline uint64_t beyond(uint64_t mask, int by) { return mask >> (64 - by); }
 
 AVX512 static void qp_decode_avx512(const uint8_t *base, intptr_t end, uint8_t *out, bool line_feeds,

@@ -35,7 +35,7 @@ public final class SMTPProtocolLog: Sendable {
                 current = nil
                 let path = (directory as NSString).appendingPathComponent("\(day).jsonl")
                 if !FileManager.default.fileExists(atPath: path) {
-                    FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+                    _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])  // a failure shows below
                 }
                 guard let handle = FileHandle(forWritingAtPath: path) else {
                     logger.error("protocol log: cannot open \(path); this session is not logged")
