@@ -1,5 +1,5 @@
 import Foundation
-import MeridianCore
+@testable import MeridianCore
 import Testing
 
 /// Replays every input in Fixtures/fuzz-regressions: hand-made hostile inputs and whatever `scripts/fuzz`
@@ -44,6 +44,24 @@ struct FuzzRegressionTests {
             let labels = result.fromDomain.split(separator: ".").joined(separator: ".")
             #expect(result.organizationalDomain.map { labels.hasSuffix($0) } ?? true)
         }
+    }
+
+    /// The `bytes` target (Fuzz/BYTESFuzzTarget.swift): each vector loop answers as the loop without vectors.
+    @Test(arguments: inputs("bytes"))
+    func bytesInput(_ name: String) throws {
+        let raw = try [UInt8](Data(contentsOf: Self.directory.appendingPathComponent("bytes/\(name)")))
+        for lineFeeds in [false, true] {
+            let vector = TransferEncoding.decodeQuotedPrintable(raw[...], lineFeeds: lineFeeds)
+            let bytewise = TransferEncoding.decodeQuotedPrintable(raw[...], lineFeeds: lineFeeds, vectors: false)
+            #expect(vector.bytes == bytewise.bytes && vector.clean == bytewise.clean && vector.utf8 == bytewise.utf8)
+        }
+        #expect(Set(VectorInstructions.allCases.map { UTF8Validator.isValid(raw, vectors: $0) }).count == 1)
+        let escaped = VectorInstructions.allCases.map { vectors in
+            var bytes: [UInt8] = []
+            raw.withUnsafeBufferPointer { JSONWriter.appendEscaped($0, to: &bytes, vectors: vectors) }
+            return bytes
+        }
+        #expect(Set(escaped).count == 1)
     }
 
     @Test(arguments: inputs("smtp"))
