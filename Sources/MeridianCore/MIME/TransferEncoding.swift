@@ -145,8 +145,9 @@ enum TransferEncoding {
     /// Quoted-printable: `=XX` escapes, soft line breaks, trailing whitespace before a line break removed
     /// (RFC 2045 section 6.7). `clean` is false when an `=` starts neither an escape nor a soft break (it is kept).
     /// `utf8` says whether the output is UTF-8 (checked as it is written, or with the vector loop once over the output
-    /// by ``UTF8Validator``), so that text need not be checked again. With `lineFeeds`, each CR that the output has before an LF is dropped, as
-    /// ``MessageContent/unixLineEndings(_:)`` would drop it afterwards: text for JSON gets LF line ends in this pass.
+    /// by ``UTF8Validator``), so that text need not be checked again. With `lineFeeds`, each CR that the output has
+    /// before an LF is dropped, as ``MessageContent/unixLineEndings(_:)`` would drop it afterwards: text for JSON gets
+    /// LF line ends in this pass.
     ///
     /// Where the processor has AVX-512, 64 bytes a step with masks (`meridian_qp_decode_blocks`, in C): text heavy
     /// with escaped UTF-8 (`=C3=A9`) has an escape every few bytes, and a byte loop mispredicts its branches there.
@@ -171,8 +172,8 @@ enum TransferEncoding {
         return (output, clean, utf8)
     }
 
-    /// The loop of ``decodeQuotedPrintable(_:lineFeeds:vectors:)``, on pointers and with nothing captured, so that its counters
-    /// stay in registers.
+    /// The loop of ``decodeQuotedPrintable(_:lineFeeds:vectors:)``, on pointers and with nothing captured, so that its
+    /// counters stay in registers.
     private static func decodeQuotedPrintable(
         _ base: UnsafePointer<UInt8>, end: Int, into out: UnsafeMutablePointer<UInt8>, lineFeeds: Bool, vectors: Bool
     ) -> (count: Int, clean: Bool, utf8: Bool) {
@@ -181,15 +182,15 @@ enum TransferEncoding {
         var index = 0
         // Output before this is not trailing whitespace of the line: the line's start or its last escape.
         var kept = 0
-        let vectors = vectors && end >= 66 && meridian_vectors_available(Int32(MERIDIAN_VECTORS_AVX512))
+        let vectorLoop = vectors && end >= 66 && meridian_vectors_available(Int32(MERIDIAN_VECTORS_AVX512))
         // Without the vector loop, the byte loop checks UTF-8 as it writes (`meridian_utf8_step`), stopping its words
         // at 8-bit bytes too; with it, the output is checked once at the end.
         var utf8State: UInt64 = 0
-        let eightBit: UInt64 = vectors ? 0 : 0x8080_8080_8080_8080
+        let eightBit: UInt64 = vectorLoop ? 0 : 0x8080_8080_8080_8080
         while index < end {
             // 64 bytes a step while they hold only plain text, escapes and line breaks (the vector loop, in C);
             // it stops before anything else, which the byte loop below decodes.
-            if vectors, index + 66 <= end {
+            if vectorLoop, index + 66 <= end {
                 var position = meridian_qp_position(input: index, output: count, kept: kept)
                 meridian_qp_decode_blocks(base, end, out, lineFeeds, &position)
                 (index, count, kept) = (position.input, position.output, position.kept)
@@ -278,7 +279,7 @@ enum TransferEncoding {
             }
         }
         count = Self.trimmingBlanks(out, count: count, kept: kept)
-        let utf8 = vectors ? UTF8Validator.isValid(UnsafeBufferPointer(start: out, count: count)) : utf8State == 0
+        let utf8 = vectorLoop ? UTF8Validator.isValid(UnsafeBufferPointer(start: out, count: count)) : utf8State == 0
         return (count, clean, utf8)
     }
 
