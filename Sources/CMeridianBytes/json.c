@@ -46,8 +46,8 @@ AVX512 static intptr_t escaped_length_avx512(const uint8_t *bytes, intptr_t coun
     return length;
 }
 
-/// Copies 64 bytes a step up to the next byte to escape (a whole step's store, of which the bytes after that one are
-/// written again), then escapes that byte alone: text has a line break every 70 bytes or so.
+/// Copies 64 bytes a step up to the next byte to escape (a masked store of the bytes before it), then escapes that
+/// byte alone and loads the next 64 from just after it: text has a line break every 70 bytes or so.
 AVX512 static void escape_avx512(const uint8_t *bytes, intptr_t count, uint8_t *out) {
     intptr_t index = 0;
     while (index < count) {
