@@ -73,7 +73,7 @@ AVX512 static void escape_avx512(const uint8_t *bytes, intptr_t count, uint8_t *
 
 intptr_t meridian_json_escaped_length_using(const uint8_t *bytes, intptr_t count, int vectors) {
 #if MERIDIAN_X86
-    if (meridian_cpu_features() & vectors & MERIDIAN_AVX512) return escaped_length_avx512(bytes, count);
+    if (meridian_cpu_features() & vectors & MERIDIAN_VECTORS_AVX512) return escaped_length_avx512(bytes, count);
 #endif
     (void)bytes, (void)count, (void)vectors;
     return -1;
@@ -81,7 +81,7 @@ intptr_t meridian_json_escaped_length_using(const uint8_t *bytes, intptr_t count
 
 void meridian_json_escape_using(const uint8_t *bytes, intptr_t count, uint8_t *out, int vectors) {
 #if MERIDIAN_X86
-    if (meridian_cpu_features() & vectors & MERIDIAN_AVX512) escape_avx512(bytes, count, out);
+    if (meridian_cpu_features() & vectors & MERIDIAN_VECTORS_AVX512) escape_avx512(bytes, count, out);
 #endif
     (void)bytes, (void)count, (void)out, (void)vectors;
 }

@@ -116,7 +116,7 @@ AVX512 static void qp_decode_avx512(const uint8_t *base, intptr_t end, uint8_t *
 void meridian_qp_decode_blocks(const uint8_t *base, intptr_t end, uint8_t *out, bool line_feeds,
                                meridian_qp_position *position) {
 #if MERIDIAN_X86
-    if (meridian_cpu_features() & MERIDIAN_AVX512) qp_decode_avx512(base, end, out, line_feeds, position);
+    if (meridian_cpu_features() & MERIDIAN_VECTORS_AVX512) qp_decode_avx512(base, end, out, line_feeds, position);
 #else
     (void)base, (void)end, (void)out, (void)line_feeds, (void)position;
 #endif

@@ -235,8 +235,8 @@ AVX512 static bool utf8_valid_avx512(const uint8_t *bytes, intptr_t count) {
 bool meridian_utf8_valid_using(const uint8_t *bytes, intptr_t count, int vectors) {
 #if MERIDIAN_X86
     int features = meridian_cpu_features() & vectors;
-    if (features & MERIDIAN_AVX512) return utf8_valid_avx512(bytes, count);
-    if (features & MERIDIAN_SSSE3) return utf8_valid_ssse3(bytes, count);
+    if (features & MERIDIAN_VECTORS_AVX512) return utf8_valid_avx512(bytes, count);
+    if (features & MERIDIAN_VECTORS_SSSE3) return utf8_valid_ssse3(bytes, count);
 #else
     (void)vectors;
 #endif
