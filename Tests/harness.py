@@ -23,6 +23,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from pki import PKI_SHARED
+from ports import free_port  # noqa: F401 (the tests import it from here)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 MERIDIAN = os.environ.get("MERIDIAN_BIN", os.path.join(ROOT, ".build", "debug", "meridian"))
@@ -31,12 +32,6 @@ SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 # coordinator replicas").
 REPLICA_KEY_FILES = ("master.key", "bundle-signing.key", "bundle-signing.pub", "publication-signing.key", "publication-signing.pub",
                      "coordinator-ca.key", "coordinator-ca.pem", "node-ca.key", "node-ca.pem", "metrics-token")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def exit_report(log):

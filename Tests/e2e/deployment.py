@@ -39,20 +39,6 @@ ZONE = "meridian.example"
 REPLICAS = ("r1", "r2", "r3")
 
 
-def free_port_on(addresses):
-    """A TCP port free on every one of `addresses`."""
-    for _ in range(100):
-        port = free_port()
-        try:
-            for address in addresses:
-                with socket.socket() as s:
-                    s.bind((address, port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError(f"no port free on all of {addresses}")
-
-
 def http(method, url, token=None, body=None, timeout=20, context=None):
     """(status, parsed JSON or raw bytes). Raises OSError when nothing answers."""
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
@@ -293,9 +279,9 @@ class Deployment:
         shutil.rmtree(path, ignore_errors=True)
         shutil.copytree(os.path.join(ROOT, "Regions"), path)
         addresses = [f"{NETWORK[r]}.{i}" for r in REGIONS for i in (1, 2)]
-        self.smtp_port = free_port_on(addresses)
-        self.control_port = free_port_on(addresses)
-        self.probe_port = free_port_on(addresses)
+        self.smtp_port = free_port(addresses)
+        self.control_port = free_port(addresses)
+        self.probe_port = free_port(addresses)
         for region in REGIONS:
             file = os.path.join(path, f"{region}.yaml")
             text = open(file).read()
