@@ -15,15 +15,13 @@ struct WebhookClientTests {
 
     /// A client under `policy`, resolving names with `resolve` (the system's unless a test gives its own).
     static func withClient<R: Sendable>(
-        _ policy: EgressPolicy, resolve: (@Sendable (String) throws -> [IPAddress])? = nil, _ body: (WebhookClient) async throws -> R
+        _ policy: EgressPolicy, resolve: (@Sendable (String) throws -> [IPAddress])? = nil, timeout: Duration = .seconds(5),
+        _ body: (WebhookClient) async throws -> R
     ) async throws -> R {
-        // A connection the egress proxy could not open is reported when the client's deadline comes, with the reason
-        // the proxy recorded. With 2 s, a loaded full suite sometimes reached the deadline before the proxy had
-        // recorded the refusal ("no answer within the webhook timeout" after 2.9 s); 5 s leaves it room.
         let egress = try await EgressClient.start(
-            configuration: WebhookClient.httpConfiguration(timeout: .seconds(5)), policy: { policy },
+            configuration: WebhookClient.httpConfiguration(timeout: timeout), policy: { policy },
             resolve: resolve ?? HostResolver.addresses(of:), logger: Logger(label: "test.egress"))
-        let client = WebhookClient(egress: egress, timeout: .seconds(5))
+        let client = WebhookClient(egress: egress, timeout: timeout)
         do {
             let result = try await body(client)
             try await egress.shutdown()
@@ -60,7 +58,7 @@ struct WebhookClientTests {
         await client.post(url: url, body: WebhookBody(contentType: "application/json", bytes: Array("{}".utf8)), webhookID: "msg_1", signature: try WebhookSignature(secret: TestNode.secret), for: "cus_test")
     }
 
-    @Test("a refused connection is said to be refused, found by its errno, not by the error's text")
+    @Test("a refused connection is said to be refused at once, found by its errno, not by the error's text")
     func refused() async throws {
         // A port bound and never listened on: Linux refuses connections to it, and no other test can take it while
         // it is held (a port closed before the attempt could be, and then the attempt timed out instead).
@@ -76,8 +74,11 @@ struct WebhookClientTests {
         }
         try #require(bound)
         let port = UInt16(bigEndian: address.sin_port)
-        let result = try await Self.withClient(Self.loopbackAllowed) { try await Self.post($0, "http://127.0.0.1:\(port)/hook") }
+        // A webhook timeout far longer than the bound below, which the connect timeout (10 s) is too: before the
+        // client stopped retrying the proxy's 502, the refusal came when the connect timeout ran out, after 10 s.
+        let result = try await Self.withClient(Self.loopbackAllowed, timeout: .seconds(30)) { try await Self.post($0, "http://127.0.0.1:\(port)/hook") }
         #expect(result.outcome == .temporary && result.statusCode == nil && result.text == "connection refused", "\(result)")
+        #expect(result.duration < .seconds(5), "a refused connection is known at once; it took \(result.duration)")
     }
 
     @Test("a deployment that allows loopback delivers to it through the egress proxy, Host and body intact")
@@ -125,8 +126,9 @@ struct WebhookClientTests {
                 }
                 return first ? [.v4([93, 184, 216, 34])] : [.v4([127, 0, 0, 1])]
             }
-            let refused = try await Self.withClient(EgressPolicy(allowHTTP: true), resolve: rebinding) { try await Self.post($0, url) }
+            let refused = try await Self.withClient(EgressPolicy(allowHTTP: true), resolve: rebinding, timeout: .seconds(30)) { try await Self.post($0, url) }
             #expect(refused.outcome == .refused && endpoint.posts.isEmpty)
+            #expect(refused.duration < .seconds(5), "the proxy's refusal is final at once; it took \(refused.duration)")
             #expect(answers.withLock { $0 } >= 2, "the connection resolved the name again")
             // The same name where the deployment allows loopback: the proxy connects to the address it checked.
             let delivered = try await Self.withClient(Self.loopbackAllowed, resolve: rebinding) { try await Self.post($0, url) }

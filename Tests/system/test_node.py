@@ -50,6 +50,24 @@ def test_sync_mode_replies_follow_the_webhook(workdir, sink, nodes):
     assert record["status"] == "delivered" and record["mode"] == "sync"
 
 
+def test_an_endpoint_that_refuses_the_connection_is_reported_at_once(workdir, nodes):
+    # A port bound and never listened on: Linux refuses connections to it while the test holds it. The webhook
+    # timeout is 20 s; before the client stopped retrying the egress proxy's 502, the sender waited out the
+    # connect timeout (10 s) for the refusal.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/hook"
+        node = Node(workdir, [customer("cus_down", "down.example", url, mode="sync")], webhook_timeout=20)
+        nodes.append(node)
+        started = time.monotonic()
+        code, text = send(node.smtp_port, rcpt="x@down.example")
+        elapsed = time.monotonic() - started
+    assert code == 451 and "4.3.0" in text and "connection refused" in text, (code, text)
+    assert elapsed < 8, f"the refusal took {elapsed:.1f} s"
+    (record,) = node.messages("cus_down")
+    assert "connection refused" in record["metadata"]["server_response"], record
+
+
 def test_sync_customer_gets_its_own_transaction(workdir, sink, nodes):
     node = Node(workdir, [customer("cus_a", "a.example", sink.url("/ok"), mode="sync"),
                           customer("cus_b", "b.example", sink.url("/ok"), mode="queued")])

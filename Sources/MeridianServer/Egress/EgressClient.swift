@@ -35,6 +35,10 @@ public final class EgressClient: Service, Sendable {
         var configuration = given
         // A POST must not turn into a GET elsewhere, and a redirect must not lead past the checks.
         configuration.redirectConfiguration = .disallow
+        // The client's only connection is to the proxy on loopback; the proxy has already tried every allowed address
+        // of the customer's host when it answers 502 or 403. Retrying that CONNECT until the connect timeout made a
+        // refused connection cost the whole timeout; failing at once leaves the retry to the caller's backoff.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.proxy = .server(
             host: "127.0.0.1", port: proxy.port, authorization: .basic(username: proxy.credentials.user, password: proxy.credentials.password))
         return EgressClient(http: HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration), proxy: proxy, policy: policy)
