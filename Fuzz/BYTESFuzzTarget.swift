@@ -1,5 +1,6 @@
 // libFuzzer entry point for the core's vector loops in C (CMeridianBytes): the input as quoted-printable, as UTF-8 and
-// as the inside of a JSON string, with the vector instructions and without. Any difference is a crash.
+// as the inside of a JSON string, with the vector instructions and without; and as base64 lines, checked with the fast
+// path for lines of one length and without. Any difference is a crash.
 // Built by scripts/fuzz together with the MeridianCore sources it needs; not part of the Swift package.
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -20,5 +21,11 @@ public func fuzzBytes(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         return bytes
     }
     precondition(Set(escaped).count == 1, "JSON escaping: the loops differ")
+    let general = Base64Lines(checking: raw[...], fixedLines: false)
+    for vectors in VectorInstructions.allCases {
+        let fast = Base64Lines(checking: raw[...], fixedLines: true, vectors: vectors)
+        precondition(fast?.text(vectors: vectors) == general?.text && fast?.decodedSize == general?.decodedSize, "base64 lines: the fast path differs (\(vectors))")
+    }
+    if let lines = Base64Lines(checking: raw[...]) { precondition(TransferEncoding.decodeBase64(raw[...]).bytes.count == lines.decodedSize, "base64 lines: the size is wrong") }
     return 0
 }

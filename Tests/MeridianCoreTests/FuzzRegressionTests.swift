@@ -62,6 +62,12 @@ struct FuzzRegressionTests {
             return bytes
         }
         #expect(Set(escaped).count == 1)
+        let general = Base64Lines(checking: raw[...], fixedLines: false)
+        for vectors in VectorInstructions.allCases {
+            let fast = Base64Lines(checking: raw[...], fixedLines: true, vectors: vectors)
+            #expect(fast?.text(vectors: vectors) == general?.text && fast?.decodedSize == general?.decodedSize, "\(vectors)")
+        }
+        if let lines = Base64Lines(checking: raw[...]) { #expect(TransferEncoding.decodeBase64(raw[...]).bytes.count == lines.decodedSize) }
     }
 
     @Test(arguments: inputs("smtp"))

@@ -60,4 +60,16 @@ intptr_t meridian_json_escaped_length_using(const uint8_t *bytes, intptr_t count
 /// Writes them so, exactly as many bytes as `meridian_json_escaped_length_using` said, 64 bytes a step.
 void meridian_json_escape_using(const uint8_t *bytes, intptr_t count, uint8_t *out, int vectors);
 
+/// Checks clean base64 in lines of one length, as encoders write it: from `base` on, every `stride` bytes a line of
+/// `length` base64 digits then LF (CR LF when `crlf`, `stride` counting the break), for as long as the lines are so
+/// and end before `end`. Returns where such lines stop (a multiple of `stride`); -1 without AVX-512, when the caller
+/// checks them itself. A line is one or two 64-byte steps.
+intptr_t meridian_base64_fixed_lines_using(const uint8_t *base, intptr_t end, intptr_t length, intptr_t stride, bool crlf,
+                                           int vectors);
+
+/// Copies the lines that `meridian_base64_fixed_lines_using` checked (up to `fixed_end`) to `out` without their breaks,
+/// `length` bytes each; false without AVX-512, when the caller copies them itself.
+bool meridian_base64_copy_lines_using(const uint8_t *base, intptr_t fixed_end, intptr_t length, intptr_t stride, uint8_t *out,
+                                      int vectors);
+
 #endif

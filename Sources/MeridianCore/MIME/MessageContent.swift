@@ -22,10 +22,11 @@ public struct MessageContent: Sendable {
         public var size: Int
         public var content: Content
 
-        /// The bytes, or base64 text ready for JSON when the part was clean base64 already (no re-encoding).
+        /// The bytes, or the part's own base64 when it was clean already: no decoding, no re-encoding, and no copy
+        /// before the payload's.
         public enum Content: Sendable, Hashable {
             case bytes([UInt8])
-            case base64([UInt8])
+            case base64(Base64Lines)
         }
     }
 
@@ -112,9 +113,9 @@ public struct MessageContent: Sendable {
     private mutating func attachment(_ part: MIMEPart, in raw: [UInt8]) -> Attachment {
         let content: Attachment.Content
         let size: Int
-        if part.transferEncoding == "base64", let compact = TransferEncoding.compactBase64(raw[part.body]) {
-            content = .base64(compact.text)
-            size = compact.decodedSize
+        if part.transferEncoding == "base64", let lines = Base64Lines(checking: raw[part.body]) {
+            content = .base64(lines)
+            size = lines.decodedSize
         } else {
             let bytes = decodedBody(part, in: raw)
             content = .bytes(bytes)
@@ -152,7 +153,7 @@ extension MessageContent.Attachment {
     public var decodedBytes: [UInt8] {
         switch content {
         case .bytes(let bytes): bytes
-        case .base64(let text): TransferEncoding.decodeBase64(text[...]).bytes
+        case .base64(let lines): TransferEncoding.decodeBase64(lines.source).bytes
         }
     }
 }

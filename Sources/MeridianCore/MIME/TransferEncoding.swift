@@ -1,11 +1,5 @@
 import CMeridianBytes
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Content-Transfer-Encoding decoders (RFC 2045 section 6). Both are lenient: they decode what they can,
 /// skip what they cannot, and report whether the input was clean.
 enum TransferEncoding {
@@ -34,7 +28,7 @@ enum TransferEncoding {
                     }
                 } else if byte == 0x3D {
                     sawPadding = true
-                } else if value == whitespace {
+                } else if value == base64Whitespace {
                     continue
                 } else {
                     clean = false
@@ -50,96 +44,6 @@ enum TransferEncoding {
         default: break
         }
         return (output, clean)
-    }
-
-    /// base64 as it may appear in a JSON string without decoding: the same text with the line breaks
-    /// removed, and the size of the data it stands for. `nil` unless the input is canonical base64 apart
-    /// from whitespace, so the caller falls back to decoding and re-encoding.
-    ///
-    /// `fixedLines: false` skips the fast path (``compactFixedLines(_:end:into:written:)``), so the tests can hold it
-    /// to the general loop's answers.
-    static func compactBase64(_ input: ArraySlice<UInt8>, fixedLines: Bool = true) -> (text: [UInt8], decodedSize: Int)? {
-        var valid = true
-        var padding = 0
-        let text = [UInt8](unsafeUninitializedCapacity: input.count) { output, written in
-            input.withContiguousStorageIfAvailable { source in
-                base64DecodeTable.withUnsafeBufferPointer { table in
-                    guard let base = source.baseAddress, let out = output.baseAddress else { return }
-                    var end = source.count
-                    // Padding and line breaks at the very end; everything before must be alphabet or CR/LF.
-                    while end > 0, table[Int(base[end - 1])] == whitespace { end -= 1 }
-                    while end > 0, base[end - 1] == 0x3D, padding < 3 { end -= 1; padding += 1 }
-                    var count = 0
-                    var lineStart = fixedLines ? Self.compactFixedLines(base, end: end, into: out, written: &count) : 0
-                    while lineStart < end {
-                        // The line runs to the next LF (found with memchr), without a CR before it.
-                        var lineEnd = memchr(base + lineStart, 0x0A, end - lineStart).map {
-                            UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
-                        } ?? end
-                        let next = lineEnd + 1
-                        if lineEnd > lineStart, base[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                        // Branch-free check: any byte outside the alphabet sets the high bits.
-                        var bits: UInt8 = 0
-                        var index = lineStart
-                        while index + 4 <= lineEnd {
-                            bits |= table[Int(base[index])] | table[Int(base[index + 1])] | table[Int(base[index + 2])] | table[Int(base[index + 3])]
-                            index += 4
-                        }
-                        while index < lineEnd {
-                            bits |= table[Int(base[index])]
-                            index += 1
-                        }
-                        guard bits < 64 else { valid = false; return }
-                        (out + count).update(from: base + lineStart, count: lineEnd - lineStart)
-                        count += lineEnd - lineStart
-                        lineStart = next
-                    }
-                    for _ in 0..<padding {
-                        out[count] = 0x3D
-                        count += 1
-                    }
-                    written = count
-                }
-            }
-        }
-        guard valid, padding <= 2, text.count % 4 == 0 else { return nil }
-        return (text, text.count / 4 * 3 - padding)
-    }
-
-    /// The fast path of ``compactBase64(_:)``: encoders write lines of one length (76 characters, RFC 2045), so
-    /// while each line has the first line's length and its break, the line is checked against the alphabet and
-    /// copied, with no search for its end. Returns where such lines stop; the general loop goes on from there.
-    static func compactFixedLines(_ base: UnsafePointer<UInt8>, end: Int, into out: UnsafeMutablePointer<UInt8>, written count: inout Int) -> Int {
-        guard let found = memchr(base, 0x0A, end) else { return 0 }
-        let firstBreak = UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - base
-        let crlf = firstBreak > 0 && base[firstBreak - 1] == 0x0D
-        let length = crlf ? firstBreak - 1 : firstBreak
-        let stride = firstBreak + 1
-        guard length >= 8, length % 4 == 0 else { return 0 }
-        var lineStart = 0
-        while lineStart + stride <= end, base[lineStart + stride - 1] == 0x0A, !crlf || base[lineStart + length] == 0x0D {
-            // A line that is not all alphabet (a CR before an LF break, a stray byte) is the general loop's to judge.
-            guard isBase64Alphabet(base + lineStart, count: length) else { break }
-            (out + count).update(from: base + lineStart, count: length)
-            count += length
-            lineStart += stride
-        }
-        return lineStart
-    }
-
-    /// Whether all `count` bytes are base64 digits (`A-Z a-z 0-9 + /`). Arithmetic on each byte with no table and no
-    /// early exit, so the compiler turns the loop into vector instructions.
-    @inline(__always) static func isBase64Alphabet(_ bytes: UnsafePointer<UInt8>, count: Int) -> Bool {
-        var invalid: UInt8 = 0
-        for index in 0..<count {
-            let byte = bytes[index]
-            let upper: UInt8 = byte &- 0x41 < 26 ? 1 : 0
-            let lower: UInt8 = byte &- 0x61 < 26 ? 1 : 0
-            let digit: UInt8 = byte &- 0x30 < 10 ? 1 : 0
-            let symbol: UInt8 = byte == 0x2B || byte == 0x2F ? 1 : 0
-            invalid |= (upper | lower | digit | symbol) ^ 1
-        }
-        return invalid == 0
     }
 
     /// Quoted-printable: `=XX` escapes, soft line breaks, trailing whitespace before a line break removed
@@ -315,7 +219,8 @@ enum TransferEncoding {
     }
 }
 
-private let whitespace: UInt8 = 0xFE
+/// The value of CR, LF, space and tab in ``base64DecodeTable``.
+let base64Whitespace: UInt8 = 0xFE
 
 /// 0-63 for base64 digits, 0xFE for whitespace, 0xFF for anything else.
 let base64DecodeTable: [UInt8] = {
@@ -323,6 +228,6 @@ let base64DecodeTable: [UInt8] = {
     for (index, byte) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
         table[Int(byte)] = UInt8(index)
     }
-    for byte in [0x20, 0x09, 0x0D, 0x0A] as [UInt8] { table[Int(byte)] = whitespace }
+    for byte in [0x20, 0x09, 0x0D, 0x0A] as [UInt8] { table[Int(byte)] = base64Whitespace }
     return table
 }()

@@ -67,6 +67,30 @@ struct JSONWriterTests {
         return (try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? [String])?.first
     }
 
+    /// Bytes written in place land after what was there, whole, whether the array had room or had to grow; and an
+    /// attachment's clean base64 lines are written without their breaks, as the string Foundation reads back.
+    @Test func bytesWrittenInPlaceFollowWhatWasThere() throws {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let before = (0..<Int.random(in: 0...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let added = (0..<Int.random(in: 0...5_000, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var bytes = before
+            if Bool.random(using: &generator) { bytes.reserveCapacity(before.count + added.count + 10) }
+            JSONWriter.append(count: added.count, to: &bytes) { out in added.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: added.count) } }
+            #expect(bytes == before + added)
+        }
+        let data = (0..<1_000).map { UInt8($0 % 251) }
+        var encoded: [UInt8] = []
+        Base64Encoder.append(data, to: &encoded)
+        let lines = stride(from: 0, to: encoded.count, by: 76).map { encoded[$0..<min($0 + 76, encoded.count)] + Array("\r\n".utf8) }
+        let content = try #require(Base64Lines(checking: Array(lines.joined())[...]))
+        var writer = JSONWriter()
+        writer.beginArray()
+        writer.base64String(.base64(content))
+        writer.endArray()
+        #expect(try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? [String] == [String(decoding: encoded, as: UTF8.self)])
+    }
+
     @Test func prettyAndCompactAreTheSameJSON() throws {
         for pretty in [false, true] {
             var writer = JSONWriter(pretty: pretty)

@@ -18,7 +18,7 @@ enum CloudMailinForms {
         for (index, attachment) in input.content.attachments.enumerated() {
             form.file(
                 "attachments[\(index)]", fileName: WebhookMessage.fileName(of: attachment, index), contentType: attachment.contentType,
-                content: WebhookMessage.bytes(of: attachment))
+                content: attachment.decodedBytes)
         }
         return WebhookBody(contentType: form.contentType, bytes: form.finish())
     }

@@ -30,7 +30,7 @@ enum MailgunFormat {
             let name = "attachment-\(index + 1)"
             form.file(
                 name, fileName: WebhookMessage.fileName(of: attachment, index), contentType: attachment.contentType,
-                content: WebhookMessage.bytes(of: attachment))
+                content: attachment.decodedBytes)
             if let id = attachment.contentID { contentIDs.field("<\(id)>", name) }
         }
         contentIDs.endObject()

@@ -69,14 +69,6 @@ public struct WebhookMessage: Sendable {
     /// The decoded value of the first header field named `name`.
     func header(_ name: String) -> String? { message.headers.first(named: name)?.value }
 
-    /// The attachment's bytes, decoded from base64 where the parser kept it encoded.
-    static func bytes(of attachment: MessageContent.Attachment) -> [UInt8] {
-        switch attachment.content {
-        case .bytes(let bytes): bytes
-        case .base64(let text): TransferEncoding.decodeBase64(text[...]).bytes
-        }
-    }
-
     /// A file name for a form part: the attachment's own, else `attachment-N` (receivers drop nameless files).
     static func fileName(of attachment: MessageContent.Attachment, _ index: Int) -> String {
         guard let name = attachment.fileName, !name.isEmpty else { return "attachment-\(index + 1)" }

@@ -61,7 +61,7 @@ enum SendGridFormat {
             for (index, attachment) in attachments.enumerated() {
                 form.file(
                     "attachment\(index + 1)", fileName: WebhookMessage.fileName(of: attachment, index), contentType: attachment.contentType,
-                    content: WebhookMessage.bytes(of: attachment))
+                    content: attachment.decodedBytes)
             }
         }
         return WebhookBody(contentType: form.contentType, bytes: form.finish())
