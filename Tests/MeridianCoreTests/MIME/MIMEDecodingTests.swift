@@ -122,7 +122,9 @@ struct MIMEDecodingTests {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
         var generator = SystemRandomNumberGenerator()
         var compacted = 0
-        for _ in 0..<5_000 {
+        // 2,000 a loop: the suite runs its tests at once on few cores, and a test that computes without awaiting
+        // holds a core from every other test while it does.
+        for _ in 0..<2_000 {
             let lineLength = [76, 64, 8, 12, 5, 60, 68, 128, 132, 200].randomElement(using: &generator)!
             let lineBreak: [UInt8] = Bool.random(using: &generator) ? [0x0D, 0x0A] : [0x0A]
             var input: [UInt8] = []
@@ -143,7 +145,7 @@ struct MIMEDecodingTests {
             if let fast { #expect(fast.count == fast.text.count && TransferEncoding.decodeBase64(fast.source).bytes.count == fast.decodedSize) }
             if fast != nil { compacted += 1 }
         }
-        #expect(compacted > 1_000, "the random inputs reach the fast path")
+        #expect(compacted > 300, "the random inputs reach the fast path: \(compacted)")
     }
 
     /// The rule of ``Base64Lines``, read plainly: blanks and then up to three `=` are taken off the end; what is left
