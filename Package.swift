@@ -41,7 +41,7 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
-        // The core's byte loops that want vector instructions (quoted-printable, UTF-8 validation, JSON escaping), in C.
+        // The core's byte loops that want vector instructions (quoted-printable, UTF-8, JSON escaping, base64 lines), in C.
         .target(name: "CMeridianBytes"),
         // The shared processing core: no web framework, no database.
         .target(

@@ -159,7 +159,7 @@ public struct Base64Lines: Sendable, Hashable {
 
     /// Whether all `count` bytes are base64 digits (`A-Z a-z 0-9 + /`). Arithmetic on each byte with no table and no
     /// early exit, so the compiler turns the loop into vector instructions.
-    @inline(__always) static func isAlphabet(_ bytes: UnsafePointer<UInt8>, count: Int) -> Bool {
+    @inline(__always) private static func isAlphabet(_ bytes: UnsafePointer<UInt8>, count: Int) -> Bool {
         var invalid: UInt8 = 0
         for index in 0..<count {
             let byte = bytes[index]
